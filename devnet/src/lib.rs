@@ -1,0 +1,1 @@
+//! A single-node, CometBFT-compatible IBC chain.

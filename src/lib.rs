@@ -1,0 +1,1 @@
+//! Arke: a tokio-native IBC relayer.
