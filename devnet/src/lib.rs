@@ -1,1 +1,19 @@
-//! A single-node, CometBFT-compatible IBC chain.
+//! A single-node, CometBFT-compatible chain with ibc-rs inside, for testing IBC relayers.
+//!
+//! The devnet produces real ed25519-signed Tendermint headers, executes real Cosmos SDK
+//! protobuf transactions (SIGN_MODE_DIRECT, secp256k1), runs IBC core and ICS-20 transfer through
+//! ibc-rs over an IAVL-compatible store, and answers CometBFT's JSON-RPC with the shapes of a
+//! v0.38 node. See `ARCHITECTURE.md` at the repository root for the map.
+
+pub mod auth;
+pub mod bank;
+pub mod client;
+pub mod error;
+pub mod exec;
+pub mod faults;
+pub mod ibc;
+pub mod keys;
+pub mod node;
+pub mod rpc;
+pub mod store;
+pub mod tx;

@@ -1,0 +1,75 @@
+//! Fault injection for reliability tests: the RPC servers consult [`Faults`] on every request,
+//! and websocket connections watch the drop epoch.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
+
+/// What the RPC should do with a request right now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RpcFault {
+    /// Answer normally.
+    None,
+    /// Answer with an internal error.
+    Error,
+    /// Wait this long, then answer normally.
+    Slow(Duration),
+}
+
+/// Shared fault switches.
+pub struct Faults {
+    mode: Mutex<Option<(RpcFault, Instant)>>,
+    ws_epoch: watch::Sender<u64>,
+}
+
+impl Default for Faults {
+    fn default() -> Self {
+        Self {
+            mode: Mutex::new(None),
+            ws_epoch: watch::channel(0).0,
+        }
+    }
+}
+
+impl Faults {
+    /// The fault to apply to a request arriving now.
+    pub fn rpc_fault(&self) -> RpcFault {
+        let mut mode = self.mode.lock().unwrap_or_else(|e| e.into_inner());
+        match *mode {
+            Some((fault, until)) if Instant::now() < until => fault,
+            Some(_) => {
+                *mode = None;
+                RpcFault::None
+            }
+            None => RpcFault::None,
+        }
+    }
+
+    /// Makes the RPC answer errors for `duration`.
+    pub fn fail_rpc_for(&self, duration: Duration) {
+        *self.mode.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some((RpcFault::Error, Instant::now() + duration));
+    }
+
+    /// Makes the RPC answer each request after `delay`, for `duration`.
+    pub fn slow_rpc_for(&self, delay: Duration, duration: Duration) {
+        *self.mode.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some((RpcFault::Slow(delay), Instant::now() + duration));
+    }
+
+    /// Ends any RPC fault now.
+    pub fn heal_rpc(&self) {
+        *self.mode.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+
+    /// Closes every open websocket connection (connections watch [`Faults::ws_epoch`]).
+    pub fn drop_websockets(&self) {
+        self.ws_epoch.send_modify(|e| *e += 1);
+    }
+
+    /// A receiver that changes whenever websockets must be dropped.
+    pub fn ws_epoch(&self) -> watch::Receiver<u64> {
+        self.ws_epoch.subscribe()
+    }
+}
