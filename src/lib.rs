@@ -1,1 +1,12 @@
 //! Arke: a tokio-native IBC relayer.
+//!
+//! The library holds everything; `src/main.rs` only calls [`cli::main`]. Code map:
+//! - [`config`]: the chain-pair TOML file, its defaults and validation;
+//! - [`chain`]: talking to one chain (CometBFT RPC client, …);
+//! - [`tx`]: signing keys, and later fees, signing and the `TxEngine`;
+//! - [`cli`]: the command line.
+
+pub mod chain;
+pub mod cli;
+pub mod config;
+pub mod tx;

@@ -1,14 +1,37 @@
 //! The node: block production by the single validator, the block store, the mempool, and the
 //! read API the RPC servers answer from.
+//!
+//! One ed25519 validator signs every block. Block `h` is executed on the state after `h - 1`;
+//! its header carries the app hash of that earlier state (CometBFT's rule), so a proof queried at
+//! height `h` verifies against header `h + 1`. Header `h + 1`'s time is the commit time of block
+//! `h`, as with CometBFT's BFT time. With a data dir, every committed block is appended to
+//! `blocks.jsonl` and re-executed on start, so a stopped node resumes where it was.
 
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 use std::time::Duration;
 
+use prost::Message;
+use sha2::{Digest, Sha256};
 use tendermint::abci::types::ExecTxResult;
 use tendermint::abci::Event;
-use tokio::sync::broadcast;
+use tendermint::block::{self, Commit, CommitSig, Header};
+use tendermint::{Block, Time};
+use tokio::sync::{broadcast, watch};
+
+use crate::app::App;
+use crate::error::TxError;
+use crate::ibc::{HostConsensus, HostHistory, HostInfo};
+use crate::store::{State, VersionedStore};
+use crate::tx::Mode;
 
 pub use crate::faults::{Faults, RpcFault};
+
+/// Maximum number of txs the mempool holds (CometBFT's default `mempool.size`).
+pub const MEMPOOL_MAX_TXS: usize = 5000;
 
 /// One committed block with everything the RPC serves about it.
 #[derive(Clone, Debug)]
@@ -69,112 +92,986 @@ pub struct NodeIdentity {
     pub rpc_address: String,
 }
 
+/// Why a tx was not accepted into the mempool at all (a JSON-RPC error, not a CheckTx code).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum MempoolError {
+    /// The same tx is already in the mempool or was recently committed.
+    #[error("tx already exists in cache")]
+    AlreadyInCache,
+    /// The mempool is full.
+    #[error("mempool is full: number of txs {0} (max: {MEMPOOL_MAX_TXS})")]
+    Full(usize),
+    /// The tx is larger than a block.
+    #[error("tx too large. Max size is {max}, but got {got}")]
+    TooLarge {
+        /// Limit.
+        max: u64,
+        /// Size.
+        got: usize,
+    },
+}
+
+/// Node settings fixed at start.
+#[derive(Clone, Debug)]
+pub struct NodeParams {
+    /// Chain id.
+    pub chain_id: String,
+    /// Target block interval.
+    pub block_time: Duration,
+    /// Maximum block size in bytes (sum of tx sizes).
+    pub max_block_bytes: u64,
+    /// Maximum total `gas_wanted` per block.
+    pub max_block_gas: u64,
+    /// Moniker.
+    pub moniker: String,
+    /// Where blocks are persisted, if anywhere.
+    pub data_dir: Option<PathBuf>,
+}
+
+/// The persistent identity and genesis of a chain (kept in `node.json` in the data dir).
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
+pub struct NodeKeys {
+    /// Validator ed25519 secret key bytes (32).
+    pub validator_key: Vec<u8>,
+    /// Node ed25519 secret key bytes (32).
+    pub node_key: Vec<u8>,
+    /// Genesis time.
+    pub genesis_time: Time,
+}
+
+impl NodeKeys {
+    /// Fresh random keys with genesis now.
+    pub fn generate() -> Self {
+        let mut rng = rand::rngs::OsRng;
+        Self {
+            validator_key: ed25519_consensus::SigningKey::new(&mut rng)
+                .to_bytes()
+                .to_vec(),
+            node_key: ed25519_consensus::SigningKey::new(&mut rng)
+                .to_bytes()
+                .to_vec(),
+            genesis_time: Time::now(),
+        }
+    }
+}
+
+struct Chain {
+    blocks: Vec<Arc<BlockRecord>>,
+    block_txs: Vec<Vec<Arc<TxRecord>>>,
+    by_hash: HashMap<Vec<u8>, u64>,
+    txs: HashMap<[u8; 32], Arc<TxRecord>>,
+    store: VersionedStore,
+    genesis_app_hash: Vec<u8>,
+}
+
+impl Chain {
+    fn latest_height(&self) -> u64 {
+        self.blocks.len() as u64
+    }
+}
+
+/// Host history over the chain's committed headers plus the header being executed.
+struct History<'a> {
+    chain: &'a Chain,
+    current: Option<(u64, HostConsensus)>,
+}
+
+impl HostHistory for History<'_> {
+    fn consensus_at(&self, height: u64) -> Option<HostConsensus> {
+        if let Some((h, c)) = &self.current {
+            if *h == height {
+                return Some(c.clone());
+            }
+        }
+        let index = usize::try_from(height.checked_sub(1)?).ok()?;
+        let header = &self.chain.blocks.get(index)?.block.header;
+        Some(host_consensus(header))
+    }
+}
+
+fn host_consensus(header: &Header) -> HostConsensus {
+    HostConsensus {
+        time_ns: time_ns(header.time),
+        app_hash: header.app_hash.as_bytes().to_vec(),
+        next_validators_hash: header.next_validators_hash.as_bytes().to_vec(),
+    }
+}
+
+fn time_ns(t: Time) -> u128 {
+    u128::try_from(t.unix_timestamp_nanos()).unwrap_or_default()
+}
+
+struct Mempool {
+    queue: VecDeque<([u8; 32], Vec<u8>, u64)>,
+    hashes: HashSet<[u8; 32]>,
+    check_state: State,
+}
+
+struct Inner {
+    params: NodeParams,
+    app: App,
+    keys: NodeKeys,
+    validator_key: ed25519_consensus::SigningKey,
+    validator: tendermint::validator::Info,
+    node_id: String,
+    rpc_address: RwLock<String>,
+    genesis_accounts: serde_json::Value,
+    chain: RwLock<Chain>,
+    mempool: Mutex<Mempool>,
+    events: broadcast::Sender<ChainEvent>,
+    faults: Faults,
+    paused: watch::Sender<bool>,
+    blocks_file: Mutex<Option<File>>,
+}
+
 /// A handle to a running node. Cheap to clone.
 #[derive(Clone)]
 pub struct Node {
-    _inner: Arc<()>,
+    inner: Arc<Inner>,
+}
+
+/// Errors starting a node.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    /// Reading or writing the data dir failed.
+    #[error("data dir {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// The stored blocks do not reproduce.
+    #[error("replaying stored block {height} from {path}: {reason}")]
+    Replay {
+        /// The file.
+        path: PathBuf,
+        /// Height.
+        height: u64,
+        /// What went wrong.
+        reason: String,
+    },
+    /// Bad genesis or keys.
+    #[error("genesis: {0}")]
+    Genesis(String),
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl Node {
+    /// Creates a node from its genesis; with a data dir, replays the stored blocks first.
+    pub fn new(
+        params: NodeParams,
+        app: App,
+        keys: NodeKeys,
+        genesis: State,
+        genesis_accounts: serde_json::Value,
+    ) -> Result<Self, NodeError> {
+        let key_bytes: [u8; 32] = keys
+            .validator_key
+            .as_slice()
+            .try_into()
+            .map_err(|_| NodeError::Genesis("validator key must be 32 bytes".into()))?;
+        let validator_key = ed25519_consensus::SigningKey::from(key_bytes);
+        let pk =
+            tendermint::PublicKey::from_raw_ed25519(validator_key.verification_key().as_bytes())
+                .ok_or_else(|| NodeError::Genesis("bad validator key".into()))?;
+        let validator = tendermint::validator::Info::new(pk, 10u32.into());
+        let node_key_bytes: [u8; 32] = keys
+            .node_key
+            .as_slice()
+            .try_into()
+            .map_err(|_| NodeError::Genesis("node key must be 32 bytes".into()))?;
+        let node_vk = ed25519_consensus::SigningKey::from(node_key_bytes).verification_key();
+        let node_id = hex::encode(&Sha256::digest(node_vk.as_bytes())[..20]);
+        let genesis_app_hash = genesis.app_hash().to_vec();
+        let chain = Chain {
+            blocks: Vec::new(),
+            block_txs: Vec::new(),
+            by_hash: HashMap::new(),
+            txs: HashMap::new(),
+            store: VersionedStore::in_memory(genesis.clone()),
+            genesis_app_hash,
+        };
+        let node = Node {
+            inner: Arc::new(Inner {
+                params,
+                app,
+                keys,
+                validator_key,
+                validator,
+                node_id,
+                rpc_address: RwLock::new(String::new()),
+                genesis_accounts,
+                chain: RwLock::new(chain),
+                mempool: Mutex::new(Mempool {
+                    queue: VecDeque::new(),
+                    hashes: HashSet::new(),
+                    check_state: genesis,
+                }),
+                events: broadcast::channel(4096).0,
+                faults: Faults::default(),
+                paused: watch::channel(false).0,
+                blocks_file: Mutex::new(None),
+            }),
+        };
+        node.replay_and_open()?;
+        Ok(node)
+    }
+
+    fn replay_and_open(&self) -> Result<(), NodeError> {
+        let Some(dir) = self.inner.params.data_dir.clone() else {
+            return Ok(());
+        };
+        let path = dir.join("blocks.jsonl");
+        if path.exists() {
+            let file = File::open(&path).map_err(|source| NodeError::Io {
+                path: path.clone(),
+                source,
+            })?;
+            for (i, line) in BufReader::new(file).lines().enumerate() {
+                let height = i as u64 + 1;
+                let replay_err = |reason: String| NodeError::Replay {
+                    path: path.clone(),
+                    height,
+                    reason,
+                };
+                let line = line.map_err(|e| replay_err(e.to_string()))?;
+                if line.trim().is_empty() {
+                    continue;
+                }
+                let stored: StoredBlock =
+                    serde_json::from_str(&line).map_err(|e| replay_err(e.to_string()))?;
+                let expected_prev = {
+                    let chain = self.read_chain();
+                    chain
+                        .blocks
+                        .last()
+                        .map(|b| b.app_hash.clone())
+                        .unwrap_or_else(|| chain.genesis_app_hash.clone())
+                };
+                if stored.block.header.app_hash.as_bytes() != expected_prev.as_slice() {
+                    return Err(replay_err(
+                        "app hash in the stored header differs from the replayed state".into(),
+                    ));
+                }
+                let header = stored.block.header.clone();
+                let txs = stored.block.data.clone();
+                let (record, tx_records, state) = self.execute_block(header, txs, Some(stored));
+                self.commit_block(record, tx_records, state, false)
+                    .map_err(|e| replay_err(e.to_string()))?;
+            }
+        }
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(|source| NodeError::Io {
+                path: path.clone(),
+                source,
+            })?;
+        *lock(&self.inner.blocks_file) = Some(file);
+        let latest = self.read_chain().store.latest().1.clone();
+        lock(&self.inner.mempool).check_state = latest;
+        Ok(())
+    }
+
+    fn read_chain(&self) -> RwLockReadGuard<'_, Chain> {
+        self.inner.chain.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Records the address the RPC listens on (for `status`).
+    pub fn set_rpc_address(&self, addr: String) {
+        *self
+            .inner
+            .rpc_address
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = addr;
+    }
+
     /// The chain id.
     pub fn chain_id(&self) -> String {
-        todo!()
+        self.inner.params.chain_id.clone()
     }
 
     /// Node id, moniker, addresses.
     pub fn identity(&self) -> NodeIdentity {
-        todo!()
+        NodeIdentity {
+            node_id: self.inner.node_id.clone(),
+            moniker: self.inner.params.moniker.clone(),
+            rpc_address: self
+                .inner
+                .rpc_address
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
+        }
     }
 
     /// The validator (address, public key, power).
     pub fn validator(&self) -> tendermint::validator::Info {
-        todo!()
+        self.inner.validator.clone()
+    }
+
+    /// The app.
+    pub fn app(&self) -> &App {
+        &self.inner.app
     }
 
     /// Latest committed height (0 before the first block).
     pub fn latest_height(&self) -> u64 {
-        todo!()
+        self.read_chain().latest_height()
     }
 
     /// Earliest height served (1).
     pub fn earliest_height(&self) -> u64 {
-        todo!()
+        1
     }
 
     /// The block at `height`.
-    pub fn block(&self, _height: u64) -> Option<Arc<BlockRecord>> {
-        todo!()
+    pub fn block(&self, height: u64) -> Option<Arc<BlockRecord>> {
+        let index = usize::try_from(height.checked_sub(1)?).ok()?;
+        self.read_chain().blocks.get(index).cloned()
+    }
+
+    /// The latest block.
+    pub fn latest_block(&self) -> Option<Arc<BlockRecord>> {
+        self.read_chain().blocks.last().cloned()
     }
 
     /// The block whose hash is `hash`.
-    pub fn block_by_hash(&self, _hash: &[u8]) -> Option<Arc<BlockRecord>> {
-        todo!()
+    pub fn block_by_hash(&self, hash: &[u8]) -> Option<Arc<BlockRecord>> {
+        let chain = self.read_chain();
+        let h = *chain.by_hash.get(hash)?;
+        chain.blocks.get(usize::try_from(h - 1).ok()?).cloned()
+    }
+
+    fn validator_set(&self) -> tendermint::validator::Set {
+        tendermint::validator::Set::new(
+            vec![self.inner.validator.clone()],
+            Some(self.inner.validator.clone()),
+        )
     }
 
     /// The validator set at `height`, served up to `latest + 1`.
-    pub fn validators(&self, _height: u64) -> Option<tendermint::validator::Set> {
-        todo!()
+    pub fn validators(&self, height: u64) -> Option<tendermint::validator::Set> {
+        (height >= 1 && height <= self.latest_height() + 1).then(|| self.validator_set())
     }
 
     /// Consensus params (block max bytes and gas, evidence, validator key types).
     pub fn consensus_params(&self) -> tendermint::consensus::Params {
-        todo!()
+        tendermint::consensus::Params {
+            block: tendermint::block::Size {
+                max_bytes: self.inner.params.max_block_bytes,
+                max_gas: i64::try_from(self.inner.params.max_block_gas).unwrap_or(i64::MAX),
+                time_iota_ms: 1000,
+            },
+            evidence: tendermint::evidence::Params {
+                max_age_num_blocks: 100000,
+                max_age_duration: tendermint::evidence::Duration(Duration::from_secs(172800)),
+                max_bytes: 1048576,
+            },
+            validator: tendermint::consensus::params::ValidatorParams {
+                pub_key_types: vec![tendermint::public_key::Algorithm::Ed25519],
+            },
+            version: Some(tendermint::consensus::params::VersionParams { app: 0 }),
+            abci: Default::default(),
+        }
+    }
+
+    fn consensus_hash(&self) -> tendermint::Hash {
+        #[derive(Clone, PartialEq, prost::Message)]
+        struct HashedParams {
+            #[prost(int64, tag = "1")]
+            block_max_bytes: i64,
+            #[prost(int64, tag = "2")]
+            block_max_gas: i64,
+        }
+        let p = self.consensus_params();
+        let bytes = HashedParams {
+            block_max_bytes: i64::try_from(p.block.max_bytes).unwrap_or(i64::MAX),
+            block_max_gas: p.block.max_gas,
+        }
+        .encode_to_vec();
+        tendermint::Hash::Sha256(Sha256::digest(bytes).into())
     }
 
     /// The genesis document.
     pub fn genesis(&self) -> tendermint::Genesis<serde_json::Value> {
-        todo!()
+        let app_hash = self.read_chain().genesis_app_hash.clone();
+        tendermint::Genesis {
+            genesis_time: self.inner.keys.genesis_time,
+            chain_id: self
+                .inner
+                .params
+                .chain_id
+                .parse()
+                .unwrap_or_else(|_| tendermint::chain::Id::try_from("devnet").expect("valid")),
+            initial_height: 1,
+            consensus_params: self.consensus_params(),
+            validators: vec![self.inner.validator.clone()],
+            app_hash: tendermint::AppHash::try_from(app_hash).unwrap_or_default(),
+            app_state: self.inner.genesis_accounts.clone(),
+        }
     }
 
     /// `abci_info`.
     pub fn abci_info(&self) -> tendermint::abci::response::Info {
-        todo!()
+        let chain = self.read_chain();
+        let app_hash = chain
+            .blocks
+            .last()
+            .map(|b| b.app_hash.clone())
+            .unwrap_or_else(|| chain.genesis_app_hash.clone());
+        tendermint::abci::response::Info {
+            data: "devnet".to_string(),
+            version: self.inner.app.params().version.clone(),
+            app_version: 0,
+            last_block_height: block::Height::try_from(chain.latest_height()).unwrap_or_default(),
+            last_block_app_hash: tendermint::AppHash::try_from(app_hash).unwrap_or_default(),
+        }
     }
 
     /// `abci_query`: `store/<name>/key` (raw key, with ProofOps when `prove`) and gRPC method paths
     /// (protobuf request in `data`). `height` 0 means latest.
     pub fn abci_query(
         &self,
-        _path: &str,
-        _data: &[u8],
-        _height: u64,
-        _prove: bool,
+        path: &str,
+        data: &[u8],
+        height: u64,
+        prove: bool,
     ) -> tendermint::abci::response::Query {
-        todo!()
+        let chain = self.read_chain();
+        let latest = chain.latest_height();
+        let height = if height == 0 { latest } else { height };
+        let mut response = tendermint::abci::response::Query {
+            key: data.to_vec().into(),
+            height: block::Height::try_from(height).unwrap_or_default(),
+            ..Default::default()
+        };
+        let fail = |mut r: tendermint::abci::response::Query, e: TxError| {
+            r.code = e.code.into();
+            r.codespace = e.codespace.to_string();
+            r.log = e.log;
+            r
+        };
+        if height > latest {
+            return fail(
+                response,
+                TxError::sdk(
+                    26,
+                    format!(
+                        "cannot query with height in the future; please provide a valid height: invalid height (latest height: {latest})"
+                    ),
+                ),
+            );
+        }
+        if prove && height <= 1 {
+            return fail(
+                response,
+                TxError::invalid_request(
+                    "cannot query with proof when height <= 1; please provide a valid height",
+                ),
+            );
+        }
+        let Some(state) = chain.store.at(height) else {
+            return fail(
+                response,
+                TxError::sdk(26, format!("version {height} was pruned: invalid height")),
+            );
+        };
+        let history = History {
+            chain: &chain,
+            current: None,
+        };
+        let time = chain
+            .blocks
+            .get(
+                usize::try_from(height)
+                    .unwrap_or(usize::MAX)
+                    .wrapping_sub(1),
+            )
+            .map(|b| time_ns(b.block.header.time))
+            .unwrap_or_else(|| time_ns(self.inner.keys.genesis_time));
+        let host = HostInfo {
+            chain_id: &self.inner.params.chain_id,
+            height: height.max(1),
+            time_ns: time,
+            history: &history,
+            max_expected_time_per_block: self.inner.params.block_time,
+        };
+        match self.inner.app.query(state, &host, path, data, prove) {
+            Ok(q) => {
+                response.value = q.value.unwrap_or_default().into();
+                if !q.proof_ops.is_empty() {
+                    response.proof = Some(tendermint::merkle::proof::ProofOps {
+                        ops: q
+                            .proof_ops
+                            .into_iter()
+                            .map(|op| tendermint::merkle::proof::ProofOp {
+                                field_type: op.field_type,
+                                key: op.key,
+                                data: op.data,
+                            })
+                            .collect(),
+                    });
+                }
+                response
+            }
+            Err(e) => fail(response, e),
+        }
     }
 
-    /// Runs CheckTx and, when it passes, adds the tx to the mempool.
-    pub fn broadcast_tx(&self, _tx: Vec<u8>) -> tendermint::abci::response::CheckTx {
-        todo!()
+    /// Runs CheckTx and, when it passes, adds the tx to the mempool. A duplicate or a full
+    /// mempool is an error (CometBFT answers those with a JSON-RPC error, not a CheckTx code).
+    pub fn try_broadcast_tx(
+        &self,
+        tx: Vec<u8>,
+    ) -> Result<tendermint::abci::response::CheckTx, MempoolError> {
+        let hash: [u8; 32] = Sha256::digest(&tx).into();
+        if tx.len() as u64 > self.inner.params.max_block_bytes {
+            return Err(MempoolError::TooLarge {
+                max: self.inner.params.max_block_bytes,
+                got: tx.len(),
+            });
+        }
+        let mut mempool = lock(&self.inner.mempool);
+        if mempool.hashes.contains(&hash) || self.read_chain().txs.contains_key(&hash) {
+            return Err(MempoolError::AlreadyInCache);
+        }
+        if mempool.queue.len() >= MEMPOOL_MAX_TXS {
+            return Err(MempoolError::Full(mempool.queue.len()));
+        }
+        let out = self.inner.app.check_tx(&mut mempool.check_state, &tx);
+        let mut response = tendermint::abci::response::CheckTx {
+            gas_wanted: i64::try_from(out.gas_wanted).unwrap_or(i64::MAX),
+            gas_used: i64::try_from(out.gas_used).unwrap_or(i64::MAX),
+            ..Default::default()
+        };
+        match out.error {
+            Some(e) => {
+                response.code = e.code.into();
+                response.codespace = e.codespace.to_string();
+                response.log = e.log;
+            }
+            None => {
+                mempool.hashes.insert(hash);
+                mempool.queue.push_back((hash, tx, out.gas_wanted));
+            }
+        }
+        Ok(response)
+    }
+
+    /// Runs CheckTx and, when it passes, adds the tx to the mempool; mempool-level refusals come
+    /// back as a CheckTx with code 1 and the reason in the log.
+    pub fn broadcast_tx(&self, tx: Vec<u8>) -> tendermint::abci::response::CheckTx {
+        self.try_broadcast_tx(tx)
+            .unwrap_or_else(|e| tendermint::abci::response::CheckTx {
+                code: 1.into(),
+                log: e.to_string(),
+                ..Default::default()
+            })
     }
 
     /// Txs waiting in the mempool.
     pub fn mempool_size(&self) -> usize {
-        todo!()
+        lock(&self.inner.mempool).queue.len()
+    }
+
+    /// Total bytes of the txs waiting in the mempool.
+    pub fn mempool_bytes(&self) -> usize {
+        lock(&self.inner.mempool)
+            .queue
+            .iter()
+            .map(|(_, tx, _)| tx.len())
+            .sum()
     }
 
     /// The committed tx with `hash`.
-    pub fn tx(&self, _hash: &[u8]) -> Option<Arc<TxRecord>> {
-        todo!()
+    pub fn tx(&self, hash: &[u8]) -> Option<Arc<TxRecord>> {
+        let key: [u8; 32] = hash.try_into().ok()?;
+        self.read_chain().txs.get(&key).cloned()
     }
 
     /// Every committed tx of block `height`, in order.
-    pub fn block_txs(&self, _height: u64) -> Vec<Arc<TxRecord>> {
-        todo!()
+    pub fn block_txs(&self, height: u64) -> Vec<Arc<TxRecord>> {
+        let Some(index) = height.checked_sub(1).and_then(|i| usize::try_from(i).ok()) else {
+            return Vec::new();
+        };
+        self.read_chain()
+            .block_txs
+            .get(index)
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// Subscribes to new blocks and txs from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<ChainEvent> {
-        todo!()
+        self.inner.events.subscribe()
     }
 
     /// Fault injection shared with the RPC servers.
     pub fn faults(&self) -> &Faults {
-        todo!()
+        &self.inner.faults
     }
 
     /// The configured block time.
     pub fn block_time(&self) -> Duration {
-        todo!()
+        self.inner.params.block_time
     }
+
+    /// Stops producing blocks until [`Node::resume`].
+    pub fn pause(&self) {
+        self.inner.paused.send_replace(true);
+    }
+
+    /// Resumes block production.
+    pub fn resume(&self) {
+        self.inner.paused.send_replace(false);
+    }
+
+    /// Whether block production is paused.
+    pub fn is_paused(&self) -> bool {
+        *self.inner.paused.borrow()
+    }
+
+    /// Produces blocks every block time until `shutdown` is cancelled.
+    pub async fn run(self, shutdown: tokio_util::sync::CancellationToken) {
+        let mut paused = self.inner.paused.subscribe();
+        let block_time = self.inner.params.block_time;
+        let mut next = tokio::time::Instant::now() + block_time;
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep_until(next) => {}
+            }
+            if *paused.borrow_and_update() {
+                tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    _ = paused.wait_for(|p| !*p) => {}
+                }
+                next = tokio::time::Instant::now() + block_time;
+                continue;
+            }
+            let node = self.clone();
+            match tokio::task::spawn_blocking(move || node.produce_block()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::error!(error = %e, "block production failed"),
+                Err(e) => tracing::error!(error = %e, "block production task panicked"),
+            }
+            next += block_time;
+            let now = tokio::time::Instant::now();
+            if next < now {
+                next = now;
+            }
+        }
+    }
+
+    /// Produces and commits one block from the mempool (blocking; call off the async runtime).
+    pub fn produce_block(&self) -> std::io::Result<()> {
+        let txs = self.reap_mempool();
+        let header = self.next_header(&txs);
+        let (record, tx_records, state) = self.execute_block(header, txs, None);
+        self.commit_block(record, tx_records, state, true)
+    }
+
+    fn reap_mempool(&self) -> Vec<Vec<u8>> {
+        let mempool = lock(&self.inner.mempool);
+        let mut bytes = 0u64;
+        let mut gas = 0u64;
+        let mut txs = Vec::new();
+        for (_, tx, gas_wanted) in &mempool.queue {
+            if bytes + tx.len() as u64 > self.inner.params.max_block_bytes
+                || gas.saturating_add(*gas_wanted) > self.inner.params.max_block_gas
+            {
+                break;
+            }
+            bytes += tx.len() as u64;
+            gas = gas.saturating_add(*gas_wanted);
+            txs.push(tx.clone());
+        }
+        txs
+    }
+
+    fn next_header(&self, txs: &[Vec<u8>]) -> Header {
+        let chain = self.read_chain();
+        let height = chain.latest_height() + 1;
+        let prev = chain.blocks.last();
+        let val_hash = self.validator_set().hash();
+        let now = Time::now();
+        let time = match prev {
+            // BFT time: the previous commit's timestamp, strictly after the previous header.
+            Some(p) => commit_time(&p.commit).unwrap_or(now),
+            None => self.inner.keys.genesis_time.max(now),
+        };
+        let tx_hashes: Vec<[u8; 32]> = txs.iter().map(|t| Sha256::digest(t).into()).collect();
+        Header {
+            version: tendermint::block::header::Version { block: 11, app: 0 },
+            chain_id: self
+                .inner
+                .params
+                .chain_id
+                .parse()
+                .unwrap_or_else(|_| tendermint::chain::Id::try_from("devnet").expect("valid")),
+            height: block::Height::try_from(height).unwrap_or_default(),
+            time,
+            last_block_id: prev.map(|p| p.block_id),
+            last_commit_hash: Some(prev.map_or_else(empty_hash, |p| commit_hash(&p.commit))),
+            data_hash: Some(merkle(&tx_hashes)),
+            validators_hash: val_hash,
+            next_validators_hash: val_hash,
+            consensus_hash: self.consensus_hash(),
+            app_hash: tendermint::AppHash::try_from(
+                prev.map(|p| p.app_hash.clone())
+                    .unwrap_or_else(|| chain.genesis_app_hash.clone()),
+            )
+            .unwrap_or_default(),
+            last_results_hash: Some(prev.map_or_else(empty_hash, |p| results_hash(&p.tx_results))),
+            evidence_hash: Some(empty_hash()),
+            proposer_address: self.inner.validator.address,
+        }
+    }
+
+    fn execute_block(
+        &self,
+        header: Header,
+        txs: Vec<Vec<u8>>,
+        stored: Option<StoredBlock>,
+    ) -> (BlockRecord, Vec<TxRecord>, State) {
+        let chain = self.read_chain();
+        let height = header.height.value();
+        let mut state = chain.store.latest().1.clone();
+        state.set_version(height);
+        let history = History {
+            chain: &chain,
+            current: Some((height, host_consensus(&header))),
+        };
+        let host = HostInfo {
+            chain_id: &self.inner.params.chain_id,
+            height,
+            time_ns: time_ns(header.time),
+            history: &history,
+            max_expected_time_per_block: self.inner.params.block_time,
+        };
+        let mut tx_results = Vec::with_capacity(txs.len());
+        let mut tx_records = Vec::with_capacity(txs.len());
+        for (index, raw) in txs.iter().enumerate() {
+            let out = self
+                .inner
+                .app
+                .deliver_tx(&mut state, &host, raw, Mode::Deliver);
+            let (code, codespace, log) = match out.error {
+                Some(e) => (e.code, e.codespace.to_string(), e.log),
+                None => (0, String::new(), String::new()),
+            };
+            let result = ExecTxResult {
+                code: code.into(),
+                data: out.data.into(),
+                log,
+                info: String::new(),
+                gas_wanted: i64::try_from(out.gas_wanted).unwrap_or(i64::MAX),
+                gas_used: i64::try_from(out.gas_used).unwrap_or(i64::MAX),
+                events: if code == 0 { out.events } else { Vec::new() },
+                codespace,
+            };
+            tx_records.push(TxRecord {
+                hash: Sha256::digest(raw).into(),
+                height,
+                index: index as u32,
+                tx: raw.clone(),
+                result: result.clone(),
+            });
+            tx_results.push(result);
+        }
+        drop(chain);
+        let app_hash = state.app_hash().to_vec();
+        let last_commit = stored
+            .as_ref()
+            .and_then(|s| s.block.last_commit.clone())
+            .or_else(|| self.latest_block().map(|b| b.commit.clone()));
+        let block = Block::new(
+            header,
+            txs,
+            tendermint::evidence::List::default(),
+            last_commit,
+        );
+        let part_hash = {
+            let raw = tendermint_proto::v0_38::types::Block::from(block.clone()).encode_to_vec();
+            let leaf: [u8; 32] = Sha256::new()
+                .chain_update([0u8])
+                .chain_update(&raw)
+                .finalize()
+                .into();
+            tendermint::Hash::Sha256(leaf)
+        };
+        let block_id = block::Id {
+            hash: block.header.hash(),
+            part_set_header: block::parts::Header::new(1, part_hash).unwrap_or_default(),
+        };
+        let commit = match stored {
+            Some(s) => s.commit,
+            None => self.sign_commit(&block, block_id),
+        };
+        let record = BlockRecord {
+            block,
+            block_id,
+            commit,
+            tx_results,
+            finalize_block_events: Vec::new(),
+            app_hash,
+        };
+        (record, tx_records, state)
+    }
+
+    fn sign_commit(&self, block: &Block, block_id: block::Id) -> Commit {
+        let min = block
+            .header
+            .time
+            .checked_add(Duration::from_millis(1))
+            .unwrap_or(block.header.time);
+        let timestamp = Time::now().max(min);
+        let vote = tendermint::vote::Vote {
+            vote_type: tendermint::vote::Type::Precommit,
+            height: block.header.height,
+            round: block::Round::default(),
+            block_id: Some(block_id),
+            timestamp: Some(timestamp),
+            validator_address: self.inner.validator.address,
+            validator_index: tendermint::vote::ValidatorIndex::try_from(0u32)
+                .expect("0 is a valid validator index"),
+            signature: None,
+            extension: Vec::new(),
+            extension_signature: None,
+        };
+        let sign_bytes = vote.into_signable_vec(block.header.chain_id.clone());
+        let signature = self.inner.validator_key.sign(&sign_bytes);
+        Commit {
+            height: block.header.height,
+            round: block::Round::default(),
+            block_id,
+            signatures: vec![CommitSig::BlockIdFlagCommit {
+                validator_address: self.inner.validator.address,
+                timestamp,
+                signature: tendermint::Signature::new(signature.to_bytes())
+                    .ok()
+                    .flatten(),
+            }],
+        }
+    }
+
+    fn commit_block(
+        &self,
+        record: BlockRecord,
+        tx_records: Vec<TxRecord>,
+        state: State,
+        persist: bool,
+    ) -> std::io::Result<()> {
+        let height = record.height();
+        if persist {
+            if let Some(file) = lock(&self.inner.blocks_file).as_mut() {
+                let stored = StoredBlock {
+                    block: record.block.clone(),
+                    commit: record.commit.clone(),
+                };
+                let mut line = serde_json::to_vec(&stored)?;
+                line.push(b'\n');
+                file.write_all(&line)?;
+                file.flush()?;
+            }
+        }
+        let record = Arc::new(record);
+        let tx_records: Vec<Arc<TxRecord>> = tx_records.into_iter().map(Arc::new).collect();
+        {
+            let mut chain = self.inner.chain.write().unwrap_or_else(|e| e.into_inner());
+            chain
+                .store
+                .commit(height, state.clone())
+                .map_err(std::io::Error::other)?;
+            chain
+                .by_hash
+                .insert(record.block_id.hash.as_bytes().to_vec(), height);
+            for tx in &tx_records {
+                chain.txs.insert(tx.hash, tx.clone());
+            }
+            chain.block_txs.push(tx_records.clone());
+            chain.blocks.push(record.clone());
+        }
+        // Drop the included txs from the mempool and re-check the rest against the new state.
+        {
+            let mut mempool = lock(&self.inner.mempool);
+            let included: HashSet<[u8; 32]> = tx_records.iter().map(|t| t.hash).collect();
+            let remaining: Vec<_> = mempool
+                .queue
+                .drain(..)
+                .filter(|(h, _, _)| !included.contains(h))
+                .collect();
+            mempool.hashes.clear();
+            mempool.check_state = state;
+            for (hash, tx, gas) in remaining {
+                let out = self.inner.app.check_tx(&mut mempool.check_state, &tx);
+                if out.error.is_none() {
+                    mempool.hashes.insert(hash);
+                    mempool.queue.push_back((hash, tx, gas));
+                }
+            }
+        }
+        let _ = self.inner.events.send(ChainEvent::NewBlock(record));
+        for tx in tx_records {
+            let _ = self.inner.events.send(ChainEvent::Tx(tx));
+        }
+        Ok(())
+    }
+}
+
+/// What `blocks.jsonl` stores per block; everything else is re-derived by execution.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StoredBlock {
+    block: Block,
+    commit: Commit,
+}
+
+fn commit_time(commit: &Commit) -> Option<Time> {
+    commit.signatures.iter().find_map(|s| match s {
+        CommitSig::BlockIdFlagCommit { timestamp, .. } => Some(*timestamp),
+        _ => None,
+    })
+}
+
+fn empty_hash() -> tendermint::Hash {
+    tendermint::Hash::Sha256(Sha256::digest([]).into())
+}
+
+fn merkle(leaves: &[impl AsRef<[u8]>]) -> tendermint::Hash {
+    tendermint::Hash::Sha256(tendermint::merkle::simple_hash_from_byte_vectors::<
+        tendermint::crypto::default::Sha256,
+    >(leaves))
+}
+
+fn commit_hash(commit: &Commit) -> tendermint::Hash {
+    let sigs: Vec<Vec<u8>> = commit
+        .signatures
+        .iter()
+        .map(|s| tendermint_proto::v0_38::types::CommitSig::from(s.clone()).encode_to_vec())
+        .collect();
+    merkle(&sigs)
+}
+
+fn results_hash(results: &[ExecTxResult]) -> tendermint::Hash {
+    // CometBFT hashes only the deterministic fields: code, data, gas_wanted, gas_used.
+    let leaves: Vec<Vec<u8>> = results
+        .iter()
+        .map(|r| {
+            tendermint_proto::v0_38::abci::ExecTxResult {
+                code: r.code.value(),
+                data: r.data.to_vec().into(),
+                gas_wanted: r.gas_wanted,
+                gas_used: r.gas_used,
+                ..Default::default()
+            }
+            .encode_to_vec()
+        })
+        .collect();
+    merkle(&leaves)
 }

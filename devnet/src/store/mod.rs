@@ -15,5 +15,5 @@ mod multistore;
 mod persist;
 
 pub use iavl::Tree;
-pub use multistore::{ProofOp, State, StoreQuery, STORE_NAMES};
+pub use multistore::{ProofOp, State, StoreQuery, PROOF_OP_IAVL, PROOF_OP_SIMPLE, STORE_NAMES};
 pub use persist::VersionedStore;

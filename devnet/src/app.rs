@@ -1,0 +1,502 @@
+//! The application: what CheckTx, block execution, simulation and `abci_query` do with the
+//! state. It ties the ante handler (tx), the message handlers (bank, ibc) and the query services
+//! (auth, bank, ibc, staking, node info, tx simulate) together, the way a Cosmos SDK app's
+//! baseapp does.
+//!
+//! Atomicity follows the SDK: the ante handler's effects (sequence, fee) are kept when the
+//! messages fail; the messages of a tx apply all together or not at all.
+
+use ibc_proto::google::protobuf::Any;
+use prost::Message;
+use tendermint::abci::{Event, EventAttributeIndexExt};
+
+use crate::bank::{self, Coin};
+use crate::error::TxError;
+use crate::exec::{ExecState, GasMeter};
+use crate::ibc::{self, HostInfo};
+use crate::store::State;
+use crate::tx::{self, AnteParams, Mode};
+use crate::{auth, store::StoreQuery};
+
+/// The bank message type URL the devnet executes besides IBC.
+pub const MSG_SEND: &str = "/cosmos.bank.v1beta1.MsgSend";
+/// The gRPC path of tx simulation.
+pub const SIMULATE_PATH: &str = "/cosmos.tx.v1beta1.Service/Simulate";
+/// Unbonding time reported by the staking Params query (21 days, the Cosmos Hub's).
+pub const UNBONDING_SECS: i64 = 21 * 24 * 3600;
+
+/// Application parameters fixed at genesis.
+#[derive(Clone, Debug)]
+pub struct AppParams {
+    /// Chain id.
+    pub chain_id: String,
+    /// Fee rules and address prefix for the ante handler.
+    pub ante: AnteParams,
+    /// Version string reported by node info queries.
+    pub version: String,
+}
+
+/// The outcome of CheckTx.
+#[derive(Clone, Debug, Default)]
+pub struct CheckOutcome {
+    /// Error, if rejected.
+    pub error: Option<TxError>,
+    /// The tx's gas limit.
+    pub gas_wanted: u64,
+    /// Gas the ante handler used.
+    pub gas_used: u64,
+}
+
+/// The outcome of executing one tx in a block (or simulating it).
+#[derive(Clone, Debug, Default)]
+pub struct DeliverOutcome {
+    /// Error, if the tx failed.
+    pub error: Option<TxError>,
+    /// Gas limit of the tx.
+    pub gas_wanted: u64,
+    /// Gas used.
+    pub gas_used: u64,
+    /// `TxMsgData` bytes.
+    pub data: Vec<u8>,
+    /// Events of the tx (ante and messages; only ante events when the messages failed).
+    pub events: Vec<Event>,
+    /// Message responses.
+    pub msg_responses: Vec<Any>,
+}
+
+/// The state machine.
+#[derive(Clone, Debug)]
+pub struct App {
+    params: AppParams,
+}
+
+impl App {
+    /// An app with `params`.
+    pub fn new(params: AppParams) -> Self {
+        Self { params }
+    }
+
+    /// The parameters.
+    pub fn params(&self) -> &AppParams {
+        &self.params
+    }
+
+    /// Builds the genesis state: funded accounts, nothing else.
+    pub fn genesis(&self, accounts: &[(String, Vec<Coin>)]) -> Result<State, TxError> {
+        let mut st = ExecState::new(State::new(), GasMeter::infinite());
+        st.state.set_version(0);
+        for (address, coins) in accounts {
+            auth::ensure_account(&mut st, address);
+            for coin in coins {
+                bank::mint(&mut st, address, coin)?;
+            }
+        }
+        auth::ensure_account(&mut st, &self.params.ante.fee_collector);
+        Ok(st.state)
+    }
+
+    /// CheckTx against the mempool's check state. On success the check state keeps the ante
+    /// effects (so the next tx of the same account must carry the next sequence).
+    pub fn check_tx(&self, check_state: &mut State, raw: &[u8]) -> CheckOutcome {
+        let tx = match tx::decode(raw) {
+            Ok(tx) => tx,
+            Err(error) => {
+                return CheckOutcome {
+                    error: Some(error),
+                    ..Default::default()
+                }
+            }
+        };
+        let mut st = ExecState::new(check_state.clone(), GasMeter::new(tx.gas_limit));
+        let mut out = CheckOutcome {
+            gas_wanted: tx.gas_limit,
+            ..Default::default()
+        };
+        let result = tx::ante(
+            &mut st,
+            &tx,
+            &self.params.chain_id,
+            &self.params.ante,
+            Mode::Check,
+        )
+        .and_then(|_| {
+            if st.gas.out_of_gas() {
+                return Err(TxError::out_of_gas("ante", st.gas.limit(), st.gas.used()));
+            }
+            // ibc-go's RedundantRelayDecorator: reject a tx whose packet messages are all
+            // no-ops, so racing relayers do not pay for a block slot.
+            let mut packet_msgs = 0;
+            let mut redundant = 0;
+            for msg in &tx.messages {
+                if let Some(r) = ibc::is_redundant(&mut st, msg) {
+                    packet_msgs += 1;
+                    redundant += usize::from(r);
+                }
+            }
+            if packet_msgs > 0 && packet_msgs == redundant {
+                return Err(TxError::redundant_packets());
+            }
+            Ok(())
+        });
+        out.gas_used = st.gas.used();
+        match result {
+            Ok(()) => *check_state = st.state,
+            Err(e) => out.error = Some(e),
+        }
+        out
+    }
+
+    /// Executes one tx of a block on `state` (kept on success, ante effects kept on message
+    /// failure), or simulates it (`Mode::Simulate`, infinite gas).
+    pub fn deliver_tx(
+        &self,
+        state: &mut State,
+        host: &HostInfo<'_>,
+        raw: &[u8],
+        mode: Mode,
+    ) -> DeliverOutcome {
+        let tx = match tx::decode(raw) {
+            Ok(tx) => tx,
+            Err(error) => {
+                return DeliverOutcome {
+                    error: Some(error),
+                    ..Default::default()
+                }
+            }
+        };
+        let gas = if mode == Mode::Simulate {
+            GasMeter::infinite()
+        } else {
+            GasMeter::new(tx.gas_limit)
+        };
+        let mut out = DeliverOutcome {
+            gas_wanted: tx.gas_limit,
+            ..Default::default()
+        };
+        if let Err(e) = tx::check_timeout_height(&tx, host.height) {
+            out.error = Some(e);
+            return out;
+        }
+        let mut st = ExecState::new(state.clone(), gas);
+        let signer = match tx::ante(&mut st, &tx, &self.params.chain_id, &self.params.ante, mode) {
+            Ok(signer) => signer,
+            Err(e) => {
+                out.gas_used = st.gas.used();
+                out.error = Some(e);
+                return out;
+            }
+        };
+        out.events.extend(self.tx_events(&tx, &signer));
+        if st.gas.out_of_gas() {
+            out.gas_used = st.gas.used();
+            out.error = Some(TxError::out_of_gas("ante", st.gas.limit(), st.gas.used()));
+            return out;
+        }
+        // The ante handler's effects stand even if a message fails.
+        let after_ante = st.state.clone();
+        let mut msg_events = Vec::new();
+        let mut responses = Vec::new();
+        let mut failure = None;
+        for (index, msg) in tx.messages.iter().enumerate() {
+            match self.execute_msg(&mut st, host, msg, &signer) {
+                Ok((events, response)) => {
+                    msg_events.push(message_event(&msg.type_url, &signer, index));
+                    msg_events.extend(events);
+                    responses.extend(response);
+                }
+                Err(e) => {
+                    failure = Some(TxError {
+                        log: format!(
+                            "failed to execute message; message index: {index}: {}",
+                            e.log
+                        ),
+                        ..e
+                    });
+                    break;
+                }
+            }
+            if st.gas.out_of_gas() {
+                break;
+            }
+        }
+        if failure.is_none() && st.gas.out_of_gas() {
+            failure = Some(TxError::out_of_gas(
+                "message execution",
+                st.gas.limit(),
+                st.gas.used(),
+            ));
+        }
+        out.gas_used = st.gas.used();
+        match failure {
+            Some(e) => {
+                *state = after_ante;
+                out.error = Some(e);
+            }
+            None => {
+                *state = st.state;
+                out.events.extend(msg_events);
+                out.data = tx::encode_tx_msg_data(responses.clone());
+                out.msg_responses = responses;
+            }
+        }
+        out
+    }
+
+    /// Executes one message; a redundant packet message is a no-op without events, as in ibc-go.
+    fn execute_msg(
+        &self,
+        st: &mut ExecState,
+        host: &HostInfo<'_>,
+        msg: &Any,
+        signer: &str,
+    ) -> Result<(Vec<Event>, Option<Any>), TxError> {
+        if msg.type_url == MSG_SEND {
+            let events = bank::execute_msg_send(st, msg, signer)?;
+            let response = Any {
+                type_url: "/cosmos.bank.v1beta1.MsgSendResponse".to_string(),
+                value: Vec::new(),
+            };
+            return Ok((events, Some(response)));
+        }
+        if ibc::handles(&msg.type_url) {
+            if ibc::is_redundant(st, msg) == Some(true) {
+                return Ok((Vec::new(), noop_response(&msg.type_url)));
+            }
+            let result = ibc::execute(st, host, msg, signer)?;
+            return Ok((result.events, result.response));
+        }
+        Err(TxError::sdk(
+            6,
+            format!(
+                "unrecognized message type: {}: unknown request",
+                msg.type_url
+            ),
+        ))
+    }
+
+    /// The SDK's tx-level events (fee, sequence, signature).
+    fn tx_events(&self, tx: &tx::Tx, signer: &str) -> Vec<Event> {
+        let fee: String = tx
+            .fee
+            .iter()
+            .map(|c| format!("{}{}", c.amount, c.denom))
+            .collect::<Vec<_>>()
+            .join(",");
+        let seq = tx.signer_sequences.first().copied().unwrap_or_default();
+        vec![
+            Event::new(
+                "tx",
+                [
+                    ("fee", fee).index(),
+                    ("fee_payer", signer.to_string()).index(),
+                ],
+            ),
+            Event::new("tx", [("acc_seq", format!("{signer}/{seq}")).index()]),
+        ]
+    }
+
+    /// Answers `abci_query` on `state` (the state after block `height`).
+    pub fn query(
+        &self,
+        state: &State,
+        host: &HostInfo<'_>,
+        path: &str,
+        data: &[u8],
+        prove: bool,
+    ) -> Result<StoreQuery, TxError> {
+        if let Some(store) = path
+            .strip_prefix("store/")
+            .and_then(|rest| rest.strip_suffix("/key"))
+        {
+            return state.query(store, data, prove).ok_or_else(|| {
+                TxError::sdk(6, format!("no such store: {store}: unknown request"))
+            });
+        }
+        if !path.starts_with('/') {
+            return Err(TxError::sdk(
+                6,
+                format!("unknown query path: {path}: unknown request"),
+            ));
+        }
+        let mut st = ExecState::new(state.clone(), GasMeter::infinite());
+        let answer = if path == SIMULATE_PATH {
+            Some(self.simulate(state, host, data))
+        } else {
+            auth::grpc_query(&mut st, path, data)
+                .or_else(|| bank::grpc_query(&mut st, path, data))
+                .or_else(|| ibc::grpc_query(&mut st, host, path, data))
+                .or_else(|| self.node_query(path))
+        };
+        match answer {
+            Some(Ok(value)) => Ok(StoreQuery {
+                value: Some(value),
+                proof_ops: Vec::new(),
+            }),
+            Some(Err(e)) => Err(e),
+            None => Err(TxError::sdk(
+                6,
+                format!("unknown query path: {path}: unknown request"),
+            )),
+        }
+    }
+
+    /// `/cosmos.tx.v1beta1.Service/Simulate`.
+    fn simulate(
+        &self,
+        state: &State,
+        host: &HostInfo<'_>,
+        data: &[u8],
+    ) -> Result<Vec<u8>, TxError> {
+        use ibc_proto::cosmos::base::abci::v1beta1::{GasInfo, Result as AbciResult};
+        use ibc_proto::cosmos::tx::v1beta1::{SimulateRequest, SimulateResponse};
+        let request = SimulateRequest::decode(data).map_err(TxError::tx_decode)?;
+        let raw = if !request.tx_bytes.is_empty() {
+            request.tx_bytes
+        } else {
+            return Err(TxError::invalid_request("empty txBytes is not allowed"));
+        };
+        let mut scratch = state.clone();
+        let out = self.deliver_tx(&mut scratch, host, &raw, Mode::Simulate);
+        if let Some(e) = out.error {
+            return Err(e);
+        }
+        let response = SimulateResponse {
+            gas_info: Some(GasInfo {
+                gas_wanted: out.gas_wanted,
+                gas_used: out.gas_used,
+            }),
+            result: Some(AbciResult {
+                log: String::new(),
+                events: out.events.into_iter().map(Into::into).collect(),
+                msg_responses: out.msg_responses,
+                ..Default::default()
+            }),
+        };
+        Ok(response.encode_to_vec())
+    }
+
+    /// Node-level services: staking params, node config, tendermint node info.
+    fn node_query(&self, path: &str) -> Option<Result<Vec<u8>, TxError>> {
+        match path {
+            "/cosmos.staking.v1beta1.Query/Params" => {
+                use ibc_proto::cosmos::staking::v1beta1::{Params, QueryParamsResponse};
+                let params = Params {
+                    unbonding_time: Some(ibc_proto::google::protobuf::Duration {
+                        seconds: UNBONDING_SECS,
+                        nanos: 0,
+                    }),
+                    max_validators: 100,
+                    max_entries: 7,
+                    historical_entries: 10000,
+                    bond_denom: self.params.ante.fee_denom.clone(),
+                    min_commission_rate: "0.000000000000000000".to_string(),
+                };
+                Some(Ok(QueryParamsResponse {
+                    params: Some(params),
+                }
+                .encode_to_vec()))
+            }
+            "/cosmos.base.node.v1beta1.Service/Config" => {
+                use ibc_proto::cosmos::base::node::v1beta1::ConfigResponse;
+                Some(Ok(ConfigResponse {
+                    minimum_gas_price: format!(
+                        "{:.18}{}",
+                        self.params.ante.min_gas_price, self.params.ante.fee_denom
+                    ),
+                    pruning_keep_recent: "0".to_string(),
+                    pruning_interval: "0".to_string(),
+                    halt_height: 0,
+                }
+                .encode_to_vec()))
+            }
+            "/cosmos.base.tendermint.v1beta1.Service/GetNodeInfo" => {
+                use ibc_proto::cosmos::base::tendermint::v1beta1::{
+                    GetNodeInfoResponse, VersionInfo,
+                };
+                let node_info = tendermint_proto::p2p::DefaultNodeInfo {
+                    protocol_version: Some(tendermint_proto::p2p::ProtocolVersion {
+                        p2p: 8,
+                        block: 11,
+                        app: 0,
+                    }),
+                    default_node_id: String::new(),
+                    listen_addr: String::new(),
+                    network: self.params.chain_id.clone(),
+                    version: "0.38.17".to_string(),
+                    channels: vec![0x40, 0x20, 0x21, 0x22, 0x23, 0x30, 0x38, 0x60, 0x61, 0x00],
+                    moniker: "devnet".to_string(),
+                    other: Some(tendermint_proto::p2p::DefaultNodeInfoOther {
+                        tx_index: "on".to_string(),
+                        rpc_address: String::new(),
+                    }),
+                };
+                Some(Ok(GetNodeInfoResponse {
+                    default_node_info: Some(node_info),
+                    application_version: Some(VersionInfo {
+                        name: "devnet".to_string(),
+                        app_name: "devnet".to_string(),
+                        version: self.params.version.clone(),
+                        git_commit: String::new(),
+                        build_tags: String::new(),
+                        go_version: String::new(),
+                        build_deps: Vec::new(),
+                        cosmos_sdk_version: "v0.50.10".to_string(),
+                    }),
+                }
+                .encode_to_vec()))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// The SDK's per-message `message` event.
+fn message_event(type_url: &str, signer: &str, index: usize) -> Event {
+    let module = type_url
+        .trim_start_matches('/')
+        .split('.')
+        .nth(1)
+        .unwrap_or_default()
+        .to_string();
+    Event::new(
+        "message",
+        [
+            ("action", type_url.to_string()).index(),
+            ("sender", signer.to_string()).index(),
+            ("module", module).index(),
+            ("msg_index", index.to_string()).index(),
+        ],
+    )
+}
+
+/// The `Msg…Response{result: NOOP}` for a redundant packet message.
+fn noop_response(type_url: &str) -> Option<Any> {
+    use ibc_proto::ibc::core::channel::v1::{
+        MsgAcknowledgementResponse, MsgRecvPacketResponse, MsgTimeoutOnCloseResponse,
+        MsgTimeoutResponse, ResponseResultType,
+    };
+    let noop = ResponseResultType::Noop as i32;
+    let (url, value) = match type_url {
+        "/ibc.core.channel.v1.MsgRecvPacket" => (
+            "/ibc.core.channel.v1.MsgRecvPacketResponse",
+            MsgRecvPacketResponse { result: noop }.encode_to_vec(),
+        ),
+        "/ibc.core.channel.v1.MsgAcknowledgement" => (
+            "/ibc.core.channel.v1.MsgAcknowledgementResponse",
+            MsgAcknowledgementResponse { result: noop }.encode_to_vec(),
+        ),
+        "/ibc.core.channel.v1.MsgTimeout" => (
+            "/ibc.core.channel.v1.MsgTimeoutResponse",
+            MsgTimeoutResponse { result: noop }.encode_to_vec(),
+        ),
+        "/ibc.core.channel.v1.MsgTimeoutOnClose" => (
+            "/ibc.core.channel.v1.MsgTimeoutOnCloseResponse",
+            MsgTimeoutOnCloseResponse { result: noop }.encode_to_vec(),
+        ),
+        _ => return None,
+    };
+    Some(Any {
+        type_url: url.to_string(),
+        value,
+    })
+}

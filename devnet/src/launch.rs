@@ -1,0 +1,363 @@
+//! Starting a devnet: configuration, genesis accounts, and the [`Devnet`] handle that owns the
+//! block producer and the RPC servers and exposes the fault switches to tests.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::app::{App, AppParams};
+use crate::bank::Coin;
+use crate::keys::{AccountKey, COSMOS_HD_PATH};
+use crate::node::{Node, NodeError, NodeKeys, NodeParams};
+use crate::tx::AnteParams;
+
+/// A funded account at genesis.
+#[derive(Clone)]
+pub struct GenesisAccount {
+    /// A name to print next to the address.
+    pub name: String,
+    /// The account's key.
+    pub key: AccountKey,
+    /// Initial balances.
+    pub coins: Vec<Coin>,
+}
+
+impl std::fmt::Debug for GenesisAccount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GenesisAccount")
+            .field("name", &self.name)
+            .field("coins", &self.coins)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Everything needed to start a chain.
+#[derive(Clone, Debug)]
+pub struct DevnetConfig {
+    /// Chain id; a `-N` suffix is the revision number.
+    pub chain_id: String,
+    /// JSON-RPC listen address (port 0 = ephemeral).
+    pub rpc_addr: SocketAddr,
+    /// gRPC listen address, if served.
+    pub grpc_addr: Option<SocketAddr>,
+    /// Target block interval.
+    pub block_time: Duration,
+    /// Persist blocks here (and resume from them).
+    pub data_dir: Option<PathBuf>,
+    /// Bech32 prefix for addresses.
+    pub bech32_prefix: String,
+    /// Staking and fee denom.
+    pub denom: String,
+    /// Minimum gas price in `denom` (0 = free).
+    pub min_gas_price: f64,
+    /// Block capacity in bytes.
+    pub max_block_bytes: u64,
+    /// Block capacity in gas (sum of `gas_wanted`).
+    pub max_block_gas: u64,
+    /// Funded accounts.
+    pub accounts: Vec<GenesisAccount>,
+}
+
+impl DevnetConfig {
+    /// Defaults for tests: ephemeral loopback port, 200 ms blocks, no gRPC, in-memory.
+    pub fn for_tests(chain_id: &str) -> Self {
+        Self {
+            chain_id: chain_id.to_string(),
+            rpc_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            grpc_addr: None,
+            block_time: Duration::from_millis(200),
+            data_dir: None,
+            bech32_prefix: "cosmos".to_string(),
+            denom: "stake".to_string(),
+            min_gas_price: 0.0,
+            max_block_bytes: 22_020_096,
+            max_block_gas: 1_000_000_000,
+            accounts: Vec::new(),
+        }
+    }
+
+    /// Adds a funded account derived from `mnemonic` on the Cosmos HD path.
+    pub fn with_mnemonic_account(
+        mut self,
+        name: &str,
+        mnemonic: &str,
+        coins: Vec<Coin>,
+    ) -> Result<Self, String> {
+        let key = AccountKey::from_mnemonic(mnemonic, COSMOS_HD_PATH)
+            .map_err(|e| format!("genesis account {name}: {e}"))?;
+        self.accounts.push(GenesisAccount {
+            name: name.to_string(),
+            key,
+            coins,
+        });
+        Ok(self)
+    }
+
+    /// Adds a funded account with a fresh random key, returning the key.
+    pub fn with_random_account(mut self, name: &str, coins: Vec<Coin>) -> (Self, AccountKey) {
+        let key = AccountKey::random();
+        self.accounts.push(GenesisAccount {
+            name: name.to_string(),
+            key: key.clone(),
+            coins,
+        });
+        (self, key)
+    }
+
+    /// The fee collector module account address.
+    pub fn fee_collector(&self) -> String {
+        crate::keys::module_address("fee_collector", &self.bech32_prefix)
+    }
+}
+
+/// A running devnet. Dropping it stops the chain.
+pub struct Devnet {
+    config: DevnetConfig,
+    node: Node,
+    rpc_addr: SocketAddr,
+    grpc_addr: Option<SocketAddr>,
+    running: Option<(CancellationToken, JoinSet<()>)>,
+}
+
+/// Errors starting a devnet.
+#[derive(Debug, thiserror::Error)]
+pub enum DevnetError {
+    /// The node failed to start.
+    #[error(transparent)]
+    Node(#[from] NodeError),
+    /// A listener failed to bind.
+    #[error("binding {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// Invalid configuration.
+    #[error("{0}")]
+    Config(String),
+}
+
+impl Devnet {
+    /// Builds genesis and starts the chain: block production, JSON-RPC, and gRPC when asked.
+    pub async fn start(config: DevnetConfig) -> Result<Self, DevnetError> {
+        if config.block_time.is_zero() {
+            return Err(DevnetError::Config("block_time must be above zero".into()));
+        }
+        let keys = match &config.data_dir {
+            Some(dir) => load_or_create_keys(dir)?,
+            None => NodeKeys::generate(),
+        };
+        let app = App::new(AppParams {
+            chain_id: config.chain_id.clone(),
+            ante: AnteParams {
+                min_gas_price: config.min_gas_price,
+                fee_denom: config.denom.clone(),
+                bech32_prefix: config.bech32_prefix.clone(),
+                fee_collector: config.fee_collector(),
+            },
+            version: env!("CARGO_PKG_VERSION").to_string(),
+        });
+        let accounts: Vec<(String, Vec<Coin>)> = config
+            .accounts
+            .iter()
+            .map(|a| (a.key.address(&config.bech32_prefix), a.coins.clone()))
+            .collect();
+        let genesis = app
+            .genesis(&accounts)
+            .map_err(|e| DevnetError::Config(format!("genesis: {}", e.log)))?;
+        let app_state = serde_json::json!({
+            "accounts": accounts.iter().map(|(addr, coins)| serde_json::json!({
+                "address": addr,
+                "coins": coins.iter().map(|c| serde_json::json!({"denom": c.denom, "amount": c.amount.to_string()})).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
+        });
+        let node = Node::new(
+            NodeParams {
+                chain_id: config.chain_id.clone(),
+                block_time: config.block_time,
+                max_block_bytes: config.max_block_bytes,
+                max_block_gas: config.max_block_gas,
+                moniker: "devnet".to_string(),
+                data_dir: config.data_dir.clone(),
+            },
+            app,
+            keys,
+            genesis,
+            app_state,
+        )?;
+        let mut devnet = Self {
+            rpc_addr: config.rpc_addr,
+            grpc_addr: config.grpc_addr,
+            config,
+            node,
+            running: None,
+        };
+        devnet.start_services().await?;
+        Ok(devnet)
+    }
+
+    async fn start_services(&mut self) -> Result<(), DevnetError> {
+        let token = CancellationToken::new();
+        let mut tasks = JoinSet::new();
+        let rpc_listener =
+            TcpListener::bind(self.rpc_addr)
+                .await
+                .map_err(|source| DevnetError::Bind {
+                    addr: self.rpc_addr,
+                    source,
+                })?;
+        self.rpc_addr = rpc_listener
+            .local_addr()
+            .map_err(|source| DevnetError::Bind {
+                addr: self.rpc_addr,
+                source,
+            })?;
+        self.node
+            .set_rpc_address(format!("tcp://{}", self.rpc_addr));
+        if let Some(addr) = self.grpc_addr {
+            let grpc_listener = TcpListener::bind(addr)
+                .await
+                .map_err(|source| DevnetError::Bind { addr, source })?;
+            self.grpc_addr = grpc_listener.local_addr().ok();
+            let (node, t) = (self.node.clone(), token.clone());
+            tasks.spawn(async move {
+                if let Err(e) = crate::rpc::serve_grpc(node, grpc_listener, t).await {
+                    tracing::error!(error = %e, "gRPC server stopped");
+                }
+            });
+        }
+        let (node, t) = (self.node.clone(), token.clone());
+        tasks.spawn(async move {
+            if let Err(e) = crate::rpc::serve(node, rpc_listener, t).await {
+                tracing::error!(error = %e, "RPC server stopped");
+            }
+        });
+        tasks.spawn(self.node.clone().run(token.clone()));
+        self.running = Some((token, tasks));
+        Ok(())
+    }
+
+    /// Stops block production and the RPC servers (the state stays in memory).
+    pub async fn stop(&mut self) {
+        if let Some((token, mut tasks)) = self.running.take() {
+            token.cancel();
+            while tasks.join_next().await.is_some() {}
+        }
+    }
+
+    /// Starts the node again on the same state and the same addresses.
+    pub async fn restart(&mut self) -> Result<(), DevnetError> {
+        self.stop().await;
+        self.start_services().await
+    }
+
+    /// The node (state, blocks, fault switches).
+    pub fn node(&self) -> &Node {
+        &self.node
+    }
+
+    /// The configuration it was started with.
+    pub fn config(&self) -> &DevnetConfig {
+        &self.config
+    }
+
+    /// The chain id.
+    pub fn chain_id(&self) -> &str {
+        &self.config.chain_id
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn rpc_url(&self) -> String {
+        format!("http://{}", self.rpc_addr)
+    }
+
+    /// `ws://127.0.0.1:PORT/websocket`.
+    pub fn websocket_url(&self) -> String {
+        format!("ws://{}/websocket", self.rpc_addr)
+    }
+
+    /// `http://127.0.0.1:PORT` of the gRPC server, when served.
+    pub fn grpc_url(&self) -> Option<String> {
+        self.grpc_addr.map(|a| format!("http://{a}"))
+    }
+
+    /// Pauses block production.
+    pub fn pause(&self) {
+        self.node.pause();
+    }
+
+    /// Resumes block production.
+    pub fn resume(&self) {
+        self.node.resume();
+    }
+
+    /// Waits until the chain reaches `height` (or `timeout` passes).
+    pub async fn wait_for_height(&self, height: u64, timeout: Duration) -> Result<(), String> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut events = self.node.subscribe();
+        loop {
+            if self.node.latest_height() >= height {
+                return Ok(());
+            }
+            match tokio::time::timeout_at(deadline, events.recv()).await {
+                Err(_) => {
+                    return Err(format!(
+                        "{}: height {height} not reached within {timeout:?} (at {})",
+                        self.config.chain_id,
+                        self.node.latest_height()
+                    ))
+                }
+                Ok(Err(tokio::sync::broadcast::error::RecvError::Closed)) => {
+                    return Err("node stopped".into())
+                }
+                Ok(_) => {}
+            }
+        }
+    }
+}
+
+impl Drop for Devnet {
+    fn drop(&mut self) {
+        if let Some((token, _)) = &self.running {
+            token.cancel();
+        }
+    }
+}
+
+fn load_or_create_keys(dir: &std::path::Path) -> Result<NodeKeys, DevnetError> {
+    let path = dir.join("node.json");
+    let io = |source| {
+        DevnetError::Node(NodeError::Io {
+            path: path.clone(),
+            source,
+        })
+    };
+    if path.exists() {
+        let text = std::fs::read_to_string(&path).map_err(io)?;
+        return serde_json::from_str(&text)
+            .map_err(|e| DevnetError::Config(format!("{}: {e}", path.display())));
+    }
+    std::fs::create_dir_all(dir).map_err(io)?;
+    let keys = NodeKeys::generate();
+    let text = serde_json::to_string_pretty(&keys)
+        .map_err(|e| DevnetError::Config(format!("{}: {e}", path.display())))?;
+    write_private(&path, text.as_bytes()).map_err(io)?;
+    Ok(keys)
+}
+
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)?.write_all(bytes)
+}

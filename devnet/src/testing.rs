@@ -1,0 +1,850 @@
+//! Test support: two devnets with an open ICS-20 channel, driven through the real handshake
+//! messages, and a small in-process relay helper that moves packets and acknowledgements with
+//! real proofs and light-client headers. It talks to the nodes in-process (not over RPC), so the
+//! tests of the devnet do not depend on the relayer under test.
+
+use std::time::Duration;
+
+use ibc_proto::google::protobuf::Any;
+use ibc_proto::ibc::core::channel::v1 as chan;
+use ibc_proto::ibc::core::client::v1 as client;
+use ibc_proto::ibc::core::commitment::v1::{MerklePrefix, MerkleProof, MerkleRoot};
+use ibc_proto::ibc::core::connection::v1 as conn;
+use ibc_proto::ibc::lightclients::tendermint::v1 as tm;
+use prost::{Message, Name};
+use tendermint::abci::Event;
+
+use crate::bank::Coin;
+use crate::client::Wallet;
+use crate::keys::AccountKey;
+use crate::launch::{Devnet, DevnetConfig};
+use crate::node::{ChainEvent, Node, TxRecord};
+
+/// Gas limit the helper puts on every tx.
+pub const HELPER_GAS: u64 = 50_000_000;
+
+/// Wraps a protobuf message as `Any`.
+pub fn to_any<M: Message + Name>(msg: &M) -> Any {
+    Any {
+        type_url: M::type_url(),
+        value: msg.encode_to_vec(),
+    }
+}
+
+/// The revision number of a chain id (`devnet-1` → 1), as ibc-go parses it.
+pub fn revision_of(chain_id: &str) -> u64 {
+    chain_id
+        .rsplit_once('-')
+        .and_then(|(_, n)| n.parse::<u64>().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(0)
+}
+
+/// One devnet with a relayer account and a user account funded at genesis.
+pub struct TestChain {
+    /// The running chain.
+    pub devnet: Devnet,
+    /// Signs relay and handshake txs.
+    pub relayer: AccountKey,
+    /// Sends transfers.
+    pub user: AccountKey,
+}
+
+impl TestChain {
+    /// Starts `chain_id` with `block_time`, funding relayer and user with 10^12 `stake`.
+    pub async fn start(chain_id: &str, block_time: Duration) -> Result<Self, String> {
+        let mut config = DevnetConfig::for_tests(chain_id);
+        config.block_time = block_time;
+        let funds = vec![Coin {
+            denom: "stake".into(),
+            amount: 1_000_000_000_000,
+        }];
+        let (config, relayer) = config.with_random_account("relayer", funds.clone());
+        let (config, user) = config.with_random_account("user", funds);
+        let devnet = Devnet::start(config).await.map_err(|e| e.to_string())?;
+        Ok(Self {
+            devnet,
+            relayer,
+            user,
+        })
+    }
+
+    /// The node.
+    pub fn node(&self) -> &Node {
+        self.devnet.node()
+    }
+
+    /// Bech32 address of a key on this chain.
+    pub fn address(&self, key: &AccountKey) -> String {
+        key.address(&self.devnet.config().bech32_prefix)
+    }
+
+    /// A wallet for `key` with its current account number and sequence.
+    pub fn wallet(&self, key: &AccountKey) -> Result<Wallet, String> {
+        let address = self.address(key);
+        let (account_number, sequence) = query_account(self.node(), &address)?;
+        Ok(Wallet {
+            key: key.clone(),
+            address,
+            chain_id: self.devnet.chain_id().to_string(),
+            account_number,
+            sequence,
+        })
+    }
+
+    /// Signs `msgs` with `key`, broadcasts, and waits for the tx to be committed. Returns the
+    /// committed tx; a CheckTx rejection is an error carrying its code and log.
+    pub async fn submit(&self, key: &AccountKey, msgs: Vec<Any>) -> Result<TxRecord, String> {
+        let wallet = self.wallet(key)?;
+        let raw = wallet.sign_tx(msgs, Vec::new(), HELPER_GAS, "");
+        self.submit_raw(raw).await
+    }
+
+    /// Broadcasts a signed tx and waits for it to be committed.
+    pub async fn submit_raw(&self, raw: Vec<u8>) -> Result<TxRecord, String> {
+        let hash = crate::client::tx_hash(&raw);
+        let mut events = self.node().subscribe();
+        let check = self
+            .node()
+            .try_broadcast_tx(raw)
+            .map_err(|e| format!("broadcast: {e}"))?;
+        if check.code.value() != 0 {
+            return Err(format!(
+                "CheckTx code {} ({}): {}",
+                check.code.value(),
+                check.codespace,
+                check.log
+            ));
+        }
+        let deadline = tokio::time::Instant::now() + self.devnet.config().block_time * 50;
+        loop {
+            if let Some(tx) = self.node().tx(&hash) {
+                return Ok((*tx).clone());
+            }
+            match tokio::time::timeout_at(deadline, events.recv()).await {
+                Err(_) => return Err("tx not committed in time".into()),
+                Ok(Ok(ChainEvent::Tx(tx))) if tx.hash == hash => return Ok((*tx).clone()),
+                Ok(Err(tokio::sync::broadcast::error::RecvError::Closed)) => {
+                    return Err("node stopped".into())
+                }
+                Ok(_) => {}
+            }
+        }
+    }
+
+    /// Like [`TestChain::submit`], but a non-zero tx result code is an error too.
+    pub async fn submit_ok(&self, key: &AccountKey, msgs: Vec<Any>) -> Result<TxRecord, String> {
+        let tx = self.submit(key, msgs).await?;
+        if tx.result.code.value() != 0 {
+            return Err(format!(
+                "tx failed with code {} ({}): {}",
+                tx.result.code.value(),
+                tx.result.codespace,
+                tx.result.log
+            ));
+        }
+        Ok(tx)
+    }
+
+    /// The bank balance of `address` in `denom`.
+    pub fn balance(&self, address: &str, denom: &str) -> Result<u128, String> {
+        use ibc_proto::cosmos::bank::v1beta1::{QueryBalanceRequest, QueryBalanceResponse};
+        let req = QueryBalanceRequest {
+            address: address.to_string(),
+            denom: denom.to_string(),
+        };
+        let bytes = query_ok(
+            self.node(),
+            "/cosmos.bank.v1beta1.Query/Balance",
+            &req.encode_to_vec(),
+        )?;
+        let resp = QueryBalanceResponse::decode(bytes.as_slice()).map_err(|e| e.to_string())?;
+        Ok(resp
+            .balance
+            .map(|c| c.amount.parse::<u128>().unwrap_or(0))
+            .unwrap_or(0))
+    }
+
+    /// Waits until the chain has produced `height`.
+    pub async fn wait_for_height(&self, height: u64) -> Result<(), String> {
+        self.devnet
+            .wait_for_height(height, self.devnet.config().block_time * 100)
+            .await
+    }
+
+    /// The IBC height of block `h` on this chain.
+    pub fn ibc_height(&self, h: u64) -> client::Height {
+        client::Height {
+            revision_number: revision_of(self.devnet.chain_id()),
+            revision_height: h,
+        }
+    }
+
+    /// Raw `store/ibc/key` query at `height` with its proof as `MerkleProof` bytes.
+    pub fn prove(&self, path: &str, height: u64) -> Result<(Vec<u8>, Vec<u8>), String> {
+        let q = self
+            .node()
+            .abci_query("store/ibc/key", path.as_bytes(), height, true);
+        if q.code.value() != 0 {
+            return Err(format!("query {path} at {height}: {}", q.log));
+        }
+        let ops = q.proof.ok_or_else(|| format!("no proof for {path}"))?;
+        let proofs = ops
+            .ops
+            .iter()
+            .map(|op| {
+                ibc_proto::ics23::CommitmentProof::decode(op.data.as_slice())
+                    .map_err(|e| e.to_string())
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((q.value.to_vec(), MerkleProof { proofs }.encode_to_vec()))
+    }
+
+    /// A Tendermint header of this chain at `target` for a client trusting `trusted`.
+    pub fn light_header(&self, target: u64, trusted: u64) -> Result<Any, String> {
+        let block = self
+            .node()
+            .block(target)
+            .ok_or_else(|| format!("no block {target}"))?;
+        let signed_header = tendermint::block::signed_header::SignedHeader::new(
+            block.block.header.clone(),
+            block.commit.clone(),
+        )
+        .map_err(|e| e.to_string())?;
+        let vals = self
+            .node()
+            .validators(target)
+            .ok_or_else(|| format!("no validators at {target}"))?;
+        let trusted_vals = self
+            .node()
+            .validators(trusted + 1)
+            .ok_or_else(|| format!("no validators at {}", trusted + 1))?;
+        let header = tm::Header {
+            signed_header: Some(signed_header.into()),
+            validator_set: Some(vals.into()),
+            trusted_height: Some(self.ibc_height(trusted)),
+            trusted_validators: Some(trusted_vals.into()),
+        };
+        Ok(to_any(&header))
+    }
+
+    /// A fresh client state and consensus state of this chain at its latest height.
+    pub fn client_and_consensus(&self) -> Result<(Any, Any), String> {
+        let h = self.node().latest_height();
+        let block = self.node().block(h).ok_or("no block yet")?;
+        let header = &block.block.header;
+        let client_state = tm::ClientState {
+            chain_id: self.devnet.chain_id().to_string(),
+            trust_level: Some(tm::Fraction {
+                numerator: 1,
+                denominator: 3,
+            }),
+            trusting_period: Some(duration(Duration::from_secs(14 * 24 * 3600))),
+            unbonding_period: Some(duration(Duration::from_secs(21 * 24 * 3600))),
+            max_clock_drift: Some(duration(Duration::from_secs(10))),
+            frozen_height: Some(client::Height::default()),
+            latest_height: Some(self.ibc_height(h)),
+            proof_specs: vec![ics23::iavl_spec(), ics23::tendermint_spec()],
+            upgrade_path: vec!["upgrade".into(), "upgradedIBCState".into()],
+            ..Default::default()
+        };
+        let consensus = tm::ConsensusState {
+            timestamp: Some(timestamp(header.time)),
+            root: Some(MerkleRoot {
+                hash: header.app_hash.as_bytes().to_vec(),
+            }),
+            next_validators_hash: header.next_validators_hash.as_bytes().to_vec(),
+        };
+        Ok((to_any(&client_state), to_any(&consensus)))
+    }
+}
+
+fn duration(d: Duration) -> ibc_proto::google::protobuf::Duration {
+    ibc_proto::google::protobuf::Duration {
+        seconds: d.as_secs() as i64,
+        nanos: d.subsec_nanos() as i32,
+    }
+}
+
+fn timestamp(t: tendermint::Time) -> ibc_proto::google::protobuf::Timestamp {
+    let ns = t.unix_timestamp_nanos();
+    ibc_proto::google::protobuf::Timestamp {
+        seconds: (ns / 1_000_000_000) as i64,
+        nanos: (ns % 1_000_000_000) as i32,
+    }
+}
+
+/// A gRPC-style query through `abci_query`; a non-zero code is an error.
+pub fn query_ok(node: &Node, path: &str, data: &[u8]) -> Result<Vec<u8>, String> {
+    let q = node.abci_query(path, data, 0, false);
+    if q.code.value() != 0 {
+        return Err(format!("{path}: code {}: {}", q.code.value(), q.log));
+    }
+    Ok(q.value.to_vec())
+}
+
+/// Account number and sequence of `address`.
+pub fn query_account(node: &Node, address: &str) -> Result<(u64, u64), String> {
+    use ibc_proto::cosmos::auth::v1beta1::{
+        BaseAccount, QueryAccountRequest, QueryAccountResponse,
+    };
+    let req = QueryAccountRequest {
+        address: address.to_string(),
+    };
+    let bytes = query_ok(
+        node,
+        "/cosmos.auth.v1beta1.Query/Account",
+        &req.encode_to_vec(),
+    )?;
+    let resp = QueryAccountResponse::decode(bytes.as_slice()).map_err(|e| e.to_string())?;
+    let any = resp.account.ok_or("no account in response")?;
+    let acc = BaseAccount::decode(any.value.as_slice()).map_err(|e| e.to_string())?;
+    Ok((acc.account_number, acc.sequence))
+}
+
+/// The value of attribute `key` of the first event of type `kind`.
+pub fn event_attr(events: &[Event], kind: &str, key: &str) -> Option<String> {
+    events
+        .iter()
+        .filter(|e| e.kind == kind)
+        .flat_map(|e| e.attributes.iter())
+        .find(|a| a.key_bytes() == key.as_bytes())
+        .and_then(|a| a.value_str().ok().map(str::to_string))
+}
+
+/// Every event of type `kind` as key → value maps.
+pub fn events_of(events: &[Event], kind: &str) -> Vec<std::collections::BTreeMap<String, String>> {
+    events
+        .iter()
+        .filter(|e| e.kind == kind)
+        .map(|e| {
+            e.attributes
+                .iter()
+                .filter_map(|a| {
+                    Some((
+                        a.key_str().ok()?.to_string(),
+                        a.value_str().ok()?.to_string(),
+                    ))
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// The identifiers of an open channel between chain `a` and chain `b`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChannelPath {
+    /// Client of B on A.
+    pub client_a: String,
+    /// Client of A on B.
+    pub client_b: String,
+    /// Connection on A.
+    pub connection_a: String,
+    /// Connection on B.
+    pub connection_b: String,
+    /// Port on both ends.
+    pub port: String,
+    /// Channel on A.
+    pub channel_a: String,
+    /// Channel on B.
+    pub channel_b: String,
+}
+
+impl ChannelPath {
+    /// The same path seen from B.
+    pub fn reversed(&self) -> Self {
+        Self {
+            client_a: self.client_b.clone(),
+            client_b: self.client_a.clone(),
+            connection_a: self.connection_b.clone(),
+            connection_b: self.connection_a.clone(),
+            port: self.port.clone(),
+            channel_a: self.channel_b.clone(),
+            channel_b: self.channel_a.clone(),
+        }
+    }
+}
+
+/// The latest height of client `client_id` on `host`.
+pub fn client_height(host: &TestChain, client_id: &str) -> Result<u64, String> {
+    let q = host.node().abci_query(
+        "store/ibc/key",
+        format!("clients/{client_id}/clientState").as_bytes(),
+        0,
+        false,
+    );
+    let any = Any::decode(q.value.as_ref()).map_err(|e| format!("client state: {e}"))?;
+    let cs = tm::ClientState::decode(any.value.as_slice()).map_err(|e| e.to_string())?;
+    Ok(cs.latest_height.map(|h| h.revision_height).unwrap_or(0))
+}
+
+/// Makes `src` prove at a fresh height: waits for `src` to have block `H + 1`, updates the client
+/// of `src` on `dst` to `H + 1` when needed, and returns `H`, the height to query proofs at.
+pub async fn prepare_proof_height(
+    src: &TestChain,
+    dst: &TestChain,
+    client_on_dst: &str,
+) -> Result<u64, String> {
+    let h = src.node().latest_height();
+    src.wait_for_height(h + 1).await?;
+    let trusted = client_height(dst, client_on_dst)?;
+    if trusted < h + 1 {
+        let msg = client::MsgUpdateClient {
+            client_id: client_on_dst.to_string(),
+            client_message: Some(src.light_header(h + 1, trusted)?),
+            signer: dst.address(&dst.relayer),
+        };
+        dst.submit_ok(&dst.relayer, vec![to_any(&msg)]).await?;
+    }
+    Ok(h)
+}
+
+/// Creates a client of `reference` on `host`; returns its id.
+pub async fn create_client(host: &TestChain, reference: &TestChain) -> Result<String, String> {
+    reference
+        .wait_for_height(reference.node().latest_height().max(2))
+        .await?;
+    let (client_state, consensus_state) = reference.client_and_consensus()?;
+    let msg = client::MsgCreateClient {
+        client_state: Some(client_state),
+        consensus_state: Some(consensus_state),
+        signer: host.address(&host.relayer),
+    };
+    let tx = host.submit_ok(&host.relayer, vec![to_any(&msg)]).await?;
+    event_attr(&tx.result.events, "create_client", "client_id")
+        .ok_or_else(|| "no create_client event".to_string())
+}
+
+fn prefix() -> Option<MerklePrefix> {
+    Some(MerklePrefix {
+        key_prefix: b"ibc".to_vec(),
+    })
+}
+
+fn default_version() -> conn::Version {
+    conn::Version {
+        identifier: "1".into(),
+        features: vec!["ORDER_ORDERED".into(), "ORDER_UNORDERED".into()],
+    }
+}
+
+/// Runs the full connection handshake between `a` and `b` over existing clients.
+pub async fn open_connection(
+    a: &TestChain,
+    b: &TestChain,
+    client_a: &str,
+    client_b: &str,
+) -> Result<(String, String), String> {
+    let init = conn::MsgConnectionOpenInit {
+        client_id: client_a.to_string(),
+        counterparty: Some(conn::Counterparty {
+            client_id: client_b.to_string(),
+            connection_id: String::new(),
+            prefix: prefix(),
+        }),
+        version: Some(default_version()),
+        delay_period: 0,
+        signer: a.address(&a.relayer),
+    };
+    let tx = a.submit_ok(&a.relayer, vec![to_any(&init)]).await?;
+    let conn_a = event_attr(&tx.result.events, "connection_open_init", "connection_id")
+        .ok_or("no connection_open_init event")?;
+
+    // Try on B, proving A's connection end, A's client of B, and its consensus state.
+    let h = prepare_proof_height(a, b, client_b).await?;
+    let (try_msg, _) = handshake_proofs(a, client_a, &format!("connections/{conn_a}"), h)?;
+    let msg = conn::MsgConnectionOpenTry {
+        client_id: client_b.to_string(),
+        client_state: Some(try_msg.client_state),
+        counterparty: Some(conn::Counterparty {
+            client_id: client_a.to_string(),
+            connection_id: conn_a.clone(),
+            prefix: prefix(),
+        }),
+        delay_period: 0,
+        counterparty_versions: vec![default_version()],
+        proof_height: Some(a.ibc_height(h + 1)),
+        proof_init: try_msg.proof_object,
+        proof_client: try_msg.proof_client,
+        proof_consensus: try_msg.proof_consensus,
+        consensus_height: Some(b.ibc_height(try_msg.consensus_height)),
+        signer: b.address(&b.relayer),
+        ..Default::default()
+    };
+    let tx = b.submit_ok(&b.relayer, vec![to_any(&msg)]).await?;
+    let conn_b = event_attr(&tx.result.events, "connection_open_try", "connection_id")
+        .ok_or("no connection_open_try event")?;
+
+    // Ack on A.
+    let h = prepare_proof_height(b, a, client_a).await?;
+    let (p, _) = handshake_proofs(b, client_b, &format!("connections/{conn_b}"), h)?;
+    let msg = conn::MsgConnectionOpenAck {
+        connection_id: conn_a.clone(),
+        counterparty_connection_id: conn_b.clone(),
+        version: Some(default_version()),
+        client_state: Some(p.client_state),
+        proof_height: Some(b.ibc_height(h + 1)),
+        proof_try: p.proof_object,
+        proof_client: p.proof_client,
+        proof_consensus: p.proof_consensus,
+        consensus_height: Some(a.ibc_height(p.consensus_height)),
+        signer: a.address(&a.relayer),
+        ..Default::default()
+    };
+    a.submit_ok(&a.relayer, vec![to_any(&msg)]).await?;
+
+    // Confirm on B.
+    let h = prepare_proof_height(a, b, client_b).await?;
+    let (_, proof_ack) = a.prove(&format!("connections/{conn_a}"), h)?;
+    let msg = conn::MsgConnectionOpenConfirm {
+        connection_id: conn_b.clone(),
+        proof_ack,
+        proof_height: Some(a.ibc_height(h + 1)),
+        signer: b.address(&b.relayer),
+    };
+    b.submit_ok(&b.relayer, vec![to_any(&msg)]).await?;
+    Ok((conn_a, conn_b))
+}
+
+struct HandshakeProofs {
+    client_state: Any,
+    proof_object: Vec<u8>,
+    proof_client: Vec<u8>,
+    proof_consensus: Vec<u8>,
+    consensus_height: u64,
+}
+
+/// Proofs on `chain` at `h` of an object, of `chain`'s client `client_id` and of that client's
+/// latest consensus state.
+fn handshake_proofs(
+    chain: &TestChain,
+    client_id: &str,
+    object_path: &str,
+    h: u64,
+) -> Result<(HandshakeProofs, ()), String> {
+    let (_, proof_object) = chain.prove(object_path, h)?;
+    let (cs_bytes, proof_client) = chain.prove(&format!("clients/{client_id}/clientState"), h)?;
+    let client_state = Any::decode(cs_bytes.as_slice()).map_err(|e| e.to_string())?;
+    let cs = tm::ClientState::decode(client_state.value.as_slice()).map_err(|e| e.to_string())?;
+    let ch = cs.latest_height.unwrap_or_default();
+    let (_, proof_consensus) = chain.prove(
+        &format!(
+            "clients/{client_id}/consensusStates/{}-{}",
+            ch.revision_number, ch.revision_height
+        ),
+        h,
+    )?;
+    Ok((
+        HandshakeProofs {
+            client_state,
+            proof_object,
+            proof_client,
+            proof_consensus,
+            consensus_height: ch.revision_height,
+        },
+        (),
+    ))
+}
+
+/// Runs the channel handshake for ICS-20 on an open connection.
+pub async fn open_channel(
+    a: &TestChain,
+    b: &TestChain,
+    client_a: &str,
+    client_b: &str,
+    conn_a: &str,
+    conn_b: &str,
+    ordered: bool,
+) -> Result<(String, String), String> {
+    let ordering = if ordered {
+        chan::Order::Ordered
+    } else {
+        chan::Order::Unordered
+    } as i32;
+    let port = "transfer".to_string();
+    let version = "ics20-1".to_string();
+    let init = chan::MsgChannelOpenInit {
+        port_id: port.clone(),
+        channel: Some(chan::Channel {
+            state: chan::State::Init as i32,
+            ordering,
+            counterparty: Some(chan::Counterparty {
+                port_id: port.clone(),
+                channel_id: String::new(),
+            }),
+            connection_hops: vec![conn_a.to_string()],
+            version: version.clone(),
+            upgrade_sequence: 0,
+        }),
+        signer: a.address(&a.relayer),
+    };
+    let tx = a.submit_ok(&a.relayer, vec![to_any(&init)]).await?;
+    let chan_a = event_attr(&tx.result.events, "channel_open_init", "channel_id")
+        .ok_or("no channel_open_init event")?;
+
+    let h = prepare_proof_height(a, b, client_b).await?;
+    let (_, proof_init) = a.prove(&format!("channelEnds/ports/{port}/channels/{chan_a}"), h)?;
+    let try_msg = chan::MsgChannelOpenTry {
+        port_id: port.clone(),
+        channel: Some(chan::Channel {
+            state: chan::State::Tryopen as i32,
+            ordering,
+            counterparty: Some(chan::Counterparty {
+                port_id: port.clone(),
+                channel_id: chan_a.clone(),
+            }),
+            connection_hops: vec![conn_b.to_string()],
+            version: version.clone(),
+            upgrade_sequence: 0,
+        }),
+        counterparty_version: version.clone(),
+        proof_init,
+        proof_height: Some(a.ibc_height(h + 1)),
+        signer: b.address(&b.relayer),
+        ..Default::default()
+    };
+    let tx = b.submit_ok(&b.relayer, vec![to_any(&try_msg)]).await?;
+    let chan_b = event_attr(&tx.result.events, "channel_open_try", "channel_id")
+        .ok_or("no channel_open_try event")?;
+
+    let h = prepare_proof_height(b, a, client_a).await?;
+    let (_, proof_try) = b.prove(&format!("channelEnds/ports/{port}/channels/{chan_b}"), h)?;
+    let ack = chan::MsgChannelOpenAck {
+        port_id: port.clone(),
+        channel_id: chan_a.clone(),
+        counterparty_channel_id: chan_b.clone(),
+        counterparty_version: version.clone(),
+        proof_try,
+        proof_height: Some(b.ibc_height(h + 1)),
+        signer: a.address(&a.relayer),
+    };
+    a.submit_ok(&a.relayer, vec![to_any(&ack)]).await?;
+
+    let h = prepare_proof_height(a, b, client_b).await?;
+    let (_, proof_ack) = a.prove(&format!("channelEnds/ports/{port}/channels/{chan_a}"), h)?;
+    let confirm = chan::MsgChannelOpenConfirm {
+        port_id: port.clone(),
+        channel_id: chan_b.clone(),
+        proof_ack,
+        proof_height: Some(a.ibc_height(h + 1)),
+        signer: b.address(&b.relayer),
+    };
+    b.submit_ok(&b.relayer, vec![to_any(&confirm)]).await?;
+    let _ = (client_a, conn_a);
+    Ok((chan_a, chan_b))
+}
+
+/// Two chains with clients, a connection and an ICS-20 channel between them.
+pub struct ConnectedChains {
+    /// Chain A.
+    pub a: TestChain,
+    /// Chain B.
+    pub b: TestChain,
+    /// The channel's identifiers.
+    pub path: ChannelPath,
+}
+
+impl ConnectedChains {
+    /// Starts `devnet-1` and `devnet-2` with `block_time` and opens a channel (ordered or not).
+    pub async fn start(block_time: Duration, ordered: bool) -> Result<Self, String> {
+        let a = TestChain::start("devnet-1", block_time).await?;
+        let b = TestChain::start("devnet-2", block_time).await?;
+        let client_a = create_client(&a, &b).await?;
+        let client_b = create_client(&b, &a).await?;
+        let (connection_a, connection_b) = open_connection(&a, &b, &client_a, &client_b).await?;
+        let (channel_a, channel_b) = open_channel(
+            &a,
+            &b,
+            &client_a,
+            &client_b,
+            &connection_a,
+            &connection_b,
+            ordered,
+        )
+        .await?;
+        Ok(Self {
+            a,
+            b,
+            path: ChannelPath {
+                client_a,
+                client_b,
+                connection_a,
+                connection_b,
+                port: "transfer".into(),
+                channel_a,
+                channel_b,
+            },
+        })
+    }
+}
+
+/// Builds an ICS-20 `MsgTransfer` from `sender` over `channel`.
+pub fn transfer_msg(
+    sender: &str,
+    receiver: &str,
+    channel: &str,
+    coin: &Coin,
+    timeout_height: Option<client::Height>,
+    timeout_timestamp_ns: u64,
+) -> Any {
+    let msg = ibc_proto::ibc::applications::transfer::v1::MsgTransfer {
+        source_port: "transfer".into(),
+        source_channel: channel.to_string(),
+        token: Some(ibc_proto::cosmos::base::v1beta1::Coin {
+            denom: coin.denom.clone(),
+            amount: coin.amount.to_string(),
+        }),
+        sender: sender.to_string(),
+        receiver: receiver.to_string(),
+        timeout_height,
+        timeout_timestamp: timeout_timestamp_ns,
+        memo: String::new(),
+    };
+    to_any(&msg)
+}
+
+/// A packet from a `send_packet` (or `write_acknowledgement`) event's attributes.
+pub fn packet_from_event(
+    attrs: &std::collections::BTreeMap<String, String>,
+) -> Result<chan::Packet, String> {
+    let get = |k: &str| {
+        attrs
+            .get(k)
+            .cloned()
+            .ok_or_else(|| format!("event lacks {k}"))
+    };
+    let timeout_height = {
+        let s = get("packet_timeout_height")?;
+        let (rev, h) = s.split_once('-').ok_or("bad timeout height")?;
+        client::Height {
+            revision_number: rev.parse().map_err(|_| "bad timeout height")?,
+            revision_height: h.parse().map_err(|_| "bad timeout height")?,
+        }
+    };
+    Ok(chan::Packet {
+        sequence: get("packet_sequence")?
+            .parse()
+            .map_err(|_| "bad sequence")?,
+        source_port: get("packet_src_port")?,
+        source_channel: get("packet_src_channel")?,
+        destination_port: get("packet_dst_port")?,
+        destination_channel: get("packet_dst_channel")?,
+        data: hex::decode(get("packet_data_hex")?).map_err(|e| e.to_string())?,
+        timeout_height: Some(timeout_height),
+        timeout_timestamp: get("packet_timeout_timestamp")?
+            .parse()
+            .map_err(|_| "bad timeout timestamp")?,
+    })
+}
+
+/// `MsgRecvPacket` on `dst` for `packet` sent on `src` (proof at `h`, proof height `h + 1`).
+pub fn recv_msg(
+    src: &TestChain,
+    dst: &TestChain,
+    packet: &chan::Packet,
+    h: u64,
+) -> Result<Any, String> {
+    let (_, proof) = src.prove(
+        &format!(
+            "commitments/ports/{}/channels/{}/sequences/{}",
+            packet.source_port, packet.source_channel, packet.sequence
+        ),
+        h,
+    )?;
+    Ok(to_any(&chan::MsgRecvPacket {
+        packet: Some(packet.clone()),
+        proof_commitment: proof,
+        proof_height: Some(src.ibc_height(h + 1)),
+        signer: dst.address(&dst.relayer),
+    }))
+}
+
+/// `MsgAcknowledgement` on the packet's source `src` for an ack written on `dst`.
+pub fn ack_msg(
+    src: &TestChain,
+    dst: &TestChain,
+    packet: &chan::Packet,
+    ack: &[u8],
+    h: u64,
+) -> Result<Any, String> {
+    let (_, proof) = dst.prove(
+        &format!(
+            "acks/ports/{}/channels/{}/sequences/{}",
+            packet.destination_port, packet.destination_channel, packet.sequence
+        ),
+        h,
+    )?;
+    Ok(to_any(&chan::MsgAcknowledgement {
+        packet: Some(packet.clone()),
+        acknowledgement: ack.to_vec(),
+        proof_acked: proof,
+        proof_height: Some(dst.ibc_height(h + 1)),
+        signer: src.address(&src.relayer),
+    }))
+}
+
+/// `MsgTimeout` on the source `src` for a packet never received on `dst` (unordered: receipt
+/// absence; ordered: nextSequenceRecv).
+pub fn timeout_msg(
+    src: &TestChain,
+    dst: &TestChain,
+    packet: &chan::Packet,
+    ordered: bool,
+    h: u64,
+) -> Result<Any, String> {
+    let (path, next_seq) = if ordered {
+        let path = format!(
+            "nextSequenceRecv/ports/{}/channels/{}",
+            packet.destination_port, packet.destination_channel
+        );
+        let (value, _) = dst.prove(&path, h)?;
+        let bytes: [u8; 8] = value
+            .as_slice()
+            .try_into()
+            .map_err(|_| "nextSequenceRecv is not 8 bytes")?;
+        (path, u64::from_be_bytes(bytes))
+    } else {
+        (
+            format!(
+                "receipts/ports/{}/channels/{}/sequences/{}",
+                packet.destination_port, packet.destination_channel, packet.sequence
+            ),
+            packet.sequence,
+        )
+    };
+    let (_, proof) = dst.prove(&path, h)?;
+    Ok(to_any(&chan::MsgTimeout {
+        packet: Some(packet.clone()),
+        proof_unreceived: proof,
+        proof_height: Some(dst.ibc_height(h + 1)),
+        next_sequence_recv: next_seq,
+        signer: src.address(&src.relayer),
+    }))
+}
+
+/// Relays every packet in `sent` from `src` to `dst` and their acknowledgements back, one
+/// batch each way. Returns the `write_acknowledgement` events seen on `dst`.
+pub async fn relay_packets(
+    src: &TestChain,
+    dst: &TestChain,
+    path: &ChannelPath,
+    sent: &[chan::Packet],
+) -> Result<Vec<TxRecord>, String> {
+    let h = prepare_proof_height(src, dst, &path.client_b).await?;
+    let msgs = sent
+        .iter()
+        .map(|p| recv_msg(src, dst, p, h))
+        .collect::<Result<Vec<_>, _>>()?;
+    let recv_tx = dst.submit_ok(&dst.relayer, msgs).await?;
+    let acks = events_of(&recv_tx.result.events, "write_acknowledgement");
+    let h = prepare_proof_height(dst, src, &path.client_a).await?;
+    let mut msgs = Vec::new();
+    for attrs in &acks {
+        let packet = packet_from_event(attrs)?;
+        let ack = hex::decode(attrs.get("packet_ack_hex").ok_or("no packet_ack_hex")?)
+            .map_err(|e| e.to_string())?;
+        msgs.push(ack_msg(src, dst, &packet, &ack, h)?);
+    }
+    let ack_tx = src.submit_ok(&src.relayer, msgs).await?;
+    Ok(vec![recv_tx, ack_tx])
+}

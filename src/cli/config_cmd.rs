@@ -1,0 +1,29 @@
+//! `arke config validate FILE`: parse and check a pair config without starting anything.
+
+use std::path::PathBuf;
+
+use clap::Subcommand;
+
+use super::CliError;
+use crate::config::Config;
+
+/// `arke config …`.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Check a config file; prints `ok` or every problem found, with file, line and key.
+    Validate {
+        /// The config file.
+        file: PathBuf,
+    },
+}
+
+/// Runs `arke config …`.
+pub fn run(cmd: ConfigCommand) -> Result<(), CliError> {
+    match cmd {
+        ConfigCommand::Validate { file } => {
+            Config::load(&file)?;
+            println!("ok");
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,266 @@
+//! The `arke` command line: argument definitions (clap derive), logging set-up, dispatch to
+//! one module per command family, and the error type that `main` turns into `error: …` lines
+//! and an exit code (1 for failures, 2 for commands not implemented yet).
+
+pub mod clear;
+pub mod config_cmd;
+pub mod create;
+pub mod demo;
+pub mod devnet;
+pub mod keys;
+pub mod query;
+pub mod start;
+pub mod tx;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::config::{parse_duration, ConfigError};
+use crate::tx::keys::KeyError;
+
+/// Arke: a tokio-native IBC relayer daemon.
+#[derive(Debug, Parser)]
+#[command(name = "arke", version, about)]
+pub struct Cli {
+    /// Log format.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "ARKE_LOG_FORMAT")]
+    pub log_format: LogFormat,
+    /// Log filter, e.g. `info` or `arke=debug,reqwest=warn` (default: RUST_LOG, else `info` for
+    /// long-running commands and `warn` for the others).
+    #[arg(long, global = true)]
+    pub log_level: Option<String>,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Top-level commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the relayer daemon for one chain pair.
+    Start(start::StartArgs),
+    /// Start two devnet chains in-process and relay transfers between them.
+    Demo(demo::DemoArgs),
+    /// Run a devnet chain.
+    Devnet(devnet::DevnetArgs),
+    /// Manage signing keys.
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
+    /// Create IBC clients, connections and channels.
+    #[command(subcommand)]
+    Create(create::CreateCommand),
+    /// Send transactions.
+    #[command(subcommand)]
+    Tx(tx::TxCommand),
+    /// Query chains.
+    #[command(subcommand)]
+    Query(query::QueryCommand),
+    /// Relay everything pending once and exit.
+    Clear(clear::ClearArgs),
+    /// Check config files.
+    #[command(subcommand)]
+    Config(config_cmd::ConfigCommand),
+}
+
+/// `--config FILE`, shared by many commands.
+#[derive(Debug, Clone, Args)]
+pub struct ConfigArg {
+    /// Chain-pair config file.
+    #[arg(long, short = 'c', value_name = "FILE", env = "ARKE_CONFIG")]
+    pub config: PathBuf,
+}
+
+/// Parses a human duration argument (`10s`, `500ms`, `14days`).
+pub fn duration_arg(s: &str) -> Result<Duration, String> {
+    parse_duration(s)
+}
+
+/// Why a command failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// A config file is invalid.
+    #[error("{0}")]
+    Config(#[from] ConfigError),
+    /// A key store operation failed.
+    #[error("{0}")]
+    Key(#[from] KeyError),
+    /// The command exists but is not implemented yet.
+    #[error("`arke {0}` is not implemented yet")]
+    NotImplemented(&'static str),
+    /// Some items failed; each was already reported.
+    #[error("{0}")]
+    Partial(String),
+    /// Anything else, already phrased for the operator.
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl CliError {
+    /// The process exit code for this error.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CliError::NotImplemented(_) => 2,
+            _ => 1,
+        }
+    }
+}
+
+impl Command {
+    fn default_log_level(&self) -> &'static str {
+        match self {
+            Command::Start(_) | Command::Demo(_) | Command::Devnet(_) => "info",
+            _ => "warn",
+        }
+    }
+}
+
+/// Sets up `tracing` on stderr: `--log-level`, else `RUST_LOG`, else the command's default.
+pub fn init_logging(cli: &Cli) -> Result<(), CliError> {
+    use tracing_subscriber::EnvFilter;
+    let filter = match &cli.log_level {
+        Some(level) => EnvFilter::try_new(level)
+            .map_err(|e| CliError::Failed(format!("invalid --log-level {level:?}: {e}")))?,
+        None => match std::env::var("RUST_LOG") {
+            Ok(v) if !v.trim().is_empty() => EnvFilter::try_new(&v)
+                .map_err(|e| CliError::Failed(format!("invalid RUST_LOG {v:?}: {e}")))?,
+            _ => EnvFilter::new(cli.command.default_log_level()),
+        },
+    };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let result = match cli.log_format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+    result.map_err(|e| CliError::Failed(format!("cannot set up logging: {e}")))
+}
+
+/// Runs the parsed command.
+pub fn run(cli: Cli) -> Result<(), CliError> {
+    match cli.command {
+        Command::Start(args) => start::run(args),
+        Command::Demo(args) => demo::run(args),
+        Command::Devnet(args) => devnet::run(args),
+        Command::Keys(cmd) => keys::run(cmd),
+        Command::Create(cmd) => create::run(cmd),
+        Command::Tx(cmd) => tx::run(cmd),
+        Command::Query(cmd) => query::run(cmd),
+        Command::Clear(args) => clear::run(args),
+        Command::Config(cmd) => config_cmd::run(cmd),
+    }
+}
+
+/// Prints `error: …` lines for `err` on stderr and returns its exit code.
+pub fn report(err: &CliError) -> ExitCode {
+    for line in err.to_string().lines() {
+        eprintln!("error: {line}");
+    }
+    ExitCode::from(err.exit_code())
+}
+
+/// Parses the command line, sets up logging, runs the command and reports any error.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Err(e) = init_logging(&cli) {
+        return report(&e);
+    }
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => report(&e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn parses_representative_commands() {
+        for args in [
+            &["arke", "start", "--config", "p.toml"][..],
+            &[
+                "arke",
+                "--log-format",
+                "json",
+                "config",
+                "validate",
+                "p.toml",
+            ],
+            &[
+                "arke",
+                "keys",
+                "add",
+                "k",
+                "--mnemonic-file",
+                "m.txt",
+                "--hd-path",
+                "m/44'/118'/0'/0/1",
+            ],
+            &["arke", "keys", "list", "--key-store", "/tmp/k"],
+            &["arke", "keys", "delete", "k"],
+            &[
+                "arke", "create", "channel", "--config", "p.toml", "--port", "transfer", "--order",
+                "ordered",
+            ],
+            &[
+                "arke",
+                "tx",
+                "transfer",
+                "--config",
+                "p.toml",
+                "--from-chain",
+                "a",
+                "--channel",
+                "channel-0",
+                "--amount",
+                "100stake",
+                "--to",
+                "cosmos1x",
+                "--count",
+                "5",
+                "--timeout-seconds",
+                "30s",
+            ],
+            &["arke", "query", "pending", "--config", "p.toml", "--json"],
+            &[
+                "arke",
+                "clear",
+                "--config",
+                "p.toml",
+                "--channel",
+                "channel-0",
+            ],
+            &["arke", "demo", "--packets", "50", "--block-time", "200ms"],
+            &["arke", "devnet", "--chain-id", "x", "--rpc-port", "26657"],
+        ] {
+            if let Err(e) = Cli::try_parse_from(args) {
+                panic!("{args:?}: {e}");
+            }
+        }
+    }
+
+    #[test]
+    fn not_implemented_exits_2() {
+        assert_eq!(CliError::NotImplemented("start").exit_code(), 2);
+        assert_eq!(CliError::Failed("x".into()).exit_code(), 1);
+    }
+}

@@ -1,0 +1,435 @@
+//! The `arke` binary on config files and key stores: `config validate` accepts good files and
+//! names the file, line and key of bad ones; `keys add/list/delete` round-trip in a private key
+//! store; loose key file permissions are refused; unimplemented commands exit 2.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A scratch directory removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> Self {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "arke-test-{tag}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Self(dir)
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+
+    fn write(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.0.join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn arke(args: &[&str], home: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_arke"))
+        .args(args)
+        .env("HOME", home)
+        .env("XDG_DATA_HOME", home.join("data"))
+        .env_remove("RUST_LOG")
+        .env_remove("ARKE_KEY_STORE")
+        .env_remove("ARKE_CONFIG")
+        .output()
+        .expect("run arke")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn example() -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/example.toml");
+    std::fs::read_to_string(path).unwrap()
+}
+
+/// Line number (1-based) of the first line of `text` containing `needle`.
+fn line_of(text: &str, needle: &str) -> usize {
+    text.lines().position(|l| l.contains(needle)).unwrap() + 1
+}
+
+/// Asserts a failed validation whose stderr names `file:line` and `key`, and never panics.
+fn assert_located(o: &Output, file: &Path, line: usize, key: &str) {
+    let err = stderr(o);
+    assert_eq!(o.status.code(), Some(1), "stderr: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+    let located = format!("{}:{line}:", file.display());
+    assert!(err.contains(&located), "expected {located} in: {err}");
+    assert!(
+        err.contains(&format!("`{key}`")),
+        "expected key {key} in: {err}"
+    );
+    assert!(err.starts_with("error: "), "{err}");
+}
+
+#[test]
+fn example_config_is_valid() {
+    let tmp = TempDir::new("valid");
+    let file = tmp.write("pair.toml", &example());
+    let o = arke(&["config", "validate", file.to_str().unwrap()], tmp.path());
+    assert!(o.status.success(), "stderr: {}", stderr(&o));
+    assert_eq!(stdout(&o).trim(), "ok");
+}
+
+#[test]
+fn unknown_key_is_named() {
+    let tmp = TempDir::new("unknown");
+    let text = example().replace("max_gas = 400000", "max_gas = 400000\nmax_gass = 1");
+    let file = tmp.write("pair.toml", &text);
+    let o = arke(&["config", "validate", file.to_str().unwrap()], tmp.path());
+    assert_located(&o, &file, line_of(&text, "max_gass"), "chains.a.max_gass");
+    assert!(stderr(&o).contains("unknown field"), "{}", stderr(&o));
+}
+
+#[test]
+fn missing_key_is_named() {
+    let tmp = TempDir::new("missing");
+    // Drop chain b's rpc_addr.
+    let text = example().replace("rpc_addr = \"http://127.0.0.1:26757\"\n", "");
+    let file = tmp.write("pair.toml", &text);
+    let o = arke(&["config", "validate", file.to_str().unwrap()], tmp.path());
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("chains.b.rpc_addr"), "{err}");
+    assert!(err.contains("missing field"), "{err}");
+    let located = format!("{}:", file.display());
+    assert!(err.contains(&located), "{err}");
+    // The line is that of the table that lacks the key (or one of its lines).
+    let line: usize = err
+        .split(&located)
+        .nth(1)
+        .and_then(|rest| rest.split(':').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no line number in {err}"));
+    assert!(line >= line_of(&text, "[chains.b]"), "{err}");
+}
+
+#[test]
+fn bad_values_are_named() {
+    let tmp = TempDir::new("badvalue");
+    // A type error stops parsing.
+    let text = example().replace("max_msg_num = 30", "max_msg_num = \"thirty\"");
+    let file = tmp.write("type.toml", &text);
+    let o = arke(&["config", "validate", file.to_str().unwrap()], tmp.path());
+    assert_located(
+        &o,
+        &file,
+        line_of(&text, "max_msg_num"),
+        "chains.a.max_msg_num",
+    );
+
+    // Semantic errors are all reported, each located.
+    let text = example()
+        .replace("gas_multiplier = 1.1", "gas_multiplier = 0.5")
+        .replace("rpc_timeout = \"10s\"", "rpc_timeout = \"10 fortnights\"")
+        .replace("id = \"devnet-b\"", "id = \"\"");
+    let file = tmp.write("semantic.toml", &text);
+    let o = arke(&["config", "validate", file.to_str().unwrap()], tmp.path());
+    assert_located(
+        &o,
+        &file,
+        line_of(&text, "gas_multiplier"),
+        "chains.a.gas_multiplier",
+    );
+    assert_located(
+        &o,
+        &file,
+        line_of(&text, "rpc_timeout"),
+        "chains.a.rpc_timeout",
+    );
+    assert_located(&o, &file, line_of(&text, "id = \"\""), "chains.b.id");
+    assert_eq!(stderr(&o).lines().count(), 3, "{}", stderr(&o));
+}
+
+#[test]
+fn unreadable_config_is_reported() {
+    let tmp = TempDir::new("noconfig");
+    let file = tmp.path().join("absent.toml");
+    let o = arke(&["config", "validate", file.to_str().unwrap()], tmp.path());
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(
+        err.contains("absent.toml") && err.contains("cannot read"),
+        "{err}"
+    );
+}
+
+#[test]
+fn unimplemented_commands_exit_2() {
+    let tmp = TempDir::new("stub");
+    let file = tmp.write("pair.toml", &example());
+    let o = arke(&["start", "--config", file.to_str().unwrap()], tmp.path());
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("not implemented yet"), "{}", stderr(&o));
+    let o = arke(
+        &["query", "pending", "--config", file.to_str().unwrap()],
+        tmp.path(),
+    );
+    assert_eq!(o.status.code(), Some(2));
+    // `start` checks its config first.
+    let bad = tmp.write("bad.toml", "[chains.a]\n");
+    let o = arke(&["start", "--config", bad.to_str().unwrap()], tmp.path());
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+}
+
+const MNEMONIC: &str =
+    "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about";
+
+#[test]
+fn keys_round_trip() {
+    let tmp = TempDir::new("keys");
+    let store = tmp.path().join("store");
+    let store_s = store.to_str().unwrap();
+    let mfile = tmp.write("mnemonic.txt", &format!("{MNEMONIC}\n"));
+    let mfile_s = mfile.to_str().unwrap();
+
+    let o = arke(
+        &[
+            "keys",
+            "add",
+            "relayer",
+            "--mnemonic-file",
+            mfile_s,
+            "--key-store",
+            store_s,
+        ],
+        tmp.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    // The address every Cosmos wallet derives from this mnemonic on m/44'/118'/0'/0/0.
+    let address = "cosmos19rl4cm2hmr8afy4kldpxz3fka4jguq0auqdal4";
+    assert!(stdout(&o).contains(address), "{}", stdout(&o));
+    assert!(!stdout(&o).contains("abandon") && !stderr(&o).contains("abandon"));
+
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&store), 0o700);
+        assert_eq!(mode(&store.join("relayer.json")), 0o600);
+    }
+
+    // A second key with another prefix and path.
+    let o = arke(
+        &[
+            "keys",
+            "add",
+            "other",
+            "--mnemonic-file",
+            mfile_s,
+            "--key-store",
+            store_s,
+            "--account-prefix",
+            "osmo",
+            "--hd-path",
+            "m/44'/118'/0'/0/1",
+        ],
+        tmp.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    // Adding the same name again needs --overwrite.
+    let o = arke(
+        &[
+            "keys",
+            "add",
+            "relayer",
+            "--mnemonic-file",
+            mfile_s,
+            "--key-store",
+            store_s,
+        ],
+        tmp.path(),
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("--overwrite"), "{}", stderr(&o));
+    let o = arke(
+        &[
+            "keys",
+            "add",
+            "relayer",
+            "--mnemonic-file",
+            mfile_s,
+            "--key-store",
+            store_s,
+            "--overwrite",
+        ],
+        tmp.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    let o = arke(&["keys", "list", "--key-store", store_s], tmp.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let lines: Vec<_> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert!(lines[0].starts_with("other\tosmo1"), "{out}");
+    assert!(
+        lines[1].starts_with(&format!("relayer\t{address}")),
+        "{out}"
+    );
+    assert!(!out.contains("abandon"));
+
+    let o = arke(
+        &["keys", "delete", "other", "--key-store", store_s],
+        tmp.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = arke(
+        &["keys", "delete", "other", "--key-store", store_s],
+        tmp.path(),
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("other.json"), "{}", stderr(&o));
+    let o = arke(&["keys", "list", "--key-store", store_s], tmp.path());
+    assert_eq!(stdout(&o).lines().count(), 1, "{}", stdout(&o));
+
+    // The default store comes from XDG_DATA_HOME.
+    let o = arke(
+        &["keys", "add", "dflt", "--mnemonic-file", mfile_s],
+        tmp.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(tmp.path().join("data/arke/keys/dflt.json").is_file());
+
+    // --config/--chain take the chain's key store (relative to the config) and prefix.
+    let cfg = example()
+        .replace(
+            "# key_store_folder = \"/var/lib/arke/keys\"",
+            "key_store_folder = \"cfgkeys\"",
+        )
+        .replacen(
+            "account_prefix = \"cosmos\"",
+            "account_prefix = \"arke\"",
+            1,
+        );
+    let cfg = tmp.write("pair.toml", &cfg);
+    let o = arke(
+        &[
+            "keys",
+            "add",
+            "relayer-a",
+            "--mnemonic-file",
+            mfile_s,
+            "--config",
+            cfg.to_str().unwrap(),
+            "--chain",
+            "a",
+        ],
+        tmp.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("arke1"), "{}", stdout(&o));
+    assert!(tmp.path().join("cfgkeys/relayer-a.json").is_file());
+}
+
+#[test]
+fn bad_mnemonic_files_are_reported() {
+    let tmp = TempDir::new("badmnemonic");
+    let store = tmp.path().join("store");
+    let store_s = store.to_str().unwrap();
+    let o = arke(
+        &[
+            "keys",
+            "add",
+            "k",
+            "--mnemonic-file",
+            "/nonexistent/m.txt",
+            "--key-store",
+            store_s,
+        ],
+        tmp.path(),
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("/nonexistent/m.txt"), "{}", stderr(&o));
+    let m = tmp.write("m.txt", "abandon abandon abandon secretword\n");
+    let o = arke(
+        &[
+            "keys",
+            "add",
+            "k",
+            "--mnemonic-file",
+            m.to_str().unwrap(),
+            "--key-store",
+            store_s,
+        ],
+        tmp.path(),
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("4 words"), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("secretword"), "{}", stderr(&o));
+    // Twelve words that fail the BIP-39 checksum.
+    let m = tmp.write("m2.txt", &"abandon ".repeat(12));
+    let o = arke(
+        &[
+            "keys",
+            "add",
+            "k",
+            "--mnemonic-file",
+            m.to_str().unwrap(),
+            "--key-store",
+            store_s,
+        ],
+        tmp.path(),
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("abandon abandon"), "{}", stderr(&o));
+    assert!(!store.join("k.json").exists());
+}
+
+#[cfg(unix)]
+#[test]
+fn loose_key_file_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = TempDir::new("loose");
+    let store = tmp.path().join("store");
+    let store_s = store.to_str().unwrap();
+    let mfile = tmp.write("mnemonic.txt", MNEMONIC);
+    let o = arke(
+        &[
+            "keys",
+            "add",
+            "relayer",
+            "--mnemonic-file",
+            mfile.to_str().unwrap(),
+            "--key-store",
+            store_s,
+        ],
+        tmp.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let file = store.join("relayer.json");
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let o = arke(&["keys", "list", "--key-store", store_s], tmp.path());
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(err.contains(file.to_str().unwrap()), "{err}");
+    assert!(err.contains("0644"), "{err}");
+    assert!(
+        err.contains(&format!("chmod 600 {}", file.display())),
+        "{err}"
+    );
+    assert!(!stdout(&o).contains("cosmos1"), "{}", stdout(&o));
+}
