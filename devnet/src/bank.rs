@@ -134,6 +134,8 @@ fn add(state: &mut ExecState, to: &str, coin: &Coin) -> Result<(), TxError> {
         )
     })?;
     set_balance(state, to, &coin.denom, new);
+    // As in the SDK, an address comes to have an account when it first receives funds.
+    crate::auth::ensure_account(state, to);
     Ok(())
 }
 

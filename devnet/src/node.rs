@@ -144,12 +144,8 @@ impl NodeKeys {
     pub fn generate() -> Self {
         let mut rng = rand::rngs::OsRng;
         Self {
-            validator_key: ed25519_consensus::SigningKey::new(&mut rng)
-                .to_bytes()
-                .to_vec(),
-            node_key: ed25519_consensus::SigningKey::new(&mut rng)
-                .to_bytes()
-                .to_vec(),
+            validator_key: ed25519_consensus::SigningKey::new(rng).to_bytes().to_vec(),
+            node_key: ed25519_consensus::SigningKey::new(rng).to_bytes().to_vec(),
             genesis_time: Time::now(),
         }
     }

@@ -561,7 +561,12 @@ pub async fn open_channel(
     } else {
         chan::Order::Unordered
     } as i32;
-    let port = "transfer".to_string();
+    let port = if ordered {
+        crate::ibc::transfer::ORDERED_PORT
+    } else {
+        crate::ibc::transfer::PORT
+    }
+    .to_string();
     let version = "ics20-1".to_string();
     let init = chan::MsgChannelOpenInit {
         port_id: port.clone(),
@@ -670,7 +675,7 @@ impl ConnectedChains {
                 client_b,
                 connection_a,
                 connection_b,
-                port: "transfer".into(),
+                port: if ordered { "ordered" } else { "transfer" }.into(),
                 channel_a,
                 channel_b,
             },
@@ -678,7 +683,7 @@ impl ConnectedChains {
     }
 }
 
-/// Builds an ICS-20 `MsgTransfer` from `sender` over `channel`.
+/// Builds an ICS-20 `MsgTransfer` from `sender` over `transfer/channel`.
 pub fn transfer_msg(
     sender: &str,
     receiver: &str,
@@ -687,8 +692,29 @@ pub fn transfer_msg(
     timeout_height: Option<client::Height>,
     timeout_timestamp_ns: u64,
 ) -> Any {
+    transfer_msg_on(
+        "transfer",
+        sender,
+        receiver,
+        channel,
+        coin,
+        timeout_height,
+        timeout_timestamp_ns,
+    )
+}
+
+/// Builds an ICS-20 `MsgTransfer` from `sender` over `port/channel`.
+pub fn transfer_msg_on(
+    port: &str,
+    sender: &str,
+    receiver: &str,
+    channel: &str,
+    coin: &Coin,
+    timeout_height: Option<client::Height>,
+    timeout_timestamp_ns: u64,
+) -> Any {
     let msg = ibc_proto::ibc::applications::transfer::v1::MsgTransfer {
-        source_port: "transfer".into(),
+        source_port: port.to_string(),
         source_channel: channel.to_string(),
         token: Some(ibc_proto::cosmos::base::v1beta1::Coin {
             denom: coin.denom.clone(),

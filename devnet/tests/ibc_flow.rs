@@ -245,7 +245,17 @@ async fn ordered_channel_delivers_in_order() {
     let receiver = b.address(&b.user);
     let far = b.ibc_height(b.node().latest_height() + 1000);
     let msgs = (1..=3)
-        .map(|i| transfer_msg(&sender, &receiver, &path.channel_a, &stake(i), Some(far), 0))
+        .map(|i| {
+            testing::transfer_msg_on(
+                &path.port,
+                &sender,
+                &receiver,
+                &path.channel_a,
+                &stake(i),
+                Some(far),
+                0,
+            )
+        })
         .collect();
     let tx = a.submit_ok(&a.user, msgs).await.unwrap();
     let sent: Vec<_> = events_of(&tx.result.events, "send_packet")
@@ -264,6 +274,6 @@ async fn ordered_channel_delivers_in_order() {
         .unwrap();
     assert_ne!(res.result.code.value(), 0, "sequence 2 before 1 must fail");
     relay_packets(a, b, path, &sent).await.unwrap();
-    let denom = voucher("transfer", &path.channel_b, "stake");
+    let denom = voucher(&path.port, &path.channel_b, "stake");
     assert_eq!(b.balance(&receiver, &denom).unwrap(), 6);
 }

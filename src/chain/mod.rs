@@ -1,4 +1,8 @@
 //! Talking to one chain: the CometBFT RPC client today; the event hub, IBC queries and proofs,
 //! and light-client headers as they land.
 
+pub mod events;
+pub mod light;
+pub mod query;
 pub mod rpc;
+pub mod types;

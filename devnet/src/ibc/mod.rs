@@ -16,7 +16,7 @@ mod errors;
 mod events;
 mod keys;
 mod query;
-mod transfer;
+pub mod transfer;
 
 use ibc::core::entrypoint::dispatch;
 use ibc::core::handler::types::msgs::MsgEnvelope;
@@ -227,11 +227,11 @@ struct IbcRouter<'a> {
 
 impl Router for IbcRouter<'_> {
     fn get_route(&self, module_id: &ModuleId) -> Option<&dyn Module> {
-        (module_id.to_string() == transfer::PORT).then_some(&self.transfer as &dyn Module)
+        transfer::is_transfer_port(&module_id.to_string()).then_some(&self.transfer as &dyn Module)
     }
 
     fn get_route_mut(&mut self, module_id: &ModuleId) -> Option<&mut dyn Module> {
-        if module_id.to_string() == transfer::PORT {
+        if transfer::is_transfer_port(&module_id.to_string()) {
             Some(&mut self.transfer)
         } else {
             None
@@ -239,7 +239,7 @@ impl Router for IbcRouter<'_> {
     }
 
     fn lookup_module(&self, port_id: &PortId) -> Option<ModuleId> {
-        (port_id.as_str() == transfer::PORT).then(|| ModuleId::new(transfer::PORT.to_string()))
+        transfer::is_transfer_port(port_id.as_str()).then(|| ModuleId::new(port_id.to_string()))
     }
 }
 

@@ -49,6 +49,15 @@ pub const VERSION: &str = "ics20-1";
 
 /// The transfer module's port and module name.
 pub const PORT: &str = "transfer";
+/// A devnet-only port that runs the same ICS-20 logic over ORDERED channels, so relayers can be
+/// tested on ordered channels (ibc-go's transfer module, like this one on [`PORT`], accepts only
+/// unordered channels; real ordered channels belong to apps such as interchain accounts).
+pub const ORDERED_PORT: &str = "ordered";
+
+/// Whether `port` is bound to the transfer module.
+pub fn is_transfer_port(port: &str) -> bool {
+    port == PORT || port == ORDERED_PORT
+}
 
 /// The success acknowledgement ibc-go writes (`NewResultAcknowledgement([]byte{1})`).
 pub const ACK_SUCCESS: &[u8] = br#"{"result":"AQ=="}"#;
@@ -670,17 +679,20 @@ fn app_error(e: TxError) -> ChannelError {
 }
 
 fn check_handshake(order: Order, port_id: &PortId) -> Result<(), ChannelError> {
-    if order != Order::Unordered {
+    let expected = match port_id.as_str() {
+        PORT => Order::Unordered,
+        ORDERED_PORT => Order::Ordered,
+        _ => {
+            return Err(ChannelError::AppSpecific {
+                description: format!("invalid port: {port_id}, expected {PORT}: invalid port"),
+            })
+        }
+    };
+    if order != expected {
         return Err(ChannelError::AppSpecific {
             description: format!(
-                "expected {} channel, got {order}: invalid channel ordering",
-                Order::Unordered
+                "expected {expected} channel, got {order}: invalid channel ordering"
             ),
-        });
-    }
-    if port_id.as_str() != PORT {
-        return Err(ChannelError::AppSpecific {
-            description: format!("invalid port: {port_id}, expected {PORT}: invalid port"),
         });
     }
     Ok(())

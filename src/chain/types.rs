@@ -1,0 +1,107 @@
+//! IBC values the relayer passes between its parts: packets as seen in events, what kind of
+//! relay message a packet needs, and a channel's two ends.
+
+use ibc_proto::ibc::core::channel::v1::Packet;
+
+/// A packet event observed on a chain, with the height of the block that holds it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum PacketEvent {
+    /// `send_packet` on the packet's source chain.
+    Send {
+        /// Block height.
+        height: u64,
+        /// The packet.
+        packet: Packet,
+    },
+    /// `write_acknowledgement` on the packet's destination chain.
+    WriteAck {
+        /// Block height.
+        height: u64,
+        /// The packet.
+        packet: Packet,
+        /// Raw acknowledgement bytes (`packet_ack_hex` decoded).
+        ack: Vec<u8>,
+    },
+    /// `recv_packet` on the destination (the packet was received, by anyone).
+    Recv {
+        /// Block height.
+        height: u64,
+        /// The packet.
+        packet: Packet,
+    },
+    /// `acknowledge_packet` on the source (the packet's life is over).
+    Acknowledged {
+        /// Block height.
+        height: u64,
+        /// The packet (without data).
+        packet: Packet,
+    },
+    /// `timeout_packet` on the source (the packet's life is over).
+    TimedOut {
+        /// Block height.
+        height: u64,
+        /// The packet (without data).
+        packet: Packet,
+    },
+}
+
+impl PacketEvent {
+    /// The packet.
+    pub fn packet(&self) -> &Packet {
+        match self {
+            Self::Send { packet, .. }
+            | Self::WriteAck { packet, .. }
+            | Self::Recv { packet, .. }
+            | Self::Acknowledged { packet, .. }
+            | Self::TimedOut { packet, .. } => packet,
+        }
+    }
+
+    /// The block height.
+    pub fn height(&self) -> u64 {
+        match self {
+            Self::Send { height, .. }
+            | Self::WriteAck { height, .. }
+            | Self::Recv { height, .. }
+            | Self::Acknowledged { height, .. }
+            | Self::TimedOut { height, .. } => *height,
+        }
+    }
+}
+
+/// What must be submitted for a packet. Every kind is submitted on one chain with a proof from
+/// the other: `Recv` on the destination proving the commitment on the source; `Ack` on the source
+/// proving the acknowledgement on the destination; `Timeout` on the source proving absence of
+/// receipt (unordered) or `nextSequenceRecv` (ordered) on the destination.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RelayKind {
+    /// `MsgRecvPacket`.
+    Recv,
+    /// `MsgAcknowledgement`.
+    Ack,
+    /// `MsgTimeout`.
+    Timeout,
+}
+
+impl std::fmt::Display for RelayKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Recv => "recv",
+            Self::Ack => "ack",
+            Self::Timeout => "timeout",
+        })
+    }
+}
+
+/// One message to relay, before its proof is built.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RelayItem {
+    /// What to build.
+    pub kind: RelayKind,
+    /// The packet.
+    pub packet: Packet,
+    /// The acknowledgement bytes (for `Ack`).
+    pub ack: Vec<u8>,
+    /// Whether the channel is ordered (for `Timeout`).
+    pub ordered: bool,
+}
