@@ -142,7 +142,7 @@ pub struct NodeKeys {
 impl NodeKeys {
     /// Fresh random keys with genesis now.
     pub fn generate() -> Self {
-        let mut rng = rand::rngs::OsRng;
+        let rng = rand::rngs::OsRng;
         Self {
             validator_key: ed25519_consensus::SigningKey::new(rng).to_bytes().to_vec(),
             node_key: ed25519_consensus::SigningKey::new(rng).to_bytes().to_vec(),
