@@ -1,5 +1,8 @@
-//! Transactions: signing keys today; fees, signing and the `TxEngine` (batching, account
-//! sequence, broadcast, confirmation) as they land.
+//! Transactions: signing keys ([`keys`]), tx signing and fees ([`sign`]), packet messages built
+//! from proofs ([`packet`]), and the [`engine::TxEngine`] (batching, account sequence,
+//! broadcast, confirmation).
 
 pub mod engine;
 pub mod keys;
+pub mod packet;
+pub mod sign;

@@ -1,0 +1,88 @@
+//! Clearing: finding unfinished work from chain state alone, so nothing is lost across restarts,
+//! dropped events or crashes. Packets: commitments on the source minus receipts on the
+//! destination. Acknowledgements: acks written on the destination whose commitment still exists
+//! on the source. Packet data and acks are recovered with range `tx_search`es, never one query
+//! per sequence.
+
+use super::worker::{ChannelSpec, Job, Side};
+use crate::chain::query::QueryError;
+
+/// At most this many sequences per direction and kind per clearing round; the rest is picked up
+/// by the next round.
+pub const CLEAR_LIMIT: usize = 1000;
+
+/// Packets sent from `from` and not yet received on the other end.
+pub async fn pending_packets(spec: &ChannelSpec, from: Side) -> Result<Vec<Job>, QueryError> {
+    let src = spec.end(from);
+    let dst = spec.end(from.other());
+    let committed = src
+        .chain
+        .query
+        .packet_commitments(&src.port, &src.channel)
+        .await?;
+    if committed.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut unreceived = dst
+        .chain
+        .query
+        .unreceived_packets(&dst.port, &dst.channel, &committed)
+        .await?;
+    unreceived.sort_unstable();
+    unreceived.truncate(CLEAR_LIMIT);
+    if unreceived.is_empty() {
+        return Ok(Vec::new());
+    }
+    let packets = src
+        .chain
+        .query
+        .sent_packets(&src.port, &src.channel, &unreceived)
+        .await?;
+    Ok(packets
+        .into_iter()
+        .map(|(_, packet)| Job {
+            from,
+            packet,
+            ack: Vec::new(),
+            event_height: 0,
+        })
+        .collect())
+}
+
+/// Acknowledgements written on the other end for packets sent from `from`, not yet relayed back.
+pub async fn pending_acks(spec: &ChannelSpec, from: Side) -> Result<Vec<Job>, QueryError> {
+    let src = spec.end(from);
+    let dst = spec.end(from.other());
+    let acked = dst
+        .chain
+        .query
+        .packet_acknowledgements(&dst.port, &dst.channel)
+        .await?;
+    if acked.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut unrelayed = src
+        .chain
+        .query
+        .unreceived_acks(&src.port, &src.channel, &acked)
+        .await?;
+    unrelayed.sort_unstable();
+    unrelayed.truncate(CLEAR_LIMIT);
+    if unrelayed.is_empty() {
+        return Ok(Vec::new());
+    }
+    let acks = dst
+        .chain
+        .query
+        .written_acks(&dst.port, &dst.channel, &unrelayed)
+        .await?;
+    Ok(acks
+        .into_iter()
+        .map(|(_, packet, ack)| Job {
+            from,
+            packet,
+            ack,
+            event_height: 0,
+        })
+        .collect())
+}

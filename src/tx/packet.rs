@@ -1,0 +1,230 @@
+//! Packet messages: which counterparty store path proves a [`RelayItem`], and the
+//! `MsgRecvPacket` / `MsgAcknowledgement` / `MsgTimeout` built from that proof.
+//!
+//! Every proof is queried at height `H` on the counterparty and verified against header `H + 1`
+//! (ibc-wire.md §3), so `proof_height` is always `{revision of the counterparty, H + 1}`. What the
+//! proven value says also decides whether the message can be built at all: a commitment or
+//! acknowledgement that is absent at `H` cannot be proven yet (or any more), and a receipt that
+//! exists means the packet can no longer time out.
+
+use ibc_proto::google::protobuf::Any;
+use ibc_proto::ibc::core::channel::v1::{MsgAcknowledgement, MsgRecvPacket, MsgTimeout};
+use ibc_proto::ibc::core::client::v1::Height;
+use prost::{Message, Name};
+
+use crate::chain::types::{RelayItem, RelayKind};
+
+/// Packs a protobuf message as an `Any` with its type URL.
+pub fn to_any<M: Message + Name>(msg: &M) -> Any {
+    Any {
+        type_url: M::type_url(),
+        value: msg.encode_to_vec(),
+    }
+}
+
+/// The counterparty store path whose proof the message for `item` carries.
+pub fn proof_path(item: &RelayItem) -> String {
+    let p = &item.packet;
+    match item.kind {
+        RelayKind::Recv => format!(
+            "commitments/ports/{}/channels/{}/sequences/{}",
+            p.source_port, p.source_channel, p.sequence
+        ),
+        RelayKind::Ack => format!(
+            "acks/ports/{}/channels/{}/sequences/{}",
+            p.destination_port, p.destination_channel, p.sequence
+        ),
+        RelayKind::Timeout if item.ordered => format!(
+            "nextSequenceRecv/ports/{}/channels/{}",
+            p.destination_port, p.destination_channel
+        ),
+        RelayKind::Timeout => format!(
+            "receipts/ports/{}/channels/{}/sequences/{}",
+            p.destination_port, p.destination_channel, p.sequence
+        ),
+    }
+}
+
+/// Why a message could not be built from a proof.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unbuildable {
+    /// The commitment or acknowledgement to prove is absent at the queried height: not written
+    /// yet at that height, or already cleared (the packet's life is over).
+    Absent,
+    /// The packet was received on the counterparty, so it cannot time out.
+    Received,
+    /// The proven value makes no sense (e.g. `nextSequenceRecv` not 8 bytes).
+    Malformed(String),
+}
+
+/// The message for `item` from the proven `value` and `proof` of [`proof_path`], with
+/// `proof_height` (the counterparty's `H + 1`) and `signer`.
+pub fn build_message(
+    item: &RelayItem,
+    value: &[u8],
+    proof: Vec<u8>,
+    proof_height: Height,
+    signer: &str,
+) -> Result<Any, Unbuildable> {
+    let packet = Some(item.packet.clone());
+    let proof_height = Some(proof_height);
+    let signer = signer.to_string();
+    match item.kind {
+        RelayKind::Recv => {
+            if value.is_empty() {
+                return Err(Unbuildable::Absent);
+            }
+            Ok(to_any(&MsgRecvPacket {
+                packet,
+                proof_commitment: proof,
+                proof_height,
+                signer,
+            }))
+        }
+        RelayKind::Ack => {
+            if value.is_empty() {
+                return Err(Unbuildable::Absent);
+            }
+            Ok(to_any(&MsgAcknowledgement {
+                packet,
+                acknowledgement: item.ack.clone(),
+                proof_acked: proof,
+                proof_height,
+                signer,
+            }))
+        }
+        RelayKind::Timeout => {
+            let next_sequence_recv = if item.ordered {
+                let bytes: [u8; 8] = value.try_into().map_err(|_| {
+                    Unbuildable::Malformed(format!(
+                        "nextSequenceRecv is {} bytes, not 8",
+                        value.len()
+                    ))
+                })?;
+                let next = u64::from_be_bytes(bytes);
+                if next > item.packet.sequence {
+                    return Err(Unbuildable::Received);
+                }
+                next
+            } else {
+                if !value.is_empty() {
+                    return Err(Unbuildable::Received);
+                }
+                item.packet.sequence
+            };
+            Ok(to_any(&MsgTimeout {
+                packet,
+                proof_unreceived: proof,
+                proof_height,
+                next_sequence_recv,
+                signer,
+            }))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ibc_proto::ibc::core::channel::v1::Packet;
+
+    fn item(kind: RelayKind, ordered: bool) -> RelayItem {
+        RelayItem {
+            kind,
+            packet: Packet {
+                sequence: 5,
+                source_port: "transfer".into(),
+                source_channel: "channel-0".into(),
+                destination_port: "transfer".into(),
+                destination_channel: "channel-1".into(),
+                ..Default::default()
+            },
+            ack: b"{\"result\":\"AQ==\"}".to_vec(),
+            ordered,
+        }
+    }
+
+    fn h() -> Height {
+        Height {
+            revision_number: 2,
+            revision_height: 11,
+        }
+    }
+
+    #[test]
+    fn paths() {
+        assert_eq!(
+            proof_path(&item(RelayKind::Recv, false)),
+            "commitments/ports/transfer/channels/channel-0/sequences/5"
+        );
+        assert_eq!(
+            proof_path(&item(RelayKind::Ack, false)),
+            "acks/ports/transfer/channels/channel-1/sequences/5"
+        );
+        assert_eq!(
+            proof_path(&item(RelayKind::Timeout, false)),
+            "receipts/ports/transfer/channels/channel-1/sequences/5"
+        );
+        assert_eq!(
+            proof_path(&item(RelayKind::Timeout, true)),
+            "nextSequenceRecv/ports/transfer/channels/channel-1"
+        );
+    }
+
+    #[test]
+    fn messages() {
+        let any = build_message(&item(RelayKind::Recv, false), b"c", vec![1], h(), "s").unwrap();
+        assert_eq!(any.type_url, "/ibc.core.channel.v1.MsgRecvPacket");
+        let m = MsgRecvPacket::decode(any.value.as_slice()).unwrap();
+        assert_eq!(m.proof_height, Some(h()));
+        assert_eq!(m.proof_commitment, vec![1]);
+        assert_eq!(m.signer, "s");
+        assert_eq!(
+            build_message(&item(RelayKind::Recv, false), b"", vec![], h(), "s"),
+            Err(Unbuildable::Absent)
+        );
+
+        let any = build_message(&item(RelayKind::Ack, false), b"a", vec![2], h(), "s").unwrap();
+        assert_eq!(any.type_url, "/ibc.core.channel.v1.MsgAcknowledgement");
+        let m = MsgAcknowledgement::decode(any.value.as_slice()).unwrap();
+        assert_eq!(m.acknowledgement, b"{\"result\":\"AQ==\"}".to_vec());
+
+        let any = build_message(&item(RelayKind::Timeout, false), b"", vec![3], h(), "s").unwrap();
+        let m = MsgTimeout::decode(any.value.as_slice()).unwrap();
+        assert_eq!(any.type_url, "/ibc.core.channel.v1.MsgTimeout");
+        assert_eq!(m.next_sequence_recv, 5);
+        assert_eq!(
+            build_message(&item(RelayKind::Timeout, false), &[1], vec![], h(), "s"),
+            Err(Unbuildable::Received)
+        );
+
+        let any = build_message(
+            &item(RelayKind::Timeout, true),
+            &4u64.to_be_bytes(),
+            vec![],
+            h(),
+            "s",
+        )
+        .unwrap();
+        assert_eq!(
+            MsgTimeout::decode(any.value.as_slice())
+                .unwrap()
+                .next_sequence_recv,
+            4
+        );
+        assert_eq!(
+            build_message(
+                &item(RelayKind::Timeout, true),
+                &6u64.to_be_bytes(),
+                vec![],
+                h(),
+                "s"
+            ),
+            Err(Unbuildable::Received)
+        );
+        assert!(matches!(
+            build_message(&item(RelayKind::Timeout, true), &[1], vec![], h(), "s"),
+            Err(Unbuildable::Malformed(_))
+        ));
+    }
+}

@@ -1,0 +1,344 @@
+//! The TxEngine against two real devnets with an open ICS-20 channel:
+//! - 40 packets submitted at once are received in fewer txs than packets, the vouchers arrive,
+//!   a second submission of a received packet is `Redundant`, the acknowledgements relayed back
+//!   clear the commitments, and the engine stops when its token is cancelled;
+//! - two engines signing with the same key race on the same packets: every packet is received
+//!   exactly once and no outcome is a failure (sequence mismatches are recovered).
+//!
+//! Every wait is bounded; nothing asserts on timing.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+use std::time::Duration;
+
+use arke::chain::query::IbcQuerier;
+use arke::chain::rpc::RpcClient;
+use arke::chain::types::{RelayItem, RelayKind};
+use arke::config::{ChainConfig, GasPrice, ProofSpecs, TrustThreshold};
+use arke::tx::engine::{Outcome, TxEngine};
+use devnet::bank::Coin;
+use devnet::testing::{events_of, packet_from_event, transfer_msg, ConnectedChains, TestChain};
+use ibc_proto::ibc::core::channel::v1::Packet;
+use reqwest::Url;
+use sha2::{Digest, Sha256};
+use tokio::sync::oneshot;
+use tokio_util::sync::CancellationToken;
+
+const BLOCK: Duration = Duration::from_millis(150);
+const WAIT: Duration = Duration::from_secs(90);
+
+/// Logs of the engine under `RUST_LOG` (e.g. `RUST_LOG=arke=debug`), captured per test.
+fn init_tracing() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+}
+
+async fn bounded<T>(what: &str, f: impl Future<Output = T>) -> T {
+    match tokio::time::timeout(WAIT, f).await {
+        Ok(v) => v,
+        Err(_) => panic!("{what}: not done within {WAIT:?}"),
+    }
+}
+
+/// A chain config for a devnet (what a pair file would give), with small txs so batching shows.
+fn chain_config(chain: &TestChain, label: &str) -> ChainConfig {
+    let devnet = &chain.devnet;
+    ChainConfig {
+        label: label.into(),
+        id: devnet.chain_id().to_string(),
+        rpc_addr: Url::parse(&devnet.rpc_url()).unwrap(),
+        websocket_addr: Url::parse(&devnet.websocket_url()).unwrap(),
+        grpc_addr: None,
+        account_prefix: devnet.config().bech32_prefix.clone(),
+        key_name: "relayer".into(),
+        key_store_folder: std::env::temp_dir(),
+        gas_price: GasPrice {
+            price: 0.001,
+            denom: "stake".into(),
+        },
+        gas_multiplier: 1.3,
+        max_gas: 40_000_000,
+        max_msg_num: 16,
+        max_tx_size: arke::config::DEFAULT_MAX_TX_SIZE,
+        max_concurrent_requests: 16,
+        rpc_timeout: Duration::from_secs(10),
+        clock_drift: Duration::from_secs(5),
+        max_block_time: Duration::from_secs(30),
+        trusting_period: None,
+        trust_threshold: TrustThreshold::default(),
+        proof_specs: ProofSpecs::default(),
+    }
+}
+
+fn querier(chain: &TestChain, config: &ChainConfig) -> IbcQuerier {
+    let rpc = RpcClient::from_config(config).unwrap();
+    IbcQuerier::new(rpc, chain.devnet.chain_id().to_string())
+}
+
+/// Sends `n` transfers of `amount` stake from A's user to B's user; returns the packets.
+async fn send_transfers(chains: &ConnectedChains, n: usize, amount: u128) -> Vec<Packet> {
+    let (a, b) = (&chains.a, &chains.b);
+    let sender = a.address(&a.user);
+    let receiver = b.address(&b.user);
+    let timeout_ns = (std::time::SystemTime::now() + Duration::from_secs(3600))
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64;
+    let msgs = (0..n)
+        .map(|_| {
+            transfer_msg(
+                &sender,
+                &receiver,
+                &chains.path.channel_a,
+                &Coin::new("stake", amount),
+                None,
+                timeout_ns,
+            )
+        })
+        .collect();
+    let tx = bounded("transfers", a.submit_ok(&a.user, msgs))
+        .await
+        .unwrap();
+    let packets: Vec<Packet> = events_of(&tx.result.events, "send_packet")
+        .iter()
+        .map(|attrs| packet_from_event(attrs).unwrap())
+        .collect();
+    assert_eq!(packets.len(), n);
+    packets
+}
+
+fn recv_item(packet: &Packet) -> RelayItem {
+    RelayItem {
+        kind: RelayKind::Recv,
+        packet: packet.clone(),
+        ack: Vec::new(),
+        ordered: false,
+    }
+}
+
+fn voucher(chains: &ConnectedChains) -> String {
+    let path = format!("{}/{}/stake", chains.path.port, chains.path.channel_b);
+    format!("ibc/{}", hex::encode_upper(Sha256::digest(path.as_bytes())))
+}
+
+async fn outcomes(receivers: Vec<oneshot::Receiver<Outcome>>) -> Vec<Outcome> {
+    let all = futures::future::join_all(receivers.into_iter().map(|rx| async move {
+        rx.await.unwrap_or(Outcome::Failed {
+            reason: "engine dropped the item".into(),
+            retryable: true,
+        })
+    }));
+    bounded("outcomes", all).await
+}
+
+fn stored(chain: &TestChain, path: &str) -> Vec<u8> {
+    chain
+        .node()
+        .abci_query("store/ibc/key", path.as_bytes(), 0, false)
+        .value
+        .to_vec()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_recv_redundant_and_acks() {
+    init_tracing();
+    let chains = ConnectedChains::start(BLOCK, false).await.unwrap();
+    let (cfg_a, cfg_b) = (chain_config(&chains.a, "a"), chain_config(&chains.b, "b"));
+    let (qa, qb) = (querier(&chains.a, &cfg_a), querier(&chains.b, &cfg_b));
+    let shutdown = CancellationToken::new();
+    let (engine_b, task_b) = TxEngine::spawn(
+        &cfg_b,
+        qb.clone(),
+        qa.clone(),
+        chains.b.relayer.clone(),
+        shutdown.clone(),
+    );
+    let (engine_a, task_a) = TxEngine::spawn(
+        &cfg_a,
+        qa.clone(),
+        qb.clone(),
+        chains.a.relayer.clone(),
+        shutdown.clone(),
+    );
+
+    let packets = send_transfers(&chains, 40, 7).await;
+    let receiver = chains.b.address(&chains.b.user);
+    let before = chains.b.balance(&receiver, &voucher(&chains)).unwrap();
+
+    // All 40 at once: every one Done, in fewer txs than items.
+    let mut receivers = Vec::new();
+    for p in &packets {
+        receivers.push(engine_b.submit(&chains.path.client_b, recv_item(p)).await);
+    }
+    let results = outcomes(receivers).await;
+    let mut hashes = BTreeSet::new();
+    for (p, outcome) in packets.iter().zip(&results) {
+        match outcome {
+            Outcome::Done { tx_hash, height } => {
+                assert!(*height > 0);
+                hashes.insert(tx_hash.clone());
+            }
+            other => panic!("packet {}: {other:?}", p.sequence),
+        }
+    }
+    assert!(
+        hashes.len() < packets.len(),
+        "{} txs for {} packets",
+        hashes.len(),
+        packets.len()
+    );
+    let after = chains.b.balance(&receiver, &voucher(&chains)).unwrap();
+    assert_eq!(after - before, 40 * 7);
+    for p in &packets {
+        let receipt = format!(
+            "receipts/ports/{}/channels/{}/sequences/{}",
+            p.destination_port, p.destination_channel, p.sequence
+        );
+        assert!(
+            !stored(&chains.b, &receipt).is_empty(),
+            "no receipt {receipt}"
+        );
+    }
+
+    // The same packet again: another relayer (we) got there first.
+    let again = engine_b
+        .submit(&chains.path.client_b, recv_item(&packets[0]))
+        .await;
+    assert_eq!(outcomes(vec![again]).await, vec![Outcome::Redundant]);
+
+    // Acknowledgements from the recv txs back to A.
+    let mut acks = Vec::new();
+    for hash in &hashes {
+        let record = chains.b.node().tx(&hex::decode(hash).unwrap()).unwrap();
+        for attrs in events_of(&record.result.events, "write_acknowledgement") {
+            let packet = packet_from_event(&attrs).unwrap();
+            let ack = hex::decode(&attrs["packet_ack_hex"]).unwrap();
+            acks.push(RelayItem {
+                kind: RelayKind::Ack,
+                packet,
+                ack,
+                ordered: false,
+            });
+        }
+    }
+    assert_eq!(acks.len(), packets.len());
+    let mut receivers = Vec::new();
+    for item in &acks {
+        receivers.push(engine_a.submit(&chains.path.client_a, item.clone()).await);
+    }
+    for (item, outcome) in acks.iter().zip(outcomes(receivers).await) {
+        assert!(
+            matches!(outcome, Outcome::Done { .. }),
+            "ack {}: {outcome:?}",
+            item.packet.sequence
+        );
+    }
+    for p in &packets {
+        let commitment = format!(
+            "commitments/ports/{}/channels/{}/sequences/{}",
+            p.source_port, p.source_channel, p.sequence
+        );
+        assert!(
+            stored(&chains.a, &commitment).is_empty(),
+            "{commitment} still there"
+        );
+    }
+
+    // Plain messages go through the same path.
+    let transfer = transfer_msg(
+        &chains.a.address(&chains.a.relayer),
+        &receiver,
+        &chains.path.channel_a,
+        &Coin::new("stake", 1),
+        None,
+        u64::MAX / 2,
+    );
+    let outcome = bounded("submit_msgs", engine_a.submit_msgs(vec![transfer])).await;
+    assert!(matches!(outcome, Outcome::Done { .. }), "{outcome:?}");
+
+    // Shutdown: both tasks end, later submissions fail as retryable.
+    shutdown.cancel();
+    bounded("engine B stops", task_b).await.unwrap();
+    bounded("engine A stops", task_a).await.unwrap();
+    let late = engine_b
+        .submit(&chains.path.client_b, recv_item(&packets[1]))
+        .await;
+    assert!(matches!(
+        outcomes(vec![late]).await[0],
+        Outcome::Failed {
+            retryable: true,
+            ..
+        }
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_engines_with_one_key_race_without_failures() {
+    init_tracing();
+    let chains = ConnectedChains::start(BLOCK, false).await.unwrap();
+    let (cfg_a, cfg_b) = (chain_config(&chains.a, "a"), chain_config(&chains.b, "b"));
+    let (qa, qb) = (querier(&chains.a, &cfg_a), querier(&chains.b, &cfg_b));
+    let shutdown = CancellationToken::new();
+    let spawn = || {
+        TxEngine::spawn(
+            &cfg_b,
+            qb.clone(),
+            qa.clone(),
+            chains.b.relayer.clone(),
+            shutdown.clone(),
+        )
+    };
+    let (first, task_1) = spawn();
+    let (second, task_2) = spawn();
+
+    let packets = send_transfers(&chains, 24, 3).await;
+    let receiver = chains.b.address(&chains.b.user);
+    let before = chains.b.balance(&receiver, &voucher(&chains)).unwrap();
+
+    // Interleave: both engines get every packet, from two tasks at once.
+    let submit_all = |engine: TxEngine, packets: Vec<Packet>, client: String| async move {
+        let mut receivers = Vec::new();
+        for p in &packets {
+            receivers.push(engine.submit(&client, recv_item(p)).await);
+        }
+        outcomes(receivers).await
+    };
+    let client = chains.path.client_b.clone();
+    let mut reversed = packets.clone();
+    reversed.reverse();
+    let (one, two) = tokio::join!(
+        tokio::spawn(submit_all(first, packets.clone(), client.clone())),
+        tokio::spawn(submit_all(second, reversed, client)),
+    );
+    let (one, mut two) = (one.unwrap(), two.unwrap());
+    two.reverse();
+
+    let mut done_per_packet: BTreeMap<u64, usize> = BTreeMap::new();
+    for (i, p) in packets.iter().enumerate() {
+        for outcome in [&one[i], &two[i]] {
+            match outcome {
+                Outcome::Done { .. } => *done_per_packet.entry(p.sequence).or_default() += 1,
+                Outcome::Redundant => {}
+                Outcome::Failed { reason, .. } => {
+                    panic!("packet {} failed: {reason}", p.sequence)
+                }
+            }
+        }
+    }
+    for p in &packets {
+        assert_eq!(
+            done_per_packet.get(&p.sequence).copied().unwrap_or(0),
+            1,
+            "packet {} should be received by exactly one engine",
+            p.sequence
+        );
+    }
+    let after = chains.b.balance(&receiver, &voucher(&chains)).unwrap();
+    assert_eq!(after - before, 24 * 3, "every packet received exactly once");
+
+    shutdown.cancel();
+    bounded("engine 1 stops", task_1).await.unwrap();
+    bounded("engine 2 stops", task_2).await.unwrap();
+}
