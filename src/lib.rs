@@ -4,9 +4,12 @@
 //! - [`config`]: the chain-pair TOML file, its defaults and validation;
 //! - [`chain`]: talking to one chain (CometBFT RPC client, …);
 //! - [`tx`]: signing keys, and later fees, signing and the `TxEngine`;
+//! - [`handshake`]: client creation, connection and channel handshakes (resumable);
 //! - [`cli`]: the command line.
 
 pub mod chain;
 pub mod cli;
 pub mod config;
+pub mod handshake;
+pub mod relay;
 pub mod tx;

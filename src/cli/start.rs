@@ -1,11 +1,13 @@
-//! `arke start`: run the relayer daemon for one chain pair (supervisor, channel workers,
-//! graceful shutdown). The config is loaded and validated here; the daemon itself is not
-//! implemented yet.
+//! `arke start`: run the relayer daemon for one chain pair until SIGTERM or SIGINT, then drain
+//! in-flight work for up to `shutdown_grace` and exit 0.
 
 use clap::Args;
+use tokio_util::sync::CancellationToken;
 
 use super::{CliError, ConfigArg};
 use crate::config::Config;
+use crate::relay::supervisor::{self, PairKeys};
+use crate::tx::keys::KeyStore;
 
 /// `arke start --config FILE`.
 #[derive(Debug, Args)]
@@ -18,6 +20,52 @@ pub struct StartArgs {
 /// Runs `arke start`.
 pub fn run(args: StartArgs) -> Result<(), CliError> {
     let config = Config::load(&args.config.config)?;
-    tracing::debug!(a = %config.chains.a.id, b = %config.chains.b.id, "config loaded");
-    Err(CliError::NotImplemented("start"))
+    let key_a = KeyStore::new(&config.chains.a.key_store_folder).load(&config.chains.a.key_name)?;
+    let key_b = KeyStore::new(&config.chains.b.key_store_folder).load(&config.chains.b.key_name)?;
+    let keys = PairKeys {
+        a: key_a.account_key().clone(),
+        b: key_b.account_key().clone(),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Failed(format!("cannot start the async runtime: {e}")))?;
+    runtime.block_on(async move {
+        let shutdown = CancellationToken::new();
+        let signals = shutdown.clone();
+        tokio::spawn(async move {
+            wait_for_signal().await;
+            tracing::info!("signal received: stopping");
+            signals.cancel();
+        });
+        supervisor::run(config, keys, shutdown)
+            .await
+            .map_err(|e| CliError::Failed(e.to_string()))
+    })
+}
+
+/// Resolves on SIGTERM or SIGINT.
+pub async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
+            (Ok(mut term), Ok(mut int)) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = int.recv() => {}
+                }
+            }
+            _ => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }

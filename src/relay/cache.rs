@@ -203,7 +203,10 @@ mod tests {
             retryable: true,
         };
         assert!(cache.try_claim(&key(1)));
-        assert!(matches!(cache.record(&key(1), &failed), Next::RetryAfter(_)));
+        assert!(matches!(
+            cache.record(&key(1), &failed),
+            Next::RetryAfter(_)
+        ));
         assert!(cache.try_claim(&key(1)), "zero backoff: claimable again");
         assert_eq!(cache.record(&key(1), &failed), Next::GiveUp);
         let fatal = Outcome::Failed {

@@ -78,7 +78,11 @@ pub async fn run(
                     let id = (spec.a.port.clone(), spec.a.channel.clone());
                     if running.insert(id) {
                         info!(channel = %spec.name(), counterparty = %format!("{}/{}", spec.b.port, spec.b.channel), ordered = spec.ordered, "starting channel worker");
-                        workers.spawn(supervise(Arc::new(spec), cache.clone(), workers_token.clone()));
+                        workers.spawn(supervise(
+                            Arc::new(spec),
+                            cache.clone(),
+                            workers_token.clone(),
+                        ));
                     }
                 }
             }
@@ -97,7 +101,10 @@ pub async fn run(
         infra.cancel();
         while infra_tasks.join_next().await.is_some() {}
     };
-    if tokio::time::timeout(config.relay.shutdown_grace, drain).await.is_err() {
+    if tokio::time::timeout(config.relay.shutdown_grace, drain)
+        .await
+        .is_err()
+    {
         warn!("shutdown grace period over; stopping with work in flight (clearing finds it on the next start)");
     }
     infra.cancel();
@@ -156,10 +163,20 @@ async fn connect(
         None,
         infra.clone(),
     );
-    let (engine_a, task_a) =
-        TxEngine::spawn(&config.chains.a, qa.clone(), qb.clone(), keys.a, infra.clone());
-    let (engine_b, task_b) =
-        TxEngine::spawn(&config.chains.b, qb.clone(), qa.clone(), keys.b, infra.clone());
+    let (engine_a, task_a) = TxEngine::spawn(
+        &config.chains.a,
+        qa.clone(),
+        qb.clone(),
+        keys.a,
+        infra.clone(),
+    );
+    let (engine_b, task_b) = TxEngine::spawn(
+        &config.chains.b,
+        qb.clone(),
+        qa.clone(),
+        keys.b,
+        infra.clone(),
+    );
     tasks.spawn(async move {
         let _ = task_a.await;
     });
@@ -212,15 +229,27 @@ pub async fn discover(
     use ibc_proto::ibc::core::channel::v1::{Order, State};
     let mut specs = Vec::new();
     for ch in a.query.channels().await? {
-        if ch.state != State::Open as i32 || !config.relay.channels.permits(&ch.port_id, &ch.channel_id) {
+        if ch.state != State::Open as i32
+            || !config.relay.channels.permits(&ch.port_id, &ch.channel_id)
+        {
             continue;
         }
-        let Some(cp) = ch.counterparty.clone() else { continue };
-        let Some(conn_id) = ch.connection_hops.first() else { continue };
-        let Some(conn_a) = a.query.connection(conn_id).await? else { continue };
-        let Some(conn_cp) = conn_a.counterparty.clone() else { continue };
+        let Some(cp) = ch.counterparty.clone() else {
+            continue;
+        };
+        let Some(conn_id) = ch.connection_hops.first() else {
+            continue;
+        };
+        let Some(conn_a) = a.query.connection(conn_id).await? else {
+            continue;
+        };
+        let Some(conn_cp) = conn_a.counterparty.clone() else {
+            continue;
+        };
         // The counterparty channel must exist on B and point back at us.
-        let Some(ch_b) = b.query.channel(&cp.port_id, &cp.channel_id).await? else { continue };
+        let Some(ch_b) = b.query.channel(&cp.port_id, &cp.channel_id).await? else {
+            continue;
+        };
         let back = ch_b.counterparty.clone().unwrap_or_default();
         if back.channel_id != ch.channel_id || ch_b.state != State::Open as i32 {
             continue;

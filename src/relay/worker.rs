@@ -148,12 +148,26 @@ pub async fn run_worker(
         .instrument(span.clone()),
     );
     set.spawn(
-        pipeline("pump", spec.clone(), cache.clone(), pump_rx, pump_tx, token.clone())
-            .instrument(span.clone()),
+        pipeline(
+            "pump",
+            spec.clone(),
+            cache.clone(),
+            pump_rx,
+            pump_tx,
+            token.clone(),
+        )
+        .instrument(span.clone()),
     );
     set.spawn(
-        pipeline("sweep", spec.clone(), cache, sweep_rx, sweep_tx, token.clone())
-            .instrument(span),
+        pipeline(
+            "sweep",
+            spec.clone(),
+            cache,
+            sweep_rx,
+            sweep_tx,
+            token.clone(),
+        )
+        .instrument(span),
     );
     let mut result = Ok(());
     while let Some(joined) = set.join_next().await {
@@ -225,7 +239,11 @@ async fn source(
                     return Ok(());
                 }
             }
-            PacketEvent::WriteAck { height, packet, ack } => {
+            PacketEvent::WriteAck {
+                height,
+                packet,
+                ack,
+            } => {
                 // Written on `side`, the packet came from the other side.
                 let job = Job {
                     from: side.other(),
@@ -315,7 +333,8 @@ fn proof_chain(kind: &str, job: &Job) -> Side {
     }
 }
 
-type Pending = std::pin::Pin<Box<dyn std::future::Future<Output = (Job, CacheKey, Outcome)> + Send>>;
+type Pending =
+    std::pin::Pin<Box<dyn std::future::Future<Output = (Job, CacheKey, Outcome)> + Send>>;
 
 /// The pump (`kind = "pump"`: deliver or time out sent packets) or the sweep (`kind = "sweep"`:
 /// return acknowledgements).
@@ -329,10 +348,8 @@ async fn pipeline(
 ) -> Result<(), WorkerError> {
     let mut waiting: Vec<Job> = Vec::new();
     let mut pending: FuturesUnordered<Pending> = FuturesUnordered::new();
-    let mut heights = [
-        spec.a.chain.hub.latest_height(),
-        spec.b.chain.hub.latest_height(),
-    ];
+    let mut height_a = spec.a.chain.hub.latest_height();
+    let mut height_b = spec.b.chain.hub.latest_height();
     let mut retries: JoinSet<()> = JoinSet::new();
     loop {
         tokio::select! {
@@ -360,10 +377,10 @@ async fn pipeline(
                 }
                 continue;
             }
-            r = heights[0].changed() => if r.is_err() {
+            r = height_a.changed() => if r.is_err() {
                 return Err(WorkerError::TaskEnded { task: kind, reason: "chain A event hub stopped".into() });
             },
-            r = heights[1].changed() => if r.is_err() {
+            r = height_b.changed() => if r.is_err() {
                 return Err(WorkerError::TaskEnded { task: kind, reason: "chain B event hub stopped".into() });
             },
             Some(_) = retries.join_next(), if !retries.is_empty() => continue,
@@ -372,7 +389,7 @@ async fn pipeline(
         while let Ok(job) = queue.try_recv() {
             waiting.push(job);
         }
-        let tops = [*heights[0].borrow_and_update(), *heights[1].borrow_and_update()];
+        let tops = [*height_a.borrow_and_update(), *height_b.borrow_and_update()];
         let ready: Vec<Job>;
         (ready, waiting) = waiting.into_iter().partition(|job| {
             let side = proof_chain(kind, job);
@@ -449,7 +466,11 @@ async fn route(
         ack: job.ack.clone(),
         ordered: spec.ordered,
     };
-    let rx: oneshot::Receiver<Outcome> = submit_on.chain.engine.submit(&submit_on.client_id, item).await;
+    let rx: oneshot::Receiver<Outcome> = submit_on
+        .chain
+        .engine
+        .submit(&submit_on.client_id, item)
+        .await;
     Routed::Submitted(Box::pin(async move {
         let outcome = rx.await.unwrap_or(Outcome::Failed {
             reason: "tx engine stopped before reporting".into(),
@@ -464,7 +485,8 @@ async fn latest_height_and_time(chain: &ChainHandle) -> Option<(u64, u128)> {
     match chain.query.rpc().status().await {
         Ok(status) => {
             let h = status.sync_info.latest_block_height.value();
-            let t = u128::try_from(status.sync_info.latest_block_time.unix_timestamp_nanos()).ok()?;
+            let t =
+                u128::try_from(status.sync_info.latest_block_time.unix_timestamp_nanos()).ok()?;
             Some((h, t))
         }
         Err(e) => {
