@@ -3,10 +3,11 @@
 //!
 //! Every step signs with the chain's [`TxEngine`] and waits for its tx, then reads the new
 //! identifier from the tx's events. A step that proves the counterparty's state follows the
-//! CometBFT "+1" rule: it picks `H` = the counterparty's latest height − 1 (so header `H + 1`
-//! exists), proves at `H`, and puts a `MsgUpdateClient` to `H + 1` in front of the handshake
-//! message in the same tx, with `proof_height = H + 1`. Try and Ack also prove the counterparty's
-//! client of this chain and that client's consensus state at its latest height.
+//! CometBFT "+1" rule: it takes `H` = the counterparty's latest height (so the state the previous
+//! step wrote is in it), waits for header `H + 1`, proves at `H`, and puts a `MsgUpdateClient`
+//! to `H + 1` in front of the handshake message in the same tx, with `proof_height = H + 1`.
+//! Try and Ack also prove the counterparty's client of this chain and that client's consensus
+//! state at its latest height.
 //!
 //! A half-finished handshake is picked up where it stopped: [`open_connection`] and
 //! [`open_channel`] look for an unfinished end on either chain (INIT without a TRYOPEN
@@ -1486,16 +1487,19 @@ async fn wait_for_height(chain: &Endpoint, height: u64, step: &str) -> Result<u6
     }
 }
 
-/// Picks the height `H` to prove `src` state at, and the `MsgUpdateClient` (if any) that brings
-/// the client of `src` on `dst` to `H + 1`.
+/// Picks the height `H` to prove `src` state at (its latest height once `H + 1` exists, so
+/// everything committed before the call is in it), and the `MsgUpdateClient` (if any) that
+/// brings the client of `src` on `dst` to `H + 1`.
 async fn prepare_proof(
     src: &Endpoint,
     dst: &Endpoint,
     client_on_dst: &str,
     step: &str,
 ) -> Result<(u64, Vec<Any>)> {
-    // Proofs need H ≥ 2 and header H + 1.
-    let latest = wait_for_height(src, 3, step).await?;
+    // H is the latest height, so the state to prove (written by a tx in block ≤ H) is there;
+    // proofs need H ≥ 2, and header H + 1 to verify against.
+    let latest = wait_for_height(src, 2, step).await?;
+    wait_for_height(src, latest + 1, step).await?;
     let cs = dst
         .querier
         .client_state(client_on_dst)
@@ -1520,7 +1524,7 @@ async fn prepare_proof(
         return Err(dst.err(step, format!("client {client_on_dst} is frozen")));
     }
     let trusted = cs.latest_height.map_or(0, |h| h.revision_height);
-    let mut h = latest - 1;
+    let mut h = latest;
     if trusted > h + 1 {
         h = trusted - 1;
     }

@@ -10,6 +10,7 @@
 pub mod chain;
 pub mod cli;
 pub mod config;
+pub mod demo;
 pub mod handshake;
 pub mod relay;
 pub mod tx;

@@ -60,7 +60,7 @@ async fn packets_expired_while_stopped_are_timed_out_and_refunded() {
     // Sent while no relayer runs, expiring 3 blocks later on B.
     let packets = h.send_transfers(true, 5, 10, 5, 3).await;
     assert_eq!(a.balance(&user_a, "stake").unwrap(), start - 50);
-    let timeout = packets[0].timeout_height.clone().unwrap().revision_height;
+    let timeout = packets[0].timeout_height.unwrap().revision_height;
     b.wait_for_height(timeout + 1).await.unwrap();
 
     let relayer = h.start_relayer();
@@ -165,7 +165,7 @@ async fn ordered_channel_in_order_and_timeout() {
     // A packet that expires while the relayer is down is timed out on the ordered channel
     // (which closes the channel, as IBC requires for ordered channels).
     let late = h.send_transfers(true, 1, 1, 1, 2).await;
-    let timeout = late[0].timeout_height.clone().unwrap().revision_height;
+    let timeout = late[0].timeout_height.unwrap().revision_height;
     b.wait_for_height(timeout + 1).await.unwrap();
     let relayer = h.start_relayer();
     h.wait_all_settled(true, &late, SETTLE).await;

@@ -16,9 +16,7 @@ use ibc_proto::ibc::core::channel::v1::Order;
 
 use super::{duration_arg, CliError, ConfigArg};
 use crate::config::{ChainConfig, Config, TrustThreshold};
-use crate::handshake::{
-    self, ChannelSpec, ClientOptions, ConnectionChoice, HandshakeError, Pair,
-};
+use crate::handshake::{self, ChannelSpec, ClientOptions, ConnectionChoice, HandshakeError, Pair};
 use crate::tx::keys::KeyStore;
 
 /// `arke create …`.
@@ -327,8 +325,7 @@ fn create_channel(args: CreateChannelArgs) -> Result<(), CliError> {
     block_on(async move {
         let pair = open_pair(&config)?;
         let result =
-            handshake::ensure_channel(&pair.a, &pair.b, &spec, &choice, &options, args.delay)
-                .await;
+            handshake::ensure_channel(&pair.a, &pair.b, &spec, &choice, &options, args.delay).await;
         pair.shutdown().await;
         let opened = result.map_err(|e| {
             let hint = if choice == ConnectionChoice::New {
@@ -345,12 +342,7 @@ fn create_channel(args: CreateChannelArgs) -> Result<(), CliError> {
         let c = &e.connection;
         println!(
             "channel open: {} {}/{} <-> {} {}/{}",
-            config.chains.a.id,
-            e.port_a,
-            e.channel_a,
-            config.chains.b.id,
-            e.port_b,
-            e.channel_b
+            config.chains.a.id, e.port_a, e.channel_a, config.chains.b.id, e.port_b, e.channel_b
         );
         println!(
             "  connection: {} <-> {}\n  clients:    {} <-> {}",

@@ -120,7 +120,7 @@ impl CliError {
 impl Command {
     fn default_log_level(&self) -> &'static str {
         match self {
-            Command::Start(_) | Command::Demo(_) | Command::Devnet(_) => "info",
+            Command::Start(_) | Command::Devnet(_) => "info",
             _ => "warn",
         }
     }
@@ -250,7 +250,14 @@ mod tests {
                 "channel-0",
             ],
             &["arke", "demo", "--packets", "50", "--block-time", "200ms"],
-            &["arke", "devnet", "--chain-id", "x", "--rpc-port", "26657"],
+            &[
+                "arke",
+                "devnet",
+                "--chain-id",
+                "x",
+                "--rpc-addr",
+                "127.0.0.1:26657",
+            ],
         ] {
             if let Err(e) = Cli::try_parse_from(args) {
                 panic!("{args:?}: {e}");

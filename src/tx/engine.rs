@@ -850,7 +850,7 @@ impl Pump {
             let code = response.code.value();
             if code == 0 {
                 self.signer.advance();
-                info!(
+                debug!(
                     tx_hash = %hash,
                     sequence,
                     gas,
@@ -942,7 +942,7 @@ impl TxWatch {
                 let height = tx.height.value();
                 let result = &tx.tx_result;
                 if result.code.is_ok() {
-                    info!(height, "tx confirmed");
+                    debug!(height, "tx confirmed");
                     plan.settle_executed(&self.hash, height, &result_data(&result.data));
                 } else {
                     let reason = format!(

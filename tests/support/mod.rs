@@ -4,11 +4,11 @@
 
 #![allow(dead_code)]
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use arke::config::Config;
+pub use arke::demo::{has_commitment, receive_counts, voucher};
 use arke::relay::supervisor::{self, PairKeys};
 use devnet::bank::Coin;
 use devnet::keys::AccountKey;
@@ -160,7 +160,7 @@ shutdown_grace = "10s"
                             denom: "stake".into(),
                             amount,
                         },
-                        Some(timeout.clone()),
+                        Some(timeout),
                         0,
                     )
                 })
@@ -203,39 +203,6 @@ shutdown_grace = "10s"
     }
 }
 
-/// Whether `chain` still holds the commitment of `packet` (sent from `chain`).
-pub fn has_commitment(chain: &TestChain, packet: &Packet) -> bool {
-    let path = format!(
-        "commitments/ports/{}/channels/{}/sequences/{}",
-        packet.source_port, packet.source_channel, packet.sequence
-    );
-    let q = chain
-        .node()
-        .abci_query("store/ibc/key", path.as_bytes(), 0, false);
-    !q.value.is_empty()
-}
-
-/// How many times each sequence of `channel` (destination side) was received on `chain`,
-/// counted from committed `recv_packet` events.
-pub fn receive_counts(chain: &TestChain, dst_channel: &str) -> BTreeMap<u64, usize> {
-    let mut counts = BTreeMap::new();
-    for h in 1..=chain.node().latest_height() {
-        for tx in chain.node().block_txs(h) {
-            if tx.result.code.value() != 0 {
-                continue;
-            }
-            for e in events_of(&tx.result.events, "recv_packet") {
-                if e.get("packet_dst_channel").map(String::as_str) == Some(dst_channel) {
-                    if let Some(seq) = e.get("packet_sequence").and_then(|s| s.parse().ok()) {
-                        *counts.entry(seq).or_insert(0) += 1;
-                    }
-                }
-            }
-        }
-    }
-    counts
-}
-
 /// Committed txs on `chain` that failed (non-zero code), as "code codespace: log".
 pub fn failed_txs(chain: &TestChain) -> Vec<String> {
     let mut failed = Vec::new();
@@ -252,16 +219,6 @@ pub fn failed_txs(chain: &TestChain) -> Vec<String> {
         }
     }
     failed
-}
-
-/// `ibc/HASH` of the voucher for `base` received over `port/channel`.
-pub fn voucher(port: &str, channel: &str, base: &str) -> String {
-    use sha2::{Digest, Sha256};
-    let trace = format!("{port}/{channel}/{base}");
-    format!(
-        "ibc/{}",
-        hex::encode_upper(Sha256::digest(trace.as_bytes()))
-    )
 }
 
 /// Funds a fresh account on `chain` from its user; returns its key.

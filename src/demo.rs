@@ -1,0 +1,443 @@
+//! `arke demo`: two devnet chains in-process, a channel between them, the relayer daemon, and
+//! transfers both ways with live progress and a summary. Also the chain-side checks the demo
+//! and the end-to-end tests share: how often each packet was received, which packets are
+//! still committed, and send-to-receive latency from block times.
+
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use devnet::bank::Coin;
+use devnet::testing::{events_of, packet_from_event, transfer_msg_on, ConnectedChains, TestChain};
+use ibc_proto::ibc::core::channel::v1::Packet;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::relay::supervisor::{self, PairKeys};
+
+/// Demo settings.
+#[derive(Clone, Debug)]
+pub struct DemoOptions {
+    /// Transfers each way.
+    pub packets: usize,
+    /// Block time of both chains.
+    pub block_time: Duration,
+    /// Leave everything running at the end.
+    pub keep_running: bool,
+    /// Give up after this long.
+    pub deadline: Duration,
+}
+
+/// What the demo measured.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct DemoSummary {
+    /// Packets sent A→B and B→A.
+    pub sent: [usize; 2],
+    /// Packets received on the destination, each way.
+    pub received: [usize; 2],
+    /// Packets acknowledged back on the source, each way.
+    pub acked: [usize; 2],
+    /// Packets timed out, each way.
+    pub timed_out: [usize; 2],
+    /// Send→receive latency percentiles (p50, p99), from block times.
+    pub latency_p50: Duration,
+    /// p99.
+    pub latency_p99: Duration,
+    /// Stake balance of the users before and after (A, B).
+    pub balances_before: [u128; 2],
+    /// After.
+    pub balances_after: [u128; 2],
+    /// Voucher balances after (on A, on B).
+    pub vouchers_after: [u128; 2],
+}
+
+impl DemoSummary {
+    /// True when every packet was received and acknowledged each way.
+    pub fn complete(&self) -> bool {
+        self.sent.iter().zip(&self.acked).all(|(s, a)| s == a)
+            && self.sent.iter().zip(&self.received).all(|(s, r)| s == r)
+    }
+}
+
+/// Errors of the demo.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct DemoError(pub String);
+
+fn err(e: impl std::fmt::Display) -> DemoError {
+    DemoError(e.to_string())
+}
+
+/// A pair config for two running devnets, signing with keys named `relayer` in `key_store`.
+pub fn pair_config_text(chains: &ConnectedChains, key_store: &std::path::Path) -> String {
+    let chain = |id: &str, rpc: String| {
+        format!(
+            "id = \"{id}\"\nrpc_addr = \"{rpc}\"\naccount_prefix = \"cosmos\"\nkey_name = \"relayer\"\n\
+             key_store_folder = \"{}\"\ngas_price = {{ price = 0.0, denom = \"stake\" }}\n\
+             max_gas = 50000000\nmax_msg_num = 50\nmax_tx_size = 2000000\n",
+            key_store.display()
+        )
+    };
+    format!(
+        "# Two devnet chains started by `arke demo --keep-running`.\n[chains.a]\n{}\n[chains.b]\n{}\n[relay]\nclear_interval = 50\nshutdown_grace = \"10s\"\n",
+        chain(chains.a.devnet.chain_id(), chains.a.devnet.rpc_url()),
+        chain(chains.b.devnet.chain_id(), chains.b.devnet.rpc_url()),
+    )
+}
+
+/// Runs the demo, printing progress to stdout.
+pub async fn run(opts: DemoOptions) -> Result<DemoSummary, DemoError> {
+    let out = &mut std::io::stdout();
+    println!(
+        "Starting two devnet chains (block time {:?}) and opening a channel between them...",
+        opts.block_time
+    );
+    let chains = ConnectedChains::start(opts.block_time, false)
+        .await
+        .map_err(err)?;
+    let path = chains.path.clone();
+    println!(
+        "  {} at {}\n  {} at {}\n  channel {}/{} <-> {}/{}",
+        chains.a.devnet.chain_id(),
+        chains.a.devnet.rpc_url(),
+        chains.b.devnet.chain_id(),
+        chains.b.devnet.rpc_url(),
+        path.port,
+        path.channel_a,
+        path.port,
+        path.channel_b
+    );
+    let dir = std::env::temp_dir().join(format!("arke-demo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(err)?;
+    let config_path = dir.join("demo-pair.toml");
+    let text = pair_config_text(&chains, &dir.join("keys"));
+    let config = Config::from_toml_str(&text, &config_path).map_err(err)?;
+
+    let users = [
+        chains.a.address(&chains.a.user),
+        chains.b.address(&chains.b.user),
+    ];
+    let mut summary = DemoSummary {
+        balances_before: [
+            chains.a.balance(&users[0], "stake").map_err(err)?,
+            chains.b.balance(&users[1], "stake").map_err(err)?,
+        ],
+        ..Default::default()
+    };
+
+    println!("Starting the relayer...");
+    let shutdown = CancellationToken::new();
+    let relayer = {
+        let keys = PairKeys {
+            a: chains.a.relayer.clone(),
+            b: chains.b.relayer.clone(),
+        };
+        let (config, token) = (config.clone(), shutdown.clone());
+        tokio::spawn(async move { supervisor::run(config, keys, token).await })
+    };
+
+    println!("Sending {} transfers each way...", opts.packets);
+    let (to_b, to_a) = tokio::join!(
+        send(
+            &chains.a,
+            &chains.b,
+            &path.port,
+            &path.channel_a,
+            opts.packets
+        ),
+        send(
+            &chains.b,
+            &chains.a,
+            &path.port,
+            &path.channel_b,
+            opts.packets
+        )
+    );
+    let sent = [to_b.map_err(err)?, to_a.map_err(err)?];
+    summary.sent = [sent[0].len(), sent[1].len()];
+
+    let started = tokio::time::Instant::now();
+    let terminal = std::io::stdout().is_terminal();
+    loop {
+        let recv = [
+            receive_counts(&chains.b, &path.channel_b).len(),
+            receive_counts(&chains.a, &path.channel_a).len(),
+        ];
+        let settled = [
+            sent[0]
+                .iter()
+                .filter(|p| !has_commitment(&chains.a, p))
+                .count(),
+            sent[1]
+                .iter()
+                .filter(|p| !has_commitment(&chains.b, p))
+                .count(),
+        ];
+        let total = summary.sent[0] + summary.sent[1];
+        let done = settled[0] + settled[1];
+        let line = format!(
+            "A->B sent {} received {} acked {} | B->A sent {} received {} acked {}",
+            summary.sent[0], recv[0], settled[0], summary.sent[1], recv[1], settled[1]
+        );
+        if terminal {
+            let width = 30;
+            let filled = (done * width).checked_div(total).unwrap_or(width);
+            let _ = write!(
+                out,
+                "\r[{}{}] {line}",
+                "#".repeat(filled),
+                "-".repeat(width - filled)
+            );
+            let _ = out.flush();
+        } else {
+            println!("{line}");
+        }
+        if done == total {
+            break;
+        }
+        if started.elapsed() > opts.deadline {
+            println!();
+            println!("gave up after {:?}", opts.deadline);
+            break;
+        }
+        tokio::time::sleep(if terminal {
+            Duration::from_millis(250)
+        } else {
+            Duration::from_secs(1).max(opts.block_time)
+        })
+        .await;
+    }
+    if terminal {
+        println!();
+    }
+
+    // Summary from the chains themselves.
+    let dirs = [
+        (&chains.a, &chains.b, &path.channel_b, &sent[0]),
+        (&chains.b, &chains.a, &path.channel_a, &sent[1]),
+    ];
+    let mut latencies = Vec::new();
+    for (i, (src, dst, dst_channel, packets)) in dirs.iter().enumerate() {
+        let received = receive_times(dst, dst_channel);
+        summary.received[i] = packets
+            .iter()
+            .filter(|p| received.contains_key(&p.sequence))
+            .count();
+        summary.acked[i] = packets.iter().filter(|p| !has_commitment(src, p)).count();
+        summary.timed_out[i] = timeouts(src, &packets[0].source_channel);
+        let sent_times = send_times(src, &packets[0].source_channel);
+        for p in packets.iter() {
+            if let (Some(s), Some(r)) = (sent_times.get(&p.sequence), received.get(&p.sequence)) {
+                latencies.push(r.saturating_sub(*s));
+            }
+        }
+    }
+    latencies.sort_unstable();
+    let pct = |q: f64| -> Duration {
+        if latencies.is_empty() {
+            return Duration::ZERO;
+        }
+        let idx = ((latencies.len() as f64 - 1.0) * q).round() as usize;
+        Duration::from_nanos(latencies[idx.min(latencies.len() - 1)] as u64)
+    };
+    summary.latency_p50 = pct(0.50);
+    summary.latency_p99 = pct(0.99);
+    summary.balances_after = [
+        chains.a.balance(&users[0], "stake").map_err(err)?,
+        chains.b.balance(&users[1], "stake").map_err(err)?,
+    ];
+    summary.vouchers_after = [
+        chains
+            .a
+            .balance(&users[0], &voucher(&path.port, &path.channel_a, "stake"))
+            .map_err(err)?,
+        chains
+            .b
+            .balance(&users[1], &voucher(&path.port, &path.channel_b, "stake"))
+            .map_err(err)?,
+    ];
+    print_summary(&summary, &chains);
+
+    if opts.keep_running {
+        println!(
+            "\nEverything keeps running. Pair config for the other commands:\n  {}",
+            config_path.display()
+        );
+        std::fs::write(&config_path, &text).map_err(err)?;
+        println!("Press Ctrl-C to stop.");
+        crate::cli::start::wait_for_signal().await;
+    }
+    shutdown.cancel();
+    match relayer.await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return Err(err(format!("relayer: {e}"))),
+        Err(e) => return Err(err(format!("relayer task: {e}"))),
+    }
+    let _ = std::fs::remove_dir_all(PathBuf::from(&dir));
+    Ok(summary)
+}
+
+fn print_summary(s: &DemoSummary, chains: &ConnectedChains) {
+    let (a, b) = (chains.a.devnet.chain_id(), chains.b.devnet.chain_id());
+    println!("\nSummary");
+    println!(
+        "  {a} -> {b}: {} sent, {} received, {} acknowledged, {} timed out",
+        s.sent[0], s.received[0], s.acked[0], s.timed_out[0]
+    );
+    println!(
+        "  {b} -> {a}: {} sent, {} received, {} acknowledged, {} timed out",
+        s.sent[1], s.received[1], s.acked[1], s.timed_out[1]
+    );
+    println!(
+        "  latency send -> receive (block times): p50 {:.2?}, p99 {:.2?}",
+        s.latency_p50, s.latency_p99
+    );
+    println!(
+        "  user on {a}: {} stake -> {} stake, {} vouchers",
+        s.balances_before[0], s.balances_after[0], s.vouchers_after[0]
+    );
+    println!(
+        "  user on {b}: {} stake -> {} stake, {} vouchers",
+        s.balances_before[1], s.balances_after[1], s.vouchers_after[1]
+    );
+    println!(
+        "  result: {}",
+        if s.complete() {
+            "every packet received and acknowledged"
+        } else {
+            "INCOMPLETE"
+        }
+    );
+}
+
+/// Sends `count` transfers of 1 stake from `src`'s user to `dst`'s user, up to 100 per tx.
+async fn send(
+    src: &TestChain,
+    dst: &TestChain,
+    port: &str,
+    channel: &str,
+    count: usize,
+) -> Result<Vec<Packet>, String> {
+    let sender = src.address(&src.user);
+    let receiver = dst.address(&dst.user);
+    let timeout = dst.ibc_height(dst.node().latest_height() + 100_000);
+    let mut packets = Vec::new();
+    let mut left = count;
+    while left > 0 {
+        let n = left.min(100);
+        let msgs = (0..n)
+            .map(|_| {
+                transfer_msg_on(
+                    port,
+                    &sender,
+                    &receiver,
+                    channel,
+                    &Coin {
+                        denom: "stake".into(),
+                        amount: 1,
+                    },
+                    Some(timeout),
+                    0,
+                )
+            })
+            .collect();
+        let tx = src.submit_ok(&src.user, msgs).await?;
+        for e in events_of(&tx.result.events, "send_packet") {
+            packets.push(packet_from_event(&e)?);
+        }
+        left -= n;
+    }
+    Ok(packets)
+}
+
+/// Whether `chain` (the packet's source) still holds the packet's commitment.
+pub fn has_commitment(chain: &TestChain, packet: &Packet) -> bool {
+    let path = format!(
+        "commitments/ports/{}/channels/{}/sequences/{}",
+        packet.source_port, packet.source_channel, packet.sequence
+    );
+    !chain
+        .node()
+        .abci_query("store/ibc/key", path.as_bytes(), 0, false)
+        .value
+        .is_empty()
+}
+
+/// Every successful tx event of type `kind` on `chain` whose `attr` equals `value`, with the
+/// block time (ns) it was committed at.
+fn events_with_time(
+    chain: &TestChain,
+    kind: &str,
+    attr: &str,
+    value: &str,
+) -> Vec<(BTreeMap<String, String>, i128)> {
+    let mut found = Vec::new();
+    for h in 1..=chain.node().latest_height() {
+        let Some(block) = chain.node().block(h) else {
+            continue;
+        };
+        let time = block.block.header.time.unix_timestamp_nanos();
+        for tx in chain.node().block_txs(h) {
+            if tx.result.code.value() != 0 {
+                continue;
+            }
+            for e in events_of(&tx.result.events, kind) {
+                if e.get(attr).map(String::as_str) == Some(value) {
+                    found.push((e, time));
+                }
+            }
+        }
+    }
+    found
+}
+
+/// How many times each sequence was received on `chain` over `dst_channel`.
+pub fn receive_counts(chain: &TestChain, dst_channel: &str) -> BTreeMap<u64, usize> {
+    let mut counts = BTreeMap::new();
+    for (e, _) in events_with_time(chain, "recv_packet", "packet_dst_channel", dst_channel) {
+        if let Some(seq) = e.get("packet_sequence").and_then(|s| s.parse().ok()) {
+            *counts.entry(seq).or_insert(0) += 1;
+        }
+    }
+    counts
+}
+
+fn seq_times(events: Vec<(BTreeMap<String, String>, i128)>) -> BTreeMap<u64, i128> {
+    events
+        .into_iter()
+        .filter_map(|(e, t)| Some((e.get("packet_sequence")?.parse().ok()?, t)))
+        .collect()
+}
+
+fn receive_times(chain: &TestChain, dst_channel: &str) -> BTreeMap<u64, i128> {
+    seq_times(events_with_time(
+        chain,
+        "recv_packet",
+        "packet_dst_channel",
+        dst_channel,
+    ))
+}
+
+fn send_times(chain: &TestChain, src_channel: &str) -> BTreeMap<u64, i128> {
+    seq_times(events_with_time(
+        chain,
+        "send_packet",
+        "packet_src_channel",
+        src_channel,
+    ))
+}
+
+fn timeouts(chain: &TestChain, src_channel: &str) -> usize {
+    events_with_time(chain, "timeout_packet", "packet_src_channel", src_channel).len()
+}
+
+/// `ibc/HASH` of the voucher for `base` received over `port/channel`.
+pub fn voucher(port: &str, channel: &str, base: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let trace = format!("{port}/{channel}/{base}");
+    format!(
+        "ibc/{}",
+        hex::encode_upper(Sha256::digest(trace.as_bytes()))
+    )
+}
