@@ -9,11 +9,12 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use devnet::bank::Coin;
-use devnet::testing::{events_of, packet_from_event, transfer_msg_on, ConnectedChains, TestChain};
+use devnet::testing::{events_of, packet_from_event, transfer_msg_on, TestChain};
 use ibc_proto::ibc::core::channel::v1::Packet;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
+use crate::handshake;
 use crate::relay::supervisor::{self, PairKeys};
 
 /// Demo settings.
@@ -70,7 +71,7 @@ fn err(e: impl std::fmt::Display) -> DemoError {
 }
 
 /// A pair config for two running devnets, signing with keys named `relayer` in `key_store`.
-pub fn pair_config_text(chains: &ConnectedChains, key_store: &std::path::Path) -> String {
+pub fn pair_config_text(a: &TestChain, b: &TestChain, key_store: &std::path::Path) -> String {
     let chain = |id: &str, rpc: String| {
         format!(
             "id = \"{id}\"\nrpc_addr = \"{rpc}\"\naccount_prefix = \"cosmos\"\nkey_name = \"relayer\"\n\
@@ -81,9 +82,18 @@ pub fn pair_config_text(chains: &ConnectedChains, key_store: &std::path::Path) -
     };
     format!(
         "# Two devnet chains started by `arke demo --keep-running`.\n[chains.a]\n{}\n[chains.b]\n{}\n[relay]\nclear_interval = 50\nshutdown_grace = \"10s\"\n",
-        chain(chains.a.devnet.chain_id(), chains.a.devnet.rpc_url()),
-        chain(chains.b.devnet.chain_id(), chains.b.devnet.rpc_url()),
+        chain(a.devnet.chain_id(), a.devnet.rpc_url()),
+        chain(b.devnet.chain_id(), b.devnet.rpc_url()),
     )
+}
+
+/// The two demo chains and the channel Arke opened between them.
+struct DemoChains {
+    a: TestChain,
+    b: TestChain,
+    port: String,
+    channel_a: String,
+    channel_b: String,
 }
 
 /// Runs the demo, printing progress to stdout.
@@ -93,26 +103,67 @@ pub async fn run(opts: DemoOptions) -> Result<DemoSummary, DemoError> {
         "Starting two devnet chains (block time {:?}) and opening a channel between them...",
         opts.block_time
     );
-    let chains = ConnectedChains::start(opts.block_time, false)
+    let a = TestChain::start("devnet-1", opts.block_time)
         .await
         .map_err(err)?;
-    let path = chains.path.clone();
+    let b = TestChain::start("devnet-2", opts.block_time)
+        .await
+        .map_err(err)?;
     println!(
-        "  {} at {}\n  {} at {}\n  channel {}/{} <-> {}/{}",
-        chains.a.devnet.chain_id(),
-        chains.a.devnet.rpc_url(),
-        chains.b.devnet.chain_id(),
-        chains.b.devnet.rpc_url(),
-        path.port,
-        path.channel_a,
-        path.port,
-        path.channel_b
+        "  {} at {}\n  {} at {}",
+        a.devnet.chain_id(),
+        a.devnet.rpc_url(),
+        b.devnet.chain_id(),
+        b.devnet.rpc_url(),
     );
     let dir = std::env::temp_dir().join(format!("arke-demo-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(err)?;
     let config_path = dir.join("demo-pair.toml");
-    let text = pair_config_text(&chains, &dir.join("keys"));
+    let text = pair_config_text(&a, &b, &dir.join("keys"));
     let config = Config::from_toml_str(&text, &config_path).map_err(err)?;
+
+    // Clients, connection and channel through Arke's own handshake code.
+    let pair = handshake::Pair::new(
+        &config.chains.a,
+        a.relayer.clone(),
+        &config.chains.b,
+        b.relayer.clone(),
+    )
+    .map_err(err)?;
+    let opened = handshake::ensure_channel(
+        &pair.a,
+        &pair.b,
+        &handshake::ChannelSpec {
+            port_a: "transfer".into(),
+            port_b: "transfer".into(),
+            ordering: ibc_proto::ibc::core::channel::v1::Order::Unordered,
+            version: "ics20-1".into(),
+        },
+        &handshake::ConnectionChoice::New,
+        &handshake::ClientOptions::default(),
+        Duration::ZERO,
+    )
+    .await;
+    pair.shutdown().await;
+    let opened = opened.map_err(err)?;
+    let c = &opened.ends.connection;
+    println!(
+        "  clients {} / {}, connection {} / {}, channel transfer/{} <-> transfer/{}",
+        c.client_a,
+        c.client_b,
+        c.connection_a,
+        c.connection_b,
+        opened.ends.channel_a,
+        opened.ends.channel_b
+    );
+    let chains = DemoChains {
+        a,
+        b,
+        port: "transfer".into(),
+        channel_a: opened.ends.channel_a.clone(),
+        channel_b: opened.ends.channel_b.clone(),
+    };
+    let path = &chains;
 
     let users = [
         chains.a.address(&chains.a.user),
@@ -278,7 +329,7 @@ pub async fn run(opts: DemoOptions) -> Result<DemoSummary, DemoError> {
     Ok(summary)
 }
 
-fn print_summary(s: &DemoSummary, chains: &ConnectedChains) {
+fn print_summary(s: &DemoSummary, chains: &DemoChains) {
     let (a, b) = (chains.a.devnet.chain_id(), chains.b.devnet.chain_id());
     println!("\nSummary");
     println!(
