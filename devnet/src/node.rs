@@ -205,6 +205,7 @@ struct Mempool {
 
 struct Inner {
     params: NodeParams,
+    tm_chain_id: tendermint::chain::Id,
     app: App,
     keys: NodeKeys,
     validator_key: ed25519_consensus::SigningKey,
@@ -282,6 +283,9 @@ impl Node {
             .map_err(|_| NodeError::Genesis("node key must be 32 bytes".into()))?;
         let node_vk = ed25519_consensus::SigningKey::from(node_key_bytes).verification_key();
         let node_id = hex::encode(&Sha256::digest(node_vk.as_bytes())[..20]);
+        let tm_chain_id: tendermint::chain::Id = params.chain_id.parse().map_err(|e| {
+            NodeError::Genesis(format!("invalid chain id {:?}: {e}", params.chain_id))
+        })?;
         let genesis_app_hash = genesis.app_hash().to_vec();
         let chain = Chain {
             blocks: Vec::new(),
@@ -294,6 +298,7 @@ impl Node {
         let node = Node {
             inner: Arc::new(Inner {
                 params,
+                tm_chain_id,
                 app,
                 keys,
                 validator_key,
@@ -499,12 +504,7 @@ impl Node {
         let app_hash = self.read_chain().genesis_app_hash.clone();
         tendermint::Genesis {
             genesis_time: self.inner.keys.genesis_time,
-            chain_id: self
-                .inner
-                .params
-                .chain_id
-                .parse()
-                .unwrap_or_else(|_| tendermint::chain::Id::try_from("devnet").expect("valid")),
+            chain_id: self.inner.tm_chain_id.clone(),
             initial_height: 1,
             consensus_params: self.consensus_params(),
             validators: vec![self.inner.validator.clone()],
@@ -805,12 +805,7 @@ impl Node {
         let tx_hashes: Vec<[u8; 32]> = txs.iter().map(|t| Sha256::digest(t).into()).collect();
         Header {
             version: tendermint::block::header::Version { block: 11, app: 0 },
-            chain_id: self
-                .inner
-                .params
-                .chain_id
-                .parse()
-                .unwrap_or_else(|_| tendermint::chain::Id::try_from("devnet").expect("valid")),
+            chain_id: self.inner.tm_chain_id.clone(),
             height: block::Height::try_from(height).unwrap_or_default(),
             time,
             last_block_id: prev.map(|p| p.block_id),

@@ -33,11 +33,7 @@ pub fn to_any<M: Message + Name>(msg: &M) -> Any {
 
 /// The revision number of a chain id (`devnet-1` → 1), as ibc-go parses it.
 pub fn revision_of(chain_id: &str) -> u64 {
-    chain_id
-        .rsplit_once('-')
-        .and_then(|(_, n)| n.parse::<u64>().ok())
-        .filter(|n| *n > 0)
-        .unwrap_or(0)
+    crate::ibc::revision_of_chain_id(chain_id)
 }
 
 /// One devnet with a relayer account and a user account funded at genesis.
