@@ -45,6 +45,8 @@ pub struct DemoSummary {
     pub latency_p50: Duration,
     /// p99.
     pub latency_p99: Duration,
+    /// Wall time from the last transfer sent until every packet settled (or the deadline).
+    pub relay_time: Duration,
     /// Stake balance of the users before and after (A, B).
     pub balances_before: [u128; 2],
     /// After.
@@ -245,11 +247,13 @@ pub async fn run(opts: DemoOptions) -> Result<DemoSummary, DemoError> {
             println!("{line}");
         }
         if done == total {
+            summary.relay_time = started.elapsed();
             break;
         }
         if started.elapsed() > opts.deadline {
             println!();
             println!("gave up after {:?}", opts.deadline);
+            summary.relay_time = started.elapsed();
             break;
         }
         tokio::time::sleep(if terminal {
