@@ -11,8 +11,18 @@ use crate::chain::query::QueryError;
 /// by the next round.
 pub const CLEAR_LIMIT: usize = 1000;
 
+/// What a clearing round found for packets sent from one end.
+#[derive(Debug, Default)]
+pub struct PendingPackets {
+    /// Packets not yet received on the other end.
+    pub jobs: Vec<Job>,
+    /// The lowest sequence whose commitment still exists on the source; every packet below it
+    /// is finished for good (acknowledged or timed out). `None` when no commitment is left.
+    pub lowest_open: Option<u64>,
+}
+
 /// Packets sent from `from` and not yet received on the other end.
-pub async fn pending_packets(spec: &ChannelSpec, from: Side) -> Result<Vec<Job>, QueryError> {
+pub async fn pending_packets(spec: &ChannelSpec, from: Side) -> Result<PendingPackets, QueryError> {
     let src = spec.end(from);
     let dst = spec.end(from.other());
     let committed = src
@@ -20,8 +30,9 @@ pub async fn pending_packets(spec: &ChannelSpec, from: Side) -> Result<Vec<Job>,
         .query
         .packet_commitments(&src.port, &src.channel)
         .await?;
+    let lowest_open = committed.iter().min().copied();
     if committed.is_empty() {
-        return Ok(Vec::new());
+        return Ok(PendingPackets::default());
     }
     let mut unreceived = dst
         .chain
@@ -31,14 +42,17 @@ pub async fn pending_packets(spec: &ChannelSpec, from: Side) -> Result<Vec<Job>,
     unreceived.sort_unstable();
     unreceived.truncate(CLEAR_LIMIT);
     if unreceived.is_empty() {
-        return Ok(Vec::new());
+        return Ok(PendingPackets {
+            jobs: Vec::new(),
+            lowest_open,
+        });
     }
     let packets = src
         .chain
         .query
         .sent_packets(&src.port, &src.channel, &unreceived)
         .await?;
-    Ok(packets
+    let jobs = packets
         .into_iter()
         .map(|(_, packet)| Job {
             from,
@@ -46,7 +60,8 @@ pub async fn pending_packets(spec: &ChannelSpec, from: Side) -> Result<Vec<Job>,
             ack: Vec::new(),
             event_height: 0,
         })
-        .collect())
+        .collect();
+    Ok(PendingPackets { jobs, lowest_open })
 }
 
 /// Acknowledgements written on the other end for packets sent from `from`, not yet relayed back.

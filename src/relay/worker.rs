@@ -200,7 +200,7 @@ async fn source(
     let mut height_a = spec.a.chain.hub.latest_height();
     let mut last_clear = 0u64;
     if spec.clear_on_start {
-        clear(&spec, &pump, &sweep, &token).await;
+        clear(&spec, &cache, &pump, &sweep, &token).await;
         last_clear = *height_a.borrow();
     }
     loop {
@@ -221,7 +221,7 @@ async fn source(
                 let h = *height_a.borrow_and_update();
                 if spec.clear_interval > 0 && h >= last_clear + spec.clear_interval {
                     last_clear = h;
-                    clear(&spec, &pump, &sweep, &token).await;
+                    clear(&spec, &cache, &pump, &sweep, &token).await;
                 }
                 continue;
             }
@@ -279,13 +279,23 @@ async fn send_job(queue: &mpsc::Sender<Job>, job: Job, token: &CancellationToken
 /// Runs clearing in both directions and queues what it finds.
 async fn clear(
     spec: &ChannelSpec,
+    cache: &SequenceCache,
     pump: &mpsc::Sender<Job>,
     sweep: &mpsc::Sender<Job>,
     token: &CancellationToken,
 ) {
     for from in [Side::A, Side::B] {
         match clearing::pending_packets(spec, from).await {
-            Ok(jobs) => {
+            Ok(found) => {
+                // Everything below the lowest open commitment is finished: forget it.
+                let src = spec.end(from);
+                cache.prune_done(
+                    &src.chain.config.id,
+                    &src.port,
+                    &src.channel,
+                    found.lowest_open.unwrap_or(u64::MAX),
+                );
+                let jobs = found.jobs;
                 if !jobs.is_empty() {
                     info!(count = jobs.len(), from = ?from, "clearing: unreceived packets");
                 }
