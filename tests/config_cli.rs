@@ -143,7 +143,7 @@ fn bad_values_are_named() {
     let text = example()
         .replace("gas_multiplier = 1.1", "gas_multiplier = 0.5")
         .replace("rpc_timeout = \"10s\"", "rpc_timeout = \"10 fortnights\"")
-        .replace("id = \"devnet-b\"", "id = \"\"");
+        .replace("id = \"devnet-2\"", "id = \"\"");
     let file = tmp.write("semantic.toml", &text);
     let o = arke(&["config", "validate", file.to_str().unwrap()], tmp.path());
     assert_located(
@@ -176,17 +176,14 @@ fn unreadable_config_is_reported() {
 }
 
 #[test]
-fn unimplemented_commands_exit_2() {
-    let tmp = TempDir::new("stub");
+fn start_reports_missing_key_file_and_bad_config() {
+    let tmp = TempDir::new("start");
     let file = tmp.write("pair.toml", &example());
+    // The example's key store is empty here: `start` names the missing key file and exits 1.
     let o = arke(&["start", "--config", file.to_str().unwrap()], tmp.path());
-    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-    assert!(stderr(&o).contains("not implemented yet"), "{}", stderr(&o));
-    let o = arke(
-        &["query", "pending", "--config", file.to_str().unwrap()],
-        tmp.path(),
-    );
-    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("relayer-a") && err.contains("relayer-a.json"), "{err}");
     // `start` checks its config first.
     let bad = tmp.write("bad.toml", "[chains.a]\n");
     let o = arke(&["start", "--config", bad.to_str().unwrap()], tmp.path());
