@@ -29,8 +29,11 @@ pub struct CacheKey {
 /// The state of one relay step.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Entry {
-    /// Handed to a TxEngine, outcome pending.
-    InFlight,
+    /// Handed to a TxEngine, outcome pending; `attempts` earlier attempts failed.
+    InFlight {
+        /// Failed attempts before this one.
+        attempts: u32,
+    },
     /// Confirmed on chain, by us or by another relayer.
     Done,
     /// Failed `attempts` times; not retried before `retry_at`.
@@ -78,16 +81,18 @@ impl SequenceCache {
         self.map
             .entry(key.clone())
             .and_modify(|e| {
-                if let Entry::Failed { retry_at, .. } = e {
+                if let Entry::Failed { retry_at, attempts } = e {
                     if Instant::now() >= *retry_at {
-                        *e = Entry::InFlight;
+                        *e = Entry::InFlight {
+                            attempts: *attempts,
+                        };
                         claimed = true;
                     }
                 }
             })
             .or_insert_with(|| {
                 claimed = true;
-                Entry::InFlight
+                Entry::InFlight { attempts: 0 }
             });
         claimed
     }
@@ -116,7 +121,9 @@ impl SequenceCache {
             }
             Outcome::Failed { retryable, .. } => {
                 let attempts = match self.map.get(key).map(|e| e.clone()) {
-                    Some(Entry::Failed { attempts, .. }) => attempts + 1,
+                    Some(Entry::Failed { attempts, .. } | Entry::InFlight { attempts }) => {
+                        attempts + 1
+                    }
                     _ => 1,
                 };
                 let delay = self
