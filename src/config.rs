@@ -44,6 +44,9 @@ pub const DEFAULT_MAX_BLOCK_TIME: Duration = Duration::from_secs(30);
 pub const DEFAULT_CLEAR_INTERVAL: u64 = 100;
 /// Default `[relay] shutdown_grace`.
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+/// Default `[relay] client_refresh_rate`: refresh a client once a third of its trusting period
+/// has passed since its latest consensus state.
+pub const DEFAULT_CLIENT_REFRESH_RATE: f64 = 1.0 / 3.0;
 /// Default `[telemetry] port`.
 pub const DEFAULT_TELEMETRY_PORT: u16 = 3001;
 
@@ -248,6 +251,8 @@ pub struct RelayConfig {
     pub clear_on_start: bool,
     /// How long SIGTERM waits for in-flight work.
     pub shutdown_grace: Duration,
+    /// Fraction of a client's trusting period after which the daemon updates it, in (0, 1).
+    pub client_refresh_rate: f64,
 }
 
 impl Default for RelayConfig {
@@ -257,6 +262,7 @@ impl Default for RelayConfig {
             clear_interval: DEFAULT_CLEAR_INTERVAL,
             clear_on_start: true,
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+            client_refresh_rate: DEFAULT_CLIENT_REFRESH_RATE,
         }
     }
 }
@@ -270,6 +276,8 @@ pub struct TelemetryConfig {
     pub host: String,
     /// Listen port.
     pub port: u16,
+    /// Allow a non-loopback `host` (the server has no authentication and `POST /clear`).
+    pub allow_remote: bool,
 }
 
 impl Default for TelemetryConfig {
@@ -278,8 +286,18 @@ impl Default for TelemetryConfig {
             enabled: false,
             host: "127.0.0.1".into(),
             port: DEFAULT_TELEMETRY_PORT,
+            allow_remote: false,
         }
     }
+}
+
+/// Whether `host` names the loopback interface (`localhost`, `127.0.0.0/8`, `::1`).
+pub fn is_loopback_host(host: &str) -> bool {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    bare.eq_ignore_ascii_case("localhost")
+        || bare
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 // ───────────────────────────── errors ─────────────────────────────
@@ -397,6 +415,7 @@ struct RawRelay {
     clear_interval: Option<u64>,
     clear_on_start: Option<bool>,
     shutdown_grace: Option<String>,
+    client_refresh_rate: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -413,6 +432,7 @@ struct RawTelemetry {
     enabled: Option<bool>,
     host: Option<String>,
     port: Option<u16>,
+    allow_remote: Option<bool>,
 }
 
 // ───────────────────────────── loading ─────────────────────────────
@@ -880,6 +900,14 @@ impl Checker<'_, '_> {
                 raw.shutdown_grace.as_deref(),
                 DEFAULT_SHUTDOWN_GRACE,
             ),
+            client_refresh_rate: match raw.client_refresh_rate.as_deref().map(parse_rate) {
+                None => DEFAULT_CLIENT_REFRESH_RATE,
+                Some(Ok(r)) => r,
+                Some(Err(e)) => {
+                    self.issue("relay.client_refresh_rate", e);
+                    DEFAULT_CLIENT_REFRESH_RATE
+                }
+            },
         }
     }
 
@@ -889,7 +917,18 @@ impl Checker<'_, '_> {
             enabled: raw.enabled.unwrap_or(d.enabled),
             host: raw.host.unwrap_or(d.host),
             port: raw.port.unwrap_or(d.port),
+            allow_remote: raw.allow_remote.unwrap_or(d.allow_remote),
         };
+        if !t.allow_remote && !is_loopback_host(&t.host) {
+            self.issue(
+                "telemetry.host",
+                format!(
+                    "{:?} is not a loopback address; the status server has no authentication, so \
+                     set `allow_remote = true` to listen on other interfaces",
+                    t.host
+                ),
+            );
+        }
         if t.host.trim().is_empty() || t.host.contains(char::is_whitespace) {
             self.issue(
                 "telemetry.host",
@@ -904,6 +943,34 @@ impl Checker<'_, '_> {
 }
 
 /// Cosmos SDK denom syntax: `[a-zA-Z][a-zA-Z0-9/:._-]{2,127}`.
+/// Parses a fraction strictly between 0 and 1, written `"1/3"` or `"0.33"`.
+pub fn parse_rate(text: &str) -> Result<f64, String> {
+    let t = text.trim();
+    let value = match t.split_once('/') {
+        Some((n, d)) => {
+            let n: f64 = n
+                .trim()
+                .parse()
+                .map_err(|_| format!("bad numerator in {text:?}"))?;
+            let d: f64 = d
+                .trim()
+                .parse()
+                .map_err(|_| format!("bad denominator in {text:?}"))?;
+            if d == 0.0 {
+                return Err(format!("zero denominator in {text:?}"));
+            }
+            n / d
+        }
+        None => t
+            .parse()
+            .map_err(|_| format!("expected a fraction like \"1/3\" or \"0.33\", got {text:?}"))?,
+    };
+    if !(value > 0.0 && value < 1.0) {
+        return Err(format!("{text} must be between 0 and 1 (exclusive)"));
+    }
+    Ok(value)
+}
+
 fn valid_denom(denom: &str) -> bool {
     let mut chars = denom.chars();
     (3..=128).contains(&denom.len())
@@ -1093,5 +1160,20 @@ clear_interval = 50
         assert!(!valid_key_name("../etc"));
         assert!(!valid_key_name("a/b"));
         assert!(!valid_key_name(".hidden"));
+    }
+
+    #[test]
+    fn refresh_rates() {
+        assert!((parse_rate("1/3").unwrap() - 1.0 / 3.0).abs() < 1e-12);
+        assert_eq!(parse_rate(" 0.5 ").unwrap(), 0.5);
+        for bad in ["0", "1", "3/2", "1/0", "x", "-0.1", "NaN"] {
+            assert!(parse_rate(bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            RelayConfig::default().client_refresh_rate,
+            DEFAULT_CLIENT_REFRESH_RATE
+        );
+        let c = parse(&GOOD.replace("[relay]", "[relay]\nclient_refresh_rate = \"1/4\"")).unwrap();
+        assert_eq!(c.relay.client_refresh_rate, 0.25);
     }
 }

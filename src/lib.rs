@@ -4,6 +4,7 @@
 //! - [`config`]: the chain-pair TOML file, its defaults and validation;
 //! - [`chain`]: talking to one chain (CometBFT RPC client, …);
 //! - [`tx`]: signing keys, and later fees, signing and the `TxEngine`;
+//! - [`telemetry`]: Prometheus metrics, the HTTP status server, systemd notifications;
 //! - [`handshake`]: client creation, connection and channel handshakes (resumable);
 //! - [`cli`]: the command line.
 
@@ -13,4 +14,5 @@ pub mod config;
 pub mod demo;
 pub mod handshake;
 pub mod relay;
+pub mod telemetry;
 pub mod tx;

@@ -183,7 +183,10 @@ fn start_reports_missing_key_file_and_bad_config() {
     let o = arke(&["start", "--config", file.to_str().unwrap()], tmp.path());
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let err = stderr(&o);
-    assert!(err.contains("relayer-a") && err.contains("relayer-a.json"), "{err}");
+    assert!(
+        err.contains("relayer-a") && err.contains("relayer-a.json"),
+        "{err}"
+    );
     // `start` checks its config first.
     let bad = tmp.write("bad.toml", "[chains.a]\n");
     let o = arke(&["start", "--config", bad.to_str().unwrap()], tmp.path());

@@ -614,6 +614,9 @@ impl WsTask {
                 attempt = 0;
             }
             self.shared.reconnects.fetch_add(1, Ordering::Relaxed);
+            crate::telemetry::metrics::metrics()
+                .websocket_reconnects
+                .inc(&[chain.as_str()]);
             let delay = backoff(attempt, self.options.backoff_min, self.options.backoff_max);
             attempt = attempt.saturating_add(1);
             tracing::warn!(chain = %chain, %reason, ?delay, "event websocket lost; polling meanwhile, reconnecting");

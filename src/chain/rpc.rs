@@ -144,6 +144,19 @@ impl RpcError {
         }
     }
 
+    /// A short name of the variant, the `kind` label of `arke_rpc_errors_total`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            RpcError::Transport { .. } => "transport",
+            RpcError::Http { .. } => "http",
+            RpcError::Timeout { .. } => "timeout",
+            RpcError::JsonRpc { .. } => "jsonrpc",
+            RpcError::Decode { .. } => "decode",
+            RpcError::Closed { .. } => "closed",
+            RpcError::InvalidEndpoint { .. } => "invalid_endpoint",
+        }
+    }
+
     /// The JSON-RPC method of the failed call, if any.
     pub fn method(&self) -> Option<&'static str> {
         match self {
@@ -310,14 +323,34 @@ impl RpcClient {
     ) -> Result<R, RpcError> {
         let inner = &*self.inner;
         let endpoint = inner.endpoint_str.as_str();
-        let _permit = inner
-            .permits
-            .acquire()
-            .await
-            .map_err(|_| RpcError::Closed {
+        let metrics = crate::telemetry::metrics::metrics();
+        let waiting = Instant::now();
+        let permit = inner.permits.acquire().await;
+        metrics
+            .rpc_semaphore_wait
+            .observe_duration(&[endpoint], waiting.elapsed());
+        metrics.rpc_requests.inc(&[endpoint, method]);
+        let result = match permit {
+            Ok(_permit) => self.exchange(method, params).await,
+            Err(_) => Err(RpcError::Closed {
                 endpoint: endpoint.to_string(),
                 method,
-            })?;
+            }),
+        };
+        if let Err(e) = &result {
+            metrics.rpc_errors.inc(&[endpoint, method, e.kind()]);
+        }
+        result
+    }
+
+    /// One JSON-RPC exchange, the permit already held.
+    async fn exchange<R: DeserializeOwned>(
+        &self,
+        method: &'static str,
+        params: Value,
+    ) -> Result<R, RpcError> {
+        let inner = &*self.inner;
+        let endpoint = inner.endpoint_str.as_str();
         let id = inner.next_id.fetch_add(1, Ordering::Relaxed);
         let request = json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params });
         let started = Instant::now();
@@ -355,6 +388,9 @@ impl RpcClient {
                 method,
                 timeout: inner.timeout,
             })??;
+        crate::telemetry::metrics::metrics()
+            .rpc_latency
+            .observe_duration(&[endpoint, method], started.elapsed());
         tracing::trace!(
             endpoint,
             method,

@@ -7,6 +7,7 @@ pub mod config_cmd;
 pub mod create;
 pub mod demo;
 pub mod devnet;
+pub mod health;
 pub mod keys;
 pub mod query;
 pub mod start;
@@ -72,6 +73,8 @@ pub enum Command {
     /// Check config files.
     #[command(subcommand)]
     Config(config_cmd::ConfigCommand),
+    /// Ask a running daemon's /health endpoint (exit 0 when healthy).
+    Health(health::HealthArgs),
 }
 
 /// `--config FILE`, shared by many commands.
@@ -160,6 +163,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Query(cmd) => query::run(cmd),
         Command::Clear(args) => clear::run(args),
         Command::Config(cmd) => config_cmd::run(cmd),
+        Command::Health(args) => health::run(args),
     }
 }
 

@@ -1,5 +1,7 @@
 //! `arke start`: run the relayer daemon for one chain pair until SIGTERM or SIGINT, then drain
-//! in-flight work for up to `shutdown_grace` and exit 0.
+//! in-flight work for up to `shutdown_grace` and exit 0. SIGHUP reloads the pair file (see
+//! [`crate::relay::reload`]); under systemd (`$NOTIFY_SOCKET`) readiness, watchdog pings and
+//! stopping are notified.
 
 use clap::Args;
 use tokio_util::sync::CancellationToken;
@@ -38,10 +40,49 @@ pub fn run(args: StartArgs) -> Result<(), CliError> {
             tracing::info!("signal received: stopping");
             signals.cancel();
         });
-        supervisor::run(config, keys, shutdown)
+        let (reloader, reloads) = crate::relay::reload::reload_channel();
+        tokio::spawn(reload_on_sighup(reloader));
+        let options = supervisor::RunOptions {
+            reload: Some(reloads),
+            notifier: crate::telemetry::notify::Notifier::from_env(),
+            state: None,
+        };
+        supervisor::run_with(config, keys, shutdown, options)
             .await
             .map_err(|e| CliError::Failed(e.to_string()))
     })
+}
+
+/// Reloads the pair file on every SIGHUP, logging the outcome.
+async fn reload_on_sighup(reloader: crate::relay::reload::ReloadHandle) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut hup = match signal(SignalKind::hangup()) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGHUP; reloads are disabled");
+                return;
+            }
+        };
+        while hup.recv().await.is_some() {
+            tracing::info!("SIGHUP received: reloading the pair file");
+            match reloader.reload().await {
+                Ok(report) => tracing::info!(
+                    started = ?report.started,
+                    stopped = ?report.stopped,
+                    ignored = ?report.ignored,
+                    "reload applied"
+                ),
+                // The supervisor already logged why; the old config stays.
+                Err(e) => tracing::debug!(error = %e, "reload rejected"),
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = reloader;
+    }
 }
 
 /// Resolves on SIGTERM or SIGINT.

@@ -3,6 +3,8 @@
 
 pub mod cache;
 pub mod clearing;
+pub mod refresh;
+pub mod reload;
 pub mod supervisor;
 pub mod worker;
 

@@ -199,6 +199,7 @@ async fn source(
     let mut events_b = spec.b.chain.hub.subscribe(&spec.b.port, &spec.b.channel);
     let mut height_a = spec.a.chain.hub.latest_height();
     let mut last_clear = 0u64;
+    let clear_now = crate::telemetry::clear_trigger(&spec);
     if spec.clear_on_start {
         clear(&spec, &cache, &pump, &sweep, &token).await;
         last_clear = *height_a.borrow();
@@ -225,7 +226,13 @@ async fn source(
                 }
                 continue;
             }
+            _ = clear_now.notified() => {
+                info!("clearing requested");
+                clear(&spec, &cache, &pump, &sweep, &token).await;
+                continue;
+            }
         };
+        crate::telemetry::observe_event(&spec, side, &event);
         let src_chain = |s: Side| spec.end(s).chain.config.id.clone();
         match event {
             PacketEvent::Send { height, packet } => {
@@ -296,6 +303,7 @@ async fn clear(
                     found.lowest_open.unwrap_or(u64::MAX),
                 );
                 let jobs = found.jobs;
+                crate::telemetry::cleared(spec, from, false, &jobs);
                 if !jobs.is_empty() {
                     info!(count = jobs.len(), from = ?from, "clearing: unreceived packets");
                 }
@@ -309,6 +317,7 @@ async fn clear(
         }
         match clearing::pending_acks(spec, from).await {
             Ok(jobs) => {
+                crate::telemetry::cleared(spec, from, true, &jobs);
                 if !jobs.is_empty() {
                     info!(count = jobs.len(), from = ?from, "clearing: unrelayed acknowledgements");
                 }
@@ -367,7 +376,7 @@ async fn pipeline(
                 // Let what was handed to the engines finish; the engines bound it by the
                 // shutdown grace period.
                 while let Some((job, key, outcome)) = pending.next().await {
-                    record(&cache, &key, &job, &outcome);
+                    record(&spec, &cache, &key, &job, &outcome);
                 }
                 retries.abort_all();
                 return Ok(());
@@ -377,7 +386,7 @@ async fn pipeline(
                 None => return Err(WorkerError::TaskEnded { task: kind, reason: "queue closed".into() }),
             },
             Some((job, key, outcome)) = pending.next(), if !pending.is_empty() => {
-                if let Next::RetryAfter(delay) = record(&cache, &key, &job, &outcome) {
+                if let Next::RetryAfter(delay) = record(&spec, &cache, &key, &job, &outcome) {
                     let requeue = requeue.clone();
                     let retry = Job { event_height: 0, ..job };
                     retries.spawn(async move {
@@ -419,7 +428,14 @@ async fn pipeline(
     }
 }
 
-fn record(cache: &SequenceCache, key: &CacheKey, job: &Job, outcome: &Outcome) -> Next {
+fn record(
+    spec: &ChannelSpec,
+    cache: &SequenceCache,
+    key: &CacheKey,
+    job: &Job,
+    outcome: &Outcome,
+) -> Next {
+    crate::telemetry::relay_outcome(spec, key, job, outcome);
     let next = cache.record(key, outcome);
     match outcome {
         Outcome::Done { tx_hash, height } => {

@@ -840,9 +840,13 @@ impl Pump {
             let sequence = self.signer.sequence();
             let raw = self.signer.sign(msgs.clone(), gas, fee.clone());
             let hash = devnet::client::tx_hash_hex(&raw);
+            let chains = [self.host.chain_id(), self.counterparty.chain_id()];
+            let m = crate::telemetry::metrics::metrics();
+            m.txs_submitted.inc(&chains);
             let response = match self.host.rpc().broadcast_tx_sync(&raw).await {
                 Ok(r) => r,
                 Err(e) => {
+                    m.txs_failed.inc(&[chains[0], chains[1], "other"]);
                     warn!(tx_hash = %hash, error = %e, "broadcast failed");
                     return plan.settle_all(Outcome::failed(format!("broadcast: {e}"), true));
                 }
@@ -861,6 +865,8 @@ impl Pump {
                 return self.confirm(plan, hash, sequence);
             }
             let (codespace, log) = (response.codespace.as_str(), response.log.as_str());
+            let cause = crate::telemetry::metrics::tx_failure_cause(code, codespace, log);
+            m.txs_failed.inc(&[chains[0], chains[1], cause]);
             if code == 32 && (codespace == "sdk" || codespace.is_empty()) {
                 mismatches += 1;
                 match expected_sequence(log) {
@@ -898,6 +904,8 @@ impl Pump {
     /// Follows the tx in a task of the confirmation set and settles its waiters.
     fn confirm(&mut self, plan: TxPlan, hash: String, sequence: u64) {
         let watch = TxWatch {
+            counterparty: self.counterparty.chain_id().to_string(),
+            submitted: Instant::now(),
             host: self.host.clone(),
             address: self.signer.address().to_string(),
             sequence,
@@ -914,6 +922,10 @@ impl Pump {
 /// What a confirmation task knows about its tx.
 struct TxWatch {
     host: IbcQuerier,
+    /// Counterparty chain id (a metric label).
+    counterparty: String,
+    /// When the tx was accepted by `broadcast_tx_sync`.
+    submitted: Instant,
     address: String,
     sequence: u64,
     hash: String,
@@ -937,12 +949,25 @@ impl TxWatch {
     /// settles the plan.
     async fn settle(self, plan: TxPlan) {
         let effects: Vec<Effect> = plan.items.iter().map(|(_, w)| w.effect.clone()).collect();
+        let m = crate::telemetry::metrics::metrics();
+        let chains = [self.host.chain_id(), self.counterparty.as_str()];
         match self.follow(&effects).await {
             Fate::Included(tx) => {
                 let height = tx.height.value();
                 let result = &tx.tx_result;
                 if result.code.is_ok() {
                     debug!(height, "tx confirmed");
+                    m.txs_confirmed.inc(&chains);
+                    m.tx_latency
+                        .observe_duration(&chains, self.submitted.elapsed());
+                    for any in &plan.lead {
+                        if any.type_url == "/ibc.core.client.v1.MsgUpdateClient" {
+                            let client = MsgUpdateClient::decode(any.value.as_slice())
+                                .map(|u| u.client_id)
+                                .unwrap_or_default();
+                            m.client_updates.inc(&[chains[0], chains[1], &client]);
+                        }
+                    }
                     plan.settle_executed(&self.hash, height, &result_data(&result.data));
                 } else {
                     let reason = format!(
@@ -952,15 +977,23 @@ impl TxWatch {
                         result.codespace,
                         result.log
                     );
+                    let cause = crate::telemetry::metrics::tx_failure_cause(
+                        result.code.value(),
+                        &result.codespace,
+                        &result.log,
+                    );
+                    m.txs_failed.inc(&[chains[0], chains[1], cause]);
                     warn!(%reason, "tx failed");
                     plan.settle_all(Outcome::failed(reason, true));
                 }
             }
             Fate::Moot => {
+                m.txs_failed.inc(&[chains[0], chains[1], "redundant"]);
                 info!("every item was relayed by another tx");
                 plan.settle_all(Outcome::Redundant);
             }
             Fate::Lost(reason) => {
+                m.txs_failed.inc(&[chains[0], chains[1], "other"]);
                 // Items whose effect is on chain anyway are redundant; the rest retry.
                 let done = settled_on_chain(&self.host, &effects)
                     .await

@@ -4,10 +4,11 @@
 
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use arke::config::Config;
+#[allow(unused_imports)] // not every test binary uses every check
 pub use arke::demo::{has_commitment, receive_counts, voucher};
 use arke::relay::supervisor::{self, PairKeys};
 use devnet::bank::Coin;
@@ -68,44 +69,7 @@ impl Harness {
             rand::random::<u64>()
         ));
         std::fs::create_dir_all(&dir).expect("scratch dir");
-        let text = format!(
-            r#"
-[chains.a]
-id = "{a_id}"
-rpc_addr = "{a_rpc}"
-account_prefix = "cosmos"
-key_name = "relayer"
-key_store_folder = "{keys}"
-gas_price = {{ price = 0.0, denom = "stake" }}
-max_gas = 50000000
-max_msg_num = 50
-max_tx_size = 2000000
-rpc_timeout = "5s"
-
-[chains.b]
-id = "{b_id}"
-rpc_addr = "{b_rpc}"
-account_prefix = "cosmos"
-key_name = "relayer"
-key_store_folder = "{keys}"
-gas_price = {{ price = 0.0, denom = "stake" }}
-max_gas = 50000000
-max_msg_num = 50
-max_tx_size = 2000000
-rpc_timeout = "5s"
-
-[relay]
-clear_interval = 20
-shutdown_grace = "10s"
-{extra_relay}
-"#,
-            a_id = chains.a.devnet.chain_id(),
-            a_rpc = chains.a.devnet.rpc_url(),
-            b_id = chains.b.devnet.chain_id(),
-            b_rpc = chains.b.devnet.rpc_url(),
-            keys = dir.join("keys").display(),
-        );
-        let config = Config::from_toml_str(&text, &dir.join("pair.toml")).expect("valid config");
+        let config = pair_config(&chains.a, &chains.b, &dir, extra_relay);
         Self {
             chains,
             config,
@@ -201,6 +165,49 @@ shutdown_grace = "10s"
             tokio::time::sleep(BLOCK).await;
         }
     }
+}
+
+/// A pair config for chains `a` and `b` (keys under `dir/keys`, zero gas price, generous tx
+/// limits) with `extra_relay` appended to its `[relay]` section.
+pub fn pair_config(a: &TestChain, b: &TestChain, dir: &Path, extra_relay: &str) -> Config {
+    let text = format!(
+        r#"
+[chains.a]
+id = "{a_id}"
+rpc_addr = "{a_rpc}"
+account_prefix = "cosmos"
+key_name = "relayer"
+key_store_folder = "{keys}"
+gas_price = {{ price = 0.0, denom = "stake" }}
+max_gas = 50000000
+max_msg_num = 50
+max_tx_size = 2000000
+rpc_timeout = "5s"
+
+[chains.b]
+id = "{b_id}"
+rpc_addr = "{b_rpc}"
+account_prefix = "cosmos"
+key_name = "relayer"
+key_store_folder = "{keys}"
+gas_price = {{ price = 0.0, denom = "stake" }}
+max_gas = 50000000
+max_msg_num = 50
+max_tx_size = 2000000
+rpc_timeout = "5s"
+
+[relay]
+clear_interval = 20
+shutdown_grace = "10s"
+{extra_relay}
+"#,
+        a_id = a.devnet.chain_id(),
+        a_rpc = a.devnet.rpc_url(),
+        b_id = b.devnet.chain_id(),
+        b_rpc = b.devnet.rpc_url(),
+        keys = dir.join("keys").display(),
+    );
+    Config::from_toml_str(&text, &dir.join("pair.toml")).expect("valid config")
 }
 
 /// Committed txs on `chain` that failed (non-zero code), as "code codespace: log".

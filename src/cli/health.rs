@@ -1,0 +1,49 @@
+//! `arke health`: asks a running daemon's `/health` endpoint and exits 0 when it answers 200,
+//! 1 otherwise, so container health checks need no curl in the image.
+
+use std::time::Duration;
+
+use clap::Args;
+
+use super::{duration_arg, CliError};
+
+/// `arke health [--url URL] [--timeout 5s]`.
+#[derive(Debug, Args)]
+pub struct HealthArgs {
+    /// The daemon's health endpoint.
+    #[arg(long, default_value = "http://127.0.0.1:3001/health")]
+    pub url: String,
+    /// How long to wait for the answer.
+    #[arg(long, default_value = "5s", value_parser = duration_arg)]
+    pub timeout: Duration,
+}
+
+/// Runs `arke health`.
+pub fn run(args: HealthArgs) -> Result<(), CliError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Failed(format!("cannot start the async runtime: {e}")))?;
+    runtime.block_on(async move {
+        let client = reqwest::Client::builder()
+            .timeout(args.timeout)
+            .build()
+            .map_err(|e| CliError::Failed(format!("cannot build an HTTP client: {e}")))?;
+        let response = client
+            .get(&args.url)
+            .send()
+            .await
+            .map_err(|e| CliError::Failed(format!("{}: {e}", args.url)))?;
+        let status = response.status();
+        let body = response.text().await.unwrap_or_default();
+        if status.is_success() {
+            println!("{body}");
+            Ok(())
+        } else {
+            Err(CliError::Failed(format!(
+                "{}: HTTP {status}: {body}",
+                args.url
+            )))
+        }
+    })
+}

@@ -1,0 +1,844 @@
+//! A small Prometheus registry of our own and the relayer's metrics.
+//!
+//! Three kinds of families, each with a fixed list of label names: [`CounterVec`] (monotonic,
+//! exported with a `_total` name), [`GaugeVec`] and [`HistogramVec`] (cumulative `le` buckets,
+//! `_sum` and `_count`). A [`Registry`] renders every family in the text exposition format
+//! 0.0.4 (`# HELP`, `# TYPE`, one sample per line, label values escaped), in registration order
+//! and, within a family, in label order, so the output is stable.
+//!
+//! [`Metrics`] holds every family the relayer exports (names, units and labels are listed in the
+//! README); [`metrics`] is the process-wide instance. Besides plain families it keeps two small
+//! pieces of state the instrumentation needs: the instant each packet event was observed (for the
+//! send→receive and receive→ack latencies, removed when the packet is settled and bounded in
+//! size) and the per-channel backlog found by the last clearing round (whose oldest-age gauge is
+//! computed when the metrics are rendered, so it keeps growing between rounds).
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant};
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn key(labels: &[&str]) -> Vec<String> {
+    labels.iter().map(|s| (*s).to_string()).collect()
+}
+
+/// Escapes a label value: backslash, double quote and line feed.
+fn escape_label(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Escapes a HELP text: backslash and line feed.
+fn escape_help(text: &str) -> String {
+    text.replace('\\', "\\\\").replace('\n', "\\n")
+}
+
+/// A sample value as Prometheus writes it (`+Inf`, `-Inf`, `NaN`, else Rust's shortest form).
+fn format_value(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".into()
+    } else if v == f64::INFINITY {
+        "+Inf".into()
+    } else if v == f64::NEG_INFINITY {
+        "-Inf".into()
+    } else {
+        format!("{v}")
+    }
+}
+
+/// `{a="x",b="y"}` (empty when there are no labels), with `extra` appended (for `le`).
+fn label_set(names: &[&'static str], values: &[String], extra: Option<(&str, &str)>) -> String {
+    let mut parts: Vec<String> = names
+        .iter()
+        .zip(values)
+        .map(|(n, v)| format!("{n}=\"{}\"", escape_label(v)))
+        .collect();
+    if let Some((n, v)) = extra {
+        parts.push(format!("{n}=\"{}\"", escape_label(v)));
+    }
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!("{{{}}}", parts.join(","))
+    }
+}
+
+/// Name, help and label names of a family.
+#[derive(Debug)]
+struct Desc {
+    name: &'static str,
+    help: &'static str,
+    labels: &'static [&'static str],
+}
+
+impl Desc {
+    fn header(&self, out: &mut String, kind: &str) {
+        let _ = writeln!(out, "# HELP {} {}", self.name, escape_help(self.help));
+        let _ = writeln!(out, "# TYPE {} {kind}", self.name);
+    }
+
+    fn check(&self, labels: &[&str]) -> bool {
+        if labels.len() == self.labels.len() {
+            true
+        } else {
+            tracing::debug!(
+                metric = self.name,
+                "wrong number of label values; sample dropped"
+            );
+            false
+        }
+    }
+}
+
+/// Something the registry can render.
+trait Family: Send + Sync {
+    fn render(&self, out: &mut String);
+}
+
+/// A family of counters. The name must end in `_total`.
+#[derive(Debug)]
+pub struct CounterVec {
+    desc: Desc,
+    cells: Mutex<BTreeMap<Vec<String>, Arc<AtomicU64>>>,
+}
+
+impl CounterVec {
+    fn cell(&self, labels: &[&str]) -> Option<Arc<AtomicU64>> {
+        if !self.desc.check(labels) {
+            return None;
+        }
+        let mut cells = lock(&self.cells);
+        Some(cells.entry(key(labels)).or_default().clone())
+    }
+
+    /// Adds one.
+    pub fn inc(&self, labels: &[&str]) {
+        self.inc_by(labels, 1);
+    }
+
+    /// Adds `n`.
+    pub fn inc_by(&self, labels: &[&str], n: u64) {
+        if let Some(c) = self.cell(labels) {
+            c.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+
+    /// The current value (0 for a series never touched).
+    pub fn get(&self, labels: &[&str]) -> u64 {
+        lock(&self.cells)
+            .get(&key(labels))
+            .map_or(0, |c| c.load(Ordering::Relaxed))
+    }
+}
+
+impl Family for CounterVec {
+    fn render(&self, out: &mut String) {
+        self.desc.header(out, "counter");
+        for (values, cell) in lock(&self.cells).iter() {
+            let _ = writeln!(
+                out,
+                "{}{} {}",
+                self.desc.name,
+                label_set(self.desc.labels, values, None),
+                cell.load(Ordering::Relaxed)
+            );
+        }
+    }
+}
+
+/// A family of gauges (f64 values).
+#[derive(Debug)]
+pub struct GaugeVec {
+    desc: Desc,
+    cells: Mutex<BTreeMap<Vec<String>, f64>>,
+}
+
+impl GaugeVec {
+    /// Sets the value.
+    pub fn set(&self, labels: &[&str], v: f64) {
+        if self.desc.check(labels) {
+            lock(&self.cells).insert(key(labels), v);
+        }
+    }
+
+    /// Adds `d` (may be negative).
+    pub fn add(&self, labels: &[&str], d: f64) {
+        if self.desc.check(labels) {
+            *lock(&self.cells).entry(key(labels)).or_insert(0.0) += d;
+        }
+    }
+
+    /// Removes a series (it is no longer exported).
+    pub fn remove(&self, labels: &[&str]) {
+        lock(&self.cells).remove(&key(labels));
+    }
+
+    /// The current value, if the series exists.
+    pub fn get(&self, labels: &[&str]) -> Option<f64> {
+        lock(&self.cells).get(&key(labels)).copied()
+    }
+}
+
+impl Family for GaugeVec {
+    fn render(&self, out: &mut String) {
+        self.desc.header(out, "gauge");
+        for (values, v) in lock(&self.cells).iter() {
+            let _ = writeln!(
+                out,
+                "{}{} {}",
+                self.desc.name,
+                label_set(self.desc.labels, values, None),
+                format_value(*v)
+            );
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+struct HistogramCell {
+    /// Non-cumulative counts per bucket (the last one is `+Inf`).
+    counts: Vec<u64>,
+    sum: f64,
+    count: u64,
+}
+
+/// A family of histograms with fixed upper bounds (in the metric's base unit).
+#[derive(Debug)]
+pub struct HistogramVec {
+    desc: Desc,
+    bounds: &'static [f64],
+    cells: Mutex<BTreeMap<Vec<String>, HistogramCell>>,
+}
+
+impl HistogramVec {
+    /// Records one observation.
+    pub fn observe(&self, labels: &[&str], v: f64) {
+        if !self.desc.check(labels) || v.is_nan() {
+            return;
+        }
+        let idx = self
+            .bounds
+            .iter()
+            .position(|b| v <= *b)
+            .unwrap_or(self.bounds.len());
+        let mut cells = lock(&self.cells);
+        let cell = cells.entry(key(labels)).or_insert_with(|| HistogramCell {
+            counts: vec![0; self.bounds.len() + 1],
+            ..Default::default()
+        });
+        if let Some(c) = cell.counts.get_mut(idx) {
+            *c += 1;
+        }
+        cell.sum += v;
+        cell.count += 1;
+    }
+
+    /// Records a duration in seconds.
+    pub fn observe_duration(&self, labels: &[&str], d: Duration) {
+        self.observe(labels, d.as_secs_f64());
+    }
+
+    /// Number of observations of a series.
+    pub fn count(&self, labels: &[&str]) -> u64 {
+        lock(&self.cells).get(&key(labels)).map_or(0, |c| c.count)
+    }
+}
+
+impl Family for HistogramVec {
+    fn render(&self, out: &mut String) {
+        self.desc.header(out, "histogram");
+        let name = self.desc.name;
+        for (values, cell) in lock(&self.cells).iter() {
+            let mut cumulative = 0u64;
+            for (i, bound) in self.bounds.iter().enumerate() {
+                cumulative += cell.counts.get(i).copied().unwrap_or(0);
+                let le = format_value(*bound);
+                let labels = label_set(self.desc.labels, values, Some(("le", &le)));
+                let _ = writeln!(out, "{name}_bucket{labels} {cumulative}");
+            }
+            let labels = label_set(self.desc.labels, values, Some(("le", "+Inf")));
+            let _ = writeln!(out, "{name}_bucket{labels} {}", cell.count);
+            let labels = label_set(self.desc.labels, values, None);
+            let _ = writeln!(out, "{name}_sum{labels} {}", format_value(cell.sum));
+            let _ = writeln!(out, "{name}_count{labels} {}", cell.count);
+        }
+    }
+}
+
+/// A set of families rendered together.
+#[derive(Default)]
+pub struct Registry {
+    families: Mutex<Vec<Arc<dyn Family>>>,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registry")
+            .field("families", &lock(&self.families).len())
+            .finish()
+    }
+}
+
+impl Registry {
+    /// Registers a counter family (`name` should end in `_total`).
+    pub fn counter(
+        &self,
+        name: &'static str,
+        help: &'static str,
+        labels: &'static [&'static str],
+    ) -> Arc<CounterVec> {
+        let f = Arc::new(CounterVec {
+            desc: Desc { name, help, labels },
+            cells: Mutex::default(),
+        });
+        lock(&self.families).push(f.clone());
+        f
+    }
+
+    /// Registers a gauge family.
+    pub fn gauge(
+        &self,
+        name: &'static str,
+        help: &'static str,
+        labels: &'static [&'static str],
+    ) -> Arc<GaugeVec> {
+        let f = Arc::new(GaugeVec {
+            desc: Desc { name, help, labels },
+            cells: Mutex::default(),
+        });
+        lock(&self.families).push(f.clone());
+        f
+    }
+
+    /// Registers a histogram family with upper bounds `bounds` (ascending).
+    pub fn histogram(
+        &self,
+        name: &'static str,
+        help: &'static str,
+        labels: &'static [&'static str],
+        bounds: &'static [f64],
+    ) -> Arc<HistogramVec> {
+        let f = Arc::new(HistogramVec {
+            desc: Desc { name, help, labels },
+            bounds,
+            cells: Mutex::default(),
+        });
+        lock(&self.families).push(f.clone());
+        f
+    }
+
+    /// Every family in the text exposition format 0.0.4.
+    pub fn render(&self) -> String {
+        let families: Vec<Arc<dyn Family>> = lock(&self.families).clone();
+        let mut out = String::new();
+        for f in families {
+            f.render(&mut out);
+        }
+        out
+    }
+}
+
+/// Labels of packet metrics: the packet's source chain, its destination chain, and its source
+/// port and channel (so `chain` → `counterparty` is the direction).
+pub const PACKET_LABELS: &[&str] = &["chain", "counterparty", "port", "channel"];
+const PACKET_STEP_LABELS: &[&str] = &["chain", "counterparty", "port", "channel", "step"];
+const PACKET_EVENT_LABELS: &[&str] = &["chain", "counterparty", "port", "channel", "event"];
+const BACKLOG_LABELS: &[&str] = &["chain", "counterparty", "port", "channel", "kind"];
+const TX_LABELS: &[&str] = &["chain", "counterparty"];
+const TX_FAIL_LABELS: &[&str] = &["chain", "counterparty", "cause"];
+const RPC_LABELS: &[&str] = &["endpoint", "method"];
+const RPC_ERROR_LABELS: &[&str] = &["endpoint", "method", "kind"];
+const ENDPOINT_LABELS: &[&str] = &["endpoint"];
+const CHAIN_LABELS: &[&str] = &["chain"];
+const CLIENT_LABELS: &[&str] = &["chain", "counterparty", "client"];
+const WALLET_LABELS: &[&str] = &["chain", "address", "denom"];
+
+const RPC_BOUNDS: &[f64] = &[
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+const WAIT_BOUNDS: &[f64] = &[0.0001, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0];
+const TX_BOUNDS: &[f64] = &[0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0];
+const PACKET_BOUNDS: &[f64] = &[
+    0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0,
+];
+
+/// At most this many packet observations are remembered for latencies.
+pub const MAX_TRACKED_PACKETS: usize = 200_000;
+
+/// Which latency an observation starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Clock {
+    /// `send_packet` seen: ends when our `MsgRecvPacket` is confirmed.
+    Send,
+    /// `write_acknowledgement` seen: ends when our `MsgAcknowledgement` is confirmed.
+    WriteAck,
+}
+
+/// (packet source chain, source port, source channel, sequence, clock).
+type ClockKey = (String, String, String, u64, Clock);
+
+/// The backlog of one channel direction and kind, from the last clearing round.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Backlog {
+    /// Pending items (capped by the clearing limit).
+    pub pending: u64,
+    /// Lowest pending sequence (0 when nothing is pending).
+    pub oldest_sequence: u64,
+    /// Since when that sequence is known to be pending.
+    pub oldest_since: Option<Instant>,
+}
+
+/// Every metric of the relayer. See the README's metrics table.
+pub struct Metrics {
+    registry: Registry,
+    /// `send_packet`, `write_acknowledgement`, … events seen by the workers.
+    pub packets_observed: Arc<CounterVec>,
+    /// Packets and acks found by clearing rounds.
+    pub packets_cleared: Arc<CounterVec>,
+    /// `MsgRecvPacket` confirmed by this relayer.
+    pub packets_relayed: Arc<CounterVec>,
+    /// `MsgAcknowledgement` confirmed by this relayer.
+    pub packets_acked: Arc<CounterVec>,
+    /// `MsgTimeout` confirmed by this relayer.
+    pub packets_timed_out: Arc<CounterVec>,
+    /// Steps another relayer did first.
+    pub packets_redundant: Arc<CounterVec>,
+    /// Failed relay steps (retried or given up).
+    pub packet_failures: Arc<CounterVec>,
+    /// Txs broadcast.
+    pub txs_submitted: Arc<CounterVec>,
+    /// Txs included with code 0.
+    pub txs_confirmed: Arc<CounterVec>,
+    /// Txs that failed, by cause.
+    pub txs_failed: Arc<CounterVec>,
+    /// Broadcast → found in a block.
+    pub tx_latency: Arc<HistogramVec>,
+    /// `send_packet` observed → `MsgRecvPacket` confirmed.
+    pub packet_recv_latency: Arc<HistogramVec>,
+    /// `write_acknowledgement` observed → `MsgAcknowledgement` confirmed.
+    pub packet_ack_latency: Arc<HistogramVec>,
+    /// Backlog size.
+    pub backlog_packets: Arc<GaugeVec>,
+    /// Backlog's oldest sequence.
+    pub backlog_oldest_sequence: Arc<GaugeVec>,
+    /// Backlog's oldest age.
+    pub backlog_oldest_age: Arc<GaugeVec>,
+    /// Confirmed `MsgUpdateClient`.
+    pub client_updates: Arc<CounterVec>,
+    /// Seconds until a client expires.
+    pub client_expiry: Arc<GaugeVec>,
+    /// RPC requests sent.
+    pub rpc_requests: Arc<CounterVec>,
+    /// RPC requests failed.
+    pub rpc_errors: Arc<CounterVec>,
+    /// RPC exchange duration.
+    pub rpc_latency: Arc<HistogramVec>,
+    /// Time waiting for an endpoint permit.
+    pub rpc_semaphore_wait: Arc<HistogramVec>,
+    /// Websocket reconnects.
+    pub websocket_reconnects: Arc<CounterVec>,
+    /// Signer balance.
+    pub wallet_balance: Arc<GaugeVec>,
+    /// Worker restarts.
+    pub worker_restarts: Arc<CounterVec>,
+    /// 1 while a worker runs.
+    pub worker_up: Arc<GaugeVec>,
+    /// 1 when the chain's RPC answered the last check.
+    pub chain_up: Arc<GaugeVec>,
+    /// Latest height delivered by the chain's event hub.
+    pub chain_height: Arc<GaugeVec>,
+    clocks: Mutex<HashMap<ClockKey, Instant>>,
+    backlogs: Mutex<BTreeMap<Vec<String>, Backlog>>,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// A fresh set of families.
+    pub fn new() -> Self {
+        let r = Registry::default();
+        Self {
+            packets_observed: r.counter(
+                "arke_packets_observed_total",
+                "Packet events seen on the event hubs (event = send_packet, write_acknowledgement, recv_packet, acknowledge_packet, timeout_packet).",
+                PACKET_EVENT_LABELS,
+            ),
+            packets_cleared: r.counter(
+                "arke_packets_cleared_total",
+                "Unfinished work found by clearing rounds (kind = packet: unreceived; ack: acknowledgement not yet relayed back).",
+                BACKLOG_LABELS,
+            ),
+            packets_relayed: r.counter(
+                "arke_packets_relayed_total",
+                "Packets delivered by this relayer (MsgRecvPacket confirmed on the counterparty).",
+                PACKET_LABELS,
+            ),
+            packets_acked: r.counter(
+                "arke_packets_acked_total",
+                "Acknowledgements relayed by this relayer (MsgAcknowledgement confirmed on the source).",
+                PACKET_LABELS,
+            ),
+            packets_timed_out: r.counter(
+                "arke_packets_timed_out_total",
+                "Packets timed out by this relayer (MsgTimeout confirmed on the source).",
+                PACKET_LABELS,
+            ),
+            packets_redundant: r.counter(
+                "arke_packets_redundant_total",
+                "Relay steps another relayer did first (step = recv, ack, timeout).",
+                PACKET_STEP_LABELS,
+            ),
+            packet_failures: r.counter(
+                "arke_packet_relay_failures_total",
+                "Relay steps that failed (retried with backoff, then left to clearing).",
+                PACKET_STEP_LABELS,
+            ),
+            txs_submitted: r.counter(
+                "arke_txs_submitted_total",
+                "Txs broadcast on chain (proofs from counterparty).",
+                TX_LABELS,
+            ),
+            txs_confirmed: r.counter(
+                "arke_txs_confirmed_total",
+                "Txs included in a block with code 0.",
+                TX_LABELS,
+            ),
+            txs_failed: r.counter(
+                "arke_txs_failed_total",
+                "Txs rejected or failed (cause = sequence_mismatch, out_of_gas, insufficient_fee, redundant, other).",
+                TX_FAIL_LABELS,
+            ),
+            tx_latency: r.histogram(
+                "arke_tx_confirmation_seconds",
+                "Time from broadcast to the tx being found in a block.",
+                TX_LABELS,
+                TX_BOUNDS,
+            ),
+            packet_recv_latency: r.histogram(
+                "arke_packet_receive_latency_seconds",
+                "Time from observing send_packet to our MsgRecvPacket being confirmed (observed times).",
+                PACKET_LABELS,
+                PACKET_BOUNDS,
+            ),
+            packet_ack_latency: r.histogram(
+                "arke_packet_ack_latency_seconds",
+                "Time from observing write_acknowledgement to our MsgAcknowledgement being confirmed (observed times).",
+                PACKET_LABELS,
+                PACKET_BOUNDS,
+            ),
+            backlog_packets: r.gauge(
+                "arke_backlog_pending",
+                "Pending items found by the last clearing round (capped at the clearing limit).",
+                BACKLOG_LABELS,
+            ),
+            backlog_oldest_sequence: r.gauge(
+                "arke_backlog_oldest_sequence",
+                "Lowest pending sequence found by the last clearing round (0: none).",
+                BACKLOG_LABELS,
+            ),
+            backlog_oldest_age: r.gauge(
+                "arke_backlog_oldest_age_seconds",
+                "How long the lowest pending sequence has been known to be pending (0: none).",
+                BACKLOG_LABELS,
+            ),
+            client_updates: r.counter(
+                "arke_client_updates_total",
+                "MsgUpdateClient confirmed on chain for client (tracking counterparty).",
+                CLIENT_LABELS,
+            ),
+            client_expiry: r.gauge(
+                "arke_client_expiry_seconds",
+                "Seconds until the client's latest consensus state leaves its trusting period (negative: expired).",
+                CLIENT_LABELS,
+            ),
+            rpc_requests: r.counter(
+                "arke_rpc_requests_total",
+                "JSON-RPC requests sent.",
+                RPC_LABELS,
+            ),
+            rpc_errors: r.counter(
+                "arke_rpc_errors_total",
+                "JSON-RPC requests that failed (kind = transport, timeout, http, jsonrpc, decode, closed).",
+                RPC_ERROR_LABELS,
+            ),
+            rpc_latency: r.histogram(
+                "arke_rpc_request_duration_seconds",
+                "Duration of JSON-RPC exchanges (after the permit was taken).",
+                RPC_LABELS,
+                RPC_BOUNDS,
+            ),
+            rpc_semaphore_wait: r.histogram(
+                "arke_rpc_semaphore_wait_seconds",
+                "Time spent waiting for a permit of the endpoint's semaphore.",
+                ENDPOINT_LABELS,
+                WAIT_BOUNDS,
+            ),
+            websocket_reconnects: r.counter(
+                "arke_websocket_reconnects_total",
+                "Event websocket sessions lost (each is followed by a reconnect).",
+                CHAIN_LABELS,
+            ),
+            wallet_balance: r.gauge(
+                "arke_wallet_balance",
+                "Balance of the relayer's signing account in the fee denom's base units.",
+                WALLET_LABELS,
+            ),
+            worker_restarts: r.counter(
+                "arke_worker_restarts_total",
+                "Channel worker restarts after a failure (labels: chain A end).",
+                PACKET_LABELS,
+            ),
+            worker_up: r.gauge(
+                "arke_worker_up",
+                "1 while the channel worker runs, 0 while it waits to restart.",
+                PACKET_LABELS,
+            ),
+            chain_up: r.gauge(
+                "arke_chain_up",
+                "1 when the chain's RPC answered the last check, else 0.",
+                CHAIN_LABELS,
+            ),
+            chain_height: r.gauge(
+                "arke_chain_latest_height",
+                "Latest height delivered by the chain's event hub.",
+                CHAIN_LABELS,
+            ),
+            registry: r,
+            clocks: Mutex::default(),
+            backlogs: Mutex::default(),
+        }
+    }
+
+    /// Every metric in the text exposition format 0.0.4 (backlog ages computed now).
+    pub fn render(&self) -> String {
+        let now = Instant::now();
+        let ages: Vec<(Vec<String>, f64)> = lock(&self.backlogs)
+            .iter()
+            .map(|(k, b)| {
+                let age = b
+                    .oldest_since
+                    .filter(|_| b.pending > 0)
+                    .map_or(0.0, |t| now.saturating_duration_since(t).as_secs_f64());
+                (k.clone(), age)
+            })
+            .collect();
+        for (k, age) in ages {
+            let labels: Vec<&str> = k.iter().map(String::as_str).collect();
+            self.backlog_oldest_age.set(&labels, age);
+        }
+        self.registry.render()
+    }
+
+    /// Remembers when a packet event was observed (the start of a latency).
+    pub fn start_clock(&self, chain: &str, port: &str, channel: &str, seq: u64, clock: Clock) {
+        let mut clocks = lock(&self.clocks);
+        if clocks.len() >= MAX_TRACKED_PACKETS {
+            // Forget observations older than an hour (packets someone else relayed).
+            let cutoff = Instant::now().checked_sub(Duration::from_secs(3600));
+            match cutoff {
+                Some(cutoff) => clocks.retain(|_, t| *t > cutoff),
+                None => clocks.clear(),
+            }
+            if clocks.len() >= MAX_TRACKED_PACKETS {
+                return;
+            }
+        }
+        clocks
+            .entry((
+                chain.to_string(),
+                port.to_string(),
+                channel.to_string(),
+                seq,
+                clock,
+            ))
+            .or_insert_with(Instant::now);
+    }
+
+    /// Ends a latency: the time since [`Metrics::start_clock`], if it was started.
+    pub fn stop_clock(
+        &self,
+        chain: &str,
+        port: &str,
+        channel: &str,
+        seq: u64,
+        clock: Clock,
+    ) -> Option<Duration> {
+        lock(&self.clocks)
+            .remove(&(
+                chain.to_string(),
+                port.to_string(),
+                channel.to_string(),
+                seq,
+                clock,
+            ))
+            .map(|t| t.elapsed())
+    }
+
+    /// Records what a clearing round found for one direction and kind (`labels` as
+    /// [`BACKLOG_LABELS`]): the pending sequences.
+    pub fn set_backlog(&self, labels: &[&str; 5], sequences: &[u64]) {
+        let oldest = sequences.iter().copied().min().unwrap_or(0);
+        let pending = sequences.len() as u64;
+        let k = key(labels);
+        let since = {
+            let mut backlogs = lock(&self.backlogs);
+            let previous = backlogs.get(&k).cloned();
+            let since = match previous {
+                Some(p) if p.oldest_sequence == oldest && pending > 0 => p.oldest_since,
+                _ if pending > 0 => {
+                    // Use when the packet was seen sent, if we saw it, else now.
+                    let clock = if labels[4] == "ack" {
+                        Clock::WriteAck
+                    } else {
+                        Clock::Send
+                    };
+                    let seen = lock(&self.clocks)
+                        .get(&(
+                            labels[0].to_string(),
+                            labels[2].to_string(),
+                            labels[3].to_string(),
+                            oldest,
+                            clock,
+                        ))
+                        .copied();
+                    Some(seen.unwrap_or_else(Instant::now))
+                }
+                _ => None,
+            };
+            backlogs.insert(
+                k,
+                Backlog {
+                    pending,
+                    oldest_sequence: oldest,
+                    oldest_since: since,
+                },
+            );
+            since
+        };
+        self.backlog_packets.set(labels, pending as f64);
+        self.backlog_oldest_sequence.set(labels, oldest as f64);
+        let age = since.map_or(0.0, |t| t.elapsed().as_secs_f64());
+        self.backlog_oldest_age.set(labels, age);
+    }
+
+    /// The backlogs whose packets come from `chain` over `port`/`channel`, as (kind, backlog).
+    pub fn backlogs_of(&self, chain: &str, port: &str, channel: &str) -> Vec<(String, Backlog)> {
+        lock(&self.backlogs)
+            .iter()
+            .filter(|(k, _)| {
+                k.first().is_some_and(|c| c == chain)
+                    && k.get(2).is_some_and(|p| p == port)
+                    && k.get(3).is_some_and(|c| c == channel)
+            })
+            .map(|(k, b)| (k.get(4).cloned().unwrap_or_default(), b.clone()))
+            .collect()
+    }
+}
+
+/// The process-wide metrics.
+pub fn metrics() -> &'static Metrics {
+    static METRICS: OnceLock<Metrics> = OnceLock::new();
+    METRICS.get_or_init(Metrics::new)
+}
+
+/// The `cause` label of a failed tx from its code, codespace and log.
+pub fn tx_failure_cause(code: u32, codespace: &str, log: &str) -> &'static str {
+    let sdk = codespace == "sdk" || codespace.is_empty();
+    if (code == 22 && codespace == "channel") || log.contains("packet messages are redundant") {
+        "redundant"
+    } else if sdk && code == 32 {
+        "sequence_mismatch"
+    } else if sdk && code == 11 {
+        "out_of_gas"
+    } else if sdk && code == 13 {
+        "insufficient_fee"
+    } else {
+        "other"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_text_format() {
+        let r = Registry::default();
+        let c = r.counter("x_total", "Things.\nMore", &["a"]);
+        let g = r.gauge("y", "A gauge", &[]);
+        let h = r.histogram("z_seconds", "Times", &["e"], &[0.1, 1.0]);
+        c.inc(&["q\"\\\n"]);
+        c.inc_by(&["b"], 3);
+        c.inc(&["wrong", "arity"]);
+        g.set(&[], 2.5);
+        h.observe(&["e1"], 0.25);
+        h.observe(&["e1"], 0.5);
+        h.observe(&["e1"], 5.0);
+        let text = r.render();
+        let expected = "# HELP x_total Things.\\nMore\n# TYPE x_total counter\n\
+x_total{a=\"b\"} 3\nx_total{a=\"q\\\"\\\\\\n\"} 1\n\
+# HELP y A gauge\n# TYPE y gauge\ny 2.5\n\
+# HELP z_seconds Times\n# TYPE z_seconds histogram\n\
+z_seconds_bucket{e=\"e1\",le=\"0.1\"} 0\nz_seconds_bucket{e=\"e1\",le=\"1\"} 2\n\
+z_seconds_bucket{e=\"e1\",le=\"+Inf\"} 3\nz_seconds_sum{e=\"e1\"} 5.75\nz_seconds_count{e=\"e1\"} 3\n";
+        assert_eq!(text, expected);
+        assert_eq!(c.get(&["b"]), 3);
+        assert_eq!(h.count(&["e1"]), 3);
+    }
+
+    #[test]
+    fn causes() {
+        assert_eq!(tx_failure_cause(32, "sdk", ""), "sequence_mismatch");
+        assert_eq!(tx_failure_cause(11, "sdk", ""), "out_of_gas");
+        assert_eq!(tx_failure_cause(13, "sdk", ""), "insufficient_fee");
+        assert_eq!(tx_failure_cause(22, "channel", ""), "redundant");
+        assert_eq!(tx_failure_cause(5, "sdk", ""), "other");
+    }
+
+    #[test]
+    fn backlog_age_keeps_the_oldest_sequence_time() {
+        let m = Metrics::new();
+        let labels = ["a", "b", "transfer", "channel-0", "packet"];
+        m.set_backlog(&labels, &[5, 3, 9]);
+        assert_eq!(m.backlog_packets.get(&labels), Some(3.0));
+        assert_eq!(m.backlog_oldest_sequence.get(&labels), Some(3.0));
+        let first = m.backlogs_of("a", "transfer", "channel-0")[0]
+            .1
+            .oldest_since;
+        m.set_backlog(&labels, &[3, 10]);
+        assert_eq!(
+            m.backlogs_of("a", "transfer", "channel-0")[0]
+                .1
+                .oldest_since,
+            first
+        );
+        m.set_backlog(&labels, &[]);
+        assert_eq!(m.backlog_packets.get(&labels), Some(0.0));
+        assert!(m.render().contains(
+            "arke_backlog_oldest_age_seconds{chain=\"a\",counterparty=\"b\",port=\"transfer\",channel=\"channel-0\",kind=\"packet\"} 0\n"
+        ));
+    }
+}
