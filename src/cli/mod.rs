@@ -144,11 +144,51 @@ pub fn init_logging(cli: &Cli) -> Result<(), CliError> {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
-    let result = match cli.log_format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().try_init(),
+    // Under systemd, stderr goes to the journal: prefix each line with its syslog priority
+    // (`<3>` error … `<7>` debug) so the journal records levels, and leave timestamps and colours
+    // to it.
+    let journal = std::env::var_os("JOURNAL_STREAM").is_some();
+    let result = match (cli.log_format, journal) {
+        (LogFormat::Text, false) => builder.try_init(),
+        (LogFormat::Text, true) => builder
+            .with_ansi(false)
+            .event_format(JournalPriority(
+                tracing_subscriber::fmt::format().without_time(),
+            ))
+            .try_init(),
+        (LogFormat::Json, _) => builder.json().try_init(),
     };
     result.map_err(|e| CliError::Failed(format!("cannot set up logging: {e}")))
+}
+
+/// Prefixes every log line with its syslog priority for the systemd journal.
+struct JournalPriority<F>(F);
+
+impl<S, N, F> tracing_subscriber::fmt::FormatEvent<S, N> for JournalPriority<F>
+where
+    F: tracing_subscriber::fmt::FormatEvent<S, N>,
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    N: for<'a> tracing_subscriber::fmt::FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &tracing_subscriber::fmt::FmtContext<'_, S, N>,
+        mut writer: tracing_subscriber::fmt::format::Writer<'_>,
+        event: &tracing::Event<'_>,
+    ) -> std::fmt::Result {
+        write!(writer, "<{}>", syslog_priority(*event.metadata().level()))?;
+        self.0.format_event(ctx, writer, event)
+    }
+}
+
+/// The syslog priority of a tracing level.
+fn syslog_priority(level: tracing::Level) -> u8 {
+    match level {
+        tracing::Level::ERROR => 3,
+        tracing::Level::WARN => 4,
+        tracing::Level::INFO => 6,
+        _ => 7,
+    }
 }
 
 /// Runs the parsed command.
@@ -191,6 +231,14 @@ pub fn main() -> ExitCode {
 mod tests {
     use super::*;
     use clap::CommandFactory;
+
+    #[test]
+    fn journal_priorities_follow_syslog() {
+        assert_eq!(syslog_priority(tracing::Level::ERROR), 3);
+        assert_eq!(syslog_priority(tracing::Level::WARN), 4);
+        assert_eq!(syslog_priority(tracing::Level::INFO), 6);
+        assert_eq!(syslog_priority(tracing::Level::DEBUG), 7);
+    }
 
     #[test]
     fn cli_definition_is_consistent() {
