@@ -40,6 +40,13 @@ async fn bounded<T>(what: &str, f: impl std::future::Future<Output = T>) -> T {
     }
 }
 
+fn init_tracing() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+}
+
 async fn client_height(q: &arke::chain::query::IbcQuerier, client: &str) -> u64 {
     q.client_latest_height(client)
         .await
@@ -49,6 +56,7 @@ async fn client_height(q: &arke::chain::query::IbcQuerier, client: &str) -> u64 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn daemon_refreshes_idle_clients() {
+    init_tracing();
     let a = TestChain::start("devnet-1", BLOCK).await.unwrap();
     let b = TestChain::start("devnet-2", BLOCK).await.unwrap();
     let dir = scratch_dir();
@@ -159,6 +167,7 @@ async fn daemon_refreshes_idle_clients() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expired_client_is_reported() {
+    init_tracing();
     let a = TestChain::start("devnet-1", BLOCK).await.unwrap();
     let b = TestChain::start("devnet-2", BLOCK).await.unwrap();
     let dir = scratch_dir();
