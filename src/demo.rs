@@ -16,6 +16,8 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Config;
 use crate::handshake;
 use crate::relay::supervisor::{self, PairKeys};
+use crate::tx::keys::{KeyStore, Mnemonic};
+use devnet::keys::{AccountKey, COSMOS_HD_PATH};
 
 /// Demo settings.
 #[derive(Clone, Debug)]
@@ -72,11 +74,12 @@ fn err(e: impl std::fmt::Display) -> DemoError {
     DemoError(e.to_string())
 }
 
-/// A pair config for two running devnets, signing with keys named `relayer` in `key_store`.
+/// A pair config for two running devnets, signing with keys named `relayer-<chain id>` in
+/// `key_store`.
 pub fn pair_config_text(a: &TestChain, b: &TestChain, key_store: &std::path::Path) -> String {
     let chain = |id: &str, rpc: String| {
         format!(
-            "id = \"{id}\"\nrpc_addr = \"{rpc}\"\naccount_prefix = \"cosmos\"\nkey_name = \"relayer\"\n\
+            "id = \"{id}\"\nrpc_addr = \"{rpc}\"\naccount_prefix = \"cosmos\"\nkey_name = \"relayer-{id}\"\n\
              key_store_folder = \"{}\"\ngas_price = {{ price = 0.0, denom = \"stake\" }}\n\
              max_gas = 50000000\nmax_msg_num = 50\nmax_tx_size = 2000000\n",
             key_store.display()
@@ -105,12 +108,10 @@ pub async fn run(opts: DemoOptions) -> Result<DemoSummary, DemoError> {
         "Starting two devnet chains (block time {:?}) and opening a channel between them...",
         opts.block_time
     );
-    let a = TestChain::start("devnet-1", opts.block_time)
-        .await
-        .map_err(err)?;
-    let b = TestChain::start("devnet-2", opts.block_time)
-        .await
-        .map_err(err)?;
+    let dir = std::env::temp_dir().join(format!("arke-demo-{}", std::process::id()));
+    let store = KeyStore::new(dir.join("keys"));
+    let a = start_chain("devnet-1", opts.block_time, &store).await?;
+    let b = start_chain("devnet-2", opts.block_time, &store).await?;
     println!(
         "  {} at {}\n  {} at {}",
         a.devnet.chain_id(),
@@ -118,7 +119,6 @@ pub async fn run(opts: DemoOptions) -> Result<DemoSummary, DemoError> {
         b.devnet.chain_id(),
         b.devnet.rpc_url(),
     );
-    let dir = std::env::temp_dir().join(format!("arke-demo-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(err)?;
     let config_path = dir.join("demo-pair.toml");
     let text = pair_config_text(&a, &b, &dir.join("keys"));
@@ -331,6 +331,53 @@ pub async fn run(opts: DemoOptions) -> Result<DemoSummary, DemoError> {
     }
     let _ = std::fs::remove_dir_all(PathBuf::from(&dir));
     Ok(summary)
+}
+
+/// A fresh 24-word mnemonic.
+fn fresh_mnemonic() -> Result<String, DemoError> {
+    let entropy: [u8; 32] = rand::random();
+    bip39::Mnemonic::from_entropy(&entropy)
+        .map(|m| m.to_string())
+        .map_err(err)
+}
+
+/// Starts a devnet funding a relayer and a user from fresh mnemonics, and stores the relayer's
+/// key as `relayer-<chain id>` in `store`, so the printed pair config works with every command.
+async fn start_chain(
+    chain_id: &str,
+    block_time: Duration,
+    store: &KeyStore,
+) -> Result<TestChain, DemoError> {
+    let funds = vec![Coin {
+        denom: "stake".into(),
+        amount: 1_000_000_000_000,
+    }];
+    let relayer_words = fresh_mnemonic()?;
+    let user_words = fresh_mnemonic()?;
+    let mut config = devnet::DevnetConfig::for_tests(chain_id);
+    config.block_time = block_time;
+    let config = config
+        .with_mnemonic_account("relayer", &relayer_words, funds.clone())
+        .map_err(err)?
+        .with_mnemonic_account("user", &user_words, funds)
+        .map_err(err)?;
+    let devnet = devnet::Devnet::start(config).await.map_err(err)?;
+    let relayer = AccountKey::from_mnemonic(&relayer_words, COSMOS_HD_PATH).map_err(err)?;
+    let user = AccountKey::from_mnemonic(&user_words, COSMOS_HD_PATH).map_err(err)?;
+    store
+        .add(
+            &format!("relayer-{chain_id}"),
+            &Mnemonic::new(&relayer_words),
+            COSMOS_HD_PATH,
+            "cosmos",
+            true,
+        )
+        .map_err(err)?;
+    Ok(TestChain {
+        devnet,
+        relayer,
+        user,
+    })
 }
 
 fn print_summary(s: &DemoSummary, chains: &DemoChains) {
