@@ -100,7 +100,11 @@ impl tonic::server::UnaryService<Vec<u8>> for Unary {
                     })?,
             };
             let data = request.into_inner();
-            let res = node.abci_query(&path, &data, height, false);
+            let n = node.clone();
+            let res =
+                tokio::task::spawn_blocking(move || n.abci_query(&path, &data, height, false))
+                    .await
+                    .map_err(|e| Status::internal(format!("query task failed: {e}")))?;
             if res.code.is_err() {
                 return Err(status_for(&res.codespace, res.code.value(), &res.log));
             }

@@ -148,9 +148,13 @@ pub async fn call(ctx: &Ctx, method: &str, p: &Params) -> Result<Value, RpcError
             let prove = p.boolean("prove")?.unwrap_or(false);
             let height = u64::try_from(height)
                 .map_err(|_| internal(format!("height must be non-negative, got {height}")))?;
-            Ok(render::abci_query(
-                &node.abci_query(&path, &data, height, prove),
-            ))
+            // Queries (proofs, Simulate) are CPU work: keep them off the async workers.
+            let n = node.clone();
+            let res =
+                tokio::task::spawn_blocking(move || n.abci_query(&path, &data, height, prove))
+                    .await
+                    .map_err(|e| internal(format!("query task failed: {e}")))?;
+            Ok(render::abci_query(&res))
         }
         "block" => {
             let h = resolve_height(
@@ -277,7 +281,12 @@ pub async fn call(ctx: &Ctx, method: &str, p: &Params) -> Result<Value, RpcError
         "broadcast_tx_async" | "broadcast_tx_sync" => {
             let tx = p.bytes("tx")?.unwrap_or_default();
             let hash: [u8; 32] = Sha256::digest(&tx).into();
-            let check = node.try_broadcast_tx(tx).map_err(internal)?;
+            // CheckTx verifies a signature and waits for the mempool lock: off the async workers.
+            let n = node.clone();
+            let check = tokio::task::spawn_blocking(move || n.try_broadcast_tx(tx))
+                .await
+                .map_err(|e| internal(format!("CheckTx task failed: {e}")))?
+                .map_err(internal)?;
             if method == "broadcast_tx_async" {
                 let zero = tendermint::abci::response::CheckTx::default();
                 return Ok(render::broadcast_result(&zero, &hash));
@@ -382,8 +391,10 @@ async fn broadcast_tx_commit(ctx: &Ctx, p: &Params) -> Result<Value, RpcError> {
     let hash: [u8; 32] = Sha256::digest(&tx).into();
     // Subscribe before broadcasting so the inclusion cannot be missed.
     let mut events = node.subscribe();
-    let check = node
-        .try_broadcast_tx(tx)
+    let n = node.clone();
+    let check = tokio::task::spawn_blocking(move || n.try_broadcast_tx(tx))
+        .await
+        .map_err(|e| internal(format!("CheckTx task failed: {e}")))?
         .map_err(|e| internal(format!("error on broadcastTxCommit: {e}")))?;
     let answer = |tx_result: Value, height: u64| {
         json!({
