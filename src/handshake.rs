@@ -563,6 +563,90 @@ async fn client_connections(
     Ok(out)
 }
 
+/// Where an end of a connection or channel handshake stands.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum EndState {
+    Init,
+    TryOpen,
+    Open,
+    Other,
+}
+
+/// What the stage search needs to know of a handshake end.
+trait HandshakeEnd {
+    fn end_state(&self) -> EndState;
+    /// The counterparty's connection or channel id.
+    fn counterparty_id(&self) -> &str;
+}
+
+impl HandshakeEnd for conn::ConnectionEnd {
+    fn end_state(&self) -> EndState {
+        match conn::State::try_from(self.state) {
+            Ok(conn::State::Init) => EndState::Init,
+            Ok(conn::State::Tryopen) => EndState::TryOpen,
+            Ok(conn::State::Open) => EndState::Open,
+            _ => EndState::Other,
+        }
+    }
+    fn counterparty_id(&self) -> &str {
+        counterparty_conn(self).1
+    }
+}
+
+impl HandshakeEnd for chan::Channel {
+    fn end_state(&self) -> EndState {
+        match chan::State::try_from(self.state) {
+            Ok(chan::State::Init) => EndState::Init,
+            Ok(chan::State::Tryopen) => EndState::TryOpen,
+            Ok(chan::State::Open) => EndState::Open,
+            _ => EndState::Other,
+        }
+    }
+    fn counterparty_id(&self) -> &str {
+        chan_counterparty(self).1
+    }
+}
+
+/// The most advanced unfinished handshake between the ends on `x` and those on `y`: INIT on x
+/// facing nothing (Try) or TRYOPEN (Ack), or OPEN on x facing TRYOPEN (Confirm).
+fn most_advanced_step<E: HandshakeEnd>(
+    on_x: &BTreeMap<String, E>,
+    on_y: &BTreeMap<String, E>,
+) -> Option<NextStep> {
+    let mut stages = Vec::new();
+    for (id_x, end_x) in on_x {
+        if end_x.end_state() == EndState::Init {
+            let tried = on_y
+                .iter()
+                .find(|(_, e)| e.end_state() == EndState::TryOpen && e.counterparty_id() == id_x);
+            stages.push(match tried {
+                Some((id_y, _)) => NextStep::Ack {
+                    x: id_x.clone(),
+                    y: id_y.clone(),
+                },
+                None => NextStep::Try { x: id_x.clone() },
+            });
+        }
+    }
+    for (id_y, end_y) in on_y {
+        if end_y.end_state() != EndState::TryOpen {
+            continue;
+        }
+        let id_x = end_y.counterparty_id();
+        if let Some(end_x) = on_x.get(id_x) {
+            if end_x.end_state() == EndState::Open && end_x.counterparty_id() == id_y {
+                stages.push(NextStep::Confirm {
+                    x: id_x.to_string(),
+                    y: id_y.clone(),
+                });
+            }
+        }
+    }
+    stages
+        .into_iter()
+        .max_by_key(|s| (s.rank(), std::cmp::Reverse(s.clone())))
+}
+
 fn state_is(end: &conn::ConnectionEnd, state: conn::State) -> bool {
     end.state == state as i32
 }
@@ -593,38 +677,7 @@ async fn connection_stage(
         .into_iter()
         .filter(|(_, e)| counterparty_conn(e).0 == client_x)
         .collect();
-    let mut stages = Vec::new();
-    for (id_x, end_x) in &on_x {
-        if state_is(end_x, conn::State::Init) {
-            let tried = on_y
-                .iter()
-                .find(|(_, e)| state_is(e, conn::State::Tryopen) && counterparty_conn(e).1 == id_x);
-            stages.push(match tried {
-                Some((id_y, _)) => NextStep::Ack {
-                    x: id_x.clone(),
-                    y: id_y.clone(),
-                },
-                None => NextStep::Try { x: id_x.clone() },
-            });
-        }
-    }
-    for (id_y, end_y) in &on_y {
-        if !state_is(end_y, conn::State::Tryopen) {
-            continue;
-        }
-        let id_x = counterparty_conn(end_y).1;
-        if let Some(end_x) = on_x.get(id_x) {
-            if state_is(end_x, conn::State::Open) && counterparty_conn(end_x).1 == id_y {
-                stages.push(NextStep::Confirm {
-                    x: id_x.to_string(),
-                    y: id_y.clone(),
-                });
-            }
-        }
-    }
-    Ok(stages
-        .into_iter()
-        .max_by_key(|s| (s.rank(), std::cmp::Reverse(s.clone()))))
+    Ok(most_advanced_step(&on_x, &on_y))
 }
 
 /// Opens a connection between `a` (over `client_a`, a client of `b`) and `b` (over `client_b`),
@@ -1104,39 +1157,7 @@ async fn channel_stage(
     };
     let on_x = list(x, conn_x, port_x, port_y).await?;
     let on_y = list(y, conn_y, port_y, port_x).await?;
-    let is = |e: &chan::Channel, s: chan::State| e.state == s as i32;
-    let mut stages = Vec::new();
-    for (id_x, end_x) in &on_x {
-        if is(end_x, chan::State::Init) {
-            let tried = on_y
-                .iter()
-                .find(|(_, e)| is(e, chan::State::Tryopen) && chan_counterparty(e).1 == id_x);
-            stages.push(match tried {
-                Some((id_y, _)) => NextStep::Ack {
-                    x: id_x.clone(),
-                    y: id_y.clone(),
-                },
-                None => NextStep::Try { x: id_x.clone() },
-            });
-        }
-    }
-    for (id_y, end_y) in &on_y {
-        if !is(end_y, chan::State::Tryopen) {
-            continue;
-        }
-        let id_x = chan_counterparty(end_y).1;
-        if let Some(end_x) = on_x.get(id_x) {
-            if is(end_x, chan::State::Open) && chan_counterparty(end_x).1 == id_y {
-                stages.push(NextStep::Confirm {
-                    x: id_x.to_string(),
-                    y: id_y.clone(),
-                });
-            }
-        }
-    }
-    Ok(stages
-        .into_iter()
-        .max_by_key(|s| (s.rank(), std::cmp::Reverse(s.clone()))))
+    Ok(most_advanced_step(&on_x, &on_y))
 }
 
 /// Opens a channel over `connection` between `a` and `b`, continuing an unfinished handshake
