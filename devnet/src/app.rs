@@ -439,7 +439,19 @@ impl App {
                         git_commit: String::new(),
                         build_tags: String::new(),
                         go_version: String::new(),
-                        build_deps: Vec::new(),
+                        // Relayers (Hermes) read the CometBFT and SDK versions from here.
+                        build_deps: vec![
+                            ibc_proto::cosmos::base::tendermint::v1beta1::Module {
+                                path: "github.com/cometbft/cometbft".to_string(),
+                                version: "v0.38.17".to_string(),
+                                sum: String::new(),
+                            },
+                            ibc_proto::cosmos::base::tendermint::v1beta1::Module {
+                                path: "github.com/cosmos/cosmos-sdk".to_string(),
+                                version: "v0.50.10".to_string(),
+                                sum: String::new(),
+                            },
+                        ],
                         cosmos_sdk_version: "v0.50.10".to_string(),
                     }),
                 }
