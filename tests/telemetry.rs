@@ -492,43 +492,7 @@ async fn health_follows_rpc_outage_and_state_clear_and_readiness_work() {
 /// The harness's pair file with `[relay] channels = …`, written where the config says it lives.
 fn write_pair_file(h: &Harness, path: &Path, channels: &str) {
     let c = &h.chains;
-    let text = format!(
-        r#"
-[chains.a]
-id = "{a_id}"
-rpc_addr = "{a_rpc}"
-account_prefix = "cosmos"
-key_name = "relayer"
-key_store_folder = "{keys}"
-gas_price = {{ price = 0.0, denom = "stake" }}
-max_gas = 50000000
-max_msg_num = 50
-max_tx_size = 2000000
-rpc_timeout = "5s"
-
-[chains.b]
-id = "{b_id}"
-rpc_addr = "{b_rpc}"
-account_prefix = "cosmos"
-key_name = "relayer"
-key_store_folder = "{keys}"
-gas_price = {{ price = 0.0, denom = "stake" }}
-max_gas = 50000000
-max_msg_num = 50
-max_tx_size = 2000000
-rpc_timeout = "5s"
-
-[relay]
-clear_interval = 20
-shutdown_grace = "10s"
-channels = {channels}
-"#,
-        a_id = c.a.devnet.chain_id(),
-        a_rpc = c.a.devnet.rpc_url(),
-        b_id = c.b.devnet.chain_id(),
-        b_rpc = c.b.devnet.rpc_url(),
-        keys = h.dir.join("keys").display(),
-    );
+    let text = support::pair_config_text(&c.a, &c.b, &h.dir, &format!("channels = {channels}"));
     std::fs::write(path, text).expect("write the pair file");
 }
 

@@ -170,7 +170,13 @@ impl Harness {
 /// A pair config for chains `a` and `b` (keys under `dir/keys`, zero gas price, generous tx
 /// limits) with `extra_relay` appended to its `[relay]` section.
 pub fn pair_config(a: &TestChain, b: &TestChain, dir: &Path, extra_relay: &str) -> Config {
-    let text = format!(
+    let text = pair_config_text(a, b, dir, extra_relay);
+    Config::from_toml_str(&text, &dir.join("pair.toml")).expect("valid config")
+}
+
+/// The text of [`pair_config`].
+pub fn pair_config_text(a: &TestChain, b: &TestChain, dir: &Path, extra_relay: &str) -> String {
+    format!(
         r#"
 [chains.a]
 id = "{a_id}"
@@ -206,8 +212,7 @@ shutdown_grace = "10s"
         b_id = b.devnet.chain_id(),
         b_rpc = b.devnet.rpc_url(),
         keys = dir.join("keys").display(),
-    );
-    Config::from_toml_str(&text, &dir.join("pair.toml")).expect("valid config")
+    )
 }
 
 /// Committed txs on `chain` that failed (non-zero code), as "code codespace: log".
