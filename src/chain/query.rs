@@ -588,7 +588,7 @@ impl IbcQuerier {
         port: &str,
         channel: &str,
     ) -> Result<Vec<u64>, QueryError> {
-        let mut seqs = self
+        let seqs = self
             .grpc_all(
                 "/ibc.core.channel.v1.Query/PacketCommitments",
                 |page| QueryPacketCommitmentsRequest {
@@ -604,9 +604,7 @@ impl IbcQuerier {
                 },
             )
             .await?;
-        seqs.sort_unstable();
-        seqs.dedup();
-        Ok(seqs)
+        Ok(sorted_unique(seqs))
     }
 
     /// Of `sequences` (sent on the counterparty), those not yet received on `port/channel` here.
@@ -616,27 +614,18 @@ impl IbcQuerier {
         channel: &str,
         sequences: &[u64],
     ) -> Result<Vec<u64>, QueryError> {
-        let wanted: Vec<u64> = sequences
-            .iter()
-            .copied()
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        let mut out = Vec::new();
-        for chunk in wanted.chunks(SEQUENCES_PER_REQUEST) {
+        in_chunks(sequences, |chunk| async move {
             let req = QueryUnreceivedPacketsRequest {
                 port_id: port.to_string(),
                 channel_id: channel.to_string(),
-                packet_commitment_sequences: chunk.to_vec(),
+                packet_commitment_sequences: chunk,
             };
             let resp: QueryUnreceivedPacketsResponse = self
                 .grpc("/ibc.core.channel.v1.Query/UnreceivedPackets", &req)
                 .await?;
-            out.extend(resp.sequences);
-        }
-        out.sort_unstable();
-        out.dedup();
-        Ok(out)
+            Ok(resp.sequences)
+        })
+        .await
     }
 
     /// Sequences with an acknowledgement written on `port/channel` (all pages, ascending).
@@ -645,7 +634,7 @@ impl IbcQuerier {
         port: &str,
         channel: &str,
     ) -> Result<Vec<u64>, QueryError> {
-        let mut seqs = self
+        let seqs = self
             .grpc_all(
                 "/ibc.core.channel.v1.Query/PacketAcknowledgements",
                 |page| QueryPacketAcknowledgementsRequest {
@@ -662,9 +651,7 @@ impl IbcQuerier {
                 },
             )
             .await?;
-        seqs.sort_unstable();
-        seqs.dedup();
-        Ok(seqs)
+        Ok(sorted_unique(seqs))
     }
 
     /// Of `sequences` (acked on the counterparty), those whose commitment still exists here.
@@ -674,27 +661,18 @@ impl IbcQuerier {
         channel: &str,
         sequences: &[u64],
     ) -> Result<Vec<u64>, QueryError> {
-        let wanted: Vec<u64> = sequences
-            .iter()
-            .copied()
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        let mut out = Vec::new();
-        for chunk in wanted.chunks(SEQUENCES_PER_REQUEST) {
+        in_chunks(sequences, |chunk| async move {
             let req = QueryUnreceivedAcksRequest {
                 port_id: port.to_string(),
                 channel_id: channel.to_string(),
-                packet_ack_sequences: chunk.to_vec(),
+                packet_ack_sequences: chunk,
             };
             let resp: QueryUnreceivedAcksResponse = self
                 .grpc("/ibc.core.channel.v1.Query/UnreceivedAcks", &req)
                 .await?;
-            out.extend(resp.sequences);
-        }
-        out.sort_unstable();
-        out.dedup();
-        Ok(out)
+            Ok(resp.sequences)
+        })
+        .await
     }
 
     /// The next sequence expected on `port/channel` here (what an ordered channel's timeout
@@ -920,6 +898,28 @@ impl IbcQuerier {
             .map_err(|_| self.decode_error(format!("negative unbonding time {d:?}")))?;
         Ok(Duration::new(secs, nanos))
     }
+}
+
+/// `seqs` sorted ascending without repeats.
+fn sorted_unique(mut seqs: Vec<u64>) -> Vec<u64> {
+    seqs.sort_unstable();
+    seqs.dedup();
+    seqs
+}
+
+/// Runs `query` over the distinct `sequences` in requests of at most
+/// [`SEQUENCES_PER_REQUEST`], and returns the union of the answers, sorted.
+async fn in_chunks<F, Fut>(sequences: &[u64], mut query: F) -> Result<Vec<u64>, QueryError>
+where
+    F: FnMut(Vec<u64>) -> Fut,
+    Fut: std::future::Future<Output = Result<Vec<u64>, QueryError>>,
+{
+    let wanted = sorted_unique(sequences.to_vec());
+    let mut out = Vec::new();
+    for chunk in wanted.chunks(SEQUENCES_PER_REQUEST) {
+        out.extend(query(chunk.to_vec()).await?);
+    }
+    Ok(sorted_unique(out))
 }
 
 #[cfg(test)]
