@@ -135,7 +135,7 @@ pub async fn run(opts: DemoOptions) -> Result<DemoSummary, DemoError> {
     let opened = handshake::ensure_channel(
         &pair.a,
         &pair.b,
-        &handshake::ChannelSpec {
+        &handshake::ChannelRequest {
             port_a: "transfer".into(),
             port_b: "transfer".into(),
             ordering: ibc_proto::ibc::core::channel::v1::Order::Unordered,

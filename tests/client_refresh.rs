@@ -10,7 +10,7 @@ mod support;
 
 use std::time::Duration;
 
-use arke::handshake::{self, ChannelSpec, ClientOptions, ConnectionChoice, Pair};
+use arke::handshake::{self, ChannelRequest, ClientOptions, ConnectionChoice, Pair};
 use arke::relay::refresh::{client_status, ClientHealth};
 use arke::relay::supervisor::{self, PairKeys};
 use devnet::testing::TestChain;
@@ -68,7 +68,7 @@ async fn daemon_refreshes_idle_clients() {
         b.relayer.clone(),
     )
     .unwrap();
-    let spec = ChannelSpec {
+    let spec = ChannelRequest {
         port_a: "transfer".into(),
         port_b: "transfer".into(),
         ordering: Order::Unordered,

@@ -18,7 +18,8 @@ use std::time::Duration;
 use arke::cli::query::pending_on;
 use arke::config::Config;
 use arke::handshake::{
-    self, ChannelSpec, ClientOptions, ConnectionChoice, ConnectionEnds, Endpoint, Pair, PairChannel,
+    self, ChannelRequest, ClientOptions, ConnectionChoice, ConnectionEnds, Endpoint, Pair,
+    PairChannel,
 };
 use devnet::bank::Coin;
 use devnet::testing::{
@@ -67,8 +68,8 @@ rpc_timeout = "10s"
         .unwrap_or_else(|e| panic!("config: {e}\n{text}"))
 }
 
-fn spec(port: &str, ordering: Order) -> ChannelSpec {
-    ChannelSpec {
+fn request(port: &str, ordering: Order) -> ChannelRequest {
+    ChannelRequest {
         port_a: port.into(),
         port_b: port.into(),
         ordering,
@@ -76,8 +77,8 @@ fn spec(port: &str, ordering: Order) -> ChannelSpec {
     }
 }
 
-fn reversed(s: &ChannelSpec) -> ChannelSpec {
-    ChannelSpec {
+fn reversed(s: &ChannelRequest) -> ChannelRequest {
+    ChannelRequest {
         port_a: s.port_b.clone(),
         port_b: s.port_a.clone(),
         ..s.clone()
@@ -172,7 +173,7 @@ async fn handshakes_end_to_end() {
     assert_eq!(connection_state(eb, &second.ends.connection_b).await, OPEN);
 
     // Unordered ICS-20 channel on `transfer`.
-    let unordered = spec("transfer", Order::Unordered);
+    let unordered = request("transfer", Order::Unordered);
     let transfer = bounded(
         "unordered channel",
         handshake::open_channel(ea, eb, &conn, &unordered),
@@ -189,7 +190,7 @@ async fn handshakes_end_to_end() {
     // Ordered channel on `ordered`.
     let ordered = bounded(
         "ordered channel",
-        handshake::open_channel(ea, eb, &conn, &spec("ordered", Order::Ordered)),
+        handshake::open_channel(ea, eb, &conn, &request("ordered", Order::Ordered)),
     )
     .await
     .unwrap();

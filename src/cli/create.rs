@@ -16,7 +16,9 @@ use ibc_proto::ibc::core::channel::v1::Order;
 
 use super::{duration_arg, CliError, ConfigArg};
 use crate::config::{ChainConfig, Config, TrustThreshold};
-use crate::handshake::{self, ChannelSpec, ClientOptions, ConnectionChoice, HandshakeError, Pair};
+use crate::handshake::{
+    self, ChannelRequest, ClientOptions, ConnectionChoice, HandshakeError, Pair,
+};
 use crate::tx::keys::KeyStore;
 
 /// `arke create …`.
@@ -311,7 +313,7 @@ fn create_connection(args: CreateConnectionArgs) -> Result<(), CliError> {
 fn create_channel(args: CreateChannelArgs) -> Result<(), CliError> {
     let config = Config::load(&args.config.config)?;
     let options = args.params.options();
-    let spec = ChannelSpec {
+    let request = ChannelRequest {
         port_a: args.port.clone(),
         port_b: args.port_b.clone().unwrap_or_else(|| args.port.clone()),
         ordering: args.order.to_proto(),
@@ -325,7 +327,8 @@ fn create_channel(args: CreateChannelArgs) -> Result<(), CliError> {
     block_on(async move {
         let pair = open_pair(&config)?;
         let result =
-            handshake::ensure_channel(&pair.a, &pair.b, &spec, &choice, &options, args.delay).await;
+            handshake::ensure_channel(&pair.a, &pair.b, &request, &choice, &options, args.delay)
+                .await;
         pair.shutdown().await;
         let opened = result.map_err(|e| {
             let hint = if choice == ConnectionChoice::New {
