@@ -13,10 +13,12 @@ use prost::Message;
 use super::clients::{client_chain, create_client, ClientOptions};
 use super::driver::{self, Handshake, OnChain, Plan};
 use super::resume::{EndState, HandshakeEnd};
-use super::{Endpoint, HandshakeError, Result, IBC_PREFIX};
+use super::{Endpoint, HandshakeError, Result};
 use crate::chain::query::IbcQuerier;
 use crate::tx::packet::to_any;
 
+/// The commitment prefix of Cosmos SDK chains (the ibc store key).
+const IBC_PREFIX: &[u8] = b"ibc";
 /// SDK code of `ErrKeyNotFound` (a gRPC NotFound answered through `abci_query`).
 const SDK_NOT_FOUND: u32 = 38;
 
@@ -62,7 +64,7 @@ fn prefix() -> Option<MerklePrefix> {
 }
 
 /// The connection version every Cosmos SDK chain supports.
-pub fn default_connection_version() -> conn::Version {
+fn default_connection_version() -> conn::Version {
     conn::Version {
         identifier: "1".into(),
         features: vec!["ORDER_ORDERED".into(), "ORDER_UNORDERED".into()],
@@ -362,7 +364,7 @@ pub async fn open_connection(
 }
 
 /// Creates a client on each chain, then opens a connection over them.
-pub async fn create_clients_and_connection(
+pub(super) async fn create_clients_and_connection(
     a: &Endpoint,
     b: &Endpoint,
     options: &ClientOptions,
@@ -461,7 +463,7 @@ pub(super) async fn all_connections(
 }
 
 /// The first connection OPEN on both `a` and `b` between them, if any.
-pub async fn find_open_connection(
+pub(super) async fn find_open_connection(
     a: &IbcQuerier,
     b: &IbcQuerier,
 ) -> std::result::Result<Option<ConnectionEnds>, HandshakeError> {

@@ -57,15 +57,11 @@ pub use channels::{
 pub use clients::{client_settings, create_client, ClientOptions, ClientSettings};
 pub use connections::{
     conn_open_ack, conn_open_confirm, conn_open_init, conn_open_try, connection_ends,
-    create_clients_and_connection, default_connection_version, find_open_connection,
     open_connection, ConnectionEnds, OpenedConnection,
 };
 pub use events::{event_attr, event_attrs, tx_events};
 pub use pair_channels::{pair_channels, PairChannel};
 pub use resume::{find_unfinished_channel, find_unfinished_connection};
-
-/// The commitment prefix of Cosmos SDK chains (the ibc store key).
-pub const IBC_PREFIX: &[u8] = b"ibc";
 
 /// A handshake step that failed, naming the chain and the step.
 #[derive(Debug, Clone, thiserror::Error)]
