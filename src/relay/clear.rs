@@ -2,16 +2,16 @@
 //! then stop.
 //!
 //! [`clear_once`] connects to both chains the way the daemon does (event hubs and TxEngines
-//! signing with the relayer keys), finds the open channels ([`discover`]: all those the
+//! signing with the relayer keys), finds the open channels (`discovery`: all those the
 //! `[relay] channels` filter allows, or the one asked for, whatever the filter says), and runs
 //! rounds of the daemon's clearing until nothing is left:
 //!
 //! 1. per channel and direction, [`clearing::pending_packets`] (commitments the destination has
 //!    not received) and [`clearing::pending_acks`] (acks whose commitment still exists), the
 //!    same queries as a worker's clearing round;
-//! 2. each job gets the step a worker would give it ([`step::step_for`]: `MsgRecvPacket` on the
+//! 2. each job gets the step a worker would give it (`step::step_for`: `MsgRecvPacket` on the
 //!    destination, or `MsgTimeout` on the source once expired on the destination; for an ack
-//!    `MsgAcknowledgement` on the source), and goes to the TxEngines through [`step::submit`];
+//!    `MsgAcknowledgement` on the source), and goes to the TxEngines through `step::submit`;
 //!    all of a round's steps go at once and every outcome is awaited;
 //! 3. once both chains have a block above the txs just included, the next round finds the
 //!    acknowledgements the receives wrote, and retries retryable failures.

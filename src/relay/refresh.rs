@@ -20,7 +20,7 @@
 //!   never tries to update them (that would only fail on chain): they need governance recovery.
 //!   Refresh failures are warned about once per distinct reason, and retried at the next check.
 //!
-//! The set of watched clients is re-discovered every [`RESCAN_INTERVAL`], so
+//! The set of watched clients is re-discovered every `discovery::RESCAN_INTERVAL`, so
 //! clients of channels opened while the daemon runs are picked up.
 
 use std::collections::{HashMap, HashSet};

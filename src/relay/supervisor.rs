@@ -1,10 +1,10 @@
 //! The supervisor of one chain pair: it connects to both chains, starts their event hubs and
-//! TxEngines, finds the open channels the filter allows ([`discover`]), runs one [`run_worker`]
+//! TxEngines, finds the open channels the filter allows (`discovery`), runs one [`run_worker`]
 //! per channel and restarts a failed worker with exponential backoff and jitter. On shutdown it
 //! stops the workers, lets in-flight txs confirm for up to `shutdown_grace`, then stops
 //! everything.
 //!
-//! [`run_with`] adds what a managed daemon needs: the telemetry server and [`sampler`] when
+//! [`run_with`] adds what a managed daemon needs: the telemetry server and sampler when
 //! `[telemetry] enabled`, systemd notifications (`READY=1` after the first channel discovery,
 //! watchdog pings, `STOPPING=1`), and reloads of the pair file, which start and stop single
 //! workers: every worker has its own child token, kept in a map by channel.

@@ -11,7 +11,7 @@
 //!
 //! A job waits until its source chain has a block above the event's height (the proof is taken
 //! at `H` and verified against header `H + 1`), then goes to the right chain's TxEngine
-//! ([`super::step`] decides the message and the chain; `arke clear` does the same). The
+//! (`relay::step` decides the message and the chain; `arke clear` does the same). The
 //! sequence cache keeps a packet from being submitted twice; retryable failures come back after
 //! a backoff; the first task that fails cancels its siblings and the supervisor restarts the
 //! worker.

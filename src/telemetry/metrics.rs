@@ -391,7 +391,7 @@ impl Metrics {
     }
 
     /// Records what a clearing round found for one direction and kind (`labels` as
-    /// [`BACKLOG_LABELS`]): the pending sequences.
+    /// `BACKLOG_LABELS`): the pending sequences.
     pub fn set_backlog(&self, labels: &[&str; 5], sequences: &[u64]) {
         let oldest = sequences.iter().copied().min().unwrap_or(0);
         let pending = sequences.len() as u64;
