@@ -321,7 +321,7 @@ pub async fn run(opts: DemoOptions) -> Result<DemoSummary, DemoError> {
         );
         std::fs::write(&config_path, &text).map_err(err)?;
         println!("Press Ctrl-C to stop.");
-        crate::cli::start::wait_for_signal().await;
+        crate::relay::signals::wait_for_signal().await;
     }
     shutdown.cancel();
     match relayer.await {

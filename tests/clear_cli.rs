@@ -1,4 +1,4 @@
-//! `arke clear`'s library entry, `clear_once`, against two devnets with an open channel:
+//! `arke clear`'s library entry, `relay::clear::clear_once`, against two devnets with an open channel:
 //! transfers sent both ways while no relayer runs, some of them already expired, are all
 //! received, acknowledged or timed out by one call; nothing stays pending afterwards.
 
@@ -6,9 +6,9 @@ mod support;
 
 use std::time::Duration;
 
-use arke::cli::clear::{clear_once, Progress};
-use arke::cli::query::pending_on;
 use arke::handshake::querier_for;
+use arke::relay::clear::{clear_once, Progress};
+use arke::relay::clearing::pending_on;
 use arke::relay::supervisor::PairKeys;
 
 use support::{failed_txs, has_commitment, receive_counts, voucher, Harness};

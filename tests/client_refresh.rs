@@ -2,7 +2,7 @@
 //! - clients with a short trusting period under a relayed channel are updated by the daemon
 //!   without any packet traffic, repeatedly, and stay active past their trusting period;
 //! - a client left alone past its trusting period is reported expired by
-//!   `refresh::client_status`.
+//!   `chain::client_status::client_status` (what refresh acts on).
 //!
 //! Every wait is bounded.
 
@@ -10,8 +10,8 @@ mod support;
 
 use std::time::Duration;
 
+use arke::chain::client_status::{client_status, ClientHealth};
 use arke::handshake::{self, ChannelRequest, ClientOptions, ConnectionChoice, Pair};
-use arke::relay::refresh::{client_status, ClientHealth};
 use arke::relay::supervisor::{self, PairKeys};
 use devnet::testing::TestChain;
 use ibc_proto::ibc::core::channel::v1::Order;

@@ -15,12 +15,12 @@ use std::future::Future;
 use std::path::Path;
 use std::time::Duration;
 
-use arke::cli::query::pending_on;
 use arke::config::Config;
 use arke::handshake::{
     self, ChannelRequest, ClientOptions, ConnectionChoice, ConnectionEnds, Endpoint, Pair,
     PairChannel,
 };
+use arke::relay::clearing::pending_on;
 use devnet::bank::Coin;
 use devnet::testing::{
     events_of, packet_from_event, relay_packets, transfer_msg, ChannelPath, TestChain,

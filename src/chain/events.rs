@@ -715,14 +715,14 @@ fn backoff(attempt: u32, min: Duration, max: Duration) -> Duration {
 // The core task.
 
 /// What the websocket told about one undelivered height.
-struct Pending {
+struct HeightInProgress {
     block: Option<BlockPush>,
     txs: BTreeMap<u32, TxOutcome>,
     /// When the height was first heard of.
     since: Instant,
 }
 
-impl Pending {
+impl HeightInProgress {
     fn new() -> Self {
         Self {
             block: None,
@@ -763,7 +763,7 @@ struct Core {
     connected: bool,
     /// When the websocket last pushed something.
     last_push: Instant,
-    pending: BTreeMap<u64, Pending>,
+    pending: BTreeMap<u64, HeightInProgress>,
 }
 
 impl Core {
@@ -872,7 +872,10 @@ impl Core {
                 _ => return,
             }
         }
-        let entry = self.pending.entry(height).or_insert_with(Pending::new);
+        let entry = self
+            .pending
+            .entry(height)
+            .or_insert_with(HeightInProgress::new);
         match push {
             Push::Block(b) => entry.block = Some(b),
             Push::Tx(t) => {
@@ -1045,7 +1048,7 @@ mod tests {
             panic!("not a block push");
         };
         assert_eq!((b.height, b.tx_count), (9, 2));
-        let mut p = Pending::new();
+        let mut p = HeightInProgress::new();
         p.block = Some(b.clone());
         let rec = p.complete().expect("v0.38 push is complete");
         assert_eq!(rec.txs[1].code, 3);
@@ -1054,7 +1057,7 @@ mod tests {
             [PacketEvent::TimedOut { height: 9, .. }]
         ));
         // Without tx results (v0.37), completeness needs every tx push.
-        let mut p = Pending::new();
+        let mut p = HeightInProgress::new();
         p.block = Some(BlockPush {
             tx_results: None,
             ..b

@@ -1,6 +1,7 @@
 //! Talking to one chain: the CometBFT RPC client today; the event hub, IBC queries and proofs,
 //! and light-client headers as they land.
 
+pub mod client_status;
 pub mod events;
 pub mod light;
 pub mod query;

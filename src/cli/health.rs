@@ -6,6 +6,7 @@ use std::time::Duration;
 use clap::Args;
 
 use super::{duration_arg, CliError};
+use crate::telemetry::server::ask_health;
 
 /// `arke health [--url URL] [--timeout 5s]`.
 #[derive(Debug, Args)]
@@ -24,26 +25,16 @@ pub fn run(args: HealthArgs) -> Result<(), CliError> {
         .enable_all()
         .build()
         .map_err(|e| CliError::Failed(format!("cannot start the async runtime: {e}")))?;
-    runtime.block_on(async move {
-        let client = reqwest::Client::builder()
-            .timeout(args.timeout)
-            .build()
-            .map_err(|e| CliError::Failed(format!("cannot build an HTTP client: {e}")))?;
-        let response = client
-            .get(&args.url)
-            .send()
-            .await
-            .map_err(|e| CliError::Failed(format!("{}: {e}", args.url)))?;
-        let status = response.status();
-        let body = response.text().await.unwrap_or_default();
-        if status.is_success() {
-            println!("{body}");
-            Ok(())
-        } else {
-            Err(CliError::Failed(format!(
-                "{}: HTTP {status}: {body}",
-                args.url
-            )))
-        }
-    })
+    let answer = runtime
+        .block_on(ask_health(&args.url, args.timeout))
+        .map_err(|e| CliError::Failed(e.to_string()))?;
+    if answer.status.is_success() {
+        println!("{}", answer.body);
+        Ok(())
+    } else {
+        Err(CliError::Failed(format!(
+            "{}: HTTP {}: {}",
+            args.url, answer.status, answer.body
+        )))
+    }
 }

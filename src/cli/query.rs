@@ -1,24 +1,21 @@
 //! `arke query pending|channels|client`: what is pending and the state of channels and clients.
 //!
-//! Human tables by default, `--json` for machines. The report types are public and
-//! serializable so tests and `arke demo` can compute the same things in-process:
-//! [`pending_on`] (unreceived packets and unrelayed acknowledgements both ways on one channel),
-//! [`client_report`] (height, trusting period, time left before expiry).
-//!
-//! "Pending" is computed from the chains alone, the way clearing does: packets whose commitment
-//! exists on the source and that the destination has not received; and acknowledgements written
-//! on the destination whose packet commitment still exists on the source.
-
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+//! Human tables by default, `--json` for machines. The numbers come from the library:
+//! [`pending_on`] (unreceived packets and unrelayed acknowledgements both ways on one channel,
+//! counted the way clearing finds them) and [`client_status`] (height, trusting period, time
+//! left before expiry by the host chain's clock, the reading client refresh acts on).
 
 use clap::{Args, Subcommand};
 use serde::Serialize;
 
 use super::create::{block_on, chain};
 use super::{CliError, ConfigArg};
-use crate::chain::query::{IbcQuerier, QueryError};
+use crate::chain::client_status::{client_status, ClientHealth, ClientStatus};
+use crate::chain::query::IbcQuerier;
 use crate::config::Config;
 use crate::handshake::{pair_channels, querier_for, PairChannel};
+use crate::relay::clearing::pending_on;
+use crate::relay::discovery::ChannelChoice;
 
 /// `arke query …`.
 #[derive(Debug, Subcommand)]
@@ -80,89 +77,6 @@ pub fn run(cmd: QueryCommand) -> Result<(), CliError> {
         QueryCommand::Channels(args) => channels(args),
         QueryCommand::Client(args) => client(args),
     }
-}
-
-/// What is pending in one direction of a channel.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct Direction {
-    /// Sending chain.
-    pub src_chain: String,
-    /// Port on the sending chain.
-    pub src_port: String,
-    /// Channel on the sending chain.
-    pub src_channel: String,
-    /// Receiving chain.
-    pub dst_chain: String,
-    /// Packets committed on the source and not received on the destination.
-    pub unreceived_packets: Vec<u64>,
-    /// Acknowledgements written on the destination and not yet relayed to the source.
-    pub unreceived_acks: Vec<u64>,
-}
-
-/// What is pending on one channel, both ways.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct ChannelPending {
-    /// Packets sent on chain a (and their acks).
-    pub a_to_b: Direction,
-    /// Packets sent on chain b (and their acks).
-    pub b_to_a: Direction,
-}
-
-impl ChannelPending {
-    /// Total unreceived packets and unrelayed acks.
-    pub fn total(&self) -> usize {
-        [&self.a_to_b, &self.b_to_a]
-            .iter()
-            .map(|d| d.unreceived_packets.len() + d.unreceived_acks.len())
-            .sum()
-    }
-}
-
-async fn direction(
-    src: &IbcQuerier,
-    src_port: &str,
-    src_channel: &str,
-    dst: &IbcQuerier,
-    dst_port: &str,
-    dst_channel: &str,
-) -> Result<Direction, QueryError> {
-    let commitments = src.packet_commitments(src_port, src_channel).await?;
-    let unreceived_packets = if commitments.is_empty() {
-        Vec::new()
-    } else {
-        dst.unreceived_packets(dst_port, dst_channel, &commitments)
-            .await?
-    };
-    let acked = dst.packet_acknowledgements(dst_port, dst_channel).await?;
-    let unreceived_acks = if acked.is_empty() {
-        Vec::new()
-    } else {
-        src.unreceived_acks(src_port, src_channel, &acked).await?
-    };
-    Ok(Direction {
-        src_chain: src.chain_id().to_string(),
-        src_port: src_port.to_string(),
-        src_channel: src_channel.to_string(),
-        dst_chain: dst.chain_id().to_string(),
-        unreceived_packets,
-        unreceived_acks,
-    })
-}
-
-/// Unreceived packets and unrelayed acks both ways on the channel `port_a/channel_a` (on `a`)
-/// ↔ `port_b/channel_b` (on `b`).
-pub async fn pending_on(
-    a: &IbcQuerier,
-    b: &IbcQuerier,
-    port_a: &str,
-    channel_a: &str,
-    port_b: &str,
-    channel_b: &str,
-) -> Result<ChannelPending, QueryError> {
-    Ok(ChannelPending {
-        a_to_b: direction(a, port_a, channel_a, b, port_b, channel_b).await?,
-        b_to_a: direction(b, port_b, channel_b, a, port_a, channel_a).await?,
-    })
 }
 
 fn failed(e: impl std::fmt::Display) -> CliError {
@@ -237,18 +151,8 @@ fn pending(args: PendingArgs) -> Result<(), CliError> {
             .filter(PairChannel::is_open)
             .collect();
         if let Some(wanted) = &args.channel {
-            let (on_b, id) = match wanted.split_once(':') {
-                Some((side, id)) if side == "b" || side == config.chains.b.id => (true, id),
-                Some((side, id)) if side == "a" || side == config.chains.a.id => (false, id),
-                _ => (false, wanted.as_str()),
-            };
-            channels.retain(|c| {
-                if on_b {
-                    c.ends.channel_b == id
-                } else {
-                    c.ends.channel_a == id
-                }
-            });
+            let choice = ChannelChoice::parse(wanted, &config.chains.a.id, &config.chains.b.id);
+            channels.retain(|c| choice.matches(&c.ends.channel_a, &c.ends.channel_b));
             if channels.is_empty() {
                 return Err(CliError::Failed(format!(
                     "no open channel {wanted} between {} and {}",
@@ -383,7 +287,8 @@ fn channels(args: ChannelsArgs) -> Result<(), CliError> {
     })?
 }
 
-/// The state of a client and how long until it expires.
+/// The state of a client and how long until it expires, as `arke query client --json` prints
+/// it.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ClientReport {
     /// Host chain.
@@ -398,8 +303,8 @@ pub struct ClientReport {
     pub latest_consensus_time: i64,
     /// Trusting period in seconds.
     pub trusting_period_secs: u64,
-    /// Seconds left until the consensus state at the latest height leaves the trusting period
-    /// (negative: expired).
+    /// Seconds left until the consensus state at the latest height leaves the trusting period,
+    /// by the host chain's clock (negative: expired).
     pub seconds_until_expiry: i64,
     /// Frozen (misbehaviour found)?
     pub frozen: bool,
@@ -407,71 +312,22 @@ pub struct ClientReport {
     pub status: String,
 }
 
-/// The [`ClientReport`] of `client_id` on `host`, with `now` as the current time.
-pub async fn client_report(
-    host: &IbcQuerier,
-    client_id: &str,
-    now: SystemTime,
-) -> Result<ClientReport, String> {
-    let cs = host
-        .client_state(client_id)
-        .await
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("{}: client {client_id} does not exist", host.chain_id()))?;
-    let latest = cs.latest_height.ok_or_else(|| {
-        format!(
-            "{}: client {client_id} has no latest height",
-            host.chain_id()
-        )
-    })?;
-    let consensus = host
-        .consensus_state(client_id, latest)
-        .await
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| {
-            format!(
-                "{}: client {client_id} has no consensus state at its latest height {}-{}",
-                host.chain_id(),
-                latest.revision_number,
-                latest.revision_height
-            )
-        })?;
-    let ts = consensus.timestamp.unwrap_or_default();
-    let tp = cs.trusting_period.unwrap_or_default();
-    let trusting = Duration::new(
-        u64::try_from(tp.seconds).unwrap_or(0),
-        u32::try_from(tp.nanos).unwrap_or(0),
-    );
-    let now_secs = now
-        .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-        .unwrap_or(0);
-    let expiry = ts
-        .seconds
-        .saturating_add(i64::try_from(trusting.as_secs()).unwrap_or(i64::MAX));
-    let left = expiry.saturating_sub(now_secs);
-    let frozen = cs
-        .frozen_height
-        .as_ref()
-        .is_some_and(|h| h.revision_number != 0 || h.revision_height != 0);
-    let status = if frozen {
-        "frozen"
-    } else if left <= 0 {
-        "expired"
-    } else {
-        "active"
-    };
-    Ok(ClientReport {
-        host_chain: host.chain_id().to_string(),
-        client_id: client_id.to_string(),
-        tracked_chain: cs.chain_id.clone(),
-        latest_height: format!("{}-{}", latest.revision_number, latest.revision_height),
-        latest_consensus_time: ts.seconds,
-        trusting_period_secs: trusting.as_secs(),
-        seconds_until_expiry: left,
-        frozen,
-        status: status.to_string(),
-    })
+impl From<&ClientStatus> for ClientReport {
+    fn from(s: &ClientStatus) -> Self {
+        let h = s.latest_height;
+        Self {
+            host_chain: s.host_chain.clone(),
+            client_id: s.client_id.clone(),
+            tracked_chain: s.tracked_chain.clone(),
+            latest_height: format!("{}-{}", h.revision_number, h.revision_height),
+            latest_consensus_time: i64::try_from(s.consensus_time_ns / 1_000_000_000)
+                .unwrap_or(i64::MAX),
+            trusting_period_secs: s.trusting_period.as_secs(),
+            seconds_until_expiry: s.seconds_until_expiry(),
+            frozen: s.health == ClientHealth::Frozen,
+            status: s.health.to_string(),
+        }
+    }
 }
 
 /// `1d 2h 3m 4s`-style rendering of a number of seconds.
@@ -502,9 +358,8 @@ fn client(args: ClientArgs) -> Result<(), CliError> {
     let host = chain(&config, &args.chain)?.clone();
     block_on(async move {
         let q = querier_for(&host).map_err(failed)?;
-        let report = client_report(&q, &args.client, SystemTime::now())
-            .await
-            .map_err(CliError::Failed)?;
+        let status = client_status(&q, &args.client).await.map_err(failed)?;
+        let report = ClientReport::from(&status);
         if args.json {
             return print_json(&report);
         }

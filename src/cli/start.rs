@@ -8,7 +8,10 @@ use tokio_util::sync::CancellationToken;
 
 use super::{CliError, ConfigArg};
 use crate::config::Config;
+use crate::relay::reload::reload_channel;
+use crate::relay::signals::{reload_on_sighup, wait_for_signal};
 use crate::relay::supervisor::{self, PairKeys};
+use crate::telemetry::notify::Notifier;
 use crate::tx::keys::KeyStore;
 
 /// `arke start --config FILE`.
@@ -40,73 +43,15 @@ pub fn run(args: StartArgs) -> Result<(), CliError> {
             tracing::info!("signal received: stopping");
             signals.cancel();
         });
-        let (reloader, reloads) = crate::relay::reload::reload_channel();
+        let (reloader, reloads) = reload_channel();
         tokio::spawn(reload_on_sighup(reloader));
         let options = supervisor::RunOptions {
             reload: Some(reloads),
-            notifier: crate::telemetry::notify::Notifier::from_env(),
+            notifier: Notifier::from_env(),
             state: None,
         };
         supervisor::run_with(config, keys, shutdown, options)
             .await
             .map_err(|e| CliError::Failed(e.to_string()))
     })
-}
-
-/// Reloads the pair file on every SIGHUP, logging the outcome.
-async fn reload_on_sighup(reloader: crate::relay::reload::ReloadHandle) {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        let mut hup = match signal(SignalKind::hangup()) {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot listen for SIGHUP; reloads are disabled");
-                return;
-            }
-        };
-        while hup.recv().await.is_some() {
-            tracing::info!("SIGHUP received: reloading the pair file");
-            match reloader.reload().await {
-                Ok(report) => tracing::info!(
-                    started = ?report.started,
-                    stopped = ?report.stopped,
-                    ignored = ?report.ignored,
-                    "reload applied"
-                ),
-                // The supervisor already logged why; the old config stays.
-                Err(e) => tracing::debug!(error = %e, "reload rejected"),
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = reloader;
-    }
-}
-
-/// Resolves on SIGTERM or SIGINT.
-pub async fn wait_for_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match (
-            signal(SignalKind::terminate()),
-            signal(SignalKind::interrupt()),
-        ) {
-            (Ok(mut term), Ok(mut int)) => {
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = int.recv() => {}
-                }
-            }
-            _ => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
 }

@@ -3,17 +3,79 @@
 //! destination. Acknowledgements: acks written on the destination whose commitment still exists
 //! on the source. Packet data and acks are recovered with range `tx_search`es, never one query
 //! per sequence.
+//!
+//! The workers' clearing rounds and `arke clear` turn what [`pending_packets`] and
+//! [`pending_acks`] find into jobs; [`pending_on`] counts the same sequences, without limit or
+//! packet data, for `arke query pending`.
 
-use super::worker::{ChannelSpec, Job, Side};
-use crate::chain::query::QueryError;
+use serde::Serialize;
+
+use super::channel::{ChannelSpec, Job, Side};
+use crate::chain::query::{IbcQuerier, QueryError};
 
 /// At most this many sequences per direction and kind per clearing round; the rest is picked up
 /// by the next round.
 pub const CLEAR_LIMIT: usize = 1000;
 
+/// One end of a channel, as far as queries go.
+#[derive(Clone, Copy)]
+struct EndQuery<'a> {
+    query: &'a IbcQuerier,
+    port: &'a str,
+    channel: &'a str,
+}
+
+impl<'a> EndQuery<'a> {
+    fn of(spec: &'a ChannelSpec, side: Side) -> Self {
+        let end = spec.end(side);
+        Self {
+            query: &end.chain.query,
+            port: &end.port,
+            channel: &end.channel,
+        }
+    }
+}
+
+/// Packets committed on `src` and not received on `dst` (ascending), and the lowest sequence
+/// still committed on `src`.
+async fn unreceived(
+    src: EndQuery<'_>,
+    dst: EndQuery<'_>,
+) -> Result<(Vec<u64>, Option<u64>), QueryError> {
+    let committed = src.query.packet_commitments(src.port, src.channel).await?;
+    let lowest_open = committed.iter().min().copied();
+    if committed.is_empty() {
+        return Ok((Vec::new(), lowest_open));
+    }
+    let mut unreceived = dst
+        .query
+        .unreceived_packets(dst.port, dst.channel, &committed)
+        .await?;
+    unreceived.sort_unstable();
+    Ok((unreceived, lowest_open))
+}
+
+/// Acknowledgements written on `dst` for packets sent from `src` whose commitment still exists
+/// on `src` (ascending).
+async fn unrelayed_acks(src: EndQuery<'_>, dst: EndQuery<'_>) -> Result<Vec<u64>, QueryError> {
+    let acked = dst
+        .query
+        .packet_acknowledgements(dst.port, dst.channel)
+        .await?;
+    if acked.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut unrelayed = src
+        .query
+        .unreceived_acks(src.port, src.channel, &acked)
+        .await?;
+    unrelayed.sort_unstable();
+    Ok(unrelayed)
+}
+
 /// What a clearing round found for packets sent from one end.
 #[derive(Debug, Default)]
-pub struct PendingPackets {
+pub struct UnreceivedPackets {
     /// Packets not yet received on the other end.
     pub jobs: Vec<Job>,
     /// The lowest sequence whose commitment still exists on the source; every packet below it
@@ -22,35 +84,22 @@ pub struct PendingPackets {
 }
 
 /// Packets sent from `from` and not yet received on the other end.
-pub async fn pending_packets(spec: &ChannelSpec, from: Side) -> Result<PendingPackets, QueryError> {
-    let src = spec.end(from);
-    let dst = spec.end(from.other());
-    let committed = src
-        .chain
-        .query
-        .packet_commitments(&src.port, &src.channel)
-        .await?;
-    let lowest_open = committed.iter().min().copied();
-    if committed.is_empty() {
-        return Ok(PendingPackets::default());
-    }
-    let mut unreceived = dst
-        .chain
-        .query
-        .unreceived_packets(&dst.port, &dst.channel, &committed)
-        .await?;
-    unreceived.sort_unstable();
+pub async fn pending_packets(
+    spec: &ChannelSpec,
+    from: Side,
+) -> Result<UnreceivedPackets, QueryError> {
+    let src = EndQuery::of(spec, from);
+    let (mut unreceived, lowest_open) = unreceived(src, EndQuery::of(spec, from.other())).await?;
     unreceived.truncate(CLEAR_LIMIT);
     if unreceived.is_empty() {
-        return Ok(PendingPackets {
+        return Ok(UnreceivedPackets {
             jobs: Vec::new(),
             lowest_open,
         });
     }
     let packets = src
-        .chain
         .query
-        .sent_packets(&src.port, &src.channel, &unreceived)
+        .sent_packets(src.port, src.channel, &unreceived)
         .await?;
     let jobs = packets
         .into_iter()
@@ -61,35 +110,20 @@ pub async fn pending_packets(spec: &ChannelSpec, from: Side) -> Result<PendingPa
             event_height: 0,
         })
         .collect();
-    Ok(PendingPackets { jobs, lowest_open })
+    Ok(UnreceivedPackets { jobs, lowest_open })
 }
 
 /// Acknowledgements written on the other end for packets sent from `from`, not yet relayed back.
 pub async fn pending_acks(spec: &ChannelSpec, from: Side) -> Result<Vec<Job>, QueryError> {
-    let src = spec.end(from);
-    let dst = spec.end(from.other());
-    let acked = dst
-        .chain
-        .query
-        .packet_acknowledgements(&dst.port, &dst.channel)
-        .await?;
-    if acked.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut unrelayed = src
-        .chain
-        .query
-        .unreceived_acks(&src.port, &src.channel, &acked)
-        .await?;
-    unrelayed.sort_unstable();
+    let dst = EndQuery::of(spec, from.other());
+    let mut unrelayed = unrelayed_acks(EndQuery::of(spec, from), dst).await?;
     unrelayed.truncate(CLEAR_LIMIT);
     if unrelayed.is_empty() {
         return Ok(Vec::new());
     }
     let acks = dst
-        .chain
         .query
-        .written_acks(&dst.port, &dst.channel, &unrelayed)
+        .written_acks(dst.port, dst.channel, &unrelayed)
         .await?;
     Ok(acks
         .into_iter()
@@ -100,4 +134,79 @@ pub async fn pending_acks(spec: &ChannelSpec, from: Side) -> Result<Vec<Job>, Qu
             event_height: 0,
         })
         .collect())
+}
+
+/// What is pending in one direction of a channel.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Direction {
+    /// Sending chain.
+    pub src_chain: String,
+    /// Port on the sending chain.
+    pub src_port: String,
+    /// Channel on the sending chain.
+    pub src_channel: String,
+    /// Receiving chain.
+    pub dst_chain: String,
+    /// Packets committed on the source and not received on the destination.
+    pub unreceived_packets: Vec<u64>,
+    /// Acknowledgements written on the destination and not yet relayed to the source.
+    pub unreceived_acks: Vec<u64>,
+}
+
+/// What is pending on one channel, both ways.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ChannelPending {
+    /// Packets sent on chain a (and their acks).
+    pub a_to_b: Direction,
+    /// Packets sent on chain b (and their acks).
+    pub b_to_a: Direction,
+}
+
+impl ChannelPending {
+    /// Total unreceived packets and unrelayed acks.
+    pub fn total(&self) -> usize {
+        [&self.a_to_b, &self.b_to_a]
+            .iter()
+            .map(|d| d.unreceived_packets.len() + d.unreceived_acks.len())
+            .sum()
+    }
+}
+
+async fn direction(src: EndQuery<'_>, dst: EndQuery<'_>) -> Result<Direction, QueryError> {
+    let (unreceived_packets, _) = unreceived(src, dst).await?;
+    let unreceived_acks = unrelayed_acks(src, dst).await?;
+    Ok(Direction {
+        src_chain: src.query.chain_id().to_string(),
+        src_port: src.port.to_string(),
+        src_channel: src.channel.to_string(),
+        dst_chain: dst.query.chain_id().to_string(),
+        unreceived_packets,
+        unreceived_acks,
+    })
+}
+
+/// Unreceived packets and unrelayed acks both ways on the channel `port_a/channel_a` (on `a`)
+/// ↔ `port_b/channel_b` (on `b`).
+pub async fn pending_on(
+    a: &IbcQuerier,
+    b: &IbcQuerier,
+    port_a: &str,
+    channel_a: &str,
+    port_b: &str,
+    channel_b: &str,
+) -> Result<ChannelPending, QueryError> {
+    let end_a = EndQuery {
+        query: a,
+        port: port_a,
+        channel: channel_a,
+    };
+    let end_b = EndQuery {
+        query: b,
+        port: port_b,
+        channel: channel_b,
+    };
+    Ok(ChannelPending {
+        a_to_b: direction(end_a, end_b).await?,
+        b_to_a: direction(end_b, end_a).await?,
+    })
 }

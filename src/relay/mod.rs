@@ -1,10 +1,30 @@
 //! Relaying: the supervisor of a chain pair, its channel workers, the sequence cache and
 //! clearing. See `ARCHITECTURE.md` for how they fit together.
+//!
+//! - [`channel`]: a relayed channel, its two ends ([`channel::Side::A`]/[`channel::Side::B`])
+//!   and the jobs on it;
+//! - `discovery`: the open channels of the pair that the filter allows;
+//! - [`supervisor`]: connects, discovers, runs and restarts one [`worker`] per channel;
+//! - [`worker`]: the source, pump and sweep tasks of one channel;
+//! - `step`: the message a job needs and the TxEngine that submits it;
+//! - [`cache`]: what was done or is in flight, so nothing is submitted twice;
+//! - [`clearing`]: unfinished work from chain state alone; [`clear`] runs it to the end once
+//!   (`arke clear`);
+//! - [`refresh`]: keeps idle clients from expiring;
+//! - `sampler` and `report`: the numbers and states handed to telemetry;
+//! - [`reload`] and `signals`: reloading the pair file, and the process signals of the daemon.
 
 pub mod cache;
+pub mod channel;
+pub mod clear;
 pub mod clearing;
+pub(crate) mod discovery;
 pub mod refresh;
 pub mod reload;
+pub(crate) mod report;
+pub(crate) mod sampler;
+pub(crate) mod signals;
+pub(crate) mod step;
 pub mod supervisor;
 pub mod worker;
 

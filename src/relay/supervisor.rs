@@ -1,7 +1,8 @@
 //! The supervisor of one chain pair: it connects to both chains, starts their event hubs and
-//! TxEngines, finds the open channels the filter allows, runs one [`run_worker`] per channel and
-//! restarts a failed worker with exponential backoff and jitter. On shutdown it stops the
-//! workers, lets in-flight txs confirm for up to `shutdown_grace`, then stops everything.
+//! TxEngines, finds the open channels the filter allows (`discovery`), runs one [`run_worker`]
+//! per channel and restarts a failed worker with exponential backoff and jitter. On shutdown it
+//! stops the workers, lets in-flight txs confirm for up to `shutdown_grace`, then stops
+//! everything.
 //!
 //! [`run_with`] adds what a managed daemon needs: the telemetry server and sampler when
 //! `[telemetry] enabled`, systemd notifications (`READY=1` after the first channel discovery,
@@ -17,20 +18,19 @@ use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn, Instrument};
 
 use super::cache::SequenceCache;
+use super::channel::ChannelSpec;
+use super::discovery::{discover, RESCAN_INTERVAL};
 use super::reload::{self, ReloadReceiver, ReloadReport};
-use super::worker::{restart_delay, run_worker, ChannelEnd, ChannelSpec};
-use super::ChainHandle;
+use super::worker::{restart_delay, run_worker};
+use super::{report, sampler, ChainHandle};
 use crate::chain::events::EventHub;
 use crate::chain::query::{IbcQuerier, QueryError};
 use crate::chain::rpc::{RpcClient, RpcError};
 use crate::config::{ChainConfig, Config};
 use crate::telemetry::notify::{watchdog_interval, Notifier};
 use crate::telemetry::server::TelemetryServer;
-use crate::telemetry::state::DaemonState;
+use crate::telemetry::state::{ChannelInfo, DaemonState};
 use crate::tx::engine::TxEngine;
-
-/// How often the supervisor looks for newly opened channels.
-pub const RESCAN_INTERVAL: Duration = Duration::from_secs(30);
 
 /// Why the daemon could not run.
 #[derive(Debug, thiserror::Error)]
@@ -112,12 +112,12 @@ pub async fn run_with(
     let mut infra_tasks = JoinSet::new();
     let server = if config.telemetry.enabled {
         let t = &config.telemetry;
-        let server = TelemetryServer::bind(t, state.clone()).await.map_err(|e| {
-            SupervisorError::Telemetry {
+        let server = TelemetryServer::bind(&t.host, t.port, state.clone())
+            .await
+            .map_err(|e| SupervisorError::Telemetry {
                 addr: format!("{}:{}", t.host, t.port),
                 reason: e.to_string(),
-            }
-        })?;
+            })?;
         Some(server)
     } else {
         None
@@ -128,8 +128,8 @@ pub async fn run_with(
     ];
     let (a, b) = connect(&config, keys, &infra, &mut infra_tasks).await?;
     let [address_a, address_b] = addresses.clone();
-    state.add_chain(a.clone(), address_a);
-    state.add_chain(b.clone(), address_b);
+    state.add_chain(report::chain_entry(&a, address_a.clone()));
+    state.add_chain(report::chain_entry(&b, address_b.clone()));
     // Keeps the relayed channels' clients from expiring (see `refresh`).
     infra_tasks.spawn(super::refresh::run(
         config.clone(),
@@ -140,9 +140,10 @@ pub async fn run_with(
     ));
     if let Some(server) = server {
         infra_tasks.spawn(server.serve(infra.clone()));
-        infra_tasks.spawn(crate::telemetry::run_sampler(
+        infra_tasks.spawn(sampler::run(
+            [(a.clone(), address_a), (b.clone(), address_b)],
             state.clone(),
-            crate::telemetry::SAMPLE_INTERVAL,
+            sampler::SAMPLE_INTERVAL,
             infra.clone(),
         ));
     }
@@ -271,20 +272,21 @@ async fn supervise(
 ) {
     let mut failures = 0u32;
     let span = tracing::info_span!("worker", channel = %spec.name());
-    let _stopped = StopGuard(&state, &spec);
+    let info = Arc::new(report::channel_info(&spec));
+    let _stopped = StopGuard(&state, &info);
     async {
         loop {
             let started = tokio::time::Instant::now();
-            state.worker_running(&spec);
+            state.worker_running(&info);
             match run_worker(spec.clone(), cache.clone(), token.clone()).await {
                 Ok(()) if token.is_cancelled() => return,
                 Ok(()) => {
                     warn!("worker stopped on its own; restarting");
-                    state.worker_failed(&spec, "stopped on its own".into());
+                    state.worker_failed(&info, "stopped on its own".into());
                 }
                 Err(e) => {
                     error!(error = %e, "worker failed; restarting");
-                    state.worker_failed(&spec, e.to_string());
+                    state.worker_failed(&info, e.to_string());
                 }
             }
             if started.elapsed() > Duration::from_secs(300) {
@@ -303,7 +305,7 @@ async fn supervise(
 }
 
 /// Takes a worker out of the daemon state when its supervision ends (even by abort).
-struct StopGuard<'a>(&'a DaemonState, &'a ChannelSpec);
+struct StopGuard<'a>(&'a DaemonState, &'a ChannelInfo);
 
 impl Drop for StopGuard<'_> {
     fn drop(&mut self) {
@@ -390,64 +392,4 @@ async fn querier(chain: &ChainConfig) -> Result<IbcQuerier, SupervisorError> {
         });
     }
     Ok(IbcQuerier::new(rpc, chain.id.clone()))
-}
-
-/// The open channels between A and B that the filter allows.
-pub async fn discover(
-    config: &Config,
-    a: &Arc<ChainHandle>,
-    b: &Arc<ChainHandle>,
-) -> Result<Vec<ChannelSpec>, QueryError> {
-    use ibc_proto::ibc::core::channel::v1::{Order, State};
-    let mut specs = Vec::new();
-    for ch in a.query.channels().await? {
-        if ch.state != State::Open as i32
-            || !config.relay.channels.permits(&ch.port_id, &ch.channel_id)
-        {
-            continue;
-        }
-        let Some(cp) = ch.counterparty.clone() else {
-            continue;
-        };
-        let Some(conn_id) = ch.connection_hops.first() else {
-            continue;
-        };
-        let Some(conn_a) = a.query.connection(conn_id).await? else {
-            continue;
-        };
-        let Some(conn_cp) = conn_a.counterparty.clone() else {
-            continue;
-        };
-        // The counterparty channel must exist on B and point back at us.
-        let Some(ch_b) = b.query.channel(&cp.port_id, &cp.channel_id).await? else {
-            continue;
-        };
-        let back = ch_b.counterparty.clone().unwrap_or_default();
-        if back.channel_id != ch.channel_id || ch_b.state != State::Open as i32 {
-            continue;
-        }
-        // The connection's client must be a client of chain B.
-        match a.query.client_state(&conn_a.client_id).await? {
-            Some(cs) if cs.chain_id == b.config.id => {}
-            _ => continue,
-        }
-        specs.push(ChannelSpec {
-            a: ChannelEnd {
-                chain: a.clone(),
-                port: ch.port_id.clone(),
-                channel: ch.channel_id.clone(),
-                client_id: conn_a.client_id.clone(),
-            },
-            b: ChannelEnd {
-                chain: b.clone(),
-                port: cp.port_id.clone(),
-                channel: cp.channel_id.clone(),
-                client_id: conn_cp.client_id.clone(),
-            },
-            ordered: ch.ordering == Order::Ordered as i32,
-            clear_interval: config.relay.clear_interval,
-            clear_on_start: config.relay.clear_on_start,
-        });
-    }
-    Ok(specs)
 }

@@ -10,102 +10,30 @@
 //!   source.
 //!
 //! A job waits until its source chain has a block above the event's height (the proof is taken
-//! at `H` and verified against header `H + 1`), then goes to the right chain's TxEngine. The
+//! at `H` and verified against header `H + 1`), then goes to the right chain's TxEngine
+//! (`relay::step` decides the message and the chain; `arke clear` does the same). The
 //! sequence cache keeps a packet from being submitted twice; retryable failures come back after
 //! a backoff; the first task that fails cancels its siblings and the supervisor restarts the
 //! worker.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::stream::FuturesUnordered;
 use futures::StreamExt;
-use ibc_proto::ibc::core::channel::v1::Packet;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn, Instrument};
 
 use super::cache::{CacheKey, Next, SequenceCache};
-use super::clearing;
-use super::ChainHandle;
-use crate::chain::types::{PacketEvent, RelayItem, RelayKind};
+use super::channel::{ChannelSpec, Job, Side};
+use super::step::{self, Task};
+use super::{clearing, report, ChainHandle};
+use crate::chain::types::{PacketEvent, RelayKind};
 use crate::tx::engine::Outcome;
-
-/// Which end of the channel.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Side {
-    /// Chain A of the pair.
-    A,
-    /// Chain B of the pair.
-    B,
-}
-
-impl Side {
-    /// The other end.
-    pub fn other(self) -> Self {
-        match self {
-            Self::A => Self::B,
-            Self::B => Self::A,
-        }
-    }
-}
-
-/// One end of a channel.
-#[derive(Clone)]
-pub struct ChannelEnd {
-    /// The chain.
-    pub chain: Arc<ChainHandle>,
-    /// Port id on this chain.
-    pub port: String,
-    /// Channel id on this chain.
-    pub channel: String,
-    /// The counterparty's client on this chain (what proofs from the other end verify with).
-    pub client_id: String,
-}
-
-/// A channel the worker relays.
-#[derive(Clone)]
-pub struct ChannelSpec {
-    /// End on chain A.
-    pub a: ChannelEnd,
-    /// End on chain B.
-    pub b: ChannelEnd,
-    /// ORDERED channel.
-    pub ordered: bool,
-    /// Clear every this many blocks of chain A (0 = never).
-    pub clear_interval: u64,
-    /// Clear when the worker starts.
-    pub clear_on_start: bool,
-}
-
-impl ChannelSpec {
-    /// The end on `side`.
-    pub fn end(&self, side: Side) -> &ChannelEnd {
-        match side {
-            Side::A => &self.a,
-            Side::B => &self.b,
-        }
-    }
-
-    /// A short name for logs: `transfer/channel-0`.
-    pub fn name(&self) -> String {
-        format!("{}/{}", self.a.port, self.a.channel)
-    }
-}
-
-/// A unit of work: a packet sent from `from`, with the ack when it is one to return.
-#[derive(Clone, Debug)]
-pub struct Job {
-    /// The side the packet was sent from.
-    pub from: Side,
-    /// The packet.
-    pub packet: Packet,
-    /// The acknowledgement (sweep jobs).
-    pub ack: Vec<u8>,
-    /// Height of the event on the chain the proof comes from (0 when it came from clearing).
-    pub event_height: u64,
-}
 
 /// Why a worker stopped.
 #[derive(Debug, thiserror::Error)]
@@ -149,7 +77,7 @@ pub async fn run_worker(
     );
     set.spawn(
         pipeline(
-            "pump",
+            Task::Pump,
             spec.clone(),
             cache.clone(),
             pump_rx,
@@ -160,7 +88,7 @@ pub async fn run_worker(
     );
     set.spawn(
         pipeline(
-            "sweep",
+            Task::Sweep,
             spec.clone(),
             cache,
             sweep_rx,
@@ -199,7 +127,7 @@ async fn source(
     let mut events_b = spec.b.chain.hub.subscribe(&spec.b.port, &spec.b.channel);
     let mut height_a = spec.a.chain.hub.latest_height();
     let mut last_clear = 0u64;
-    let clear_now = crate::telemetry::clear_trigger(&spec);
+    let clear_now = crate::telemetry::clear_trigger(&report::channel_info(&spec));
     if spec.clear_on_start {
         clear(&spec, &cache, &pump, &sweep, &token).await;
         last_clear = *height_a.borrow();
@@ -232,7 +160,7 @@ async fn source(
                 continue;
             }
         };
-        crate::telemetry::observe_event(&spec, side, &event);
+        report::observe_event(&spec, side, &event);
         let src_chain = |s: Side| spec.end(s).chain.config.id.clone();
         match event {
             PacketEvent::Send { height, packet } => {
@@ -264,13 +192,17 @@ async fn source(
             }
             PacketEvent::Recv { packet, .. } => {
                 // Received on `side` by anyone: delivery of a packet from the other side is done.
-                cache.mark_done(&key(&src_chain(side.other()), &packet, RelayKind::Recv));
+                cache.mark_done(&step::key(
+                    &src_chain(side.other()),
+                    &packet,
+                    RelayKind::Recv,
+                ));
             }
             PacketEvent::Acknowledged { packet, .. } => {
-                cache.mark_done(&key(&src_chain(side), &packet, RelayKind::Ack));
+                cache.mark_done(&step::key(&src_chain(side), &packet, RelayKind::Ack));
             }
             PacketEvent::TimedOut { packet, .. } => {
-                cache.mark_done(&key(&src_chain(side), &packet, RelayKind::Timeout));
+                cache.mark_done(&step::key(&src_chain(side), &packet, RelayKind::Timeout));
             }
         }
     }
@@ -303,7 +235,7 @@ async fn clear(
                     found.lowest_open.unwrap_or(u64::MAX),
                 );
                 let jobs = found.jobs;
-                crate::telemetry::cleared(spec, from, false, &jobs);
+                report::cleared_packets(spec, from, &jobs);
                 if !jobs.is_empty() {
                     info!(count = jobs.len(), from = ?from, "clearing: unreceived packets");
                 }
@@ -317,7 +249,7 @@ async fn clear(
         }
         match clearing::pending_acks(spec, from).await {
             Ok(jobs) => {
-                crate::telemetry::cleared(spec, from, true, &jobs);
+                report::cleared_acks(spec, from, &jobs);
                 if !jobs.is_empty() {
                     info!(count = jobs.len(), from = ?from, "clearing: unrelayed acknowledgements");
                 }
@@ -332,33 +264,13 @@ async fn clear(
     }
 }
 
-/// The cache key of a relay step.
-pub fn key(src_chain: &str, packet: &Packet, kind: RelayKind) -> CacheKey {
-    CacheKey {
-        src_chain: src_chain.to_string(),
-        port: packet.source_port.clone(),
-        channel: packet.source_channel.clone(),
-        kind,
-        sequence: packet.sequence,
-    }
-}
+/// A relay step handed to a TxEngine: resolves to the job, its cache key and the outcome.
+type InFlight = Pin<Box<dyn Future<Output = (Job, CacheKey, Outcome)> + Send>>;
 
-/// The chain a job's proof comes from, and the height that chain must pass before proving.
-fn proof_chain(kind: &str, job: &Job) -> Side {
-    if kind == "pump" {
-        job.from
-    } else {
-        job.from.other()
-    }
-}
-
-type Pending =
-    std::pin::Pin<Box<dyn std::future::Future<Output = (Job, CacheKey, Outcome)> + Send>>;
-
-/// The pump (`kind = "pump"`: deliver or time out sent packets) or the sweep (`kind = "sweep"`:
+/// The pump ([`Task::Pump`]: deliver or time out sent packets) or the sweep ([`Task::Sweep`]:
 /// return acknowledgements).
 async fn pipeline(
-    kind: &'static str,
+    task: Task,
     spec: Arc<ChannelSpec>,
     cache: Arc<SequenceCache>,
     mut queue: mpsc::Receiver<Job>,
@@ -366,7 +278,7 @@ async fn pipeline(
     token: CancellationToken,
 ) -> Result<(), WorkerError> {
     let mut waiting: Vec<Job> = Vec::new();
-    let mut pending: FuturesUnordered<Pending> = FuturesUnordered::new();
+    let mut in_flight: FuturesUnordered<InFlight> = FuturesUnordered::new();
     let mut height_a = spec.a.chain.hub.latest_height();
     let mut height_b = spec.b.chain.hub.latest_height();
     let mut retries: JoinSet<()> = JoinSet::new();
@@ -375,7 +287,7 @@ async fn pipeline(
             _ = token.cancelled() => {
                 // Let what was handed to the engines finish; the engines bound it by the
                 // shutdown grace period.
-                while let Some((job, key, outcome)) = pending.next().await {
+                while let Some((job, key, outcome)) = in_flight.next().await {
                     record(&spec, &cache, &key, &job, &outcome);
                 }
                 retries.abort_all();
@@ -383,9 +295,9 @@ async fn pipeline(
             }
             job = queue.recv() => match job {
                 Some(job) => waiting.push(job),
-                None => return Err(WorkerError::TaskEnded { task: kind, reason: "queue closed".into() }),
+                None => return Err(WorkerError::TaskEnded { task: task.name(), reason: "queue closed".into() }),
             },
-            Some((job, key, outcome)) = pending.next(), if !pending.is_empty() => {
+            Some((job, key, outcome)) = in_flight.next(), if !in_flight.is_empty() => {
                 if let Next::RetryAfter(delay) = record(&spec, &cache, &key, &job, &outcome) {
                     let requeue = requeue.clone();
                     let retry = Job { event_height: 0, ..job };
@@ -397,10 +309,10 @@ async fn pipeline(
                 continue;
             }
             r = height_a.changed() => if r.is_err() {
-                return Err(WorkerError::TaskEnded { task: kind, reason: "chain A event hub stopped".into() });
+                return Err(WorkerError::TaskEnded { task: task.name(), reason: "chain A event hub stopped".into() });
             },
             r = height_b.changed() => if r.is_err() {
-                return Err(WorkerError::TaskEnded { task: kind, reason: "chain B event hub stopped".into() });
+                return Err(WorkerError::TaskEnded { task: task.name(), reason: "chain B event hub stopped".into() });
             },
             Some(_) = retries.join_next(), if !retries.is_empty() => continue,
         }
@@ -411,18 +323,16 @@ async fn pipeline(
         let tops = [*height_a.borrow_and_update(), *height_b.borrow_and_update()];
         let ready: Vec<Job>;
         (ready, waiting) = waiting.into_iter().partition(|job| {
-            let side = proof_chain(kind, job);
-            let top = tops[usize::from(side == Side::B)];
+            let top = tops[task.proof_side(job).index()];
             job.event_height == 0 || top > job.event_height
         });
         if ready.is_empty() {
             continue;
         }
-        let mut status_cache: [Option<(u64, u128)>; 2] = [None, None];
+        let mut statuses: [Option<(u64, u64)>; 2] = [None, None];
         for job in ready {
-            match route(kind, &spec, &cache, job, &mut status_cache).await {
-                Routed::Submitted(fut) => pending.push(fut),
-                Routed::Skipped => {}
+            if let Some(fut) = route(task, &spec, &cache, job, &mut statuses).await {
+                in_flight.push(fut);
             }
         }
     }
@@ -435,7 +345,7 @@ fn record(
     job: &Job,
     outcome: &Outcome,
 ) -> Next {
-    crate::telemetry::relay_outcome(spec, key, job, outcome);
+    report::relay_outcome(spec, key, job, outcome);
     let next = cache.record(key, outcome);
     match outcome {
         Outcome::Done { tx_hash, height } => {
@@ -451,87 +361,44 @@ fn record(
     next
 }
 
-enum Routed {
-    Submitted(Pending),
-    Skipped,
-}
-
-/// Decides what a job needs and hands it to the right TxEngine.
+/// Decides what a job needs and hands it to the right TxEngine, unless the cache says it is
+/// done, in flight or backing off. `statuses` keeps each destination's latest height and time
+/// for this batch (asked once, again after a failure).
 async fn route(
-    kind: &'static str,
+    task: Task,
     spec: &ChannelSpec,
     cache: &SequenceCache,
     job: Job,
-    status_cache: &mut [Option<(u64, u128)>; 2],
-) -> Routed {
-    let from = spec.end(job.from);
-    let to = spec.end(job.from.other());
-    let (step, submit_on, item_kind) = if kind == "sweep" {
-        (RelayKind::Ack, from, RelayKind::Ack)
-    } else {
-        let idx = usize::from(job.from.other() == Side::B);
-        if status_cache[idx].is_none() {
-            status_cache[idx] = latest_height_and_time(&to.chain).await;
-        }
-        match status_cache[idx] {
-            Some((height, time_ns)) if timed_out(&job.packet, height, time_ns) => {
-                (RelayKind::Timeout, from, RelayKind::Timeout)
+    statuses: &mut [Option<(u64, u64)>; 2],
+) -> Option<InFlight> {
+    let destination = match task {
+        Task::Sweep => None,
+        Task::Pump => {
+            let to = job.from.other();
+            if statuses[to.index()].is_none() {
+                statuses[to.index()] = chain_status(&spec.end(to).chain).await;
             }
-            Some(_) => (RelayKind::Recv, to, RelayKind::Recv),
-            // Destination status unknown: try delivery; a failure is retried.
-            None => (RelayKind::Recv, to, RelayKind::Recv),
+            statuses[to.index()]
         }
     };
-    let key = key(&from.chain.config.id, &job.packet, step);
+    let kind = step::step_for(task, &job, destination);
+    let key = step::job_key(spec, &job, kind.clone());
     if !cache.try_claim(&key) {
-        return Routed::Skipped;
+        return None;
     }
-    let item = RelayItem {
-        kind: item_kind,
-        packet: job.packet.clone(),
-        ack: job.ack.clone(),
-        ordered: spec.ordered,
-    };
-    let rx: oneshot::Receiver<Outcome> = submit_on
-        .chain
-        .engine
-        .submit(&submit_on.client_id, item)
-        .await;
-    Routed::Submitted(Box::pin(async move {
-        let outcome = rx.await.unwrap_or(Outcome::Failed {
-            reason: "tx engine stopped before reporting".into(),
-            retryable: true,
-        });
-        (job, key, outcome)
-    }))
+    let outcome = step::submit(spec, &job, kind).await;
+    Some(Box::pin(async move { (job, key, outcome.await) }))
 }
 
-/// Latest height and block time (ns) of `chain`.
-async fn latest_height_and_time(chain: &ChainHandle) -> Option<(u64, u128)> {
-    match chain.query.rpc().status().await {
-        Ok(status) => {
-            let h = status.sync_info.latest_block_height.value();
-            let t =
-                u128::try_from(status.sync_info.latest_block_time.unix_timestamp_nanos()).ok()?;
-            Some((h, t))
-        }
+/// Latest height and block time (ns) of `chain`, or `None` (logged) when it does not answer.
+async fn chain_status(chain: &ChainHandle) -> Option<(u64, u64)> {
+    match step::chain_status(chain).await {
+        Ok(status) => Some(status),
         Err(e) => {
             warn!(chain = %chain.config.id, error = %e, "status query failed");
             None
         }
     }
-}
-
-/// Whether `packet` can no longer be received on a destination at `height` / `time_ns`: the
-/// proof of non-receipt at the latest height then proves the timeout.
-pub fn timed_out(packet: &Packet, height: u64, time_ns: u128) -> bool {
-    let by_height = packet
-        .timeout_height
-        .as_ref()
-        .map(|h| h.revision_height > 0 && height >= h.revision_height)
-        .unwrap_or(false);
-    let by_time = packet.timeout_timestamp > 0 && time_ns >= u128::from(packet.timeout_timestamp);
-    by_height || by_time
 }
 
 /// How long the supervisor waits before restarting a failed worker, doubling up to a minute,
@@ -546,28 +413,6 @@ pub fn restart_delay(failures: u32) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ibc_proto::ibc::core::client::v1::Height;
-
-    fn packet(timeout_h: u64, timeout_ts: u64) -> Packet {
-        Packet {
-            sequence: 1,
-            timeout_height: Some(Height {
-                revision_number: 1,
-                revision_height: timeout_h,
-            }),
-            timeout_timestamp: timeout_ts,
-            ..Default::default()
-        }
-    }
-
-    #[test]
-    fn timeouts_by_height_and_time() {
-        assert!(!timed_out(&packet(10, 0), 9, 0));
-        assert!(timed_out(&packet(10, 0), 10, 0));
-        assert!(!timed_out(&packet(0, 0), 1_000_000, u128::MAX));
-        assert!(timed_out(&packet(0, 500), 1, 500));
-        assert!(!timed_out(&packet(0, 500), 1, 499));
-    }
 
     #[test]
     fn restart_delay_grows_and_caps() {

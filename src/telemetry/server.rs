@@ -8,11 +8,13 @@
 //!   channel (matched on either end); 404 when no worker relays it.
 //!
 //! The listener is bound before the server task starts, so a taken port is an error of
-//! `arke start`, not a log line.
+//! `arke start`, not a log line. [`ask_health`] is the other side of `/health`, for
+//! `arke health`.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::{Query, State};
 use axum::http::{header, StatusCode};
@@ -24,7 +26,6 @@ use tokio_util::sync::CancellationToken;
 
 use super::metrics::metrics;
 use super::state::DaemonState;
-use crate::config::TelemetryConfig;
 
 /// The content type of the text exposition format.
 pub const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -36,12 +37,13 @@ pub struct TelemetryServer {
 }
 
 impl TelemetryServer {
-    /// Binds `config.host:config.port`.
+    /// Binds `host:port`.
     pub async fn bind(
-        config: &TelemetryConfig,
+        host: &str,
+        port: u16,
         state: Arc<DaemonState>,
     ) -> Result<Self, std::io::Error> {
-        let listener = tokio::net::TcpListener::bind((config.host.as_str(), config.port)).await?;
+        let listener = tokio::net::TcpListener::bind((host, port)).await?;
         Ok(Self { listener, state })
     }
 
@@ -108,8 +110,8 @@ async fn post_clear(
             .into_response();
     };
     let port = params.get("port").map(String::as_str);
-    let specs = state.find_workers(channel, port);
-    if specs.is_empty() {
+    let channels = state.find_workers(channel, port);
+    if channels.is_empty() {
         return (
             StatusCode::NOT_FOUND,
             Json(json!({ "error": format!("no worker relays channel {channel}") })),
@@ -117,10 +119,54 @@ async fn post_clear(
             .into_response();
     }
     let mut triggered = Vec::new();
-    for spec in specs {
-        super::clear_trigger(&spec).notify_one();
-        triggered.push(spec.name());
+    for c in channels {
+        super::clear_trigger(&c).notify_one();
+        triggered.push(c.name.clone());
     }
     tracing::info!(?triggered, "clearing requested over HTTP");
     (StatusCode::ACCEPTED, Json(json!({ "clearing": triggered }))).into_response()
+}
+
+/// What a daemon's `/health` answered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HealthAnswer {
+    /// The HTTP status (200 when healthy, 503 when not).
+    pub status: reqwest::StatusCode,
+    /// The JSON body with the reasons.
+    pub body: String,
+}
+
+/// Why `/health` could not be asked.
+#[derive(Debug, thiserror::Error)]
+pub enum HealthProbeError {
+    /// No HTTP client could be built.
+    #[error("cannot build an HTTP client: {0}")]
+    Client(reqwest::Error),
+    /// The request failed (no answer, or not within the timeout).
+    #[error("{url}: {source}")]
+    Request {
+        /// The endpoint asked.
+        url: String,
+        /// Why.
+        source: reqwest::Error,
+    },
+}
+
+/// Asks the health endpoint at `url`, waiting at most `timeout`.
+pub async fn ask_health(url: &str, timeout: Duration) -> Result<HealthAnswer, HealthProbeError> {
+    let client = reqwest::Client::builder()
+        .timeout(timeout)
+        .build()
+        .map_err(HealthProbeError::Client)?;
+    let response = client
+        .get(url)
+        .send()
+        .await
+        .map_err(|source| HealthProbeError::Request {
+            url: url.to_string(),
+            source,
+        })?;
+    let status = response.status();
+    let body = response.text().await.unwrap_or_default();
+    Ok(HealthAnswer { status, body })
 }

@@ -1,17 +1,17 @@
 //! What one running daemon looks like from outside: its chains, its channel workers (running or
 //! waiting to restart, restarts, last error) and their backlogs. The supervisor keeps it up to
-//! date; the HTTP server reads it for `/health`, `/state` and `/clear`, and the sampler for the
-//! periodic gauges (wallet balance, client expiry, chain height).
+//! date with plain descriptions ([`ChainEntry`], [`ChannelInfo`]); the HTTP server reads it for
+//! `/health`, `/state` and `/clear`. Live readings of a chain (does its RPC answer, its latest
+//! height) come through the [`ChainProbe`] the supervisor hands over with the chain.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
+use futures::future::BoxFuture;
 use serde_json::{json, Value};
 
-use super::metrics::metrics;
-use crate::relay::worker::{ChannelSpec, Side};
-use crate::relay::ChainHandle;
+use super::metrics::{metrics, PacketLabels};
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -20,13 +20,73 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// How long `/health` waits for each chain's `/status`.
 pub const HEALTH_RPC_TIMEOUT: Duration = Duration::from_secs(3);
 
+/// Live readings of one chain, asked when `/health` or `/state` is served. Whoever connects to
+/// the chain implements it; telemetry knows nothing else about chains.
+pub trait ChainProbe: Send + Sync {
+    /// Asks the chain's RPC for its status: `Err` says why it did not answer.
+    fn check_status(&self) -> BoxFuture<'_, Result<(), String>>;
+    /// The latest height the daemon has seen.
+    fn latest_height(&self) -> u64;
+    /// Event websocket sessions lost so far.
+    fn websocket_reconnects(&self) -> u64;
+}
+
 /// A chain of the pair and the address that signs on it.
 #[derive(Clone)]
 pub struct ChainEntry {
-    /// The chain.
-    pub handle: Arc<ChainHandle>,
+    /// Chain id.
+    pub id: String,
+    /// Its RPC address.
+    pub rpc_addr: String,
     /// The relayer's account on it.
     pub address: String,
+    /// Live readings.
+    pub probe: Arc<dyn ChainProbe>,
+}
+
+/// One end of a relayed channel.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EndInfo {
+    /// Chain id.
+    pub chain: String,
+    /// Port id on that chain.
+    pub port: String,
+    /// Channel id on that chain.
+    pub channel: String,
+    /// The counterparty's client on that chain.
+    pub client: String,
+}
+
+impl EndInfo {
+    /// The labels of packets sent from this end to `to`.
+    pub fn labels_to(&self, to: &EndInfo) -> PacketLabels {
+        PacketLabels {
+            chain: self.chain.clone(),
+            counterparty: to.chain.clone(),
+            port: self.port.clone(),
+            channel: self.channel.clone(),
+        }
+    }
+}
+
+/// A relayed channel: its two ends, on chain A and chain B of the pair.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChannelInfo {
+    /// `port/channel` on chain A, what workers are known by.
+    pub name: String,
+    /// ORDERED channel.
+    pub ordered: bool,
+    /// The end on chain A.
+    pub a: EndInfo,
+    /// The end on chain B.
+    pub b: EndInfo,
+}
+
+impl ChannelInfo {
+    /// The worker metric labels: those of packets sent from chain A's end.
+    fn worker_labels(&self) -> PacketLabels {
+        self.a.labels_to(&self.b)
+    }
 }
 
 /// Whether a worker runs.
@@ -51,7 +111,7 @@ impl WorkerState {
 #[derive(Clone)]
 pub struct WorkerEntry {
     /// The channel.
-    pub spec: Arc<ChannelSpec>,
+    pub channel: Arc<ChannelInfo>,
     /// Running or restarting.
     pub state: WorkerState,
     /// Restarts so far.
@@ -77,19 +137,6 @@ impl std::fmt::Debug for DaemonState {
     }
 }
 
-/// `[chain, counterparty, port, channel]` of a channel end as packet metric labels (packets
-/// sent from `side`).
-pub fn packet_labels(spec: &ChannelSpec, side: Side) -> [String; 4] {
-    let from = spec.end(side);
-    let to = spec.end(side.other());
-    [
-        from.chain.config.id.clone(),
-        to.chain.config.id.clone(),
-        from.port.clone(),
-        from.channel.clone(),
-    ]
-}
-
 impl DaemonState {
     /// An empty state.
     pub fn new() -> Arc<Self> {
@@ -97,8 +144,8 @@ impl DaemonState {
     }
 
     /// Adds a chain.
-    pub fn add_chain(&self, handle: Arc<ChainHandle>, address: String) {
-        lock(&self.chains).push(ChainEntry { handle, address });
+    pub fn add_chain(&self, chain: ChainEntry) {
+        lock(&self.chains).push(chain);
     }
 
     /// The chains.
@@ -106,32 +153,31 @@ impl DaemonState {
         lock(&self.chains).clone()
     }
 
-    /// The worker of `spec` runs (again).
-    pub fn worker_running(&self, spec: &Arc<ChannelSpec>) {
-        let labels = packet_labels(spec, Side::A);
-        metrics()
-            .worker_up
-            .set(&labels.each_ref().map(String::as_str), 1.0);
+    /// The worker of `channel` runs (again).
+    pub fn worker_running(&self, channel: &Arc<ChannelInfo>) {
+        let labels = channel.worker_labels();
+        metrics().worker_up.set(&labels.values(), 1.0);
         let mut workers = lock(&self.workers);
-        let entry = workers.entry(spec.name()).or_insert_with(|| WorkerEntry {
-            spec: spec.clone(),
-            state: WorkerState::Running,
-            restarts: 0,
-            last_error: None,
-            since: Instant::now(),
-        });
+        let entry = workers
+            .entry(channel.name.clone())
+            .or_insert_with(|| WorkerEntry {
+                channel: channel.clone(),
+                state: WorkerState::Running,
+                restarts: 0,
+                last_error: None,
+                since: Instant::now(),
+            });
         entry.state = WorkerState::Running;
         entry.since = Instant::now();
     }
 
-    /// The worker of `spec` failed (or stopped on its own) and will restart.
-    pub fn worker_failed(&self, spec: &Arc<ChannelSpec>, error: String) {
-        let labels = packet_labels(spec, Side::A);
-        let labels = labels.each_ref().map(String::as_str);
-        metrics().worker_up.set(&labels, 0.0);
-        metrics().worker_restarts.inc(&labels);
+    /// The worker of `channel` failed (or stopped on its own) and will restart.
+    pub fn worker_failed(&self, channel: &ChannelInfo, error: String) {
+        let labels = channel.worker_labels();
+        metrics().worker_up.set(&labels.values(), 0.0);
+        metrics().worker_restarts.inc(&labels.values());
         let mut workers = lock(&self.workers);
-        if let Some(entry) = workers.get_mut(&spec.name()) {
+        if let Some(entry) = workers.get_mut(&channel.name) {
             entry.state = WorkerState::Restarting;
             entry.restarts += 1;
             entry.last_error = Some(error);
@@ -139,13 +185,11 @@ impl DaemonState {
         }
     }
 
-    /// The worker of `spec` stopped for good (shutdown, or the filter dropped its channel).
-    pub fn worker_stopped(&self, spec: &ChannelSpec) {
-        let labels = packet_labels(spec, Side::A);
-        metrics()
-            .worker_up
-            .remove(&labels.each_ref().map(String::as_str));
-        lock(&self.workers).remove(&spec.name());
+    /// The worker of `channel` stopped for good (shutdown, or the filter dropped its channel).
+    pub fn worker_stopped(&self, channel: &ChannelInfo) {
+        let labels = channel.worker_labels();
+        metrics().worker_up.remove(&labels.values());
+        lock(&self.workers).remove(&channel.name);
     }
 
     /// The workers, by channel name (`port/channel` on chain A).
@@ -153,16 +197,17 @@ impl DaemonState {
         lock(&self.workers).clone()
     }
 
-    /// The workers whose channel (on either end) is `channel`, and port `port` if given.
-    pub fn find_workers(&self, channel: &str, port: Option<&str>) -> Vec<Arc<ChannelSpec>> {
+    /// The channels of the workers whose channel (on either end) is `channel`, and port `port`
+    /// if given.
+    pub fn find_workers(&self, channel: &str, port: Option<&str>) -> Vec<Arc<ChannelInfo>> {
         lock(&self.workers)
             .values()
             .filter(|w| {
-                [&w.spec.a, &w.spec.b]
+                [&w.channel.a, &w.channel.b]
                     .iter()
                     .any(|end| end.channel == channel && port.is_none_or(|p| end.port == p))
             })
-            .map(|w| w.spec.clone())
+            .map(|w| w.channel.clone())
             .collect()
     }
 
@@ -171,10 +216,9 @@ impl DaemonState {
     pub async fn health(&self) -> (bool, Value) {
         let chains = self.chains();
         let checks = futures::future::join_all(chains.iter().map(|c| async move {
-            let rpc = c.handle.query.rpc();
-            match tokio::time::timeout(HEALTH_RPC_TIMEOUT, rpc.status()).await {
-                Ok(Ok(_)) => Ok(()),
-                Ok(Err(e)) => Err(e.to_string()),
+            match tokio::time::timeout(HEALTH_RPC_TIMEOUT, c.probe.check_status()).await {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(e)) => Err(e),
                 Err(_) => Err(format!("no answer within {HEALTH_RPC_TIMEOUT:?}")),
             }
         }))
@@ -182,7 +226,7 @@ impl DaemonState {
         let mut reasons = Vec::new();
         let mut chain_json = serde_json::Map::new();
         for (c, check) in chains.iter().zip(checks) {
-            let id = c.handle.config.id.clone();
+            let id = c.id.clone();
             metrics()
                 .chain_up
                 .set(&[id.as_str()], if check.is_ok() { 1.0 } else { 0.0 });
@@ -223,13 +267,12 @@ impl DaemonState {
             .chains()
             .iter()
             .map(|c| {
-                let h = &c.handle;
                 json!({
-                    "id": h.config.id,
-                    "rpc_addr": h.config.rpc_addr.as_str(),
+                    "id": c.id,
+                    "rpc_addr": c.rpc_addr,
                     "address": c.address,
-                    "latest_height": *h.hub.latest_height().borrow(),
-                    "websocket_reconnects": h.hub.reconnects(),
+                    "latest_height": c.probe.latest_height(),
+                    "websocket_reconnects": c.probe.websocket_reconnects(),
                 })
             })
             .collect();
@@ -237,17 +280,13 @@ impl DaemonState {
             .workers()
             .into_iter()
             .map(|(name, w)| {
-                let s = &w.spec;
+                let c = &w.channel;
                 let mut backlog = Vec::new();
-                for side in [Side::A, Side::B] {
-                    let end = s.end(side);
-                    let dst = s.end(side.other());
-                    for (kind, b) in
-                        metrics().backlogs_of(&end.chain.config.id, &end.port, &end.channel)
-                    {
+                for (end, dst) in [(&c.a, &c.b), (&c.b, &c.a)] {
+                    for (kind, b) in metrics().backlogs_of(&end.chain, &end.port, &end.channel) {
                         backlog.push(json!({
-                            "from": end.chain.config.id,
-                            "to": dst.chain.config.id,
+                            "from": end.chain,
+                            "to": dst.chain,
                             "kind": kind,
                             "pending": b.pending,
                             "oldest_sequence": b.oldest_sequence,
@@ -264,9 +303,9 @@ impl DaemonState {
                     "since_seconds": w.since.elapsed().as_secs_f64(),
                     "restarts": w.restarts,
                     "last_error": w.last_error,
-                    "ordered": s.ordered,
-                    "a": { "chain": s.a.chain.config.id, "port": s.a.port, "channel": s.a.channel, "client": s.a.client_id },
-                    "b": { "chain": s.b.chain.config.id, "port": s.b.port, "channel": s.b.channel, "client": s.b.client_id },
+                    "ordered": c.ordered,
+                    "a": { "chain": c.a.chain, "port": c.a.port, "channel": c.a.channel, "client": c.a.client },
+                    "b": { "chain": c.b.chain, "port": c.b.port, "channel": c.b.channel, "client": c.b.client },
                     "backlog": backlog,
                 })
             })
