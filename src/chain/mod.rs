@@ -2,6 +2,8 @@
 //! and light-client headers as they land.
 
 pub mod events;
+#[cfg(test)]
+mod fixtures;
 pub mod light;
 pub mod query;
 pub mod rpc;
