@@ -9,7 +9,7 @@
 
 mod duration;
 mod filter;
-mod source;
+pub(crate) mod source;
 
 use std::fmt;
 use std::path::{Path, PathBuf};

@@ -17,34 +17,14 @@ use devnet::testing::TestChain;
 use ibc_proto::ibc::core::channel::v1::Order;
 use tokio_util::sync::CancellationToken;
 
-use support::{pair_config, BLOCK};
+use support::{init_tracing, pair_config, scratch_dir, BLOCK};
 
 /// Trusting period of the test clients: the daemon refreshes them after a third of it.
 const TRUSTING: Duration = Duration::from_secs(15);
 const WAIT: Duration = Duration::from_secs(120);
 
-fn scratch_dir() -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "arke-refresh-{}-{}",
-        std::process::id(),
-        rand::random::<u64>()
-    ));
-    std::fs::create_dir_all(&dir).expect("scratch dir");
-    dir
-}
-
 async fn bounded<T>(what: &str, f: impl std::future::Future<Output = T>) -> T {
-    match tokio::time::timeout(WAIT, f).await {
-        Ok(v) => v,
-        Err(_) => panic!("{what}: not done within {WAIT:?}"),
-    }
-}
-
-fn init_tracing() {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_test_writer()
-        .try_init();
+    support::bounded(WAIT, what, f).await
 }
 
 async fn client_height(q: &arke::chain::query::IbcQuerier, client: &str) -> u64 {
@@ -59,7 +39,7 @@ async fn daemon_refreshes_idle_clients() {
     init_tracing();
     let a = TestChain::start("devnet-1", BLOCK).await.unwrap();
     let b = TestChain::start("devnet-2", BLOCK).await.unwrap();
-    let dir = scratch_dir();
+    let dir = scratch_dir("refresh");
     let config = pair_config(&a, &b, &dir, "");
     let pair = Pair::new(
         &config.chains.a,
@@ -170,7 +150,7 @@ async fn expired_client_is_reported() {
     init_tracing();
     let a = TestChain::start("devnet-1", BLOCK).await.unwrap();
     let b = TestChain::start("devnet-2", BLOCK).await.unwrap();
-    let dir = scratch_dir();
+    let dir = scratch_dir("refresh");
     let config = pair_config(&a, &b, &dir, "");
     let pair = Pair::new(
         &config.chains.a,

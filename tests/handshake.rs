@@ -11,8 +11,9 @@
 //!
 //! Every wait is bounded; nothing asserts on timing.
 
+mod support;
+
 use std::future::Future;
-use std::path::Path;
 use std::time::Duration;
 
 use arke::config::Config;
@@ -27,45 +28,19 @@ use devnet::testing::{
 };
 use ibc_proto::ibc::core::channel::v1::{Order, Packet};
 
+use support::init_tracing;
+
 const BLOCK: Duration = Duration::from_millis(150);
 const WAIT: Duration = Duration::from_secs(120);
 
-fn init_tracing() {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_test_writer()
-        .try_init();
-}
-
 async fn bounded<T>(what: &str, f: impl Future<Output = T>) -> T {
-    match tokio::time::timeout(WAIT, f).await {
-        Ok(v) => v,
-        Err(_) => panic!("{what}: not done within {WAIT:?}"),
-    }
+    support::bounded(WAIT, what, f).await
 }
 
+/// The pair config of the two chains; the test hands the keys over, so none is read from disk.
 fn pair_config(a: &TestChain, b: &TestChain) -> Config {
-    let chain = |label: &str, c: &TestChain| {
-        format!(
-            r#"
-[chains.{label}]
-id = "{id}"
-rpc_addr = "{rpc}"
-account_prefix = "cosmos"
-key_name = "relayer"
-key_store_folder = "/nonexistent/arke-keys"
-gas_price = {{ price = 0.001, denom = "stake" }}
-max_gas = 20000000
-max_msg_num = 30
-rpc_timeout = "10s"
-"#,
-            id = c.devnet.chain_id(),
-            rpc = c.devnet.rpc_url()
-        )
-    };
-    let text = format!("{}{}", chain("a", a), chain("b", b));
-    Config::from_toml_str(&text, Path::new("/tmp/arke-handshake-test.toml"))
-        .unwrap_or_else(|e| panic!("config: {e}\n{text}"))
+    let dir = std::env::temp_dir().join("arke-handshake-test");
+    support::pair_config(a, b, &dir, "")
 }
 
 fn request(port: &str, ordering: Order) -> ChannelRequest {

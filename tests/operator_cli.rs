@@ -8,7 +8,9 @@
 //!   the channels, `query client` reports the client's height and time left;
 //! - an unknown chain is a clear error with exit code 1.
 
-use std::path::{Path, PathBuf};
+mod support;
+
+use std::path::Path;
 use std::process::Output;
 use std::time::Duration;
 
@@ -17,40 +19,14 @@ use devnet::keys::{AccountKey, COSMOS_HD_PATH};
 use devnet::{Devnet, DevnetConfig};
 use serde_json::Value;
 
+use support::{stderr, stdout, TempDir};
+
 /// Fixed BIP-39 test mnemonics (24 words; test accounts only).
 const MNEMONIC_A: &str = "ready kind exist alpha route bamboo village enact aisle very similar toddler possible name rate believe gain sniff crucial soon title enhance wagon slow";
 const MNEMONIC_B: &str = "perfect wear suggest cactus else lyrics shoot hub garlic violin wash tragic clump middle high holiday patrol load describe skull clean tuition since bulk";
 const RECEIVER_MNEMONIC: &str = "aerobic loan rescue crash hedgehog alarm crazy danger extra pet round happy employ swallow narrow deer sick speak cash favorite drop liar mistake ahead";
 
 const BLOCK: Duration = Duration::from_millis(150);
-
-/// A scratch directory removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("arke-test-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Self(dir)
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-
-    fn write(&self, name: &str, text: &str) -> PathBuf {
-        let p = self.0.join(name);
-        std::fs::write(&p, text).unwrap();
-        p
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// Runs the binary off the async workers (the devnets keep producing blocks meanwhile), with a
 /// bound on how long it may take.
@@ -72,14 +48,6 @@ async fn arke(args: &[&str], home: &Path) -> Output {
         .await
         .expect("arke did not finish within 180s")
         .expect("join")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 fn assert_ok(what: &str, o: &Output) {

@@ -7,6 +7,8 @@
 //!
 //! Every wait is bounded; nothing asserts on timing.
 
+mod support;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::time::Duration;
@@ -20,26 +22,16 @@ use devnet::bank::Coin;
 use devnet::testing::{events_of, packet_from_event, transfer_msg, ConnectedChains, TestChain};
 use ibc_proto::ibc::core::channel::v1::Packet;
 use reqwest::Url;
-use sha2::{Digest, Sha256};
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
+
+use support::init_tracing;
 
 const BLOCK: Duration = Duration::from_millis(150);
 const WAIT: Duration = Duration::from_secs(90);
 
-/// Logs of the engine under `RUST_LOG` (e.g. `RUST_LOG=arke=debug`), captured per test.
-fn init_tracing() {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_test_writer()
-        .try_init();
-}
-
 async fn bounded<T>(what: &str, f: impl Future<Output = T>) -> T {
-    match tokio::time::timeout(WAIT, f).await {
-        Ok(v) => v,
-        Err(_) => panic!("{what}: not done within {WAIT:?}"),
-    }
+    support::bounded(WAIT, what, f).await
 }
 
 /// A chain config for a devnet (what a pair file would give), with small txs so batching shows.
@@ -119,8 +111,7 @@ fn recv_item(packet: &Packet) -> RelayItem {
 }
 
 fn voucher(chains: &ConnectedChains) -> String {
-    let path = format!("{}/{}/stake", chains.path.port, chains.path.channel_b);
-    format!("ibc/{}", hex::encode_upper(Sha256::digest(path.as_bytes())))
+    support::voucher(&chains.path.port, &chains.path.channel_b, "stake")
 }
 
 async fn outcomes(receivers: Vec<oneshot::Receiver<Outcome>>) -> Vec<Outcome> {

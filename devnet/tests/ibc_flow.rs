@@ -2,22 +2,18 @@
 //! headers, the ack back, a timeout with refund, and the rejections a real chain gives (forged
 //! proof, header signed by a stranger, wrong sequence, bad signature, redundant relay).
 
+mod support;
+
 use std::time::Duration;
 
-use devnet::bank::Coin;
 use devnet::testing::{
     self, events_of, packet_from_event, prepare_proof_height, recv_msg, relay_packets, timeout_msg,
     to_any, transfer_msg, ConnectedChains,
 };
 
-const BLOCK: Duration = Duration::from_millis(150);
+use support::{bank_send, stake};
 
-fn stake(amount: u128) -> Coin {
-    Coin {
-        denom: "stake".into(),
-        amount,
-    }
-}
+const BLOCK: Duration = Duration::from_millis(150);
 
 /// `ibc/HASH` of a voucher received over `channel` on `port`.
 fn voucher(port: &str, channel: &str, base: &str) -> String {
@@ -200,16 +196,7 @@ async fn wrong_sequence_and_bad_signature_are_rejected() {
     let a = testing::TestChain::start("devnet-1", BLOCK).await.unwrap();
     a.wait_for_height(1).await.unwrap();
     let to = a.address(&a.relayer);
-    let send = |from: &str| {
-        to_any(&ibc_proto::cosmos::bank::v1beta1::MsgSend {
-            from_address: from.to_string(),
-            to_address: to.clone(),
-            amount: vec![ibc_proto::cosmos::base::v1beta1::Coin {
-                denom: "stake".into(),
-                amount: "7".into(),
-            }],
-        })
-    };
+    let send = |from: &str| bank_send(from, &to, 7);
     let from = a.address(&a.user);
     let mut wallet = a.wallet(&a.user).unwrap();
     wallet.sequence += 5;

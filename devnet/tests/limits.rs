@@ -1,6 +1,8 @@
 //! Block capacity and fees: a per-block gas limit spreads txs over blocks, and a minimum gas
 //! price rejects underpaying txs at CheckTx with sdk code 13.
 
+mod support;
+
 use std::collections::BTreeSet;
 use std::time::Duration;
 
@@ -8,16 +10,7 @@ use devnet::bank::Coin;
 use devnet::client::Wallet;
 use devnet::{Devnet, DevnetConfig};
 
-fn send_msg(from: &str, to: &str) -> ibc_proto::google::protobuf::Any {
-    devnet::testing::to_any(&ibc_proto::cosmos::bank::v1beta1::MsgSend {
-        from_address: from.to_string(),
-        to_address: to.to_string(),
-        amount: vec![ibc_proto::cosmos::base::v1beta1::Coin {
-            denom: "stake".into(),
-            amount: "1".into(),
-        }],
-    })
-}
+use support::bank_send;
 
 async fn wallet(devnet: &Devnet, key: &devnet::keys::AccountKey) -> Wallet {
     let address = key.address("cosmos");
@@ -52,7 +45,7 @@ async fn block_gas_limit_spreads_txs_over_blocks() {
     let to = devnet::keys::AccountKey::random().address("cosmos");
     let mut hashes = Vec::new();
     for _ in 0..5 {
-        let raw = w.sign_tx(vec![send_msg(&w.address, &to)], vec![], 200_000, "");
+        let raw = w.sign_tx(vec![bank_send(&w.address, &to, 1)], vec![], 200_000, "");
         hashes.push(devnet::client::tx_hash(&raw));
         let check = devnet.node().try_broadcast_tx(raw).unwrap();
         assert_eq!(check.code.value(), 0, "{}", check.log);
@@ -106,7 +99,7 @@ async fn minimum_gas_price_rejects_underpaying_txs() {
     let w = wallet(&devnet, &key).await;
     let to = devnet::keys::AccountKey::random().address("cosmos");
     let cheap = w.sign_tx(
-        vec![send_msg(&w.address, &to)],
+        vec![bank_send(&w.address, &to, 1)],
         vec![Coin {
             denom: "stake".into(),
             amount: 10,
@@ -119,7 +112,7 @@ async fn minimum_gas_price_rejects_underpaying_txs() {
     assert!(check.log.contains("insufficient fee"), "{}", check.log);
     // 0.025 × 200000 = 5000stake is enough.
     let paid = w.sign_tx(
-        vec![send_msg(&w.address, &to)],
+        vec![bank_send(&w.address, &to, 1)],
         vec![Coin {
             denom: "stake".into(),
             amount: 5000,

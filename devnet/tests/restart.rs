@@ -2,14 +2,16 @@
 //! same height with the same balances and app hash and keeps producing blocks; the in-memory
 //! `Devnet::restart` keeps state and address; `pause`/`resume` stop and restart block production.
 
+mod support;
+
 use std::path::PathBuf;
 use std::time::Duration;
 
-use devnet::bank::Coin;
 use devnet::keys::{AccountKey, COSMOS_HD_PATH};
-use devnet::testing::{to_any, TestChain};
+use devnet::testing::TestChain;
 use devnet::{Devnet, DevnetConfig};
-use ibc_proto::cosmos::bank::v1beta1::MsgSend;
+
+use support::{bank_send, stake};
 
 const BLOCK: Duration = Duration::from_millis(100);
 /// Upper bound on any wait for the chain to reach a height.
@@ -20,10 +22,6 @@ const RELAYER_MNEMONIC: &str =
     "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about";
 const USER_MNEMONIC: &str =
     "legal winner thank year wave sausage worth useful legal winner thank yellow";
-
-fn stake(amount: u128) -> Coin {
-    Coin::new("stake", amount)
-}
 
 /// A unique scratch directory under the system temp dir, removed on drop.
 struct DataDir(PathBuf);
@@ -78,15 +76,13 @@ async fn start_with(data_dir: Option<PathBuf>, block_time: Duration) -> TestChai
     }
 }
 
+/// A send of `amount` stake from the chain's user to its relayer.
 fn send(chain: &TestChain, amount: u128) -> ibc_proto::google::protobuf::Any {
-    to_any(&MsgSend {
-        from_address: chain.address(&chain.user),
-        to_address: chain.address(&chain.relayer),
-        amount: vec![ibc_proto::cosmos::base::v1beta1::Coin {
-            denom: "stake".into(),
-            amount: amount.to_string(),
-        }],
-    })
+    bank_send(
+        &chain.address(&chain.user),
+        &chain.address(&chain.relayer),
+        amount,
+    )
 }
 
 /// Reads the height `span` apart, twice, and returns both.

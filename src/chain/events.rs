@@ -1114,6 +1114,133 @@ mod tests {
         assert!(packet_events("c", &block).is_empty());
     }
 
+    /// A mainnet `block_results` capture, decoded as the RPC client decodes it.
+    fn mainnet_block(relative: &str) -> BlockRecord {
+        let body = crate::chain::fixtures::read(relative);
+        let r: tendermint_rpc::endpoint::block_results::Response =
+            crate::chain::rpc::decode_response("http://mainnet.invalid/", "block_results", &body)
+                .unwrap_or_else(|e| panic!("{relative}: {e}"));
+        block_from_results(&r)
+    }
+
+    fn kinds(events: &[RawEvent]) -> Vec<&str> {
+        events.iter().map(|e| e.kind.as_str()).collect()
+    }
+
+    fn count(events: &[RawEvent], kind: &str) -> usize {
+        events.iter().filter(|e| e.kind == kind).count()
+    }
+
+    /// The attributes of a CometBFT v0.34 event are base64 text; a v0.37+ node writes them plain.
+    fn plain_attributes(mut block: BlockRecord) -> BlockRecord {
+        use base64::Engine;
+        let text = |s: &str| {
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(s)
+                .unwrap_or_else(|e| panic!("{s:?} is not base64: {e}"));
+            String::from_utf8(bytes).expect("UTF-8 attribute")
+        };
+        let events = block
+            .begin
+            .iter_mut()
+            .chain(block.txs.iter_mut().flat_map(|t| t.events.iter_mut()))
+            .chain(block.end.iter_mut());
+        for event in events {
+            for (k, v) in &mut event.attributes {
+                (*k, *v) = (text(k), text(v));
+            }
+        }
+        block
+    }
+
+    #[test]
+    fn decodes_mainnet_block_results() {
+        // v0.34 shapes: begin/end block events, no finalize events.
+        let gaia = mainnet_block("gaia_fixtures/incoming/block_results_at_height_4555980.json");
+        assert_eq!(gaia.height, 4_555_980);
+        assert_eq!(gaia.txs.len(), 4);
+        assert!(gaia.txs.iter().all(|t| t.code == 0));
+        assert_eq!(
+            (gaia.begin.len(), count(&gaia.begin, "commission")),
+            (62, 24)
+        );
+        assert_eq!(
+            kinds(&gaia.end),
+            ["injective.exchange.v1beta1.EventBatchDepositUpdate"]
+        );
+        assert_eq!(
+            kinds(&gaia.txs[0].events),
+            [
+                "tx",
+                "tx",
+                "coin_spent",
+                "coin_received",
+                "transfer",
+                "message",
+                "tx",
+                "message",
+                "injective.exchange.v1beta1.EventCancelSpotOrder"
+            ]
+        );
+
+        let osmosis =
+            mainnet_block("osmosis_fixtures/incoming/block_results_at_height_10499831.json");
+        assert_eq!(osmosis.height, 10_499_831);
+        assert_eq!(osmosis.txs.len(), 8);
+        assert_eq!(osmosis.begin.len(), 308);
+        assert!(osmosis.end.is_empty());
+        let recvs: Vec<usize> = osmosis
+            .txs
+            .iter()
+            .map(|t| count(&t.events, "recv_packet"))
+            .collect();
+        assert_eq!(recvs, [0, 1, 3, 0, 0, 0, 0, 0]);
+        // Its IBC traffic, read the way the hub reads a v0.37+ chain.
+        let events = packet_events("osmosis-1", &plain_attributes(osmosis));
+        let received: Vec<_> = events
+            .iter()
+            .filter_map(|e| match e {
+                PacketEvent::Recv { packet, .. } => Some(packet),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(received.len(), 4, "{events:?}");
+        let first = received[0];
+        assert_eq!(first.sequence, 146_549);
+        assert_eq!(
+            (
+                first.source_channel.as_str(),
+                first.destination_channel.as_str()
+            ),
+            ("channel-17", "channel-47")
+        );
+        let acks = events
+            .iter()
+            .filter(|e| matches!(e, PacketEvent::WriteAck { .. }))
+            .count();
+        assert_eq!(acks, 4);
+
+        // v0.38: finalize block events (without a type), plain attributes.
+        let dydx = mainnet_block("dydx_fixtures/incoming/block_results_at_height_12791634.json");
+        assert_eq!((dydx.height, dydx.txs.len()), (12_791_634, 1));
+        assert_eq!(kinds(&dydx.end), ["", "", "", ""]);
+        assert_eq!(
+            dydx.end[0].attributes,
+            [(
+                String::new(),
+                "\n0/dydxprotocol.clob.MsgProposedOperationsResponse".to_string()
+            )]
+        );
+
+        // Failed txs keep their code; their events never count.
+        let sei = mainnet_block("sei_fixtures/incoming/block_results_with_failed_txs.json");
+        assert_eq!(sei.txs.len(), 28);
+        let codes: Vec<u32> = sei.txs.iter().map(|t| t.code).collect();
+        assert_eq!(&codes[..3], [32, 32, 0]);
+        assert_eq!(codes.iter().filter(|c| **c == 0).count(), 26);
+        assert_eq!((sei.end.len(), count(&sei.end, "rewards")), (81, 40));
+    }
+
     #[test]
     fn backoff_grows_to_the_cap_with_jitter() {
         let (min, max) = (Duration::from_millis(100), Duration::from_secs(5));

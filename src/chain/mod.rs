@@ -3,6 +3,8 @@
 
 pub mod client_status;
 pub mod events;
+#[cfg(test)]
+mod fixtures;
 pub mod light;
 pub mod query;
 pub mod rpc;

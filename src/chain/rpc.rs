@@ -587,57 +587,31 @@ fn height_params(height: Option<Height>) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::PathBuf;
+    use crate::chain::fixtures::cometbft_0_38 as capture;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     const EP: &str = "http://127.0.0.1:26657/";
 
-    fn captures() -> Option<PathBuf> {
-        let dir =
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/reference/cometbft-0.38");
-        if dir.is_dir() {
-            Some(dir)
-        } else {
-            println!(
-                "note: {} is absent; skipping capture decoding",
-                dir.display()
-            );
-            None
-        }
-    }
-
-    fn capture(name: &str) -> Option<Vec<u8>> {
-        let path = captures()?.join(name);
-        match std::fs::read(&path) {
-            Ok(b) => Some(b),
-            Err(e) => panic!("cannot read capture {}: {e}", path.display()),
-        }
-    }
-
-    fn decode<R: DeserializeOwned>(name: &str, method: &'static str) -> Option<R> {
-        let body = capture(name)?;
+    fn decode<R: DeserializeOwned>(name: &str, method: &'static str) -> R {
+        let body = capture(name);
         match decode_response::<R>(EP, method, &body) {
-            Ok(r) => Some(r),
+            Ok(r) => r,
             Err(e) => panic!("{name}: {e}"),
         }
     }
 
     #[test]
     fn decodes_status_and_abci() {
-        let Some(s) = decode::<status::Response>("status.json", "status") else {
-            return;
-        };
+        let s = decode::<status::Response>("status.json", "status");
         assert_eq!(s.node_info.network.as_str(), "dockerchain");
         assert_eq!(s.sync_info.latest_block_height.value(), 232);
-        let info = decode::<abci_info::Response>("abci_info.json", "abci_info").unwrap();
+        let info = decode::<abci_info::Response>("abci_info.json", "abci_info");
         assert_eq!(info.response.last_block_height.value(), 198);
-        let q = decode::<abci_query::Response>("abci_query_with_existing_key.json", "abci_query")
-            .unwrap();
+        let q = decode::<abci_query::Response>("abci_query_with_existing_key.json", "abci_query");
         assert_eq!(q.response.value, b"value");
         assert_eq!(q.response.height.value(), 254);
         let q =
-            decode::<abci_query::Response>("abci_query_with_non_existent_key.json", "abci_query")
-                .unwrap();
+            decode::<abci_query::Response>("abci_query_with_non_existent_key.json", "abci_query");
         assert!(q.response.value.is_empty());
     }
 
@@ -648,21 +622,18 @@ mod tests {
             "block_at_height_10.json",
             "block_by_hash.json",
         ] {
-            let Some(b) = decode::<block::v0_38::DialectResponse>(name, "block") else {
-                return;
-            };
+            let b = decode::<block::v0_38::DialectResponse>(name, "block");
             let b: block::Response = b.into();
             assert!(b.block.header.height.value() >= 1, "{name}");
         }
-        let c = decode::<commit::Response>("commit_at_height_10.json", "commit").unwrap();
+        let c = decode::<commit::Response>("commit_at_height_10.json", "commit");
         assert_eq!(c.signed_header.header.height.value(), 10);
         assert!(c.canonical);
         let r =
-            decode::<block_results::Response>("block_results_at_height_10.json", "block_results")
-                .unwrap();
+            decode::<block_results::Response>("block_results_at_height_10.json", "block_results");
         assert_eq!(r.height.value(), 10);
         for name in ["block_search.json", "block_search_evidence.json"] {
-            let s = decode::<block_search::v0_38::DialectResponse>(name, "block_search").unwrap();
+            let s = decode::<block_search::v0_38::DialectResponse>(name, "block_search");
             let s: block_search::Response = s.into();
             assert!(!s.blocks.is_empty(), "{name}");
         }
@@ -671,19 +642,17 @@ mod tests {
     #[test]
     fn decodes_txs() {
         for name in ["tx_search_no_prove.json", "tx_search_with_prove.json"] {
-            let Some(s) = decode::<tx_search::Response>(name, "tx_search") else {
-                return;
-            };
+            let s = decode::<tx_search::Response>(name, "tx_search");
             assert_eq!(s.total_count as usize, s.txs.len(), "{name}");
             assert!(!s.txs.is_empty());
             // Each entry is also what `/tx` returns.
-            let body = capture(name).unwrap();
+            let body = capture(name);
             let v: Value = serde_json::from_slice(&body).unwrap();
             let first = json!({ "jsonrpc": "2.0", "id": 1, "result": v["result"]["txs"][0] });
             decode_response::<tx::Response>(EP, "tx", first.to_string().as_bytes()).unwrap();
         }
         for name in ["broadcast_tx_sync.json", "broadcast_tx_async.json"] {
-            let b = decode::<broadcast::tx_sync::Response>(name, "broadcast_tx_sync").unwrap();
+            let b = decode::<broadcast::tx_sync::Response>(name, "broadcast_tx_sync");
             assert!(b.code.is_ok(), "{name}");
         }
     }
@@ -691,7 +660,7 @@ mod tests {
     #[test]
     fn json_rpc_errors_are_typed() {
         for name in ["block_at_height_0.json", "subscribe_malformed.json"] {
-            let Some(body) = capture(name) else { return };
+            let body = capture(name);
             let err =
                 decode_response::<block::v0_38::DialectResponse>(EP, "block", &body).unwrap_err();
             match &err {

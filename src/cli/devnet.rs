@@ -26,6 +26,7 @@ use devnet::{Devnet, DevnetConfig, GenesisAccount};
 use serde::Deserialize;
 
 use super::{duration_arg, CliError};
+use crate::config::source::{key_on_line, line_col};
 use crate::config::{format_duration, parse_duration, resolve_path, ConfigError, ConfigIssue};
 
 /// Default JSON-RPC listen address.
@@ -206,28 +207,6 @@ fn toml_issue(err: &toml::de::Error, text: &str) -> ConfigIssue {
         key,
         message,
     }
-}
-
-/// 1-based line and column (in characters) of byte offset `pos`.
-fn line_col(text: &str, pos: usize) -> (usize, usize) {
-    let pos = pos.min(text.len());
-    let before = text.get(..pos).unwrap_or(text);
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    let column = before
-        .get(line_start..)
-        .map_or(1, |s| s.chars().count() + 1);
-    (line, column)
-}
-
-/// The `key` of a `key = value` line holding byte offset `pos`.
-fn key_on_line(text: &str, pos: usize) -> Option<String> {
-    let pos = pos.min(text.len());
-    let start = text.get(..pos)?.rfind('\n').map_or(0, |i| i + 1);
-    let end = text.get(pos..)?.find('\n').map_or(text.len(), |i| pos + i);
-    let (key, _) = text.get(start..end)?.split_once('=')?;
-    let key = key.trim().trim_matches('"');
-    (!key.is_empty() && !key.starts_with('#') && !key.starts_with('[')).then(|| key.to_string())
 }
 
 /// Byte offset of top-level `key` in the file.

@@ -1,5 +1,6 @@
-//! Where things are in a config file: byte offsets → line:column, and the dotted key path
-//! (`chains.a.gas_multiplier`) of whatever sits at an offset.
+//! Where things are in a TOML file (the relayer's config, `arke devnet`'s settings file): byte
+//! offsets → line:column, and the dotted key path (`chains.a.gas_multiplier`) of whatever sits at
+//! an offset.
 //!
 //! The `toml` crate reports errors with a byte span but without the key they concern; we parse
 //! the same text with `toml_edit` (which keeps the span of every key and value) to name it.
@@ -25,24 +26,7 @@ impl<'a> SourceMap<'a> {
 
     /// 1-based line and column of byte offset `pos` (columns count characters).
     pub fn line_col(&self, pos: usize) -> (usize, usize) {
-        let pos = pos.min(self.text.len());
-        let mut line = 1;
-        let mut line_start = 0;
-        for (i, b) in self.text.bytes().enumerate() {
-            if i >= pos {
-                break;
-            }
-            if b == b'\n' {
-                line += 1;
-                line_start = i + 1;
-            }
-        }
-        let col = self
-            .text
-            .get(line_start..pos)
-            .map_or(pos - line_start, |s| s.chars().count())
-            + 1;
-        (line, col)
+        line_col(self.text, pos)
     }
 
     /// The dotted path of the innermost key whose key or value span contains `span.start`.
@@ -63,12 +47,7 @@ impl<'a> SourceMap<'a> {
     /// A best-effort key for text that does not parse: the `[table]` header above `pos` and the
     /// `key =` on the line of `pos` (e.g. `chains.a.id` for a value missing after `id =`).
     pub fn key_by_lines(&self, pos: usize) -> Option<String> {
-        let pos = pos.min(self.text.len());
-        let line_start = self.text[..pos].rfind('\n').map_or(0, |i| i + 1);
-        let line_end = self.text[pos..]
-            .find('\n')
-            .map_or(self.text.len(), |i| pos + i);
-        let line = &self.text[line_start..line_end];
+        let (line_start, line) = line_at(self.text, pos)?;
         let table = self.text[..line_start]
             .lines()
             .rev()
@@ -76,11 +55,7 @@ impl<'a> SourceMap<'a> {
             .find(|l| l.starts_with('[') && !l.starts_with("[["))
             .and_then(|l| l.strip_prefix('[')?.split(']').next())
             .map(|t| t.trim().to_string());
-        let key = line
-            .split_once('=')
-            .map(|(k, _)| k.trim())
-            .filter(|k| !k.is_empty() && !k.starts_with('#') && !k.starts_with('['))
-            .map(|k| k.trim_matches('"').to_string());
+        let key = key_of_line(line);
         if key.is_none() && line.trim_start().starts_with('[') {
             let header = line.trim().trim_start_matches('[');
             return Some(
@@ -115,6 +90,50 @@ impl<'a> SourceMap<'a> {
         }
         key_span.or_else(|| item.span())
     }
+}
+
+/// 1-based line and column of byte offset `pos` in `text` (columns count characters).
+pub(crate) fn line_col(text: &str, pos: usize) -> (usize, usize) {
+    let pos = pos.min(text.len());
+    let mut line = 1;
+    let mut line_start = 0;
+    for (i, b) in text.bytes().enumerate() {
+        if i >= pos {
+            break;
+        }
+        if b == b'\n' {
+            line += 1;
+            line_start = i + 1;
+        }
+    }
+    let col = text
+        .get(line_start..pos)
+        .map_or(pos - line_start, |s| s.chars().count())
+        + 1;
+    (line, col)
+}
+
+/// The `key` of the `key = value` line holding byte offset `pos` in `text`.
+pub(crate) fn key_on_line(text: &str, pos: usize) -> Option<String> {
+    key_of_line(line_at(text, pos)?.1)
+}
+
+/// The line holding byte offset `pos` (clamped to the text), as its start offset and its text
+/// without the newline; `None` when `pos` is not on a character boundary.
+fn line_at(text: &str, pos: usize) -> Option<(usize, &str)> {
+    let pos = pos.min(text.len());
+    let start = text.get(..pos)?.rfind('\n').map_or(0, |i| i + 1);
+    let end = text.get(pos..)?.find('\n').map_or(text.len(), |i| pos + i);
+    Some((start, &text[start..end]))
+}
+
+/// The key of a `key = value` line (quotes removed); `None` for comments, headers and lines
+/// without `=`.
+fn key_of_line(line: &str) -> Option<String> {
+    line.split_once('=')
+        .map(|(k, _)| k.trim())
+        .filter(|k| !k.is_empty() && !k.starts_with('#') && !k.starts_with('['))
+        .map(|k| k.trim_matches('"').to_string())
 }
 
 fn contains(span: Option<Range<usize>>, pos: usize) -> bool {
@@ -247,5 +266,19 @@ mod tests {
             Some("relay")
         );
         assert_eq!(map.key_by_lines(0).as_deref(), Some("chains.a"));
+    }
+
+    #[test]
+    fn key_on_its_line() {
+        let text = "# note = 1\n[relay]\n\"chain_id\" = \nblock_time = 1s\n";
+        let at = |needle: &str| key_on_line(text, text.find(needle).unwrap());
+        assert_eq!(at("= \n").as_deref(), Some("chain_id"));
+        assert_eq!(at("1s").as_deref(), Some("block_time"));
+        assert_eq!(at("note"), None);
+        assert_eq!(at("relay"), None);
+        assert_eq!(key_on_line(text, text.len() + 5), None);
+        // Not on a character boundary: nothing, and no panic.
+        assert_eq!(key_on_line("k = \"é\"", 6), None);
+        assert_eq!(line_col("k = \"é\"\nx", 9), (2, 1));
     }
 }

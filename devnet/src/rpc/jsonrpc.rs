@@ -195,13 +195,7 @@ mod tests {
 
     #[test]
     fn the_capture_error_has_the_same_shape() {
-        let path = "../shared/reference/cometbft-0.38/block_at_height_0.json";
-        let Ok(text) = std::fs::read_to_string(path) else {
-            return;
-        };
-        let Ok(capture) = serde_json::from_str::<Value>(&text) else {
-            panic!("capture is not JSON");
-        };
+        let capture = crate::rpc::fixtures::capture("block_at_height_0");
         let ours = failure(
             &capture["id"],
             &RpcError::internal("height must be greater than 0, but got 0"),

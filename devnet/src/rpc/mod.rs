@@ -10,16 +10,17 @@
 //! - [`params`], [`jsonrpc`]: request decoding and the response envelope;
 //! - [`query`], [`index`]: event query language, tx / block index for `tx_search` / `block_search`;
 //! - [`shape`]: JSON key-path helpers to compare responses with real captures;
+//! - `fixtures` (tests only): the real CometBFT v0.38 captures the `tendermint-rpc` package ships;
 //! - [`grpc`]: [`serve_grpc`], any gRPC method → `abci_query(path, bytes)`.
 //!
-//! Integration-test notes for the lead (a running node): start `serve` on `127.0.0.1:0`, then
-//! (1) drive it with `tendermint_rpc::HttpClient` (status, block, commit, validators,
-//! abci_query, tx_search, broadcast_tx_sync) — every typed call must decode; (2) POST raw JSON and
-//! compare with `shape::missing_paths(capture["result"], ours["result"])` for the captures in
-//! `../shared/reference/cometbft-0.38/`; (3) subscribe with `tendermint_rpc::WebSocketClient`
-//! to `tm.event='Tx'` and `tm.event='NewBlock'`, broadcast a tx, and expect both pushes;
-//! (4) `faults().drop_websockets()` must end the subscription stream; (5) `fail_rpc_for` makes
-//! POST answer HTTP 503; (6) `tx_search` with `tx.height=N` and `send_packet.packet_sequence='1'`.
+//! Integration-test notes (a running node): start `serve` on `127.0.0.1:0`, then (1) drive it
+//! with `tendermint_rpc::HttpClient` (status, block, commit, validators, abci_query, tx_search,
+//! broadcast_tx_sync) — every typed call must decode; (2) POST raw JSON and compare with
+//! `shape::missing_paths(capture["result"], ours["result"])` for the captures of `fixtures`;
+//! (3) subscribe with `tendermint_rpc::WebSocketClient` to `tm.event='Tx'` and
+//! `tm.event='NewBlock'`, broadcast a tx, and expect both pushes; (4) `faults().drop_websockets()`
+//! must end the subscription stream; (5) `fail_rpc_for` makes POST answer HTTP 503;
+//! (6) `tx_search` with `tx.height=N` and `send_packet.packet_sequence='1'`.
 
 pub mod grpc;
 pub mod index;
@@ -32,6 +33,8 @@ pub mod server;
 pub mod shape;
 pub mod ws;
 
+#[cfg(test)]
+pub(crate) mod fixtures;
 #[cfg(test)]
 mod smoke_tests;
 

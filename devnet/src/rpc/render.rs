@@ -1,7 +1,7 @@
 //! Pure functions from node data to the JSON a CometBFT v0.38 node writes for each result.
 //! tendermint-rs types do the heavy lifting (headers, commits, ids, times); the rewrites here
 //! are the places where their serialization differs from a real node, each checked against the
-//! captures in `shared/reference/cometbft-0.38/` by the tests at the bottom.
+//! real CometBFT v0.38 captures (see `rpc::fixtures`) by the tests at the bottom.
 
 use std::collections::BTreeMap;
 
@@ -547,15 +547,18 @@ pub fn net_info() -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rpc::shape::{capture, missing_paths};
+    use crate::rpc::fixtures::capture;
+    use crate::rpc::shape::missing_paths;
     use tendermint_rpc::endpoint as ep;
 
     /// A `BlockRecord` made from a captured block (no txs).
-    fn record_from(capture_name: &str) -> Option<BlockRecord> {
-        let c = capture(capture_name)?;
-        let block: tendermint::Block = serde_json::from_value(c["result"]["block"].clone()).ok()?;
+    fn record_from(capture_name: &str) -> BlockRecord {
+        let c = capture(capture_name);
+        let block: tendermint::Block = serde_json::from_value(c["result"]["block"].clone())
+            .unwrap_or_else(|e| panic!("{capture_name}: block: {e}"));
         let block_id: tendermint::block::Id =
-            serde_json::from_value(c["result"]["block_id"].clone()).ok()?;
+            serde_json::from_value(c["result"]["block_id"].clone())
+                .unwrap_or_else(|e| panic!("{capture_name}: block_id: {e}"));
         let commit = block
             .last_commit
             .clone()
@@ -565,20 +568,18 @@ mod tests {
                 block_id,
                 signatures: vec![],
             });
-        Some(BlockRecord {
+        BlockRecord {
             block,
             block_id,
             commit,
             tx_results: vec![],
             finalize_block_events: vec![],
             app_hash: vec![6, 0, 0, 0, 0, 0, 0, 0],
-        })
+        }
     }
 
     fn assert_covers(capture_name: &str, ours: &Value) {
-        let Some(c) = capture(capture_name) else {
-            return;
-        };
+        let c = capture(capture_name);
         let missing = missing_paths(&c["result"], ours);
         assert!(missing.is_empty(), "{capture_name}: missing {missing:?}");
         let extra = missing_paths(ours, &c["result"]);
@@ -588,12 +589,10 @@ mod tests {
     #[test]
     fn blocks_match_the_captures_exactly() {
         for name in ["block_at_height_1", "block_at_height_10"] {
-            let Some(rec) = record_from(name) else {
-                return;
-            };
+            let rec = record_from(name);
             let ours = block_result(&rec);
             assert_covers(name, &ours);
-            let Some(c) = capture(name) else { return };
+            let c = capture(name);
             assert_eq!(ours, c["result"], "{name} differs");
             // tendermint-rs clients read it back.
             let back: Result<ep::block::Response, _> = serde_json::from_value(ours);
@@ -603,10 +602,9 @@ mod tests {
 
     #[test]
     fn header_commit_and_meta_shapes() {
-        let Some(rec) = record_from("block_at_height_10") else {
-            return;
-        };
-        if let Some(c) = capture("commit_at_height_10") {
+        let rec = record_from("block_at_height_10");
+        {
+            let c = capture("commit_at_height_10");
             let mut rec = rec.clone();
             rec.commit =
                 serde_json::from_value(c["result"]["signed_header"]["commit"].clone()).unwrap();
@@ -616,9 +614,7 @@ mod tests {
             assert!(back.is_ok(), "{back:?}");
         }
         let meta = block_meta(&rec);
-        let Some(c) = capture("blockchain_from_1_to_10") else {
-            return;
-        };
+        let c = capture("blockchain_from_1_to_10");
         let capture_meta = &c["result"]["block_metas"][0];
         assert!(missing_paths(capture_meta, &meta).is_empty());
         // The capture's first meta is height 10, the block we loaded.
@@ -630,9 +626,7 @@ mod tests {
 
     #[test]
     fn new_block_event_matches_the_capture() {
-        let Some(c) = capture("subscribe_newblock_0") else {
-            return;
-        };
+        let c = capture("subscribe_newblock_0");
         let block: tendermint::Block =
             serde_json::from_value(c["result"]["data"]["value"]["block"].clone()).unwrap();
         let block_id =
@@ -695,9 +689,7 @@ mod tests {
 
     #[test]
     fn tx_event_matches_the_capture() {
-        let Some(c) = capture("subscribe_txs_0") else {
-            return;
-        };
+        let c = capture("subscribe_txs_0");
         let rec = captured_tx();
         let ours = event_message("tm.event = 'Tx'", tx_event_data(&rec), &tx_event_map(&rec));
         assert_eq!(ours, c["result"]);
@@ -705,9 +697,7 @@ mod tests {
 
     #[test]
     fn tx_search_entries_match_the_capture() {
-        let Some(c) = capture("tx_search_with_prove") else {
-            return;
-        };
+        let c = capture("tx_search_with_prove");
         let first = &c["result"]["txs"][0];
         let tx = b"async-key=value".to_vec();
         let mut second = app_event("value");
@@ -763,28 +753,24 @@ mod tests {
             height: 200u32.into(),
             ..Default::default()
         };
-        if let Some(c) = capture("abci_query_with_non_existent_key") {
-            assert_eq!(abci_query(&q), c["result"]);
-        }
+        let c = capture("abci_query_with_non_existent_key");
+        assert_eq!(abci_query(&q), c["result"]);
         let r = tendermint::abci::response::CheckTx::default();
         let hash = [0x9Fu8; 32];
         assert_covers("broadcast_tx_sync", &broadcast_result(&r, &hash));
-        if let Some(c) = capture("consensus_params") {
-            let p: tendermint::consensus::Params =
-                serde_json::from_value(c["result"]["consensus_params"].clone()).unwrap();
-            assert_eq!(consensus_params(&p), c["result"]["consensus_params"]);
-        }
+        let c = capture("consensus_params");
+        let p: tendermint::consensus::Params =
+            serde_json::from_value(c["result"]["consensus_params"].clone()).unwrap();
+        assert_eq!(consensus_params(&p), c["result"]["consensus_params"]);
         let rec = record_from("block_at_height_10");
-        if let Some(rec) = rec {
-            let br = block_results(&rec);
-            assert!(serde_json::from_value::<ep::block_results::Response>(br.clone()).is_ok());
-            assert_covers("block_results_at_height_10", &br);
-        }
+        let br = block_results(&rec);
+        assert!(serde_json::from_value::<ep::block_results::Response>(br.clone()).is_ok());
+        assert_covers("block_results_at_height_10", &br);
     }
 
     #[test]
     fn status_and_validators_read_back_with_tendermint_rs() {
-        let Some(c) = capture("status") else { return };
+        let c = capture("status");
         let val: tendermint::validator::Info =
             serde_json::from_value(c["result"]["validator_info"].clone()).unwrap();
         let identity = NodeIdentity {
@@ -798,8 +784,8 @@ mod tests {
             chain_id: "dockerchain",
             app_version: 1,
             validator: &val,
-            latest: rec.as_ref(),
-            earliest: rec.as_ref(),
+            latest: Some(&rec),
+            earliest: Some(&rec),
         });
         assert_covers("status", &ours);
         assert!(serde_json::from_value::<ep::status::Response>(ours).is_ok());

@@ -132,18 +132,6 @@ pub fn exec_tx_result_compact(v: &mut Value) {
     );
 }
 
-/// A real CometBFT v0.38 capture from `shared/reference/cometbft-0.38/` next to the repository,
-/// or `None` when that directory is absent (tests then skip their comparison).
-#[cfg(test)]
-pub fn capture(name: &str) -> Option<Value> {
-    let path = format!(
-        "{}/../../shared/reference/cometbft-0.38/{name}.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let text = std::fs::read_to_string(path).ok()?;
-    serde_json::from_str(&text).ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

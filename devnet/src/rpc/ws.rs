@@ -290,9 +290,7 @@ mod tests {
 
     #[test]
     fn malformed_subscribe_matches_the_capture() {
-        let Some(c) = crate::rpc::shape::capture("subscribe_malformed") else {
-            return;
-        };
+        let c = crate::rpc::fixtures::capture("subscribe_malformed");
         let mut subs = Vec::new();
         let p = Params::from_json(json!(["malformed query"]), &["query"]).unwrap();
         let e = subscribe(&p, &c["id"], &mut subs).unwrap_err();
