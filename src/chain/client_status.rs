@@ -87,24 +87,35 @@ impl ClientStatus {
     }
 }
 
-/// A step of reading or updating a client that failed, naming the chain, client and step.
+/// Reading or updating a client failed.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("chain {chain}: client {client_id}: {step}: {reason}")]
-pub struct ClientError {
-    /// The chain the step ran against.
-    pub chain: String,
-    /// The client.
-    pub client_id: String,
-    /// The step, e.g. `client state` or `header`.
-    pub step: &'static str,
-    /// Why.
-    pub reason: String,
+pub enum ClientError {
+    /// The host chain has no client with that id.
+    #[error("{chain}: client {client_id} does not exist")]
+    Missing {
+        /// The host chain.
+        chain: String,
+        /// The client asked for.
+        client_id: String,
+    },
+    /// A step failed, naming the chain, client and step.
+    #[error("chain {chain}: client {client_id}: {step}: {reason}")]
+    Step {
+        /// The chain the step ran against.
+        chain: String,
+        /// The client.
+        client_id: String,
+        /// The step, e.g. `client state` or `header`.
+        step: &'static str,
+        /// Why.
+        reason: String,
+    },
 }
 
 impl ClientError {
     /// The failure of `step` of client `client_id` on `chain`.
     pub fn new(chain: &str, client_id: &str, step: &'static str, reason: impl ToString) -> Self {
-        Self {
+        Self::Step {
             chain: chain.to_string(),
             client_id: client_id.to_string(),
             step,
@@ -173,7 +184,10 @@ pub async fn client_status(
         .client_state(client_id)
         .await
         .map_err(|e| err("client state", &e))?
-        .ok_or_else(|| err("client state", &"the client does not exist"))?;
+        .ok_or_else(|| ClientError::Missing {
+            chain: chain.to_string(),
+            client_id: client_id.to_string(),
+        })?;
     let latest = cs
         .latest_height
         .ok_or_else(|| err("client state", &"no latest height"))?;
