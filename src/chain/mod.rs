@@ -1,5 +1,8 @@
-//! Talking to one chain: the CometBFT RPC client today; the event hub, IBC queries and proofs,
-//! and light-client headers as they land.
+//! Talking to one chain: the CometBFT RPC client (`rpc`), the event hub (`events`), IBC queries
+//! and proofs (`query`), light-client headers (`light`) and client status (`client_status`).
+//!
+//! The chain layer knows no workers: nothing here imports `relay`, `tx`, `handshake` or `cli`,
+//! only `config` and the `telemetry` leaf.
 
 pub mod client_status;
 pub mod events;

@@ -1,0 +1,311 @@
+//! The core task: the hub's delivery state. It collects what the websocket told about each
+//! undelivered height, judges when a height is complete, fetches `/block_results` for the others
+//! (and for every height while the websocket is down or silent), delivers heights strictly in
+//! order, each exactly once, and routes each packet event to the subscribers of its
+//! `(port, channel)` end, a slow one bounded by `send_timeout`.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use ibc_proto::ibc::core::channel::v1::Packet;
+use tendermint::block::Height;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::pushes::{BlockPush, Push};
+use super::records::{block_from_results, packet_events, BlockRecord, TxOutcome};
+use super::websocket::backoff;
+use super::{lock, ChannelKey, EventHubOptions, Shared};
+use crate::chain::rpc::{RpcClient, RpcError};
+use crate::chain::types::PacketEvent;
+
+/// Undelivered heights remembered from the websocket at most (the highest are forgotten first;
+/// they are fetched by polling later).
+const MAX_PENDING_HEIGHTS: usize = 2_000;
+
+/// What the websocket told about one undelivered height.
+pub(super) struct HeightInProgress {
+    pub(super) block: Option<BlockPush>,
+    pub(super) txs: BTreeMap<u32, TxOutcome>,
+    /// When the height was first heard of.
+    since: Instant,
+}
+
+impl HeightInProgress {
+    pub(super) fn new() -> Self {
+        Self {
+            block: None,
+            txs: BTreeMap::new(),
+            since: Instant::now(),
+        }
+    }
+
+    /// The whole height, when the pushes are known to hold all of it.
+    pub(super) fn complete(&self) -> Option<BlockRecord> {
+        let block = self.block.as_ref()?;
+        let txs = match &block.tx_results {
+            Some(results) if results.len() == block.tx_count => results.clone(),
+            _ if self.txs.len() == block.tx_count
+                && self.txs.keys().copied().eq(0..block.tx_count as u32) =>
+            {
+                self.txs.values().cloned().collect()
+            }
+            _ => return None,
+        };
+        Some(BlockRecord {
+            height: block.height,
+            begin: block.begin.clone(),
+            txs,
+            end: block.end.clone(),
+        })
+    }
+}
+
+pub(super) struct Core {
+    pub(super) rpc: RpcClient,
+    pub(super) shared: Arc<Shared>,
+    pub(super) options: EventHubOptions,
+    /// Highest height fully delivered.
+    pub(super) last_delivered: u64,
+    /// Highest height known to exist.
+    pub(super) target: u64,
+    pub(super) connected: bool,
+    /// When the websocket last pushed something.
+    pub(super) last_push: Instant,
+    pub(super) pending: BTreeMap<u64, HeightInProgress>,
+}
+
+impl Core {
+    pub(super) async fn run(
+        mut self,
+        mut pushes: mpsc::Receiver<Push>,
+        start_height: Option<u64>,
+        shutdown: CancellationToken,
+    ) {
+        let start = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            s = self.starting_point(start_height) => s,
+        };
+        self.last_delivered = start;
+        self.target = start;
+        self.shared.latest.send_replace(start);
+        let mut tick = tokio::time::interval(self.options.poll_interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // Catch up first when asked to.
+        let mut poll_now = start_height.is_some();
+        loop {
+            if poll_now {
+                poll_now = false;
+                tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    _ = self.poll_latest() => {}
+                }
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = self.advance() => {}
+            }
+            tokio::select! {
+                biased;
+                _ = shutdown.cancelled() => return,
+                push = pushes.recv() => match push {
+                    Some(p) => self.on_push(p),
+                    None => return,
+                },
+                _ = tick.tick() => {
+                    poll_now = !self.connected
+                        || self.last_push.elapsed() >= self.options.stall_timeout;
+                }
+            }
+        }
+    }
+
+    /// The height after which delivery starts.
+    async fn starting_point(&self, start_height: Option<u64>) -> u64 {
+        if let Some(s) = start_height {
+            return s.saturating_sub(1);
+        }
+        let mut attempt = 0;
+        loop {
+            match self.rpc.status().await {
+                Ok(s) => return s.sync_info.latest_block_height.value(),
+                Err(e) => {
+                    let delay =
+                        backoff(attempt, self.options.backoff_min, self.options.backoff_max);
+                    attempt += 1;
+                    tracing::warn!(chain = %self.shared.chain_id, error = %e, ?delay, "event hub cannot learn the latest height; retrying");
+                    tokio::time::sleep(delay).await;
+                }
+            }
+        }
+    }
+
+    async fn poll_latest(&mut self) {
+        match self.rpc.status().await {
+            Ok(s) => {
+                let h = s.sync_info.latest_block_height.value();
+                self.target = self.target.max(h);
+            }
+            Err(e) => {
+                tracing::debug!(chain = %self.shared.chain_id, error = %e, "polling the latest height failed");
+            }
+        }
+    }
+
+    fn on_push(&mut self, push: Push) {
+        self.last_push = Instant::now();
+        let height = match &push {
+            Push::Connected => {
+                self.connected = true;
+                return;
+            }
+            Push::Disconnected => {
+                // What an old connection told may be partial; polling fills those heights.
+                self.connected = false;
+                self.pending.clear();
+                return;
+            }
+            Push::Block(b) => b.height,
+            Push::Tx(t) => t.height,
+        };
+        self.target = self.target.max(height);
+        if height <= self.last_delivered {
+            return;
+        }
+        if !self.pending.contains_key(&height) && self.pending.len() >= MAX_PENDING_HEIGHTS {
+            // Forget the highest; polling will fetch it.
+            match self.pending.keys().next_back().copied() {
+                Some(highest) if highest > height => {
+                    self.pending.remove(&highest);
+                }
+                _ => return,
+            }
+        }
+        let entry = self
+            .pending
+            .entry(height)
+            .or_insert_with(HeightInProgress::new);
+        match push {
+            Push::Block(b) => entry.block = Some(b),
+            Push::Tx(t) => {
+                entry.txs.insert(t.index, t.outcome);
+            }
+            Push::Connected | Push::Disconnected => {}
+        }
+    }
+
+    /// Delivers every height it can, in order.
+    async fn advance(&mut self) {
+        loop {
+            let next = self.last_delivered + 1;
+            let record = match self.pending.get(&next) {
+                Some(p) => match p.complete() {
+                    Some(r) => {
+                        tracing::trace!(chain = %self.shared.chain_id, height = next, "height complete from the websocket");
+                        Some(r)
+                    }
+                    // Wait a little for the rest of the pushes while the websocket is healthy.
+                    None if self.connected && p.since.elapsed() < self.options.ws_grace => return,
+                    None => None,
+                },
+                None => None,
+            };
+            let record = match record {
+                Some(r) => r,
+                None if next > self.target => return,
+                None => match self.fetch(next).await {
+                    Some(r) => r,
+                    None => return,
+                },
+            };
+            self.deliver(record).await;
+        }
+    }
+
+    /// `block_results` of `height`; `None` after logging when it failed (retried next tick).
+    async fn fetch(&mut self, height: u64) -> Option<BlockRecord> {
+        let h = Height::try_from(height).ok()?;
+        match self.rpc.block_results(Some(h)).await {
+            Ok(r) if r.height.value() == height => {
+                tracing::trace!(chain = %self.shared.chain_id, height, "height fetched from block_results");
+                Some(block_from_results(&r))
+            }
+            Ok(r) => {
+                tracing::warn!(chain = %self.shared.chain_id, height, got = r.height.value(), "block_results answered for another height");
+                None
+            }
+            Err(e) => {
+                if let Some(lowest) = pruned_lowest(&e).filter(|l| *l > height) {
+                    tracing::warn!(chain = %self.shared.chain_id, height, lowest, "heights pruned by the node; skipping them (clearing recovers their packets)");
+                    self.last_delivered = lowest - 1;
+                    self.shared.latest.send_replace(self.last_delivered);
+                    self.pending.retain(|h, _| *h >= lowest);
+                    return None;
+                }
+                tracing::warn!(chain = %self.shared.chain_id, height, error = %e, "fetching block_results failed; retrying");
+                None
+            }
+        }
+    }
+
+    async fn deliver(&mut self, block: BlockRecord) {
+        let height = block.height;
+        self.pending.remove(&height);
+        for event in packet_events(&self.shared.chain_id, &block) {
+            let key = route(&event);
+            let senders: Vec<mpsc::Sender<PacketEvent>> =
+                match lock(&self.shared.subscribers).get(&key) {
+                    Some(s) => s.clone(),
+                    None => continue,
+                };
+            for sender in senders {
+                match tokio::time::timeout(self.options.send_timeout, sender.send(event.clone()))
+                    .await
+                {
+                    Ok(Ok(())) => {}
+                    Ok(Err(_)) => self.forget(&key, &sender),
+                    Err(_) => {
+                        self.shared.dropped.fetch_add(1, Ordering::Relaxed);
+                        tracing::error!(chain = %self.shared.chain_id, height, port = %key.0, channel = %key.1, sequence = event.packet().sequence, "subscriber queue full for too long; event dropped (clearing recovers it)");
+                    }
+                }
+            }
+        }
+        self.last_delivered = height;
+        self.target = self.target.max(height);
+        self.shared.latest.send_replace(height);
+    }
+
+    fn forget(&self, key: &ChannelKey, sender: &mpsc::Sender<PacketEvent>) {
+        let mut subs = lock(&self.shared.subscribers);
+        if let Some(list) = subs.get_mut(key) {
+            list.retain(|s| !s.same_channel(sender));
+            if list.is_empty() {
+                subs.remove(key);
+            }
+        }
+    }
+}
+
+/// The `(port, channel)` end on this chain an event is routed by.
+pub(super) fn route(event: &PacketEvent) -> ChannelKey {
+    let p: &Packet = event.packet();
+    match event {
+        PacketEvent::Send { .. }
+        | PacketEvent::Acknowledged { .. }
+        | PacketEvent::TimedOut { .. } => (p.source_port.clone(), p.source_channel.clone()),
+        PacketEvent::WriteAck { .. } | PacketEvent::Recv { .. } => {
+            (p.destination_port.clone(), p.destination_channel.clone())
+        }
+    }
+}
+
+/// The lowest available height from CometBFT's "height H is not available, lowest height is N".
+fn pruned_lowest(e: &RpcError) -> Option<u64> {
+    let text = e.to_string();
+    let (_, rest) = text.split_once("lowest height is ")?;
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
+}

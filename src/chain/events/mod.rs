@@ -1,0 +1,267 @@
+//! The event hub of one chain: one websocket connection to CometBFT's `/websocket` with two
+//! subscriptions (`tm.event='NewBlock'` and `tm.event='Tx'`), demultiplexed to per-channel
+//! receivers, with a polling fallback over `block_results` that fills every height gap after a
+//! dropped subscription or a restart, so no packet event is missed and none is seen twice.
+//!
+//! # Shape
+//!
+//! [`EventHub::spawn`] starts two tasks on one [`TaskTracker`], both ending when the shutdown
+//! token is cancelled:
+//!
+//! - the **websocket task** connects, subscribes, parses every push into a block or tx record
+//!   and forwards it over a bounded queue to the core. Any failure (connect error, close, read
+//!   stall, a JSON-RPC error such as CometBFT's `subscription was canceled (reason: …)`, or a gap
+//!   between consecutive `NewBlock` heights) ends the connection; the task tells the core,
+//!   counts a reconnect and retries after an exponential backoff with jitter (100 ms doubling to
+//!   a 5 s cap, each delay drawn from its upper half). A malformed push is logged and skipped;
+//!   the height it belonged to is then fetched by polling instead.
+//! - the **core task** owns the delivery state: the highest height fully delivered and, per
+//!   undelivered height, what the websocket has told about it. It delivers heights strictly in
+//!   order, each exactly once, only when `height == last_delivered + 1`.
+//!
+//! # When a height is delivered, and from where
+//!
+//! A height `H` is delivered from the websocket only when it is known to be *complete*: the
+//! `NewBlock` push for `H` has arrived (it carries the block's tx count) and either
+//! - it carries all tx results itself (CometBFT v0.38 puts `result_finalize_block.tx_results`
+//!   and the block-level `finalize_block_events` in `NewBlock`), or
+//! - a `Tx` push has arrived for every tx index of the block (v0.37, whose `NewBlock` carries
+//!   no tx results; its `begin_block`/`end_block` events come from the `NewBlock` push).
+//!
+//! Otherwise `H` is fetched with `/block_results?height=H`, which always holds the whole height:
+//! immediately when the websocket is down or told nothing about `H` although a later height is
+//! known, and after a short grace (`ws_grace`) when pushes for `H` are still incomplete (the two
+//! subscriptions are separate streams in CometBFT, so a block's `Tx` pushes may arrive before or
+//! after its `NewBlock`). Both sources go through the same extraction, so an event looks the
+//! same whichever way it came: events of txs with code 0 in tx order, then block-level events
+//! (`begin_block`, `end_block`, `finalize_block`). No height is ever half-delivered.
+//!
+//! The trade-off: completeness is judged by counting txs, so a healthy websocket costs no RPC
+//! calls at all, at the price of a slightly more involved state machine than "every push is a
+//! signal, fetch `block_results` for every height" (which costs one RPC call per block). Any
+//! doubt about a height falls back to that simple path.
+//!
+//! While the websocket is down (or has not pushed anything for `stall_timeout`), the core polls
+//! the latest height with `/status` every `poll_interval` and fetches the new heights, so events
+//! keep flowing even if the websocket never comes back. A failed `block_results` fetch is
+//! retried on the next tick. When a node has pruned a height (`… lowest height is N`), the hub
+//! logs a warning and skips to `N`; clearing recovers what those heights held.
+//!
+//! # Start height
+//!
+//! With `start_height = Some(s)` the hub first delivers every height from `s` to the latest
+//! (restart catch-up), then continues live. With `None` it starts after the latest height at
+//! spawn time (it asks `/status`, retrying until it answers); heights up to that one count as
+//! delivered.
+//!
+//! # Demultiplexing and back-pressure
+//!
+//! [`EventHub::subscribe`] returns a bounded receiver (`queue_capacity`, 10 000 by default) for
+//! one `(port, channel)` end on this chain. `Send`, `Acknowledged` and `TimedOut` events go to
+//! the subscribers of the packet's source end; `WriteAck` and `Recv` to those of its destination
+//! end. A subscriber only sees heights delivered after it subscribed.
+//!
+//! Delivery uses `send().await`, so a slow consumer slows the hub down (the hub then reads the
+//! websocket slower; if the node drops it as a slow client, polling fills in). To keep one stuck
+//! consumer from stalling every other channel forever, each send is bounded by `send_timeout`
+//! (30 s by default): on expiry the event is dropped for that subscriber with an error log and
+//! counted in [`EventHub::dropped_events`]; packet clearing, which reads the chain, recovers it.
+//! Receivers that were dropped are forgotten.
+//!
+//! # Where the parts live
+//!
+//! This module holds the handle ([`EventHub`]), its options and the state its two tasks share.
+//! `websocket` is the websocket task and `pushes` parses what it reads; `delivery` is the core
+//! task (completeness, gap filling, in-order delivery, demultiplexing); `records` is what a
+//! height holds and the packet events extracted from it, the same whichever source it came from.
+
+mod delivery;
+mod pushes;
+mod records;
+#[cfg(test)]
+mod tests;
+mod websocket;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::rpc::RpcClient;
+use super::types::PacketEvent;
+use delivery::Core;
+use websocket::WsTask;
+
+/// Pushes queued from the websocket task to the core.
+const PUSH_QUEUE: usize = 1_024;
+
+/// Tunables of an [`EventHub`]; [`Default`] gives production values.
+#[derive(Clone, Debug)]
+pub struct EventHubOptions {
+    /// Capacity of each subscriber's queue.
+    pub queue_capacity: usize,
+    /// How often the latest height is polled while the websocket is down or silent, and how
+    /// often failed fetches are retried.
+    pub poll_interval: Duration,
+    /// How long an incomplete height waits for its remaining pushes before it is fetched.
+    pub ws_grace: Duration,
+    /// A websocket silent this long is considered broken (reconnect, and poll meanwhile).
+    pub stall_timeout: Duration,
+    /// Bound on connecting and subscribing.
+    pub connect_timeout: Duration,
+    /// First reconnect delay.
+    pub backoff_min: Duration,
+    /// Reconnect delay cap.
+    pub backoff_max: Duration,
+    /// Bound on one send to a full subscriber queue before the event is dropped for it.
+    pub send_timeout: Duration,
+}
+
+impl Default for EventHubOptions {
+    fn default() -> Self {
+        Self {
+            queue_capacity: 10_000,
+            poll_interval: Duration::from_millis(500),
+            ws_grace: Duration::from_secs(1),
+            stall_timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
+            backoff_min: Duration::from_millis(100),
+            backoff_max: Duration::from_secs(5),
+            send_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+type ChannelKey = (String, String);
+
+struct Shared {
+    chain_id: String,
+    subscribers: Mutex<HashMap<ChannelKey, Vec<mpsc::Sender<PacketEvent>>>>,
+    latest: watch::Sender<u64>,
+    reconnects: AtomicU64,
+    dropped: AtomicU64,
+    queue_capacity: usize,
+}
+
+/// The event source of one chain. Cheap to clone; clones share the tasks and subscribers.
+#[derive(Clone)]
+pub struct EventHub {
+    shared: Arc<Shared>,
+    tasks: TaskTracker,
+}
+
+impl std::fmt::Debug for EventHub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventHub")
+            .field("chain_id", &self.shared.chain_id)
+            .field("latest_height", &*self.shared.latest.borrow())
+            .field("reconnects", &self.reconnects())
+            .finish()
+    }
+}
+
+impl EventHub {
+    /// Starts the hub of `chain_id` with default [`EventHubOptions`]. See the module doc.
+    pub fn spawn(
+        rpc: RpcClient,
+        websocket_url: impl Into<String>,
+        chain_id: impl Into<String>,
+        start_height: Option<u64>,
+        shutdown: CancellationToken,
+    ) -> EventHub {
+        Self::spawn_with(
+            rpc,
+            websocket_url,
+            chain_id,
+            start_height,
+            shutdown,
+            EventHubOptions::default(),
+        )
+    }
+
+    /// Starts the hub of `chain_id` with `options`. Its tasks end when `shutdown` is cancelled.
+    pub fn spawn_with(
+        rpc: RpcClient,
+        websocket_url: impl Into<String>,
+        chain_id: impl Into<String>,
+        start_height: Option<u64>,
+        shutdown: CancellationToken,
+        options: EventHubOptions,
+    ) -> EventHub {
+        let shared = Arc::new(Shared {
+            chain_id: chain_id.into(),
+            subscribers: Mutex::new(HashMap::new()),
+            latest: watch::channel(0).0,
+            reconnects: AtomicU64::new(0),
+            dropped: AtomicU64::new(0),
+            queue_capacity: options.queue_capacity.max(1),
+        });
+        let (push_tx, push_rx) = mpsc::channel(PUSH_QUEUE);
+        let tasks = TaskTracker::new();
+        let ws = WsTask {
+            url: websocket_url.into(),
+            shared: shared.clone(),
+            pushes: push_tx,
+            shutdown: shutdown.clone(),
+            options: options.clone(),
+        };
+        tasks.spawn(ws.run());
+        let core = Core {
+            rpc,
+            shared: shared.clone(),
+            options,
+            last_delivered: 0,
+            target: 0,
+            connected: false,
+            last_push: Instant::now(),
+            pending: BTreeMap::new(),
+        };
+        tasks.spawn(core.run(push_rx, start_height, shutdown));
+        tasks.close();
+        EventHub { shared, tasks }
+    }
+
+    /// A receiver of the packet events whose end on this chain is `(port, channel)`.
+    pub fn subscribe(&self, port: &str, channel: &str) -> mpsc::Receiver<PacketEvent> {
+        let (tx, rx) = mpsc::channel(self.shared.queue_capacity);
+        lock(&self.shared.subscribers)
+            .entry((port.to_string(), channel.to_string()))
+            .or_default()
+            .push(tx);
+        rx
+    }
+
+    /// The highest height fully delivered (0 until the hub knows where it starts).
+    pub fn latest_height(&self) -> watch::Receiver<u64> {
+        self.shared.latest.subscribe()
+    }
+
+    /// How many times the websocket was lost or could not be (re)established.
+    pub fn reconnects(&self) -> u64 {
+        self.shared.reconnects.load(Ordering::Relaxed)
+    }
+
+    /// Events dropped for a subscriber whose queue stayed full for `send_timeout`.
+    pub fn dropped_events(&self) -> u64 {
+        self.shared.dropped.load(Ordering::Relaxed)
+    }
+
+    /// The chain id.
+    pub fn chain_id(&self) -> &str {
+        &self.shared.chain_id
+    }
+
+    /// Waits until the hub's tasks have ended (after the shutdown token is cancelled).
+    pub async fn stopped(&self) {
+        self.tasks.wait().await
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}

@@ -1,0 +1,132 @@
+//! What one height holds, whichever source it came from (the websocket's pushes or
+//! `/block_results`), and the packet events extracted from it. Both sources end in the same
+//! `BlockRecord` and go through the same extraction, so an event looks the same either way:
+//! events of txs with code 0 in tx order, then the block-level events.
+
+use crate::chain::query::{ack_from_attributes, packet_from_attributes};
+use crate::chain::types::PacketEvent;
+
+/// An ABCI event as plain strings.
+#[derive(Clone, Debug, PartialEq)]
+pub(super) struct RawEvent {
+    pub(super) kind: String,
+    pub(super) attributes: Vec<(String, String)>,
+}
+
+/// One tx's outcome.
+#[derive(Clone, Debug, PartialEq)]
+pub(super) struct TxOutcome {
+    pub(super) code: u32,
+    pub(super) events: Vec<RawEvent>,
+}
+
+/// Everything of one height the hub extracts from.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub(super) struct BlockRecord {
+    pub(super) height: u64,
+    /// `begin_block_events` (v0.37).
+    pub(super) begin: Vec<RawEvent>,
+    pub(super) txs: Vec<TxOutcome>,
+    /// `end_block_events` (v0.37) then `finalize_block_events` (v0.38).
+    pub(super) end: Vec<RawEvent>,
+}
+
+/// Extracts the packet events of one height, in order. Malformed packet events are logged and
+/// skipped.
+pub(super) fn packet_events(chain_id: &str, block: &BlockRecord) -> Vec<PacketEvent> {
+    let height = block.height;
+    let tx_events = block
+        .txs
+        .iter()
+        .filter(|tx| tx.code == 0)
+        .flat_map(|tx| tx.events.iter());
+    block
+        .begin
+        .iter()
+        .chain(tx_events)
+        .chain(block.end.iter())
+        .filter_map(|event| match packet_event(height, event) {
+            Ok(e) => e,
+            Err(reason) => {
+                tracing::warn!(chain = %chain_id, height, kind = %event.kind, %reason, "skipping malformed packet event");
+                None
+            }
+        })
+        .collect()
+}
+
+/// The packet event of one ABCI event, `None` when it is not a packet event.
+fn packet_event(height: u64, event: &RawEvent) -> Result<Option<PacketEvent>, String> {
+    let attrs = || {
+        event
+            .attributes
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+    };
+    let packet = || packet_from_attributes(attrs()).map_err(|e| e.to_string());
+    Ok(Some(match event.kind.as_str() {
+        "send_packet" => PacketEvent::Send {
+            height,
+            packet: packet()?,
+        },
+        "write_acknowledgement" => PacketEvent::WriteAck {
+            height,
+            packet: packet()?,
+            ack: ack_from_attributes(attrs()).map_err(|e| e.to_string())?,
+        },
+        "recv_packet" => PacketEvent::Recv {
+            height,
+            packet: packet()?,
+        },
+        "acknowledge_packet" => PacketEvent::Acknowledged {
+            height,
+            packet: packet()?,
+        },
+        "timeout_packet" => PacketEvent::TimedOut {
+            height,
+            packet: packet()?,
+        },
+        _ => return Ok(None),
+    }))
+}
+
+fn raw_events_from_abci(events: &[tendermint::abci::Event]) -> Vec<RawEvent> {
+    events
+        .iter()
+        .map(|e| RawEvent {
+            kind: e.kind.clone(),
+            attributes: e
+                .attributes
+                .iter()
+                .filter_map(|a| {
+                    Some((
+                        a.key_str().ok()?.to_string(),
+                        a.value_str().ok()?.to_string(),
+                    ))
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+pub(super) fn block_from_results(
+    r: &tendermint_rpc::endpoint::block_results::Response,
+) -> BlockRecord {
+    let mut end = raw_events_from_abci(r.end_block_events.as_deref().unwrap_or_default());
+    end.extend(raw_events_from_abci(&r.finalize_block_events));
+    BlockRecord {
+        height: r.height.value(),
+        begin: raw_events_from_abci(r.begin_block_events.as_deref().unwrap_or_default()),
+        txs: r
+            .txs_results
+            .as_deref()
+            .unwrap_or_default()
+            .iter()
+            .map(|t| TxOutcome {
+                code: t.code.value(),
+                events: raw_events_from_abci(&t.events),
+            })
+            .collect(),
+        end,
+    }
+}

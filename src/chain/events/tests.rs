@@ -1,0 +1,268 @@
+//! Unit tests of the hub's parts: frame parsing, completeness, packet extraction (also from
+//! mainnet `block_results` captures) and the reconnect backoff.
+
+use super::delivery::{route, HeightInProgress};
+use super::pushes::{parse_frame, BlockPush, Frame, Push};
+use super::records::{block_from_results, packet_events, BlockRecord, RawEvent, TxOutcome};
+use super::websocket::backoff;
+use super::*;
+
+const SEND: &str = r#"[
+    {"key":"packet_data_hex","value":"7b7d","index":true},
+    {"key":"packet_timeout_height","value":"0-100"},
+    {"key":"packet_timeout_timestamp","value":"0"},
+    {"key":"packet_sequence","value":"7"},
+    {"key":"packet_src_port","value":"transfer"},
+    {"key":"packet_src_channel","value":"channel-0"},
+    {"key":"packet_dst_port","value":"transfer"},
+    {"key":"packet_dst_channel","value":"channel-1"}]"#;
+
+fn tx_push(code: u32, index: u32) -> String {
+    format!(
+        r#"{{"jsonrpc":"2.0","id":1,"result":{{"query":"tm.event='Tx'","data":{{"type":"tendermint/event/Tx",
+        "value":{{"TxResult":{{"height":"57","index":{index},"tx":"AA==","result":{{"code":{code},
+        "events":[{{"type":"message","attributes":[]}},{{"type":"send_packet","attributes":{SEND}}}]}}}}}}}},"events":{{}}}}}}"#
+    )
+}
+
+#[test]
+fn parses_tx_pushes_and_extracts_packets() {
+    let Ok(Frame::Push(Push::Tx(t))) = parse_frame(&tx_push(0, 1)) else {
+        panic!("not a tx push");
+    };
+    assert_eq!((t.height, t.index, t.outcome.code), (57, 1, 0));
+    let block = BlockRecord {
+        height: 57,
+        txs: vec![
+            t.outcome.clone(),
+            TxOutcome {
+                code: 5,
+                ..t.outcome
+            },
+        ],
+        ..Default::default()
+    };
+    let events = packet_events("c", &block);
+    assert_eq!(events.len(), 1, "failed txs do not count");
+    let PacketEvent::Send { height, packet } = &events[0] else {
+        panic!("not a send: {events:?}");
+    };
+    assert_eq!(
+        (*height, packet.sequence, packet.data.as_slice()),
+        (57, 7, &b"{}"[..])
+    );
+    assert_eq!(route(&events[0]), ("transfer".into(), "channel-0".into()));
+}
+
+#[test]
+fn parses_new_block_and_judges_completeness() {
+    let text = format!(
+        r#"{{"jsonrpc":"2.0","id":2,"result":{{"data":{{"type":"tendermint/event/NewBlock","value":{{
+        "block":{{"header":{{"height":"9"}},"data":{{"txs":["AA==","AQ=="]}}}},
+        "result_finalize_block":{{"events":[{{"type":"timeout_packet","attributes":{SEND}}}],"tx_results":[{{}},{{"code":3}}]}}}}}}}}}}"#
+    );
+    let Ok(Frame::Push(Push::Block(b))) = parse_frame(&text) else {
+        panic!("not a block push");
+    };
+    assert_eq!((b.height, b.tx_count), (9, 2));
+    let mut p = HeightInProgress::new();
+    p.block = Some(b.clone());
+    let rec = p.complete().expect("v0.38 push is complete");
+    assert_eq!(rec.txs[1].code, 3);
+    assert!(matches!(
+        packet_events("c", &rec)[..],
+        [PacketEvent::TimedOut { height: 9, .. }]
+    ));
+    // Without tx results (v0.37), completeness needs every tx push.
+    let mut p = HeightInProgress::new();
+    p.block = Some(BlockPush {
+        tx_results: None,
+        ..b
+    });
+    assert!(p.complete().is_none());
+    p.txs.insert(
+        1,
+        TxOutcome {
+            code: 0,
+            events: vec![],
+        },
+    );
+    assert!(p.complete().is_none());
+    p.txs.insert(
+        0,
+        TxOutcome {
+            code: 0,
+            events: vec![],
+        },
+    );
+    assert_eq!(p.complete().map(|r| r.txs.len()), Some(2));
+}
+
+#[test]
+fn malformed_frames_are_errors_not_panics() {
+    for text in [
+        "",
+        "nope",
+        "{}",
+        r#"{"result":{"data":{"type":"tendermint/event/Tx"}}}"#,
+        r#"{"result":{"data":{"type":"tendermint/event/Tx","value":{"TxResult":{"height":1,"result":{"events":7}}}}}}"#,
+        r#"{"result":{"data":{"type":"tendermint/event/NewBlock","value":{"block":{}}}}}"#,
+        r#"{"result":{"data":{"type":"x","value":{}}}}"#,
+    ] {
+        assert!(parse_frame(text).is_err(), "{text}");
+    }
+    assert_eq!(
+        parse_frame(r#"{"jsonrpc":"2.0","id":1,"result":{}}"#),
+        Ok(Frame::Ack)
+    );
+    let canceled = r#"{"jsonrpc":"2.0","id":1,"error":{"code":-32000,"message":"Server error","data":"subscription was canceled (reason: client is not pulling messages fast enough)"}}"#;
+    assert!(
+        matches!(parse_frame(canceled), Ok(Frame::Error(e)) if e.contains("subscription was canceled"))
+    );
+    // A malformed packet event is skipped, not fatal.
+    let block = BlockRecord {
+        height: 1,
+        end: vec![RawEvent {
+            kind: "send_packet".into(),
+            attributes: vec![("packet_sequence".into(), "x".into())],
+        }],
+        ..Default::default()
+    };
+    assert!(packet_events("c", &block).is_empty());
+}
+
+/// A mainnet `block_results` capture, decoded as the RPC client decodes it.
+fn mainnet_block(relative: &str) -> BlockRecord {
+    let body = crate::chain::fixtures::read(relative);
+    let r: tendermint_rpc::endpoint::block_results::Response =
+        crate::chain::rpc::decode_response("http://mainnet.invalid/", "block_results", &body)
+            .unwrap_or_else(|e| panic!("{relative}: {e}"));
+    block_from_results(&r)
+}
+
+fn kinds(events: &[RawEvent]) -> Vec<&str> {
+    events.iter().map(|e| e.kind.as_str()).collect()
+}
+
+fn count(events: &[RawEvent], kind: &str) -> usize {
+    events.iter().filter(|e| e.kind == kind).count()
+}
+
+/// The attributes of a CometBFT v0.34 event are base64 text; a v0.37+ node writes them plain.
+fn plain_attributes(mut block: BlockRecord) -> BlockRecord {
+    use base64::Engine;
+    let text = |s: &str| {
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(s)
+            .unwrap_or_else(|e| panic!("{s:?} is not base64: {e}"));
+        String::from_utf8(bytes).expect("UTF-8 attribute")
+    };
+    let events = block
+        .begin
+        .iter_mut()
+        .chain(block.txs.iter_mut().flat_map(|t| t.events.iter_mut()))
+        .chain(block.end.iter_mut());
+    for event in events {
+        for (k, v) in &mut event.attributes {
+            (*k, *v) = (text(k), text(v));
+        }
+    }
+    block
+}
+
+#[test]
+fn decodes_mainnet_block_results() {
+    // v0.34 shapes: begin/end block events, no finalize events.
+    let gaia = mainnet_block("gaia_fixtures/incoming/block_results_at_height_4555980.json");
+    assert_eq!(gaia.height, 4_555_980);
+    assert_eq!(gaia.txs.len(), 4);
+    assert!(gaia.txs.iter().all(|t| t.code == 0));
+    assert_eq!(
+        (gaia.begin.len(), count(&gaia.begin, "commission")),
+        (62, 24)
+    );
+    assert_eq!(
+        kinds(&gaia.end),
+        ["injective.exchange.v1beta1.EventBatchDepositUpdate"]
+    );
+    assert_eq!(
+        kinds(&gaia.txs[0].events),
+        [
+            "tx",
+            "tx",
+            "coin_spent",
+            "coin_received",
+            "transfer",
+            "message",
+            "tx",
+            "message",
+            "injective.exchange.v1beta1.EventCancelSpotOrder"
+        ]
+    );
+
+    let osmosis = mainnet_block("osmosis_fixtures/incoming/block_results_at_height_10499831.json");
+    assert_eq!(osmosis.height, 10_499_831);
+    assert_eq!(osmosis.txs.len(), 8);
+    assert_eq!(osmosis.begin.len(), 308);
+    assert!(osmosis.end.is_empty());
+    let recvs: Vec<usize> = osmosis
+        .txs
+        .iter()
+        .map(|t| count(&t.events, "recv_packet"))
+        .collect();
+    assert_eq!(recvs, [0, 1, 3, 0, 0, 0, 0, 0]);
+    // Its IBC traffic, read the way the hub reads a v0.37+ chain.
+    let events = packet_events("osmosis-1", &plain_attributes(osmosis));
+    let received: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            PacketEvent::Recv { packet, .. } => Some(packet),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(received.len(), 4, "{events:?}");
+    let first = received[0];
+    assert_eq!(first.sequence, 146_549);
+    assert_eq!(
+        (
+            first.source_channel.as_str(),
+            first.destination_channel.as_str()
+        ),
+        ("channel-17", "channel-47")
+    );
+    let acks = events
+        .iter()
+        .filter(|e| matches!(e, PacketEvent::WriteAck { .. }))
+        .count();
+    assert_eq!(acks, 4);
+
+    // v0.38: finalize block events (without a type), plain attributes.
+    let dydx = mainnet_block("dydx_fixtures/incoming/block_results_at_height_12791634.json");
+    assert_eq!((dydx.height, dydx.txs.len()), (12_791_634, 1));
+    assert_eq!(kinds(&dydx.end), ["", "", "", ""]);
+    assert_eq!(
+        dydx.end[0].attributes,
+        [(
+            String::new(),
+            "\n0/dydxprotocol.clob.MsgProposedOperationsResponse".to_string()
+        )]
+    );
+
+    // Failed txs keep their code; their events never count.
+    let sei = mainnet_block("sei_fixtures/incoming/block_results_with_failed_txs.json");
+    assert_eq!(sei.txs.len(), 28);
+    let codes: Vec<u32> = sei.txs.iter().map(|t| t.code).collect();
+    assert_eq!(&codes[..3], [32, 32, 0]);
+    assert_eq!(codes.iter().filter(|c| **c == 0).count(), 26);
+    assert_eq!((sei.end.len(), count(&sei.end, "rewards")), (81, 40));
+}
+
+#[test]
+fn backoff_grows_to_the_cap_with_jitter() {
+    let (min, max) = (Duration::from_millis(100), Duration::from_secs(5));
+    for attempt in 0..40 {
+        let d = backoff(attempt, min, max);
+        let full = (min * 2u32.saturating_pow(attempt.min(16))).min(max);
+        assert!(d >= full / 2 && d <= full, "attempt {attempt}: {d:?}");
+    }
+}

@@ -1,0 +1,155 @@
+//! The websocket task: one connection to CometBFT's `/websocket` with the `NewBlock` and `Tx`
+//! subscriptions, each push parsed and forwarded to the core. Any failure ends the connection;
+//! the task tells the core (which polls meanwhile), counts a reconnect and retries after an
+//! exponential backoff with jitter. It holds no delivery state, so losing it costs only RPC calls.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::{SinkExt, StreamExt};
+use rand::Rng;
+use serde_json::json;
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_util::sync::CancellationToken;
+
+use super::pushes::{parse_frame, Frame, Push};
+use super::{EventHubOptions, Shared};
+
+/// JSON-RPC id of the `tm.event='Tx'` subscription.
+const TX_SUBSCRIPTION_ID: u64 = 1;
+/// JSON-RPC id of the `tm.event='NewBlock'` subscription.
+const BLOCK_SUBSCRIPTION_ID: u64 = 2;
+
+pub(super) struct WsTask {
+    pub(super) url: String,
+    pub(super) shared: Arc<Shared>,
+    pub(super) pushes: mpsc::Sender<Push>,
+    pub(super) shutdown: CancellationToken,
+    pub(super) options: EventHubOptions,
+}
+
+/// Why a websocket session ended.
+enum SessionEnd {
+    Shutdown,
+    /// Failed; `healthy` when it delivered at least one push (resets the backoff).
+    Failed {
+        reason: String,
+        healthy: bool,
+    },
+}
+
+impl WsTask {
+    pub(super) async fn run(self) {
+        let chain = self.shared.chain_id.clone();
+        let mut attempt: u32 = 0;
+        loop {
+            let end = tokio::select! {
+                _ = self.shutdown.cancelled() => SessionEnd::Shutdown,
+                end = self.session() => end,
+            };
+            let (reason, healthy) = match end {
+                SessionEnd::Shutdown => return,
+                SessionEnd::Failed { reason, healthy } => (reason, healthy),
+            };
+            if healthy {
+                attempt = 0;
+            }
+            self.shared.reconnects.fetch_add(1, Ordering::Relaxed);
+            crate::telemetry::metrics::metrics()
+                .websocket_reconnects
+                .inc(&[chain.as_str()]);
+            let delay = backoff(attempt, self.options.backoff_min, self.options.backoff_max);
+            attempt = attempt.saturating_add(1);
+            tracing::warn!(chain = %chain, %reason, ?delay, "event websocket lost; polling meanwhile, reconnecting");
+            if self.pushes.send(Push::Disconnected).await.is_err() {
+                return;
+            }
+            tokio::select! {
+                _ = self.shutdown.cancelled() => return,
+                _ = tokio::time::sleep(delay) => {}
+            }
+        }
+    }
+
+    async fn session(&self) -> SessionEnd {
+        let failed = |reason: String, healthy| SessionEnd::Failed { reason, healthy };
+        let connect = tokio_tungstenite::connect_async(self.url.as_str());
+        let mut ws = match tokio::time::timeout(self.options.connect_timeout, connect).await {
+            Err(_) => return failed(format!("connecting to {} timed out", self.url), false),
+            Ok(Err(e)) => return failed(format!("connecting to {}: {e}", self.url), false),
+            Ok(Ok((ws, _))) => ws,
+        };
+        for (id, query) in [
+            (BLOCK_SUBSCRIPTION_ID, "tm.event='NewBlock'"),
+            (TX_SUBSCRIPTION_ID, "tm.event='Tx'"),
+        ] {
+            let req = json!({"jsonrpc": "2.0", "id": id, "method": "subscribe", "params": {"query": query}});
+            let send = ws.send(Message::Text(req.to_string()));
+            match tokio::time::timeout(self.options.connect_timeout, send).await {
+                Err(_) => return failed("subscribe timed out".into(), false),
+                Ok(Err(e)) => return failed(format!("subscribe: {e}"), false),
+                Ok(Ok(())) => {}
+            }
+        }
+        if self.pushes.send(Push::Connected).await.is_err() {
+            return SessionEnd::Shutdown;
+        }
+        let chain = &self.shared.chain_id;
+        let mut healthy = false;
+        let mut last_block: Option<u64> = None;
+        loop {
+            let frame = match tokio::time::timeout(self.options.stall_timeout, ws.next()).await {
+                Err(_) => return failed("no push within the stall timeout".into(), healthy),
+                Ok(None) => return failed("connection closed".into(), healthy),
+                Ok(Some(Err(e))) => return failed(format!("read: {e}"), healthy),
+                Ok(Some(Ok(m))) => m,
+            };
+            let text = match frame {
+                Message::Text(t) => t,
+                Message::Binary(b) => String::from_utf8_lossy(&b).into_owned(),
+                Message::Close(c) => return failed(format!("closed by node: {c:?}"), healthy),
+                Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => continue,
+            };
+            let push = match parse_frame(&text) {
+                Ok(Frame::Ack) => continue,
+                Ok(Frame::Error(e)) => return failed(format!("node error: {e}"), healthy),
+                Ok(Frame::Push(p)) => p,
+                Err(reason) => {
+                    tracing::warn!(chain = %chain, %reason, "skipping malformed websocket push");
+                    continue;
+                }
+            };
+            let gap = match &push {
+                Push::Block(b) => {
+                    let gap = last_block.is_some_and(|l| b.height > l + 1);
+                    last_block = Some(b.height);
+                    gap.then_some(b.height)
+                }
+                _ => None,
+            };
+            if self.pushes.send(push).await.is_err() {
+                return SessionEnd::Shutdown;
+            }
+            healthy = true;
+            if let Some(h) = gap {
+                return failed(format!("NewBlock pushes skipped to {h}"), healthy);
+            }
+        }
+    }
+}
+
+/// Exponential backoff from `min` doubling to `max`, each delay drawn from its upper half.
+pub(super) fn backoff(attempt: u32, min: Duration, max: Duration) -> Duration {
+    let factor = 1u32.checked_shl(attempt.min(16)).unwrap_or(u32::MAX);
+    let full = min.saturating_mul(factor).min(max);
+    let half = full / 2;
+    let jitter_ns = u64::try_from(half.as_nanos()).unwrap_or(u64::MAX);
+    let jitter = if jitter_ns == 0 {
+        0
+    } else {
+        rand::thread_rng().gen_range(0..=jitter_ns)
+    };
+    half + Duration::from_nanos(jitter)
+}

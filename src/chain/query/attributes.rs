@@ -1,0 +1,205 @@
+//! ibc-go packet event attributes (`send_packet`, `recv_packet`, `write_acknowledgement`, …)
+//! read into a protobuf `Packet` and acknowledgement bytes. The event hub and packet data
+//! recovery both use these, so a packet looks the same whether it came from a subscription,
+//! from `block_results` or from `tx_search`.
+
+use std::collections::BTreeMap;
+
+use ibc_proto::ibc::core::channel::v1::Packet;
+use ibc_proto::ibc::core::client::v1::Height;
+
+/// A packet event attribute that is missing or malformed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("packet event attribute {key}: {what}")]
+pub struct PacketAttributeError {
+    /// The attribute key.
+    pub key: &'static str,
+    /// What is wrong with it.
+    pub what: String,
+}
+
+/// Builds a `Packet` from the attributes of an ibc-go packet event (`send_packet`,
+/// `recv_packet`, `write_acknowledgement`, `acknowledge_packet`, `timeout_packet`), given as
+/// `(key, value)` string pairs (CometBFT v0.37+ attributes are plain strings).
+///
+/// The data comes from `packet_data_hex`, else from the raw `packet_data` string, else is empty
+/// (acknowledge and timeout events carry no data). `packet_timeout_height` is `"{rev}-{h}"`.
+pub fn packet_from_attributes<K, V>(
+    attributes: impl IntoIterator<Item = (K, V)>,
+) -> Result<Packet, PacketAttributeError>
+where
+    K: AsRef<str>,
+    V: AsRef<str>,
+{
+    let attrs: BTreeMap<String, String> = attributes
+        .into_iter()
+        .map(|(k, v)| (k.as_ref().to_string(), v.as_ref().to_string()))
+        .collect();
+    packet_from_map(&attrs)
+}
+
+/// The raw acknowledgement bytes of a `write_acknowledgement` event (`packet_ack_hex`, else the
+/// raw `packet_ack` string).
+pub fn ack_from_attributes<K, V>(
+    attributes: impl IntoIterator<Item = (K, V)>,
+) -> Result<Vec<u8>, PacketAttributeError>
+where
+    K: AsRef<str>,
+    V: AsRef<str>,
+{
+    let attrs: BTreeMap<String, String> = attributes
+        .into_iter()
+        .map(|(k, v)| (k.as_ref().to_string(), v.as_ref().to_string()))
+        .collect();
+    ack_from_map(&attrs)
+}
+
+pub(super) fn packet_from_map(
+    attrs: &BTreeMap<String, String>,
+) -> Result<Packet, PacketAttributeError> {
+    let get = |key: &'static str| {
+        attrs.get(key).ok_or(PacketAttributeError {
+            key,
+            what: "missing".into(),
+        })
+    };
+    let parse_u64 = |key: &'static str| {
+        let v = get(key)?;
+        v.parse::<u64>().map_err(|e| PacketAttributeError {
+            key,
+            what: format!("{v:?} is not a u64: {e}"),
+        })
+    };
+    let timeout_height = {
+        let key = "packet_timeout_height";
+        let v = get(key)?;
+        parse_height(v).ok_or_else(|| PacketAttributeError {
+            key,
+            what: format!("{v:?} is not {{revision}}-{{height}}"),
+        })?
+    };
+    let data = if let Some(hex_data) = attrs.get("packet_data_hex") {
+        hex::decode(hex_data).map_err(|e| PacketAttributeError {
+            key: "packet_data_hex",
+            what: format!("not hex: {e}"),
+        })?
+    } else if let Some(raw) = attrs.get("packet_data") {
+        raw.as_bytes().to_vec()
+    } else {
+        Vec::new()
+    };
+    Ok(Packet {
+        sequence: parse_u64("packet_sequence")?,
+        source_port: get("packet_src_port")?.clone(),
+        source_channel: get("packet_src_channel")?.clone(),
+        destination_port: get("packet_dst_port")?.clone(),
+        destination_channel: get("packet_dst_channel")?.clone(),
+        data,
+        timeout_height: Some(timeout_height),
+        timeout_timestamp: parse_u64("packet_timeout_timestamp")?,
+    })
+}
+
+pub(super) fn ack_from_map(
+    attrs: &BTreeMap<String, String>,
+) -> Result<Vec<u8>, PacketAttributeError> {
+    if let Some(hex_ack) = attrs.get("packet_ack_hex") {
+        hex::decode(hex_ack).map_err(|e| PacketAttributeError {
+            key: "packet_ack_hex",
+            what: format!("not hex: {e}"),
+        })
+    } else if let Some(raw) = attrs.get("packet_ack") {
+        Ok(raw.as_bytes().to_vec())
+    } else {
+        Err(PacketAttributeError {
+            key: "packet_ack_hex",
+            what: "missing".into(),
+        })
+    }
+}
+
+/// Parses an IBC height written `"{revision}-{height}"`.
+pub fn parse_height(s: &str) -> Option<Height> {
+    let (rev, h) = s.split_once('-')?;
+    Some(Height {
+        revision_number: rev.parse().ok()?,
+        revision_height: h.parse().ok()?,
+    })
+}
+
+/// The attributes of an ABCI event as string pairs (attributes that are not UTF-8 are skipped).
+pub(super) fn event_attributes(event: &tendermint::abci::Event) -> BTreeMap<String, String> {
+    event
+        .attributes
+        .iter()
+        .filter_map(|a| {
+            Some((
+                a.key_str().ok()?.to_string(),
+                a.value_str().ok()?.to_string(),
+            ))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packets_from_attributes() {
+        let attrs = [
+            ("packet_data_hex", "7b7d"),
+            ("packet_timeout_height", "1-120"),
+            ("packet_timeout_timestamp", "1700000000000000000"),
+            ("packet_sequence", "42"),
+            ("packet_src_port", "transfer"),
+            ("packet_src_channel", "channel-0"),
+            ("packet_dst_port", "transfer"),
+            ("packet_dst_channel", "channel-3"),
+            ("packet_ack_hex", "7b22726573756c74223a2241513d3d227d"),
+        ];
+        let p = packet_from_attributes(attrs).unwrap();
+        assert_eq!(p.sequence, 42);
+        assert_eq!(p.data, b"{}");
+        assert_eq!(
+            p.timeout_height,
+            Some(Height {
+                revision_number: 1,
+                revision_height: 120
+            })
+        );
+        assert_eq!(p.timeout_timestamp, 1_700_000_000_000_000_000);
+        assert_eq!(p.destination_channel, "channel-3");
+        assert_eq!(ack_from_attributes(attrs).unwrap(), br#"{"result":"AQ=="}"#);
+
+        let err = packet_from_attributes(
+            attrs
+                .iter()
+                .copied()
+                .filter(|(k, _)| *k != "packet_sequence"),
+        )
+        .unwrap_err();
+        assert_eq!(err.key, "packet_sequence");
+        let err = packet_from_attributes(attrs.iter().map(|(k, v)| {
+            (
+                *k,
+                if *k == "packet_timeout_height" {
+                    "12"
+                } else {
+                    v
+                },
+            )
+        }))
+        .unwrap_err();
+        assert_eq!(err.key, "packet_timeout_height");
+        // Acknowledge / timeout events carry no data.
+        let no_data = packet_from_attributes(
+            attrs
+                .iter()
+                .copied()
+                .filter(|(k, _)| *k != "packet_data_hex"),
+        )
+        .unwrap();
+        assert!(no_data.data.is_empty());
+    }
+}

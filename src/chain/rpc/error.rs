@@ -1,0 +1,124 @@
+//! [`RpcError`]: what went wrong with an RPC call, naming the endpoint and the method, and
+//! telling transport failures, timeouts, HTTP errors, JSON-RPC errors and undecodable answers
+//! apart (so callers can tell a transient failure from a request the node always refuses).
+
+use std::time::Duration;
+
+/// What went wrong with an RPC call. Every variant names the endpoint and the method.
+#[derive(Debug, thiserror::Error)]
+pub enum RpcError {
+    /// Connection or protocol failure below JSON-RPC.
+    #[error("{method} on {endpoint}: transport error: {source}")]
+    Transport {
+        /// The endpoint URL.
+        endpoint: String,
+        /// The JSON-RPC method.
+        method: &'static str,
+        /// The cause.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// A non-success HTTP status without a JSON-RPC body.
+    #[error("{method} on {endpoint}: HTTP {status}: {body}")]
+    Http {
+        /// The endpoint URL.
+        endpoint: String,
+        /// The JSON-RPC method.
+        method: &'static str,
+        /// The HTTP status code.
+        status: u16,
+        /// The start of the body.
+        body: String,
+    },
+    /// No complete answer within `rpc_timeout`.
+    #[error("{method} on {endpoint}: no answer within {timeout:?}")]
+    Timeout {
+        /// The endpoint URL.
+        endpoint: String,
+        /// The JSON-RPC method.
+        method: &'static str,
+        /// The timeout that expired.
+        timeout: Duration,
+    },
+    /// The node answered with a JSON-RPC error object.
+    #[error("{method} on {endpoint}: JSON-RPC error {code}: {message}{}", data.as_deref().map(|d| format!(" ({d})")).unwrap_or_default())]
+    JsonRpc {
+        /// The endpoint URL.
+        endpoint: String,
+        /// The JSON-RPC method.
+        method: &'static str,
+        /// JSON-RPC error code (-32603 internal error, -32602 invalid params, …).
+        code: i64,
+        /// JSON-RPC error message.
+        message: String,
+        /// CometBFT's detail string (the handler's error), if any.
+        data: Option<String>,
+    },
+    /// The answer could not be decoded into the expected type.
+    #[error("{method} on {endpoint}: cannot decode response: {reason}")]
+    Decode {
+        /// The endpoint URL.
+        endpoint: String,
+        /// The JSON-RPC method.
+        method: &'static str,
+        /// The decoder's message.
+        reason: String,
+    },
+    /// The client's semaphore was closed (the client is shutting down).
+    #[error("{method} on {endpoint}: client is shut down")]
+    Closed {
+        /// The endpoint URL.
+        endpoint: String,
+        /// The JSON-RPC method.
+        method: &'static str,
+    },
+    /// The endpoint itself is unusable.
+    #[error("invalid RPC endpoint {endpoint}: {reason}")]
+    InvalidEndpoint {
+        /// The endpoint URL.
+        endpoint: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl RpcError {
+    /// Whether retrying the same request later may succeed (transport trouble, timeouts, 5xx,
+    /// 429, internal errors), as opposed to a request the node will always refuse.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            RpcError::Transport { .. } | RpcError::Timeout { .. } => true,
+            RpcError::Http { status, .. } => *status == 429 || *status >= 500,
+            RpcError::JsonRpc { code, .. } => *code == -32603,
+            RpcError::Decode { .. }
+            | RpcError::Closed { .. }
+            | RpcError::InvalidEndpoint { .. } => false,
+        }
+    }
+
+    /// A short name of the variant, the `kind` label of `arke_rpc_errors_total`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            RpcError::Transport { .. } => "transport",
+            RpcError::Http { .. } => "http",
+            RpcError::Timeout { .. } => "timeout",
+            RpcError::JsonRpc { .. } => "jsonrpc",
+            RpcError::Decode { .. } => "decode",
+            RpcError::Closed { .. } => "closed",
+            RpcError::InvalidEndpoint { .. } => "invalid_endpoint",
+        }
+    }
+
+    /// The JSON-RPC method of the failed call, if any.
+    pub fn method(&self) -> Option<&'static str> {
+        match self {
+            RpcError::Transport { method, .. }
+            | RpcError::Http { method, .. }
+            | RpcError::Timeout { method, .. }
+            | RpcError::JsonRpc { method, .. }
+            | RpcError::Decode { method, .. }
+            | RpcError::Closed { method, .. } => Some(method),
+            RpcError::InvalidEndpoint { .. } => None,
+        }
+    }
+}

@@ -1,0 +1,209 @@
+//! The CometBFT methods the relayer calls, one typed function each: request params in
+//! CometBFT's JSON rules (64-bit integers as strings, `abci_query.data` as hex, tx bytes and tx
+//! hashes as base64), answers decoded into `tendermint-rpc`'s types (blocks in the v0.38
+//! dialect), paged methods followed to their end.
+
+use base64::Engine as _;
+use serde_json::{json, Value};
+use tendermint::block::Height;
+use tendermint::Hash;
+use tendermint_rpc::endpoint::{
+    abci_info, abci_query, block, block_results, block_search, broadcast, commit, status, tx,
+    tx_search, validators,
+};
+
+use super::{RpcClient, RpcError};
+
+/// `per_page` used when fetching every page (CometBFT's maximum).
+pub const MAX_PER_PAGE: u8 = 100;
+
+/// Result order of `tx_search` / `block_search`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Order {
+    /// Oldest first.
+    Ascending,
+    /// Newest first.
+    Descending,
+}
+
+impl Order {
+    fn as_str(self) -> &'static str {
+        match self {
+            Order::Ascending => "asc",
+            Order::Descending => "desc",
+        }
+    }
+}
+
+impl RpcClient {
+    /// `/status`: node info, latest height and time, catching-up flag.
+    pub async fn status(&self) -> Result<status::Response, RpcError> {
+        self.call("status", json!({})).await
+    }
+
+    /// `/abci_info`: the application's last block height and app hash.
+    pub async fn abci_info(&self) -> Result<tendermint::abci::response::Info, RpcError> {
+        let r: abci_info::Response = self.call("abci_info", json!({})).await?;
+        Ok(r.response)
+    }
+
+    /// `/abci_query` on `path` with `data`, at `height` (latest when `None`), with a Merkle
+    /// proof when `prove`. A non-zero `code` in the answer is returned as-is for the caller.
+    pub async fn abci_query(
+        &self,
+        path: &str,
+        data: &[u8],
+        height: Option<Height>,
+        prove: bool,
+    ) -> Result<abci_query::AbciQuery, RpcError> {
+        let mut params = json!({ "path": path, "data": hex::encode_upper(data), "prove": prove });
+        if let Some(h) = height {
+            params["height"] = json!(h.to_string());
+        }
+        let r: abci_query::Response = self.call("abci_query", params).await?;
+        Ok(r.response)
+    }
+
+    /// `/block` at `height` (latest when `None`).
+    pub async fn block(&self, height: Option<Height>) -> Result<block::Response, RpcError> {
+        let r: block::v0_38::DialectResponse = self.call("block", height_params(height)).await?;
+        Ok(r.into())
+    }
+
+    /// `/block_results` at `height` (latest when `None`).
+    pub async fn block_results(
+        &self,
+        height: Option<Height>,
+    ) -> Result<block_results::Response, RpcError> {
+        self.call("block_results", height_params(height)).await
+    }
+
+    /// `/commit` at `height` (latest when `None`; then `canonical` is false).
+    pub async fn commit(&self, height: Option<Height>) -> Result<commit::Response, RpcError> {
+        self.call("commit", height_params(height)).await
+    }
+
+    /// `/validators` at `height`, every page, in the node's order.
+    pub async fn validators(&self, height: Height) -> Result<validators::Response, RpcError> {
+        let mut all = Vec::new();
+        let mut page: u32 = 1;
+        loop {
+            let params = json!({
+                "height": height.to_string(),
+                "page": page.to_string(),
+                "per_page": MAX_PER_PAGE.to_string(),
+            });
+            let r: validators::Response = self.call("validators", params).await?;
+            let got = r.validators.len();
+            all.extend(r.validators);
+            let total = usize::try_from(r.total).unwrap_or(0);
+            if got == 0 || all.len() >= total {
+                if all.len() < total {
+                    return Err(self.decode_error(
+                        "validators",
+                        format!(
+                            "node reported {total} validators but returned {}",
+                            all.len()
+                        ),
+                    ));
+                }
+                return Ok(validators::Response::new(r.block_height, all, r.total));
+            }
+            page += 1;
+        }
+    }
+
+    /// `/tx` by hash.
+    pub async fn tx(&self, hash: Hash, prove: bool) -> Result<tx::Response, RpcError> {
+        let params = json!({
+            "hash": base64::engine::general_purpose::STANDARD.encode(hash.as_bytes()),
+            "prove": prove,
+        });
+        self.call("tx", params).await
+    }
+
+    /// One page of `/tx_search` (`page` from 1, `per_page` up to 100).
+    pub async fn tx_search(
+        &self,
+        query: &str,
+        prove: bool,
+        page: u32,
+        per_page: u8,
+        order: Order,
+    ) -> Result<tx_search::Response, RpcError> {
+        let params = json!({
+            "query": query,
+            "prove": prove,
+            "page": page.to_string(),
+            "per_page": per_page.to_string(),
+            "order_by": order.as_str(),
+        });
+        self.call("tx_search", params).await
+    }
+
+    /// Every `/tx_search` result, page by page, up to `limit` txs.
+    pub async fn tx_search_all(
+        &self,
+        query: &str,
+        order: Order,
+        limit: usize,
+    ) -> Result<Vec<tx::Response>, RpcError> {
+        let mut all = Vec::new();
+        let mut page = 1;
+        while all.len() < limit {
+            let r = self
+                .tx_search(query, false, page, MAX_PER_PAGE, order)
+                .await?;
+            let got = r.txs.len();
+            all.extend(r.txs);
+            if got == 0 || all.len() >= r.total_count as usize {
+                break;
+            }
+            page += 1;
+        }
+        all.truncate(limit);
+        Ok(all)
+    }
+
+    /// One page of `/block_search` (`page` from 1, `per_page` up to 100).
+    pub async fn block_search(
+        &self,
+        query: &str,
+        page: u32,
+        per_page: u8,
+        order: Order,
+    ) -> Result<block_search::Response, RpcError> {
+        let params = json!({
+            "query": query,
+            "page": page.to_string(),
+            "per_page": per_page.to_string(),
+            "order_by": order.as_str(),
+        });
+        let r: block_search::v0_38::DialectResponse = self.call("block_search", params).await?;
+        Ok(r.into())
+    }
+
+    /// `/broadcast_tx_sync`: submits signed `TxRaw` bytes and returns the CheckTx result.
+    pub async fn broadcast_tx_sync(
+        &self,
+        tx_bytes: &[u8],
+    ) -> Result<broadcast::tx_sync::Response, RpcError> {
+        let params = json!({ "tx": base64::engine::general_purpose::STANDARD.encode(tx_bytes) });
+        self.call("broadcast_tx_sync", params).await
+    }
+
+    fn decode_error(&self, method: &'static str, reason: String) -> RpcError {
+        RpcError::Decode {
+            endpoint: self.inner.endpoint_str.clone(),
+            method,
+            reason,
+        }
+    }
+}
+
+fn height_params(height: Option<Height>) -> Value {
+    match height {
+        Some(h) => json!({ "height": h.to_string() }),
+        None => json!({}),
+    }
+}
