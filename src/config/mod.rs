@@ -1,0 +1,278 @@
+//! The chain-pair config file: its schema (the public, fully-typed [`Config`] and its parts).
+//!
+//! One TOML file per chain pair (`[chains.a]`, `[chains.b]`, `[relay]`, `[telemetry]`). Key names
+//! follow Hermes where the meaning is the same (`rpc_addr`, `key_name`, `gas_price`, `max_msg_num`,
+//! `clock_drift`, …). Parsing happens in two steps: serde into private `Raw*` structs with
+//! `deny_unknown_fields` (`raw`), then validation into [`Config`] (`validate`). Every problem
+//! found in either step is reported as a [`ConfigIssue`] that names the file, the line and column,
+//! and the dotted key (`chains.a.gas_multiplier`), so an operator can fix a file in one pass
+//! (`errors`). Defaults and derived values live in `defaults`.
+
+mod defaults;
+mod duration;
+mod errors;
+mod filter;
+mod raw;
+pub(crate) mod source;
+mod validate;
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use reqwest::Url;
+use serde::Deserialize;
+
+pub use self::defaults::{
+    default_key_store, derive_websocket_addr, resolve_path, DEFAULT_CLEAR_INTERVAL,
+    DEFAULT_CLIENT_REFRESH_RATE, DEFAULT_CLOCK_DRIFT, DEFAULT_GAS_MULTIPLIER,
+    DEFAULT_MAX_BLOCK_TIME, DEFAULT_MAX_CONCURRENT_REQUESTS, DEFAULT_MAX_GAS, DEFAULT_MAX_MSG_NUM,
+    DEFAULT_MAX_TX_SIZE, DEFAULT_RPC_TIMEOUT, DEFAULT_SHUTDOWN_GRACE, DEFAULT_TELEMETRY_PORT,
+    MAX_TX_SIZE_LIMIT,
+};
+pub use self::duration::{format_duration, parse_duration};
+pub use self::errors::{ConfigError, ConfigIssue};
+pub use self::filter::{ChannelFilter, FilterPolicy, Pattern};
+pub use self::validate::{is_loopback_host, parse_rate, valid_key_name};
+
+/// A validated chain-pair config.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file it was read from.
+    pub path: PathBuf,
+    /// The two chains.
+    pub chains: ChainPair,
+    /// Relaying policy.
+    pub relay: RelayConfig,
+    /// Metrics endpoint.
+    pub telemetry: TelemetryConfig,
+}
+
+/// `[chains.a]` and `[chains.b]`.
+#[derive(Debug, Clone)]
+pub struct ChainPair {
+    /// `[chains.a]`.
+    pub a: ChainConfig,
+    /// `[chains.b]`.
+    pub b: ChainConfig,
+}
+
+impl ChainPair {
+    /// Both chains, a first.
+    pub fn iter(&self) -> impl Iterator<Item = &ChainConfig> {
+        [&self.a, &self.b].into_iter()
+    }
+
+    /// The chain whose id or label (`a` / `b`) is `name`.
+    pub fn get(&self, name: &str) -> Option<&ChainConfig> {
+        self.iter().find(|c| c.id == name || c.label == name)
+    }
+
+    /// The other chain of the pair.
+    pub fn counterparty_of(&self, chain_id: &str) -> Option<&ChainConfig> {
+        if self.a.id == chain_id {
+            Some(&self.b)
+        } else if self.b.id == chain_id {
+            Some(&self.a)
+        } else {
+            None
+        }
+    }
+}
+
+/// One chain of the pair.
+#[derive(Debug, Clone)]
+pub struct ChainConfig {
+    /// `a` or `b`: the table it came from.
+    pub label: String,
+    /// Chain id (`network` in `/status`).
+    pub id: String,
+    /// CometBFT JSON-RPC endpoint.
+    pub rpc_addr: Url,
+    /// Websocket endpoint; derived from `rpc_addr` when absent (`ws[s]://…/websocket`).
+    pub websocket_addr: Url,
+    /// Optional gRPC endpoint.
+    pub grpc_addr: Option<Url>,
+    /// Bech32 prefix of account addresses.
+    pub account_prefix: String,
+    /// Name of the signing key in the key store.
+    pub key_name: String,
+    /// Key store directory (absolute).
+    pub key_store_folder: PathBuf,
+    /// Fee price.
+    pub gas_price: GasPrice,
+    /// Multiplier applied to simulated gas.
+    pub gas_multiplier: f64,
+    /// Gas cap per tx.
+    pub max_gas: u64,
+    /// Messages per tx, 1..=100.
+    pub max_msg_num: usize,
+    /// Tx size cap in bytes.
+    pub max_tx_size: usize,
+    /// Permits of the RPC endpoint's semaphore.
+    pub max_concurrent_requests: usize,
+    /// Timeout of each RPC request.
+    pub rpc_timeout: Duration,
+    /// Tolerated clock drift (light client).
+    pub clock_drift: Duration,
+    /// Expected upper bound on block time (light client).
+    pub max_block_time: Duration,
+    /// Client trusting period; `None` means 2/3 of the unbonding period, queried at creation.
+    pub trusting_period: Option<Duration>,
+    /// Light-client trust threshold.
+    pub trust_threshold: TrustThreshold,
+    /// ICS-23 proof specs of the chain's store.
+    pub proof_specs: ProofSpecs,
+}
+
+/// `gas_price = { price = 0.025, denom = "stake" }`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GasPrice {
+    /// Price per unit of gas.
+    pub price: f64,
+    /// Fee denom.
+    pub denom: String,
+}
+
+/// A fraction in [1/3, 1], written `"2/3"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TrustThreshold {
+    /// Numerator.
+    pub numerator: u64,
+    /// Denominator (non-zero).
+    pub denominator: u64,
+}
+
+impl Default for TrustThreshold {
+    fn default() -> Self {
+        Self {
+            numerator: 2,
+            denominator: 3,
+        }
+    }
+}
+
+impl fmt::Display for TrustThreshold {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.numerator, self.denominator)
+    }
+}
+
+impl TrustThreshold {
+    /// Parses `"n/d"` and checks 1/3 ≤ n/d ≤ 1.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let (n, d) = text
+            .split_once('/')
+            .ok_or_else(|| format!("expected a fraction like \"2/3\", got {text:?}"))?;
+        let numerator: u64 = n
+            .trim()
+            .parse()
+            .map_err(|_| format!("bad numerator in {text:?}"))?;
+        let denominator: u64 = d
+            .trim()
+            .parse()
+            .map_err(|_| format!("bad denominator in {text:?}"))?;
+        if denominator == 0 {
+            return Err(format!("zero denominator in {text:?}"));
+        }
+        // 1/3 <= n/d <= 1  ⇔  d <= 3n and n <= d (in u128 to avoid overflow).
+        if u128::from(denominator) > 3 * u128::from(numerator) || numerator > denominator {
+            return Err(format!("{text} is outside the valid range [1/3, 1]"));
+        }
+        Ok(Self {
+            numerator,
+            denominator,
+        })
+    }
+}
+
+/// The ICS-23 proof specs used to verify the chain's membership proofs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProofSpecs(pub Vec<ics23::ProofSpec>);
+
+impl ProofSpecs {
+    /// The Cosmos SDK specs: IAVL (module stores) then Tendermint (the multistore).
+    pub fn cosmos_sdk() -> Self {
+        Self(vec![ics23::iavl_spec(), ics23::tendermint_spec()])
+    }
+
+    /// `"cosmos-sdk"`, or a JSON list of ICS-23 `ProofSpec`s (the format Hermes accepts).
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let t = text.trim();
+        if t.eq_ignore_ascii_case("cosmos-sdk") || t.eq_ignore_ascii_case("cosmos") {
+            return Ok(Self::cosmos_sdk());
+        }
+        if t.starts_with('[') {
+            let specs: Vec<ics23::ProofSpec> = serde_json::from_str(t)
+                .map_err(|e| format!("invalid ICS-23 proof specs JSON: {e}"))?;
+            if specs.is_empty() {
+                return Err("proof specs list is empty".into());
+            }
+            return Ok(Self(specs));
+        }
+        Err(format!(
+            "expected \"cosmos-sdk\" or a JSON list of ICS-23 ProofSpec objects, got {text:?}"
+        ))
+    }
+}
+
+impl Default for ProofSpecs {
+    fn default() -> Self {
+        Self::cosmos_sdk()
+    }
+}
+
+/// `[relay]`.
+#[derive(Debug, Clone)]
+pub struct RelayConfig {
+    /// Which channels to relay.
+    pub channels: ChannelFilter,
+    /// Clear pending packets every N blocks (0 disables periodic clearing).
+    pub clear_interval: u64,
+    /// Clear pending packets when the daemon starts.
+    pub clear_on_start: bool,
+    /// How long SIGTERM waits for in-flight work.
+    pub shutdown_grace: Duration,
+    /// Fraction of a client's trusting period after which the daemon updates it, in (0, 1).
+    pub client_refresh_rate: f64,
+}
+
+impl Default for RelayConfig {
+    fn default() -> Self {
+        Self {
+            channels: ChannelFilter::default(),
+            clear_interval: DEFAULT_CLEAR_INTERVAL,
+            clear_on_start: true,
+            shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+            client_refresh_rate: DEFAULT_CLIENT_REFRESH_RATE,
+        }
+    }
+}
+
+/// `[telemetry]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TelemetryConfig {
+    /// Serve metrics.
+    pub enabled: bool,
+    /// Listen host.
+    pub host: String,
+    /// Listen port.
+    pub port: u16,
+    /// Allow a non-loopback `host` (the server has no authentication and `POST /clear`).
+    pub allow_remote: bool,
+}
+
+impl Default for TelemetryConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            host: "127.0.0.1".into(),
+            port: DEFAULT_TELEMETRY_PORT,
+            allow_remote: false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,203 @@
+//! Unit tests of loading and validation: defaults, located issues, and the value parsers.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use reqwest::Url;
+
+use super::*;
+
+const GOOD: &str = r#"
+[chains.a]
+id = "devnet-a"
+rpc_addr = "http://127.0.0.1:26657"
+account_prefix = "cosmos"
+key_name = "relayer-a"
+key_store_folder = "keys"
+gas_price = { price = 0.025, denom = "stake" }
+
+[chains.b]
+id = "devnet-b"
+rpc_addr = "https://rpc.example.com/b/"
+grpc_addr = "http://127.0.0.1:9191"
+account_prefix = "cosmos"
+key = "relayer-b"
+gas_price = { price = 0, denom = "stake" }
+gas_multiplier = 1.3
+max_msg_num = 10
+rpc_timeout = "3s"
+trusting_period = "14days"
+trust_threshold = "1/3"
+
+[relay]
+channels = { policy = "allow", list = [["transfer", "channel-*"]] }
+clear_interval = 50
+"#;
+
+fn parse(text: &str) -> Result<Config, ConfigError> {
+    Config::from_toml_str(text, Path::new("/etc/arke/pair.toml"))
+}
+
+#[test]
+fn good_config_with_defaults() {
+    let c = parse(GOOD).unwrap();
+    let a = &c.chains.a;
+    assert_eq!(a.websocket_addr.as_str(), "ws://127.0.0.1:26657/websocket");
+    assert_eq!(a.key_store_folder, PathBuf::from("/etc/arke/keys"));
+    assert_eq!(a.gas_multiplier, DEFAULT_GAS_MULTIPLIER);
+    assert_eq!(a.max_gas, DEFAULT_MAX_GAS);
+    assert_eq!(a.max_msg_num, 30);
+    assert_eq!(a.max_tx_size, 180_000);
+    assert_eq!(a.max_concurrent_requests, 16);
+    assert_eq!(a.rpc_timeout, Duration::from_secs(10));
+    assert_eq!(a.trust_threshold, TrustThreshold::default());
+    assert_eq!(a.proof_specs, ProofSpecs::cosmos_sdk());
+    let b = &c.chains.b;
+    assert_eq!(
+        b.websocket_addr.as_str(),
+        "wss://rpc.example.com/b/websocket"
+    );
+    assert_eq!(b.key_name, "relayer-b");
+    assert_eq!(b.trusting_period, Some(Duration::from_secs(14 * 86_400)));
+    assert_eq!(b.max_msg_num, 10);
+    assert!(c.relay.channels.permits("transfer", "channel-3"));
+    assert!(!c.relay.channels.permits("icahost", "channel-3"));
+    assert_eq!(c.relay.clear_interval, 50);
+    assert!(c.relay.clear_on_start);
+    assert_eq!(c.telemetry, TelemetryConfig::default());
+    assert_eq!(
+        c.chains.get("devnet-b").map(|c| c.label.as_str()),
+        Some("b")
+    );
+    assert_eq!(
+        c.chains.counterparty_of("devnet-a").map(|c| c.id.as_str()),
+        Some("devnet-b")
+    );
+}
+
+fn one_issue(text: &str) -> ConfigIssue {
+    let err = parse(text).unwrap_err();
+    assert_eq!(err.issues.len(), 1, "{err}");
+    err.issues[0].clone()
+}
+
+#[test]
+fn unknown_key_is_located() {
+    let text = GOOD.replace("max_msg_num = 10", "max_msg_num = 10\nmax_msgs = 3");
+    let issue = one_issue(&text);
+    assert_eq!(issue.key.as_deref(), Some("chains.b.max_msgs"));
+    assert_eq!(issue.line, Some(19));
+    assert!(issue.message.contains("unknown field"), "{}", issue.message);
+}
+
+#[test]
+fn missing_key_is_located() {
+    let text = GOOD.replace("account_prefix = \"cosmos\"\nkey_name", "key_name");
+    let issue = one_issue(&text);
+    assert_eq!(
+        issue.key.as_deref(),
+        Some("chains.a.account_prefix"),
+        "{issue:?}"
+    );
+    assert!(issue.line.is_some());
+}
+
+#[test]
+fn bad_type_is_located() {
+    let text = GOOD.replace("max_msg_num = 10", "max_msg_num = \"ten\"");
+    let issue = one_issue(&text);
+    assert_eq!(issue.key.as_deref(), Some("chains.b.max_msg_num"));
+    assert_eq!(issue.line, Some(18));
+}
+
+#[test]
+fn semantic_errors_are_all_reported() {
+    let text = GOOD
+        .replace("gas_multiplier = 1.3", "gas_multiplier = 0.9")
+        .replace("max_msg_num = 10", "max_msg_num = 101")
+        .replace("rpc_timeout = \"3s\"", "rpc_timeout = \"3 parsecs\"")
+        .replace("id = \"devnet-b\"", "id = \"devnet-a\"")
+        .replace("\"channel-*\"", "\"chan nel\"");
+    let err = parse(&text).unwrap_err();
+    let keys: Vec<_> = err.issues.iter().filter_map(|i| i.key.clone()).collect();
+    for k in [
+        "chains.b.gas_multiplier",
+        "chains.b.max_msg_num",
+        "chains.b.rpc_timeout",
+        "chains.b.id",
+        "relay.channels.list[0][1]",
+    ] {
+        assert!(keys.iter().any(|x| x == k), "missing {k} in {keys:?}");
+    }
+    assert!(err.issues.iter().all(|i| i.line.is_some()));
+    let shown = err.to_string();
+    assert!(shown.contains("/etc/arke/pair.toml:11:"), "{shown}");
+}
+
+#[test]
+fn bad_urls_and_thresholds() {
+    let text = GOOD
+        .replace("http://127.0.0.1:26657", "127.0.0.1:26657")
+        .replace("trust_threshold = \"1/3\"", "trust_threshold = \"1/4\"");
+    let err = parse(&text).unwrap_err();
+    let keys: Vec<_> = err.issues.iter().filter_map(|i| i.key.clone()).collect();
+    assert!(keys.contains(&"chains.a.rpc_addr".to_string()), "{keys:?}");
+    assert!(
+        keys.contains(&"chains.b.trust_threshold".to_string()),
+        "{keys:?}"
+    );
+}
+
+#[test]
+fn syntax_error_is_located() {
+    let issue = one_issue("[chains.a]\nid = \n");
+    assert_eq!(issue.line, Some(2));
+    assert_eq!(issue.key.as_deref(), Some("chains.a.id"));
+}
+
+#[test]
+fn proof_specs_forms() {
+    assert_eq!(
+        ProofSpecs::parse("cosmos-sdk"),
+        Ok(ProofSpecs::cosmos_sdk())
+    );
+    assert!(ProofSpecs::parse("nope").is_err());
+    assert!(ProofSpecs::parse("[]").is_err());
+    let json = serde_json::to_string(&ProofSpecs::cosmos_sdk().0).unwrap();
+    assert_eq!(ProofSpecs::parse(&json), Ok(ProofSpecs::cosmos_sdk()));
+}
+
+#[test]
+fn websocket_derivation() {
+    let u = |s: &str| {
+        derive_websocket_addr(&Url::parse(s).unwrap())
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(u("http://h:1"), "ws://h:1/websocket");
+    assert_eq!(u("https://h/x/"), "wss://h/x/websocket");
+}
+
+#[test]
+fn key_names() {
+    assert!(valid_key_name("relayer-a_1.x"));
+    assert!(!valid_key_name(""));
+    assert!(!valid_key_name("../etc"));
+    assert!(!valid_key_name("a/b"));
+    assert!(!valid_key_name(".hidden"));
+}
+
+#[test]
+fn refresh_rates() {
+    assert!((parse_rate("1/3").unwrap() - 1.0 / 3.0).abs() < 1e-12);
+    assert_eq!(parse_rate(" 0.5 ").unwrap(), 0.5);
+    for bad in ["0", "1", "3/2", "1/0", "x", "-0.1", "NaN"] {
+        assert!(parse_rate(bad).is_err(), "{bad}");
+    }
+    assert_eq!(
+        RelayConfig::default().client_refresh_rate,
+        DEFAULT_CLIENT_REFRESH_RATE
+    );
+    let c = parse(&GOOD.replace("[relay]", "[relay]\nclient_refresh_rate = \"1/4\"")).unwrap();
+    assert_eq!(c.relay.client_refresh_rate, 0.25);
+}
