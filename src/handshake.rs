@@ -20,6 +20,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use cosmos::to_any;
 use ibc_proto::cosmos::base::query::v1beta1::PageRequest;
 use ibc_proto::google::protobuf::Any;
 use ibc_proto::ibc::core::channel::v1 as chan;
@@ -36,7 +37,6 @@ use crate::chain::query::{IbcQuerier, QueryError};
 use crate::chain::rpc::RpcClient;
 use crate::config::ChainConfig;
 use crate::tx::engine::{Outcome, TxEngine};
-use crate::tx::packet::to_any;
 
 /// The commitment prefix of Cosmos SDK chains (the ibc store key).
 pub const IBC_PREFIX: &[u8] = b"ibc";
@@ -115,9 +115,9 @@ impl Pair {
     /// Must be called inside a tokio runtime.
     pub fn new(
         a: &ChainConfig,
-        key_a: devnet::keys::AccountKey,
+        key_a: cosmos::AccountKey,
         b: &ChainConfig,
-        key_b: devnet::keys::AccountKey,
+        key_b: cosmos::AccountKey,
     ) -> Result<Self> {
         let (qa, qb) = (querier_for(a)?, querier_for(b)?);
         let token = CancellationToken::new();

@@ -13,7 +13,7 @@ use std::time::Duration;
 use arke::handshake::{self, ChannelSpec, ClientOptions, ConnectionChoice, Pair};
 use arke::relay::refresh::{client_status, ClientHealth};
 use arke::relay::supervisor::{self, PairKeys};
-use devnet::testing::TestChain;
+use devnet::harness::TestChain;
 use ibc_proto::ibc::core::channel::v1::Order;
 use tokio_util::sync::CancellationToken;
 

@@ -4,12 +4,11 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use devnet::bank::Coin;
-use devnet::client::Wallet;
+use cosmos::{Coin, Wallet};
 use devnet::{Devnet, DevnetConfig};
 
 fn send_msg(from: &str, to: &str) -> ibc_proto::google::protobuf::Any {
-    devnet::testing::to_any(&ibc_proto::cosmos::bank::v1beta1::MsgSend {
+    cosmos::to_any(&ibc_proto::cosmos::bank::v1beta1::MsgSend {
         from_address: from.to_string(),
         to_address: to.to_string(),
         amount: vec![ibc_proto::cosmos::base::v1beta1::Coin {
@@ -19,10 +18,10 @@ fn send_msg(from: &str, to: &str) -> ibc_proto::google::protobuf::Any {
     })
 }
 
-async fn wallet(devnet: &Devnet, key: &devnet::keys::AccountKey) -> Wallet {
+async fn wallet(devnet: &Devnet, key: &cosmos::AccountKey) -> Wallet {
     let address = key.address("cosmos");
     let (account_number, sequence) =
-        devnet::testing::query_account(devnet.node(), &address).unwrap();
+        devnet::harness::query_account(devnet.node(), &address).unwrap();
     Wallet {
         key: key.clone(),
         address,
@@ -49,11 +48,11 @@ async fn block_gas_limit_spreads_txs_over_blocks() {
         .unwrap();
     devnet.pause();
     let mut w = wallet(&devnet, &key).await;
-    let to = devnet::keys::AccountKey::random().address("cosmos");
+    let to = cosmos::AccountKey::random().address("cosmos");
     let mut hashes = Vec::new();
     for _ in 0..5 {
         let raw = w.sign_tx(vec![send_msg(&w.address, &to)], vec![], 200_000, "");
-        hashes.push(devnet::client::tx_hash(&raw));
+        hashes.push(cosmos::tx_hash(&raw));
         let check = devnet.node().try_broadcast_tx(raw).unwrap();
         assert_eq!(check.code.value(), 0, "{}", check.log);
         w.sequence += 1;
@@ -104,7 +103,7 @@ async fn minimum_gas_price_rejects_underpaying_txs() {
         .await
         .unwrap();
     let w = wallet(&devnet, &key).await;
-    let to = devnet::keys::AccountKey::random().address("cosmos");
+    let to = cosmos::AccountKey::random().address("cosmos");
     let cheap = w.sign_tx(
         vec![send_msg(&w.address, &to)],
         vec![Coin {

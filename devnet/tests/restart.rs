@@ -5,9 +5,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use devnet::bank::Coin;
-use devnet::keys::{AccountKey, COSMOS_HD_PATH};
-use devnet::testing::{to_any, TestChain};
+use cosmos::{to_any, AccountKey, Coin, COSMOS_HD_PATH};
+use devnet::harness::TestChain;
 use devnet::{Devnet, DevnetConfig};
 use ibc_proto::cosmos::bank::v1beta1::MsgSend;
 

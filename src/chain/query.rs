@@ -237,20 +237,6 @@ fn contiguous_ranges(sequences: &[u64], max_len: u64) -> Vec<(u64, u64)> {
     ranges
 }
 
-/// The attributes of an ABCI event as string pairs (attributes that are not UTF-8 are skipped).
-fn event_attributes(event: &tendermint::abci::Event) -> BTreeMap<String, String> {
-    event
-        .attributes
-        .iter()
-        .filter_map(|a| {
-            Some((
-                a.key_str().ok()?.to_string(),
-                a.value_str().ok()?.to_string(),
-            ))
-        })
-        .collect()
-}
-
 fn timestamp_nanos(t: tendermint::Time) -> u64 {
     u64::try_from(t.unix_timestamp_nanos()).unwrap_or(0)
 }
@@ -710,7 +696,7 @@ impl IbcQuerier {
                     continue;
                 }
                 for event in tx.tx_result.events.iter().filter(|e| e.kind == event_kind) {
-                    let attrs = event_attributes(event);
+                    let attrs = cosmos::events::attributes(event);
                     if let Some((seq, item)) = extract(&attrs)? {
                         if wanted.contains(&seq) {
                             found.entry(seq).or_insert(item);

@@ -8,12 +8,13 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use arke::config::Config;
-#[allow(unused_imports)] // not every test binary uses every check
-pub use arke::demo::{has_commitment, receive_counts, voucher};
 use arke::relay::supervisor::{self, PairKeys};
-use devnet::bank::Coin;
-use devnet::keys::AccountKey;
-use devnet::testing::{events_of, packet_from_event, transfer_msg_on, ConnectedChains, TestChain};
+use cosmos::events::events_of;
+use cosmos::{AccountKey, Coin};
+#[allow(unused_imports)] // not every test binary uses every check
+pub use devnet::harness::{has_commitment, receive_counts, voucher};
+use devnet::harness::{packet_from_event, transfer_msg_on, TestChain};
+use devnet::testing::ConnectedChains;
 use ibc_proto::ibc::core::channel::v1::Packet;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -245,7 +246,7 @@ pub async fn funded_account(chain: &TestChain, amount: u128) -> AccountKey {
         }],
     };
     chain
-        .submit_ok(&chain.user, vec![devnet::testing::to_any(&msg)])
+        .submit_ok(&chain.user, vec![cosmos::to_any(&msg)])
         .await
         .expect("funding tx");
     key

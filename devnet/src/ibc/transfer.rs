@@ -12,6 +12,7 @@
 
 use std::str::FromStr;
 
+use cosmos::Coin;
 use ibc::apps::transfer::context::{TokenTransferExecutionContext, TokenTransferValidationContext};
 use ibc::apps::transfer::types::{
     is_receiver_chain_source, is_sender_chain_source, Memo, PrefixedCoin, PrefixedDenom,
@@ -41,7 +42,8 @@ use sha2::{Digest, Sha256};
 use super::context::IbcContext;
 use super::errors::channel_error_to_tx;
 use super::keys::{denom_trace_key, TRANSFER_STORE};
-use crate::bank::{self, Coin};
+
+use crate::bank;
 use crate::error::TxError;
 
 /// The ICS-20 version.
