@@ -12,11 +12,10 @@
 
 use std::time::{Duration, Instant};
 
-use devnet::bank::Coin;
-use devnet::testing::{
-    client_height, events_of, packet_from_event, recv_msg, to_any, transfer_msg, ConnectedChains,
-    TestChain,
-};
+use cosmos::events::events_of;
+use cosmos::{to_any, Coin};
+use devnet::harness::{packet_from_event, transfer_msg, TestChain};
+use devnet::testing::{client_height, recv_msg, ConnectedChains};
 use ibc_proto::google::protobuf::Any;
 use ibc_proto::ibc::core::channel::v1::Packet;
 use ibc_proto::ibc::core::client::v1::MsgUpdateClient;
@@ -52,7 +51,7 @@ fn main() {
 
 /// Broadcasts `raw` on `chain`, requiring CheckTx to pass; returns the tx hash.
 fn broadcast(chain: &TestChain, raw: Vec<u8>) -> Result<[u8; 32], String> {
-    let hash = devnet::client::tx_hash(&raw);
+    let hash = cosmos::tx_hash(&raw);
     let check = chain
         .node()
         .try_broadcast_tx(raw)

@@ -1,15 +1,19 @@
 //! `arke demo`: two devnet chains in-process, a channel between them, the relayer daemon, and
-//! transfers both ways with live progress and a summary. Also the chain-side checks the demo
-//! and the end-to-end tests share: how often each packet was received, which packets are
-//! still committed, and send-to-receive latency from block times.
+//! transfers both ways with live progress and a summary. The chains are `devnet::harness`
+//! chains, and the summary comes from their packet history as the harness reads it from the
+//! committed blocks: how often each packet was received, which packets are still committed,
+//! and send-to-receive latency from block times.
 
-use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use devnet::bank::Coin;
-use devnet::testing::{events_of, packet_from_event, transfer_msg_on, TestChain};
+use cosmos::events::events_of;
+use cosmos::{AccountKey, Coin, COSMOS_HD_PATH};
+use devnet::harness::{
+    has_commitment, packet_from_event, receive_counts, receive_times, send_times, timeouts,
+    transfer_msg_on, voucher, TestChain,
+};
 use ibc_proto::ibc::core::channel::v1::Packet;
 use tokio_util::sync::CancellationToken;
 
@@ -17,7 +21,6 @@ use crate::config::Config;
 use crate::handshake;
 use crate::relay::supervisor::{self, PairKeys};
 use crate::tx::keys::{KeyStore, Mnemonic};
-use devnet::keys::{AccountKey, COSMOS_HD_PATH};
 
 /// Demo settings.
 #[derive(Clone, Debug)]
@@ -335,10 +338,7 @@ pub async fn run(opts: DemoOptions) -> Result<DemoSummary, DemoError> {
 
 /// A fresh 24-word mnemonic.
 fn fresh_mnemonic() -> Result<String, DemoError> {
-    let entropy: [u8; 32] = rand::random();
-    bip39::Mnemonic::from_entropy(&entropy)
-        .map(|m| m.to_string())
-        .map_err(err)
+    cosmos::keys::random_mnemonic().map_err(err)
 }
 
 /// Starts a devnet funding a relayer and a user from fresh mnemonics, and stores the relayer's
@@ -451,95 +451,4 @@ async fn send(
         left -= n;
     }
     Ok(packets)
-}
-
-/// Whether `chain` (the packet's source) still holds the packet's commitment.
-pub fn has_commitment(chain: &TestChain, packet: &Packet) -> bool {
-    let path = format!(
-        "commitments/ports/{}/channels/{}/sequences/{}",
-        packet.source_port, packet.source_channel, packet.sequence
-    );
-    !chain
-        .node()
-        .abci_query("store/ibc/key", path.as_bytes(), 0, false)
-        .value
-        .is_empty()
-}
-
-/// Every successful tx event of type `kind` on `chain` whose `attr` equals `value`, with the
-/// block time (ns) it was committed at.
-fn events_with_time(
-    chain: &TestChain,
-    kind: &str,
-    attr: &str,
-    value: &str,
-) -> Vec<(BTreeMap<String, String>, i128)> {
-    let mut found = Vec::new();
-    for h in 1..=chain.node().latest_height() {
-        let Some(block) = chain.node().block(h) else {
-            continue;
-        };
-        let time = block.block.header.time.unix_timestamp_nanos();
-        for tx in chain.node().block_txs(h) {
-            if tx.result.code.value() != 0 {
-                continue;
-            }
-            for e in events_of(&tx.result.events, kind) {
-                if e.get(attr).map(String::as_str) == Some(value) {
-                    found.push((e, time));
-                }
-            }
-        }
-    }
-    found
-}
-
-/// How many times each sequence was received on `chain` over `dst_channel`.
-pub fn receive_counts(chain: &TestChain, dst_channel: &str) -> BTreeMap<u64, usize> {
-    let mut counts = BTreeMap::new();
-    for (e, _) in events_with_time(chain, "recv_packet", "packet_dst_channel", dst_channel) {
-        if let Some(seq) = e.get("packet_sequence").and_then(|s| s.parse().ok()) {
-            *counts.entry(seq).or_insert(0) += 1;
-        }
-    }
-    counts
-}
-
-fn seq_times(events: Vec<(BTreeMap<String, String>, i128)>) -> BTreeMap<u64, i128> {
-    events
-        .into_iter()
-        .filter_map(|(e, t)| Some((e.get("packet_sequence")?.parse().ok()?, t)))
-        .collect()
-}
-
-fn receive_times(chain: &TestChain, dst_channel: &str) -> BTreeMap<u64, i128> {
-    seq_times(events_with_time(
-        chain,
-        "recv_packet",
-        "packet_dst_channel",
-        dst_channel,
-    ))
-}
-
-fn send_times(chain: &TestChain, src_channel: &str) -> BTreeMap<u64, i128> {
-    seq_times(events_with_time(
-        chain,
-        "send_packet",
-        "packet_src_channel",
-        src_channel,
-    ))
-}
-
-fn timeouts(chain: &TestChain, src_channel: &str) -> usize {
-    events_with_time(chain, "timeout_packet", "packet_src_channel", src_channel).len()
-}
-
-/// `ibc/HASH` of the voucher for `base` received over `port/channel`.
-pub fn voucher(port: &str, channel: &str, base: &str) -> String {
-    use sha2::{Digest, Sha256};
-    let trace = format!("{port}/{channel}/{base}");
-    format!(
-        "ibc/{}",
-        hex::encode_upper(Sha256::digest(trace.as_bytes()))
-    )
 }

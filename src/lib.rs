@@ -11,6 +11,7 @@
 pub mod chain;
 pub mod cli;
 pub mod config;
+#[cfg(feature = "devnet")]
 pub mod demo;
 pub mod handshake;
 pub mod relay;

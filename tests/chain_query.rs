@@ -11,8 +11,10 @@ use std::time::Duration;
 use arke::chain::light::{cosmos_proof_specs, create_client_states, update_header};
 use arke::chain::query::{packet_from_attributes, IbcQuerier, QueryError};
 use arke::chain::rpc::RpcClient;
-use devnet::bank::Coin;
-use devnet::testing::{events_of, packet_from_event, to_any, transfer_msg, ConnectedChains};
+use cosmos::events::events_of;
+use cosmos::{to_any, Coin};
+use devnet::harness::{packet_from_event, transfer_msg};
+use devnet::testing::ConnectedChains;
 use ibc_proto::google::protobuf::Any;
 use ibc_proto::ibc::core::channel::v1 as chan;
 use ibc_proto::ibc::core::client::v1 as client;
@@ -330,7 +332,7 @@ async fn scenario() {
         )
         .await
         .expect("B accepts the new client");
-    let new_client = devnet::testing::event_attr(&tx.result.events, "create_client", "client_id")
+    let new_client = cosmos::events::event_attr(&tx.result.events, "create_client", "client_id")
         .expect("create_client event");
     wait_for_height(&qa, created_at + 4).await;
     let header = update_header(&qa, created_at + 4, created_at)

@@ -13,7 +13,7 @@ use std::time::Duration;
 use arke::chain::client_status::{client_status, ClientHealth};
 use arke::handshake::{self, ChannelRequest, ClientOptions, ConnectionChoice, Pair};
 use arke::relay::supervisor::{self, PairKeys};
-use devnet::testing::TestChain;
+use devnet::harness::TestChain;
 use ibc_proto::ibc::core::channel::v1::Order;
 use tokio_util::sync::CancellationToken;
 

@@ -10,10 +10,10 @@ use std::time::Duration;
 use arke::chain::events::EventHub;
 use arke::chain::rpc::RpcClient;
 use arke::chain::types::PacketEvent;
-use devnet::bank::Coin;
-use devnet::testing::{
-    events_of, packet_from_event, relay_packets, transfer_msg, ConnectedChains, TestChain,
-};
+use cosmos::events::events_of;
+use cosmos::Coin;
+use devnet::harness::{packet_from_event, transfer_msg, TestChain};
+use devnet::testing::{relay_packets, ConnectedChains};
 use ibc_proto::ibc::core::channel::v1::Packet;
 use tokio::sync::mpsc::Receiver;
 use tokio_util::sync::CancellationToken;

@@ -22,10 +22,10 @@ use arke::handshake::{
     PairChannel,
 };
 use arke::relay::clearing::pending_on;
-use devnet::bank::Coin;
-use devnet::testing::{
-    events_of, packet_from_event, relay_packets, transfer_msg, ChannelPath, TestChain,
-};
+use cosmos::events::events_of;
+use cosmos::Coin;
+use devnet::harness::{packet_from_event, transfer_msg, TestChain};
+use devnet::testing::{relay_packets, ChannelPath};
 use ibc_proto::ibc::core::channel::v1::{Order, Packet};
 
 use support::init_tracing;

@@ -14,8 +14,7 @@ use std::path::Path;
 use std::process::Output;
 use std::time::Duration;
 
-use devnet::bank::Coin;
-use devnet::keys::{AccountKey, COSMOS_HD_PATH};
+use cosmos::{AccountKey, Coin, COSMOS_HD_PATH};
 use devnet::{Devnet, DevnetConfig};
 use serde_json::Value;
 

@@ -6,11 +6,12 @@
 //! Atomicity follows the SDK: the ante handler's effects (sequence, fee) are kept when the
 //! messages fail; the messages of a tx apply all together or not at all.
 
+use cosmos::Coin;
 use ibc_proto::google::protobuf::Any;
 use prost::Message;
 use tendermint::abci::{Event, EventAttributeIndexExt};
 
-use crate::bank::{self, Coin};
+use crate::bank;
 use crate::error::TxError;
 use crate::exec::{ExecState, GasMeter};
 use crate::ibc::{self, HostInfo};

@@ -19,16 +19,16 @@ use ibc_proto::cosmos::crypto::secp256k1::PubKey;
 use ibc_proto::google::protobuf::Any;
 use prost::Message;
 
+use cosmos::address::decode_address;
+use cosmos::keys::{pub_key_any, SECP256K1_PUB_KEY_TYPE_URL};
+
 use crate::error::TxError;
 use crate::exec::{cost, ExecState};
-use crate::keys;
 
 /// The store auth keeps accounts in.
 pub const STORE: &str = "acc";
 /// Type URL of a `BaseAccount`.
 pub const BASE_ACCOUNT_TYPE_URL: &str = "/cosmos.auth.v1beta1.BaseAccount";
-/// Type URL of a secp256k1 public key.
-pub const SECP256K1_PUB_KEY_TYPE_URL: &str = "/cosmos.crypto.secp256k1.PubKey";
 /// Maximum memo length in bytes (SDK default `max_memo_characters`).
 pub const MAX_MEMO_CHARACTERS: u64 = 256;
 /// Maximum number of signatures per tx (SDK default `tx_sig_limit`).
@@ -102,14 +102,6 @@ impl Account {
     }
 }
 
-/// A compressed secp256k1 key as an `Any` (`/cosmos.crypto.secp256k1.PubKey`).
-pub fn pub_key_any(key: &[u8]) -> Any {
-    Any {
-        type_url: SECP256K1_PUB_KEY_TYPE_URL.to_string(),
-        value: PubKey { key: key.to_vec() }.encode_to_vec(),
-    }
-}
-
 /// The SDK 0.50 default auth params.
 pub fn params() -> Params {
     Params {
@@ -122,7 +114,7 @@ pub fn params() -> Params {
 }
 
 fn address_key_bytes(address: &str) -> Vec<u8> {
-    match keys::decode_address(address) {
+    match decode_address(address) {
         Ok((_, bytes)) => bytes,
         Err(_) => address.as_bytes().to_vec(),
     }
@@ -207,7 +199,7 @@ fn query_address(state: &mut ExecState, address: &str) -> Result<Account, TxErro
         ));
     }
     // The address codec's error is a plain error, which baseapp wraps as invalid request.
-    keys::decode_address(address).map_err(TxError::invalid_request)?;
+    decode_address(address).map_err(TxError::invalid_request)?;
     account(state, address).ok_or_else(|| {
         grpc_error(
             "NotFound",
@@ -265,15 +257,15 @@ pub fn grpc_query(
 mod tests {
     use super::*;
     use crate::exec::GasMeter;
-    use crate::keys::AccountKey;
     use crate::store::State;
+    use cosmos::AccountKey;
 
     fn state() -> ExecState {
         ExecState::new(State::new(), GasMeter::infinite())
     }
 
     fn addr(i: u8) -> String {
-        keys::encode_address("cosmos", &[i; 20])
+        cosmos::address::encode_address("cosmos", &[i; 20])
     }
 
     #[test]

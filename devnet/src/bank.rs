@@ -8,6 +8,8 @@
 //!
 //! Errors carry the SDK's codes and wording, because relayers and tests read them.
 
+use cosmos::coin::{coins_string, valid_denom};
+use cosmos::Coin;
 use ibc_proto::cosmos::bank::v1beta1::{
     MsgSend, QueryAllBalancesRequest, QueryAllBalancesResponse, QueryBalanceRequest,
     QueryBalanceResponse,
@@ -26,41 +28,6 @@ const STORE: &str = "bank";
 
 /// The SDK's default page size when a request gives no limit.
 const DEFAULT_PAGE_LIMIT: u64 = 100;
-
-/// A coin amount. Amounts are u128 (the SDK uses arbitrary precision; u128 is ample here).
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Coin {
-    /// Denomination, e.g. `stake` or `ibc/27394F...`.
-    pub denom: String,
-    /// Amount.
-    pub amount: u128,
-}
-
-impl Coin {
-    /// A coin of `amount` `denom`.
-    pub fn new(denom: impl Into<String>, amount: u128) -> Self {
-        Self {
-            denom: denom.into(),
-            amount,
-        }
-    }
-}
-
-impl std::fmt::Display for Coin {
-    /// The SDK's `sdk.Coin` string: `10stake`.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}{}", self.amount, self.denom)
-    }
-}
-
-/// The SDK's `sdk.Coins` string: `10stake,5uatom`.
-pub fn coins_string(coins: &[Coin]) -> String {
-    coins
-        .iter()
-        .map(Coin::to_string)
-        .collect::<Vec<_>>()
-        .join(",")
-}
 
 /// The key of `address`'s balance in `denom`.
 pub fn balance_key(address: &str, denom: &str) -> Vec<u8> {
@@ -216,16 +183,6 @@ fn parse_coins(coins: &[ProtoCoin]) -> Result<Vec<Coin>, TxError> {
     Ok(out)
 }
 
-/// The SDK's default denom regex: `[a-zA-Z][a-zA-Z0-9/:._-]{2,127}`.
-fn valid_denom(denom: &str) -> bool {
-    let bytes = denom.as_bytes();
-    (3..=128).contains(&bytes.len())
-        && bytes[0].is_ascii_alphabetic()
-        && bytes[1..]
-            .iter()
-            .all(|b| b.is_ascii_alphanumeric() || b"/:._-".contains(b))
-}
-
 /// Executes `/cosmos.bank.v1beta1.MsgSend` signed by `tx_signer`, returning the SDK 0.50 events
 /// (`coin_spent`, `coin_received`, `transfer`, `message{sender}`).
 pub fn execute_msg_send(
@@ -280,13 +237,6 @@ pub fn execute_msg_send(
     ])
 }
 
-fn to_proto(coin: &Coin) -> ProtoCoin {
-    ProtoCoin {
-        denom: coin.denom.clone(),
-        amount: coin.amount.to_string(),
-    }
-}
-
 /// Answers `/cosmos.bank.v1beta1.Query/Balance` and `/AllBalances`; `None` for other paths.
 pub fn grpc_query(
     state: &mut ExecState,
@@ -311,7 +261,7 @@ fn query_balance(state: &mut ExecState, request: &[u8]) -> Result<Vec<u8>, TxErr
     }
     let amount = balance(state, &req.address, &req.denom);
     Ok(QueryBalanceResponse {
-        balance: Some(to_proto(&Coin::new(req.denom, amount))),
+        balance: Some(Coin::new(req.denom, amount).to_proto()),
     }
     .encode_to_vec())
 }
@@ -322,7 +272,7 @@ fn query_all_balances(state: &mut ExecState, request: &[u8]) -> Result<Vec<u8>, 
     let all = all_balances(state, &req.address);
     let (page, pagination) = paginate(all, req.pagination.as_ref(), |c| c.denom.as_bytes());
     Ok(QueryAllBalancesResponse {
-        balances: page.iter().map(to_proto).collect(),
+        balances: page.iter().map(Coin::to_proto).collect(),
         pagination: Some(pagination),
     }
     .encode_to_vec())
@@ -478,15 +428,8 @@ mod tests {
             ["coin_spent", "coin_received", "transfer", "message"]
         );
         let transfer = &events[2];
-        let attrs: Vec<(String, String)> = transfer
-            .attributes
-            .iter()
-            .map(|a| {
-                (
-                    a.key_str().unwrap().to_string(),
-                    a.value_str().unwrap().to_string(),
-                )
-            })
+        let attrs: Vec<(String, String)> = cosmos::events::attribute_pairs(transfer)
+            .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         assert_eq!(
             attrs,
@@ -595,7 +538,7 @@ mod tests {
         .unwrap()
         .unwrap();
         let resp = QueryAllBalancesResponse::decode(raw.as_slice()).unwrap();
-        assert_eq!(resp.balances, vec![to_proto(&Coin::new("ccc", 3))]);
+        assert_eq!(resp.balances, vec![Coin::new("ccc", 3).to_proto()]);
         assert!(grpc_query(&mut st, "/cosmos.bank.v1beta1.Query/Other", &[]).is_none());
     }
 }

@@ -9,9 +9,9 @@ use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use cosmos::{AccountKey, Coin, COSMOS_HD_PATH};
+
 use crate::app::{App, AppParams};
-use crate::bank::Coin;
-use crate::keys::{AccountKey, COSMOS_HD_PATH};
 use crate::node::{Node, NodeError, NodeKeys, NodeParams};
 use crate::tx::AnteParams;
 
@@ -110,7 +110,7 @@ impl DevnetConfig {
 
     /// The fee collector module account address.
     pub fn fee_collector(&self) -> String {
-        crate::keys::module_address("fee_collector", &self.bech32_prefix)
+        cosmos::address::module_address("fee_collector", &self.bech32_prefix)
     }
 }
 

@@ -1,181 +1,26 @@
 //! Test support: two devnets with an open ICS-20 channel, driven through the real handshake
 //! messages, and a small in-process relay helper that moves packets and acknowledgements with
 //! real proofs and light-client headers. It talks to the nodes in-process (not over RPC), so the
-//! tests of the devnet do not depend on the relayer under test.
+//! tests of the devnet do not depend on the relayer under test. The chains themselves are
+//! [`crate::harness::TestChain`]s.
 
 use std::time::Duration;
 
+use cosmos::events::{event_attr, events_of};
+use cosmos::to_any;
 use ibc_proto::google::protobuf::Any;
 use ibc_proto::ibc::core::channel::v1 as chan;
 use ibc_proto::ibc::core::client::v1 as client;
 use ibc_proto::ibc::core::commitment::v1::{MerklePrefix, MerkleProof, MerkleRoot};
 use ibc_proto::ibc::core::connection::v1 as conn;
 use ibc_proto::ibc::lightclients::tendermint::v1 as tm;
-use prost::{Message, Name};
-use tendermint::abci::Event;
+use prost::Message;
 
-use crate::bank::Coin;
-use crate::client::Wallet;
-use crate::keys::AccountKey;
-use crate::launch::{Devnet, DevnetConfig};
-use crate::node::{ChainEvent, Node, TxRecord};
+use crate::harness::{packet_from_event, TestChain};
+use crate::node::TxRecord;
 
-/// Gas limit the helper puts on every tx.
-pub const HELPER_GAS: u64 = 50_000_000;
-
-/// Wraps a protobuf message as `Any`.
-pub fn to_any<M: Message + Name>(msg: &M) -> Any {
-    Any {
-        type_url: M::type_url(),
-        value: msg.encode_to_vec(),
-    }
-}
-
-/// The revision number of a chain id (`devnet-1` → 1), as ibc-go parses it.
-pub fn revision_of(chain_id: &str) -> u64 {
-    crate::ibc::revision_of_chain_id(chain_id)
-}
-
-/// One devnet with a relayer account and a user account funded at genesis.
-pub struct TestChain {
-    /// The running chain.
-    pub devnet: Devnet,
-    /// Signs relay and handshake txs.
-    pub relayer: AccountKey,
-    /// Sends transfers.
-    pub user: AccountKey,
-}
-
+/// Proofs and light-client material, which only the handshake and relay helpers below need.
 impl TestChain {
-    /// Starts `chain_id` with `block_time`, funding relayer and user with 10^12 `stake`.
-    pub async fn start(chain_id: &str, block_time: Duration) -> Result<Self, String> {
-        let mut config = DevnetConfig::for_tests(chain_id);
-        config.block_time = block_time;
-        let funds = vec![Coin {
-            denom: "stake".into(),
-            amount: 1_000_000_000_000,
-        }];
-        let (config, relayer) = config.with_random_account("relayer", funds.clone());
-        let (config, user) = config.with_random_account("user", funds);
-        let devnet = Devnet::start(config).await.map_err(|e| e.to_string())?;
-        Ok(Self {
-            devnet,
-            relayer,
-            user,
-        })
-    }
-
-    /// The node.
-    pub fn node(&self) -> &Node {
-        self.devnet.node()
-    }
-
-    /// Bech32 address of a key on this chain.
-    pub fn address(&self, key: &AccountKey) -> String {
-        key.address(&self.devnet.config().bech32_prefix)
-    }
-
-    /// A wallet for `key` with its current account number and sequence.
-    pub fn wallet(&self, key: &AccountKey) -> Result<Wallet, String> {
-        let address = self.address(key);
-        let (account_number, sequence) = query_account(self.node(), &address)?;
-        Ok(Wallet {
-            key: key.clone(),
-            address,
-            chain_id: self.devnet.chain_id().to_string(),
-            account_number,
-            sequence,
-        })
-    }
-
-    /// Signs `msgs` with `key`, broadcasts, and waits for the tx to be committed. Returns the
-    /// committed tx; a CheckTx rejection is an error carrying its code and log.
-    pub async fn submit(&self, key: &AccountKey, msgs: Vec<Any>) -> Result<TxRecord, String> {
-        let wallet = self.wallet(key)?;
-        let raw = wallet.sign_tx(msgs, Vec::new(), HELPER_GAS, "");
-        self.submit_raw(raw).await
-    }
-
-    /// Broadcasts a signed tx and waits for it to be committed.
-    pub async fn submit_raw(&self, raw: Vec<u8>) -> Result<TxRecord, String> {
-        let hash = crate::client::tx_hash(&raw);
-        let mut events = self.node().subscribe();
-        let check = self
-            .node()
-            .try_broadcast_tx(raw)
-            .map_err(|e| format!("broadcast: {e}"))?;
-        if check.code.value() != 0 {
-            return Err(format!(
-                "CheckTx code {} ({}): {}",
-                check.code.value(),
-                check.codespace,
-                check.log
-            ));
-        }
-        let deadline = tokio::time::Instant::now() + self.devnet.config().block_time * 50;
-        loop {
-            if let Some(tx) = self.node().tx(&hash) {
-                return Ok((*tx).clone());
-            }
-            match tokio::time::timeout_at(deadline, events.recv()).await {
-                Err(_) => return Err("tx not committed in time".into()),
-                Ok(Ok(ChainEvent::Tx(tx))) if tx.hash == hash => return Ok((*tx).clone()),
-                Ok(Err(tokio::sync::broadcast::error::RecvError::Closed)) => {
-                    return Err("node stopped".into())
-                }
-                Ok(_) => {}
-            }
-        }
-    }
-
-    /// Like [`TestChain::submit`], but a non-zero tx result code is an error too.
-    pub async fn submit_ok(&self, key: &AccountKey, msgs: Vec<Any>) -> Result<TxRecord, String> {
-        let tx = self.submit(key, msgs).await?;
-        if tx.result.code.value() != 0 {
-            return Err(format!(
-                "tx failed with code {} ({}): {}",
-                tx.result.code.value(),
-                tx.result.codespace,
-                tx.result.log
-            ));
-        }
-        Ok(tx)
-    }
-
-    /// The bank balance of `address` in `denom`.
-    pub fn balance(&self, address: &str, denom: &str) -> Result<u128, String> {
-        use ibc_proto::cosmos::bank::v1beta1::{QueryBalanceRequest, QueryBalanceResponse};
-        let req = QueryBalanceRequest {
-            address: address.to_string(),
-            denom: denom.to_string(),
-        };
-        let bytes = query_ok(
-            self.node(),
-            "/cosmos.bank.v1beta1.Query/Balance",
-            &req.encode_to_vec(),
-        )?;
-        let resp = QueryBalanceResponse::decode(bytes.as_slice()).map_err(|e| e.to_string())?;
-        Ok(resp
-            .balance
-            .map(|c| c.amount.parse::<u128>().unwrap_or(0))
-            .unwrap_or(0))
-    }
-
-    /// Waits until the chain has produced `height`.
-    pub async fn wait_for_height(&self, height: u64) -> Result<(), String> {
-        self.devnet
-            .wait_for_height(height, self.devnet.config().block_time * 100)
-            .await
-    }
-
-    /// The IBC height of block `h` on this chain.
-    pub fn ibc_height(&self, h: u64) -> client::Height {
-        client::Height {
-            revision_number: revision_of(self.devnet.chain_id()),
-            revision_height: h,
-        }
-    }
-
     /// Raw `store/ibc/key` query at `height` with its proof as `MerkleProof` bytes.
     pub fn prove(&self, path: &str, height: u64) -> Result<(Vec<u8>, Vec<u8>), String> {
         let q = self
@@ -268,63 +113,6 @@ fn timestamp(t: tendermint::Time) -> ibc_proto::google::protobuf::Timestamp {
         seconds: (ns / 1_000_000_000) as i64,
         nanos: (ns % 1_000_000_000) as i32,
     }
-}
-
-/// A gRPC-style query through `abci_query`; a non-zero code is an error.
-pub fn query_ok(node: &Node, path: &str, data: &[u8]) -> Result<Vec<u8>, String> {
-    let q = node.abci_query(path, data, 0, false);
-    if q.code.value() != 0 {
-        return Err(format!("{path}: code {}: {}", q.code.value(), q.log));
-    }
-    Ok(q.value.to_vec())
-}
-
-/// Account number and sequence of `address`.
-pub fn query_account(node: &Node, address: &str) -> Result<(u64, u64), String> {
-    use ibc_proto::cosmos::auth::v1beta1::{
-        BaseAccount, QueryAccountRequest, QueryAccountResponse,
-    };
-    let req = QueryAccountRequest {
-        address: address.to_string(),
-    };
-    let bytes = query_ok(
-        node,
-        "/cosmos.auth.v1beta1.Query/Account",
-        &req.encode_to_vec(),
-    )?;
-    let resp = QueryAccountResponse::decode(bytes.as_slice()).map_err(|e| e.to_string())?;
-    let any = resp.account.ok_or("no account in response")?;
-    let acc = BaseAccount::decode(any.value.as_slice()).map_err(|e| e.to_string())?;
-    Ok((acc.account_number, acc.sequence))
-}
-
-/// The value of attribute `key` of the first event of type `kind`.
-pub fn event_attr(events: &[Event], kind: &str, key: &str) -> Option<String> {
-    events
-        .iter()
-        .filter(|e| e.kind == kind)
-        .flat_map(|e| e.attributes.iter())
-        .find(|a| a.key_bytes() == key.as_bytes())
-        .and_then(|a| a.value_str().ok().map(str::to_string))
-}
-
-/// Every event of type `kind` as key → value maps.
-pub fn events_of(events: &[Event], kind: &str) -> Vec<std::collections::BTreeMap<String, String>> {
-    events
-        .iter()
-        .filter(|e| e.kind == kind)
-        .map(|e| {
-            e.attributes
-                .iter()
-                .filter_map(|a| {
-                    Some((
-                        a.key_str().ok()?.to_string(),
-                        a.value_str().ok()?.to_string(),
-                    ))
-                })
-                .collect()
-        })
-        .collect()
 }
 
 /// The identifiers of an open channel between chain `a` and chain `b`.
@@ -677,86 +465,6 @@ impl ConnectedChains {
             },
         })
     }
-}
-
-/// Builds an ICS-20 `MsgTransfer` from `sender` over `transfer/channel`.
-pub fn transfer_msg(
-    sender: &str,
-    receiver: &str,
-    channel: &str,
-    coin: &Coin,
-    timeout_height: Option<client::Height>,
-    timeout_timestamp_ns: u64,
-) -> Any {
-    transfer_msg_on(
-        "transfer",
-        sender,
-        receiver,
-        channel,
-        coin,
-        timeout_height,
-        timeout_timestamp_ns,
-    )
-}
-
-/// Builds an ICS-20 `MsgTransfer` from `sender` over `port/channel`.
-pub fn transfer_msg_on(
-    port: &str,
-    sender: &str,
-    receiver: &str,
-    channel: &str,
-    coin: &Coin,
-    timeout_height: Option<client::Height>,
-    timeout_timestamp_ns: u64,
-) -> Any {
-    let msg = ibc_proto::ibc::applications::transfer::v1::MsgTransfer {
-        source_port: port.to_string(),
-        source_channel: channel.to_string(),
-        token: Some(ibc_proto::cosmos::base::v1beta1::Coin {
-            denom: coin.denom.clone(),
-            amount: coin.amount.to_string(),
-        }),
-        sender: sender.to_string(),
-        receiver: receiver.to_string(),
-        timeout_height,
-        timeout_timestamp: timeout_timestamp_ns,
-        memo: String::new(),
-    };
-    to_any(&msg)
-}
-
-/// A packet from a `send_packet` (or `write_acknowledgement`) event's attributes.
-pub fn packet_from_event(
-    attrs: &std::collections::BTreeMap<String, String>,
-) -> Result<chan::Packet, String> {
-    let get = |k: &str| {
-        attrs
-            .get(k)
-            .cloned()
-            .ok_or_else(|| format!("event lacks {k}"))
-    };
-    let timeout_height = {
-        let s = get("packet_timeout_height")?;
-        let (rev, h) = s.split_once('-').ok_or("bad timeout height")?;
-        client::Height {
-            revision_number: rev.parse().map_err(|_| "bad timeout height")?,
-            revision_height: h.parse().map_err(|_| "bad timeout height")?,
-        }
-    };
-    Ok(chan::Packet {
-        sequence: get("packet_sequence")?
-            .parse()
-            .map_err(|_| "bad sequence")?,
-        source_port: get("packet_src_port")?,
-        source_channel: get("packet_src_channel")?,
-        destination_port: get("packet_dst_port")?,
-        destination_channel: get("packet_dst_channel")?,
-        data: hex::decode(get("packet_data_hex")?).map_err(|e| e.to_string())?,
-        timeout_height: Some(timeout_height),
-        timeout_timestamp: get("packet_timeout_timestamp")?
-            .parse()
-            .map_err(|_| "bad timeout timestamp")?,
-    })
 }
 
 /// `MsgRecvPacket` on `dst` for `packet` sent on `src` (proof at `h`, proof height `h + 1`).

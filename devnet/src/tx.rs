@@ -20,15 +20,19 @@
 use ibc_proto::cosmos::base::abci::v1beta1::TxMsgData;
 use ibc_proto::cosmos::crypto::secp256k1::PubKey;
 use ibc_proto::cosmos::tx::signing::v1beta1::SignMode;
-use ibc_proto::cosmos::tx::v1beta1::{mode_info, AuthInfo, SignDoc, TxBody, TxRaw};
+use ibc_proto::cosmos::tx::v1beta1::{mode_info, AuthInfo, TxBody, TxRaw};
 use ibc_proto::google::protobuf::Any;
 use prost::Message;
 
-use crate::auth::{self, MAX_MEMO_CHARACTERS, SECP256K1_PUB_KEY_TYPE_URL};
-use crate::bank::Coin;
+use cosmos::address::{address_bytes_of, address_of, decode_address};
+use cosmos::coin::{coins_string, valid_denom};
+use cosmos::keys::{self, SECP256K1_PUB_KEY_TYPE_URL};
+use cosmos::tx::sign_doc_bytes;
+use cosmos::Coin;
+
+use crate::auth::{self, MAX_MEMO_CHARACTERS};
 use crate::error::TxError;
 use crate::exec::{cost, ExecState};
-use crate::keys;
 
 /// The SDK's `MaxGasWanted` (`1<<63 - 1`): larger gas limits are rejected.
 pub const MAX_GAS_WANTED: u64 = i64::MAX as u64;
@@ -401,8 +405,8 @@ pub fn decode(raw: &[u8]) -> Result<Tx, TxError> {
         }
     };
     if !fee_info.payer.is_empty() {
-        let payer_is_signer = keys::decode_address(&fee_info.payer)
-            .map(|(_, bytes)| bytes == keys::address_bytes_of(&signer_key))
+        let payer_is_signer = decode_address(&fee_info.payer)
+            .map(|(_, bytes)| bytes == address_bytes_of(&signer_key))
             .unwrap_or(false);
         if !payer_is_signer {
             return Err(TxError::unauthorized(format!(
@@ -445,15 +449,6 @@ pub struct AnteParams {
     pub fee_collector: String,
 }
 
-/// The SDK's `sdk.Coins` string: `10stake,5uatom` (empty for no coins).
-pub fn coins_string(coins: &[Coin]) -> String {
-    coins
-        .iter()
-        .map(|c| format!("{}{}", c.amount, c.denom))
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
 /// `ceil(price × gas)` computed in decimal like the SDK's `LegacyDec` (18 decimal places), so
 /// that e.g. 0.025 × 200000 is exactly 5000. `price` is taken at its shortest decimal form.
 pub fn required_fee(price: f64, gas: u64) -> u128 {
@@ -474,31 +469,8 @@ pub fn required_fee(price: f64, gas: u64) -> u128 {
 
 /// Checks the SDK's `Coins.Validate`: positive amounts, valid denoms, sorted, no duplicates.
 fn validate_coins(coins: &[Coin]) -> bool {
-    let denom_ok = |d: &str| {
-        let mut chars = d.chars();
-        (3..=128).contains(&d.len())
-            && chars.next().is_some_and(|c| c.is_ascii_alphabetic())
-            && chars.all(|c| c.is_ascii_alphanumeric() || "/:._-".contains(c))
-    };
-    coins.iter().all(|c| c.amount > 0 && denom_ok(&c.denom))
+    coins.iter().all(|c| c.amount > 0 && valid_denom(&c.denom))
         && coins.windows(2).all(|w| w[0].denom < w[1].denom)
-}
-
-/// The SIGN_MODE_DIRECT sign bytes: `SignDoc{body_bytes, auth_info_bytes, chain_id,
-/// account_number}`.
-pub fn sign_doc_bytes(
-    body_bytes: &[u8],
-    auth_info_bytes: &[u8],
-    chain_id: &str,
-    account_number: u64,
-) -> Vec<u8> {
-    SignDoc {
-        body_bytes: body_bytes.to_vec(),
-        auth_info_bytes: auth_info_bytes.to_vec(),
-        chain_id: chain_id.to_string(),
-        account_number,
-    }
-    .encode_to_vec()
 }
 
 /// The SDK's `TxTimeoutHeightDecorator`: a tx with a timeout height below the block being
@@ -543,7 +515,7 @@ pub fn ante(
             "the tx needs exactly one signer with a public key",
         ));
     };
-    let signer = keys::address_of(tx_pub_key, &params.bech32_prefix);
+    let signer = address_of(tx_pub_key, &params.bech32_prefix);
 
     // ValidateMemoDecorator.
     let memo_len = tx.memo.len() as u64;
@@ -674,10 +646,12 @@ pub fn encode_tx_msg_data(responses: Vec<Any>) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::client::{self, Wallet};
     use crate::exec::GasMeter;
-    use crate::keys::{AccountKey, COSMOS_HD_PATH};
     use crate::store::State;
+    use cosmos::address::{encode_address, module_address};
+    use cosmos::coin::proto_coins;
+    use cosmos::tx::{encode_auth_info, encode_body, encode_tx_raw, Fee};
+    use cosmos::{to_any, AccountKey, Wallet, COSMOS_HD_PATH};
     use ibc_proto::cosmos::bank::v1beta1::MsgSend;
     use ibc_proto::cosmos::tx::v1beta1::{ModeInfo, SignerInfo};
     use k256::ecdsa::Signature;
@@ -690,14 +664,14 @@ mod tests {
             min_gas_price,
             fee_denom: "stake".into(),
             bech32_prefix: "cosmos".into(),
-            fee_collector: keys::module_address("fee_collector", "cosmos"),
+            fee_collector: module_address("fee_collector", "cosmos"),
         }
     }
 
     /// A state with an unrelated account (number 0) and the test signer (number 1).
     fn setup() -> (ExecState, Wallet) {
         let mut st = ExecState::new(State::new(), GasMeter::infinite());
-        auth::ensure_account(&mut st, &keys::encode_address("cosmos", &[7; 20]));
+        auth::ensure_account(&mut st, &encode_address("cosmos", &[7; 20]));
         let key = AccountKey::from_mnemonic(ABANDON, COSMOS_HD_PATH).unwrap();
         let acc = auth::ensure_account(&mut st, &key.address("cosmos"));
         assert_eq!(acc.account_number, 1);
@@ -706,10 +680,10 @@ mod tests {
     }
 
     fn msg(from: &str) -> Any {
-        client::to_any(&MsgSend {
+        to_any(&MsgSend {
             from_address: from.to_string(),
-            to_address: keys::encode_address("cosmos", &[7; 20]),
-            amount: client::proto_coins(&[Coin::new("stake", 1)]),
+            to_address: encode_address("cosmos", &[7; 20]),
+            amount: proto_coins(&[Coin::new("stake", 1)]),
         })
     }
 
@@ -1073,7 +1047,7 @@ mod tests {
         let no_key = edit_auth_info(&raw, |a| a.signer_infos[0].public_key = None);
         assert_eq!(decode(&no_key).unwrap_err().code, 8);
         let bad_key = edit_auth_info(&raw, |a| {
-            a.signer_infos[0].public_key = Some(auth::pub_key_any(&[2u8; 20]));
+            a.signer_infos[0].public_key = Some(keys::pub_key_any(&[2u8; 20]));
         });
         assert_eq!(decode(&bad_key).unwrap_err().code, 8);
         let amino = edit_auth_info(&raw, |a| {
@@ -1113,7 +1087,7 @@ mod tests {
         decode(&payer_self).unwrap();
         let payer_other = edit_auth_info(&raw, |a| {
             if let Some(fee) = a.fee.as_mut() {
-                fee.payer = keys::encode_address("cosmos", &[7; 20]);
+                fee.payer = encode_address("cosmos", &[7; 20]);
             }
         });
         assert_eq!(decode(&payer_other).unwrap_err().code, 4);
@@ -1153,7 +1127,7 @@ mod tests {
         let raw = hex::decode("0a97010a90010a1c2f636f736d6f732e62616e6b2e763162657461312e4d736753656e6412700a2d636f736d6f7331706b707472653766646b6c366766727a6c65736a6a766878686c63337234676d6d6b38727336122d636f736d6f7331717970717870713971637273737a673270767871367273307a716733797963356c7a763778751a100a0575636f736d12073132333435363712001800126b0a500a460a1f2f636f736d6f732e63727970746f2e736563703235366b312e5075624b657912230a21034f04181eeba35391b858633a765c4a0c189697b40d216354d50890d350c7029012040a020801180012170a0d0a0575636f736d12043230303010c09a0c1a0022001a40d1bb55b0f3e5f9c260a20c8ccf2cb44f19bafccba84c7fb6e2b77fac401b15c9228c33236a701dd7a7c4a481aa5dedb902c982fe565504c4f4e7f39ccfcd73d6").unwrap();
         let faucet = "cosmos1pkptre7fdkl6gfrzlesjjvhxhlc3r4gmmk8rs6";
         let mut st = ExecState::new(State::new(), GasMeter::infinite());
-        auth::ensure_account(&mut st, &keys::encode_address("cosmos", &[7; 20]));
+        auth::ensure_account(&mut st, &encode_address("cosmos", &[7; 20]));
         assert_eq!(auth::ensure_account(&mut st, faucet).account_number, 1);
         crate::bank::mint(&mut st, faucet, &Coin::new("ucosm", 10_000)).unwrap();
         let tx = decode(&raw).unwrap();
@@ -1177,9 +1151,9 @@ mod tests {
     #[test]
     fn timeout_height() {
         let (_, wallet) = setup();
-        let raw = client::encode_tx_raw(
-            client::encode_body(vec![msg(&wallet.address)], "", 10),
-            client::encode_auth_info(&wallet.key.public_key(), 0, &[], 1000),
+        let raw = encode_tx_raw(
+            encode_body(vec![msg(&wallet.address)], "", 10),
+            encode_auth_info(&wallet.key.public_key(), 0, &Fee::new(Vec::new(), 1000)),
             vec![vec![0; 64]],
         );
         let tx = decode(&raw).unwrap();

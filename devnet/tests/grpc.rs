@@ -4,7 +4,7 @@
 
 use std::net::SocketAddr;
 
-use devnet::bank::Coin;
+use cosmos::Coin;
 use devnet::{Devnet, DevnetConfig};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -60,7 +60,7 @@ async fn stock_grpc_clients_work() {
     // An unknown account is a gRPC error, not a panic or an empty answer.
     let missing = auth
         .account(QueryAccountRequest {
-            address: devnet::keys::AccountKey::random().address("cosmos"),
+            address: cosmos::AccountKey::random().address("cosmos"),
         })
         .await;
     assert!(missing.is_err());
@@ -79,17 +79,17 @@ async fn stock_grpc_clients_work() {
     // Simulate a signed MsgSend.
     use ibc_proto::cosmos::tx::v1beta1::{service_client::ServiceClient, SimulateRequest};
     let (account_number, sequence) =
-        devnet::testing::query_account(devnet.node(), &address).unwrap();
-    let wallet = devnet::client::Wallet {
+        devnet::harness::query_account(devnet.node(), &address).unwrap();
+    let wallet = cosmos::Wallet {
         key: key.clone(),
         address: address.clone(),
         chain_id: "devnet-1".into(),
         account_number,
         sequence,
     };
-    let send = devnet::testing::to_any(&ibc_proto::cosmos::bank::v1beta1::MsgSend {
+    let send = cosmos::to_any(&ibc_proto::cosmos::bank::v1beta1::MsgSend {
         from_address: address.clone(),
-        to_address: devnet::keys::AccountKey::random().address("cosmos"),
+        to_address: cosmos::AccountKey::random().address("cosmos"),
         amount: vec![ibc_proto::cosmos::base::v1beta1::Coin {
             denom: "stake".into(),
             amount: "5".into(),

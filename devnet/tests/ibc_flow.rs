@@ -6,9 +6,11 @@ mod support;
 
 use std::time::Duration;
 
+use cosmos::events::events_of;
+use cosmos::to_any;
+use devnet::harness::{self, packet_from_event, transfer_msg};
 use devnet::testing::{
-    self, events_of, packet_from_event, prepare_proof_height, recv_msg, relay_packets, timeout_msg,
-    to_any, transfer_msg, ConnectedChains,
+    self, prepare_proof_height, recv_msg, relay_packets, timeout_msg, ConnectedChains,
 };
 
 use support::{bank_send, stake};
@@ -175,7 +177,7 @@ async fn forged_proof_and_foreign_header_are_rejected() {
     );
 
     // A header of another chain (signed by a different validator key) cannot update the client.
-    let other = testing::TestChain::start("devnet-1", BLOCK).await.unwrap();
+    let other = harness::TestChain::start("devnet-1", BLOCK).await.unwrap();
     other
         .wait_for_height(a.node().latest_height() + 2)
         .await
@@ -193,7 +195,7 @@ async fn forged_proof_and_foreign_header_are_rejected() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_sequence_and_bad_signature_are_rejected() {
-    let a = testing::TestChain::start("devnet-1", BLOCK).await.unwrap();
+    let a = harness::TestChain::start("devnet-1", BLOCK).await.unwrap();
     a.wait_for_height(1).await.unwrap();
     let to = a.address(&a.relayer);
     let send = |from: &str| bank_send(from, &to, 7);
@@ -233,7 +235,7 @@ async fn ordered_channel_delivers_in_order() {
     let far = b.ibc_height(b.node().latest_height() + 1000);
     let msgs = (1..=3)
         .map(|i| {
-            testing::transfer_msg_on(
+            harness::transfer_msg_on(
                 &path.port,
                 &sender,
                 &receiver,

@@ -6,16 +6,15 @@ mod support;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use devnet::bank::Coin;
-use devnet::client::Wallet;
+use cosmos::{Coin, Wallet};
 use devnet::{Devnet, DevnetConfig};
 
 use support::bank_send;
 
-async fn wallet(devnet: &Devnet, key: &devnet::keys::AccountKey) -> Wallet {
+async fn wallet(devnet: &Devnet, key: &cosmos::AccountKey) -> Wallet {
     let address = key.address("cosmos");
     let (account_number, sequence) =
-        devnet::testing::query_account(devnet.node(), &address).unwrap();
+        devnet::harness::query_account(devnet.node(), &address).unwrap();
     Wallet {
         key: key.clone(),
         address,
@@ -42,11 +41,11 @@ async fn block_gas_limit_spreads_txs_over_blocks() {
         .unwrap();
     devnet.pause();
     let mut w = wallet(&devnet, &key).await;
-    let to = devnet::keys::AccountKey::random().address("cosmos");
+    let to = cosmos::AccountKey::random().address("cosmos");
     let mut hashes = Vec::new();
     for _ in 0..5 {
         let raw = w.sign_tx(vec![bank_send(&w.address, &to, 1)], vec![], 200_000, "");
-        hashes.push(devnet::client::tx_hash(&raw));
+        hashes.push(cosmos::tx_hash(&raw));
         let check = devnet.node().try_broadcast_tx(raw).unwrap();
         assert_eq!(check.code.value(), 0, "{}", check.log);
         w.sequence += 1;
@@ -97,7 +96,7 @@ async fn minimum_gas_price_rejects_underpaying_txs() {
         .await
         .unwrap();
     let w = wallet(&devnet, &key).await;
-    let to = devnet::keys::AccountKey::random().address("cosmos");
+    let to = cosmos::AccountKey::random().address("cosmos");
     let cheap = w.sign_tx(
         vec![bank_send(&w.address, &to, 1)],
         vec![Coin {

@@ -7,8 +7,8 @@ mod support;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use devnet::keys::{AccountKey, COSMOS_HD_PATH};
-use devnet::testing::TestChain;
+use cosmos::{AccountKey, COSMOS_HD_PATH};
+use devnet::harness::TestChain;
 use devnet::{Devnet, DevnetConfig};
 
 use support::{bank_send, stake};

@@ -4,8 +4,9 @@
 
 use std::time::Duration;
 
-use devnet::bank::Coin;
-use devnet::testing::{transfer_msg, ConnectedChains};
+use cosmos::Coin;
+use devnet::harness::transfer_msg;
+use devnet::testing::ConnectedChains;
 use futures::StreamExt;
 use tendermint_rpc::{Client, HttpClient, SubscriptionClient, WebSocketClient};
 

@@ -10,12 +10,12 @@
 
 use std::time::Duration;
 
+use cosmos::to_any;
 use ibc_proto::google::protobuf::Any;
 use ibc_proto::ibc::core::client::v1::Height;
 use ibc_proto::ibc::core::commitment::v1::MerkleRoot;
 use ibc_proto::ibc::lightclients::tendermint::v1::{ClientState, ConsensusState, Fraction, Header};
 use ibc_proto::ics23::ProofSpec;
-use prost::{Message, Name};
 use tendermint::account;
 use tendermint::validator::{Info, Set};
 
@@ -27,13 +27,6 @@ pub const UPGRADE_PATH: [&str; 2] = ["upgrade", "upgradedIBCState"];
 /// The proof specs of Cosmos SDK chains: the IAVL store inside the multistore's simple tree.
 pub fn cosmos_proof_specs() -> Vec<ProofSpec> {
     vec![ics23::iavl_spec(), ics23::tendermint_spec()]
-}
-
-fn to_any<M: Message + Name>(msg: &M) -> Any {
-    Any {
-        type_url: M::type_url(),
-        value: msg.encode_to_vec(),
-    }
 }
 
 fn proto_duration(d: Duration) -> ibc_proto::google::protobuf::Duration {

@@ -191,7 +191,7 @@ pub(crate) fn other<'c>(config: &'c Config, chain: &ChainConfig) -> &'c ChainCon
 }
 
 /// The signing key `config` names for its chain, from its key store.
-pub(crate) fn load_key(config: &ChainConfig) -> Result<devnet::keys::AccountKey, CliError> {
+pub(crate) fn load_key(config: &ChainConfig) -> Result<cosmos::AccountKey, CliError> {
     let key = KeyStore::new(&config.key_store_folder)
         .load(&config.key_name)
         .map_err(|e| {

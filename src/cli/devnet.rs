@@ -20,8 +20,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::Args;
-use devnet::bank::{coins_string, Coin};
-use devnet::keys::{AccountKey, COSMOS_HD_PATH};
+use cosmos::coin::{coins_string, parse_coins, parse_denom};
+use cosmos::{AccountKey, COSMOS_HD_PATH};
 use devnet::{Devnet, DevnetConfig, GenesisAccount};
 use serde::Deserialize;
 
@@ -296,55 +296,6 @@ fn parse_optional_addr(text: &str) -> Result<Option<SocketAddr>, String> {
     }
 }
 
-/// Cosmos SDK denom syntax: `[a-zA-Z][a-zA-Z0-9/:._-]{2,127}`.
-fn valid_denom(denom: &str) -> bool {
-    let mut chars = denom.chars();
-    (3..=128).contains(&denom.len())
-        && chars.next().is_some_and(|c| c.is_ascii_alphabetic())
-        && chars.all(|c| c.is_ascii_alphanumeric() || "/:._-".contains(c))
-}
-
-fn parse_denom(text: &str) -> Result<String, String> {
-    let denom = text.trim();
-    if valid_denom(denom) {
-        Ok(denom.to_string())
-    } else {
-        Err(format!(
-            "invalid denom {denom:?}: expected 3 to 128 characters from [a-zA-Z0-9/:._-], starting with a letter"
-        ))
-    }
-}
-
-/// Parses `1000stake`, `1000` (in `default_denom`) or `1000stake,5uatom`.
-fn parse_coins(text: &str, default_denom: &str) -> Result<Vec<Coin>, String> {
-    let mut coins = Vec::new();
-    for part in text.split(',') {
-        let part = part.trim();
-        let digits = part.len() - part.trim_start_matches(|c: char| c.is_ascii_digit()).len();
-        if digits == 0 {
-            return Err(format!(
-                "invalid amount {part:?}: expected a number followed by a denom, like 1000000stake"
-            ));
-        }
-        let (number, denom) = part.split_at(digits);
-        let amount: u128 = number
-            .parse()
-            .map_err(|_| format!("invalid amount {part:?}: number too large"))?;
-        let denom = if denom.is_empty() {
-            default_denom.to_string()
-        } else {
-            parse_denom(denom)?
-        };
-        if coins.iter().any(|c: &Coin| c.denom == denom) {
-            return Err(format!(
-                "invalid amount {text:?}: denom {denom} appears twice"
-            ));
-        }
-        coins.push(Coin::new(denom, amount));
-    }
-    Ok(coins)
-}
-
 /// Parses `0.025` or `0.025<denom>`.
 fn parse_gas_price(text: &str, denom: &str) -> Result<f64, String> {
     let t = text.trim();
@@ -487,7 +438,11 @@ pub fn build_config(args: DevnetArgs) -> Result<DevnetConfig, CliError> {
         ("bech32-prefix", "bech32_prefix"),
         args.bech32_prefix,
         |f| f.raw.bech32_prefix.clone(),
-        |t| devnet::keys::validate_prefix(t.trim()).map(|()| t.trim().to_string()),
+        |t| {
+            cosmos::address::validate_prefix(t.trim())
+                .map(|()| t.trim().to_string())
+                .map_err(|e| e.to_string())
+        },
     ) {
         config.bech32_prefix = prefix;
     }
@@ -497,7 +452,7 @@ pub fn build_config(args: DevnetArgs) -> Result<DevnetConfig, CliError> {
         ("denom", "denom"),
         args.denom,
         |f| f.raw.denom.clone(),
-        parse_denom,
+        |t| parse_denom(t).map_err(|e| e.to_string()),
     ) {
         config.denom = denom;
     }
@@ -769,21 +724,7 @@ mod tests {
     }
 
     #[test]
-    fn coins_and_prices() {
-        assert_eq!(
-            parse_coins("1000stake", "x").unwrap(),
-            vec![Coin::new("stake", 1000)]
-        );
-        assert_eq!(
-            parse_coins("7", "uatom").unwrap(),
-            vec![Coin::new("uatom", 7)]
-        );
-        assert!(parse_coins("1a", "x").unwrap_err().contains("denom"));
-        assert_eq!(
-            parse_coins("5stake, 6ibc/ABC", "x").unwrap(),
-            vec![Coin::new("stake", 5), Coin::new("ibc/ABC", 6)]
-        );
-        assert!(parse_coins("stake", "x").is_err());
+    fn gas_prices_and_addresses() {
         assert_eq!(parse_gas_price("0.025stake", "stake").unwrap(), 0.025);
         assert_eq!(parse_gas_price("0", "stake").unwrap(), 0.0);
         assert!(parse_gas_price("-1", "stake").is_err());

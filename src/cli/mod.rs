@@ -5,7 +5,9 @@
 pub mod clear;
 pub mod config_cmd;
 pub mod create;
+#[cfg(feature = "devnet")]
 pub mod demo;
+#[cfg(feature = "devnet")]
 pub mod devnet;
 pub mod health;
 pub mod keys;
@@ -53,8 +55,10 @@ pub enum Command {
     /// Run the relayer daemon for one chain pair.
     Start(start::StartArgs),
     /// Start two devnet chains in-process and relay transfers between them.
+    #[cfg(feature = "devnet")]
     Demo(demo::DemoArgs),
     /// Run a devnet chain.
+    #[cfg(feature = "devnet")]
     Devnet(devnet::DevnetArgs),
     /// Manage signing keys.
     #[command(subcommand)]
@@ -123,7 +127,9 @@ impl CliError {
 impl Command {
     fn default_log_level(&self) -> &'static str {
         match self {
-            Command::Start(_) | Command::Devnet(_) => "info",
+            Command::Start(_) => "info",
+            #[cfg(feature = "devnet")]
+            Command::Devnet(_) => "info",
             _ => "warn",
         }
     }
@@ -195,7 +201,9 @@ fn syslog_priority(level: tracing::Level) -> u8 {
 pub fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Start(args) => start::run(args),
+        #[cfg(feature = "devnet")]
         Command::Demo(args) => demo::run(args),
+        #[cfg(feature = "devnet")]
         Command::Devnet(args) => devnet::run(args),
         Command::Keys(cmd) => keys::run(cmd),
         Command::Create(cmd) => create::run(cmd),
@@ -301,7 +309,18 @@ mod tests {
                 "--channel",
                 "channel-0",
             ],
-            &["arke", "demo", "--packets", "50", "--block-time", "200ms"],
+        ] {
+            if let Err(e) = Cli::try_parse_from(args) {
+                panic!("{args:?}: {e}");
+            }
+        }
+    }
+
+    #[cfg(feature = "devnet")]
+    #[test]
+    fn parses_devnet_commands() {
+        for args in [
+            &["arke", "demo", "--packets", "50", "--block-time", "200ms"][..],
             &[
                 "arke",
                 "devnet",

@@ -10,6 +10,8 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use clap::{Args, Subcommand};
+use cosmos::events::event_attrs;
+use cosmos::to_any;
 use ibc_proto::cosmos::base::v1beta1::Coin;
 use ibc_proto::google::protobuf::Any;
 use ibc_proto::ibc::applications::transfer::v1::MsgTransfer;
@@ -20,9 +22,8 @@ use super::create::{block_on, chain, load_key, other};
 use super::{duration_arg, CliError, ConfigArg};
 use crate::chain::query::IbcQuerier;
 use crate::config::{ChainConfig, Config};
-use crate::handshake::{event_attrs, querier_for, tx_events};
+use crate::handshake::{querier_for, tx_events};
 use crate::tx::engine::{Outcome, TxEngine};
-use crate::tx::packet::to_any;
 use crate::tx::sign::{fee_for, gas_limit_for, message_size, TxSigner};
 
 /// Timeout used when neither `--timeout-height-offset` nor `--timeout-seconds` is given.

@@ -272,7 +272,7 @@ impl Checker<'_, '_> {
                 format!("must be a non-negative number, got {}", raw.gas_price.price),
             );
         }
-        if !valid_denom(&raw.gas_price.denom) {
+        if !cosmos::coin::valid_denom(&raw.gas_price.denom) {
             self.issue(
                 &k("gas_price.denom"),
                 format!("{:?} is not a valid denom", raw.gas_price.denom),
@@ -468,11 +468,4 @@ pub fn parse_rate(text: &str) -> Result<f64, String> {
         return Err(format!("{text} must be between 0 and 1 (exclusive)"));
     }
     Ok(value)
-}
-
-fn valid_denom(denom: &str) -> bool {
-    let mut chars = denom.chars();
-    (3..=128).contains(&denom.len())
-        && chars.next().is_some_and(|c| c.is_ascii_alphabetic())
-        && chars.all(|c| c.is_ascii_alphanumeric() || "/:._-".contains(c))
 }

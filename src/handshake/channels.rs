@@ -2,6 +2,7 @@
 //! channel over a connection (resuming a half-finished one), and [`ensure_channel`], which also
 //! makes or finishes the clients and connection under it.
 
+use cosmos::to_any;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -15,7 +16,6 @@ use super::connections::{
 use super::driver::{self, Handshake, OnChain, Plan};
 use super::resume::{find_unfinished_channel, find_unfinished_connection, EndState, HandshakeEnd};
 use super::{Endpoint, Result};
-use crate::tx::packet::to_any;
 
 /// What channel to open: the ports on both chains, the ordering and the application version.
 #[derive(Clone, Debug, PartialEq, Eq)]

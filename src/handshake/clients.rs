@@ -1,6 +1,7 @@
 //! ICS-02 for the handshakes: creating a Tendermint light client of one chain on the other, the
 //! parameters it gets (operator options over config defaults), and which chain a client tracks.
 
+use cosmos::to_any;
 use std::time::Duration;
 
 use ibc_proto::ibc::core::client::v1 as client;
@@ -10,7 +11,6 @@ use super::events::event_attr;
 use super::{Endpoint, Result};
 use crate::chain::light::create_client_states;
 use crate::chain::query::{IbcQuerier, QueryError};
-use crate::tx::packet::to_any;
 
 /// Client parameters given by the operator; `None` takes the default.
 #[derive(Clone, Debug, Default)]

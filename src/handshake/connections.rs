@@ -2,6 +2,7 @@
 //! a connection over two clients (resuming a half-finished one), and checking or finding an open
 //! connection between the pair.
 
+use cosmos::to_any;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -15,7 +16,6 @@ use super::driver::{self, Handshake, OnChain, Plan};
 use super::resume::{EndState, HandshakeEnd};
 use super::{Endpoint, HandshakeError, Result};
 use crate::chain::query::IbcQuerier;
-use crate::tx::packet::to_any;
 
 /// The commitment prefix of Cosmos SDK chains (the ibc store key).
 const IBC_PREFIX: &[u8] = b"ibc";

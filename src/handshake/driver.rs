@@ -10,6 +10,7 @@
 //! Steps are written from the side that started the handshake: `a` ran Init, `b` runs Try and
 //! Confirm, `a` runs Ack.
 
+use cosmos::to_any;
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::Duration;
@@ -24,7 +25,6 @@ use super::resume::{most_advanced_step, started_on_b, HandshakeEnd, NextStep};
 use super::{Endpoint, Result};
 use crate::chain::light::update_header;
 use crate::tx::engine::Outcome;
-use crate::tx::packet::to_any;
 
 /// A step of the opening handshake.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

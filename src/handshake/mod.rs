@@ -135,9 +135,9 @@ impl Pair {
     /// Must be called inside a tokio runtime.
     pub fn new(
         a: &ChainConfig,
-        key_a: devnet::keys::AccountKey,
+        key_a: cosmos::AccountKey,
         b: &ChainConfig,
-        key_b: devnet::keys::AccountKey,
+        key_b: cosmos::AccountKey,
     ) -> Result<Self> {
         let (qa, qb) = (querier_for(a)?, querier_for(b)?);
         let token = CancellationToken::new();

@@ -27,6 +27,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
+use cosmos::to_any;
 use ibc_proto::ibc::core::client::v1::{Height, MsgUpdateClient};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -40,7 +41,6 @@ use crate::chain::light::update_header;
 use crate::chain::query::IbcQuerier;
 use crate::config::Config;
 use crate::tx::engine::{Outcome, TxEngine};
-use crate::tx::packet::to_any;
 
 /// Shortest interval between two checks.
 pub const MIN_CHECK_INTERVAL: Duration = Duration::from_millis(500);

@@ -80,9 +80,9 @@ pub struct RunOptions {
 /// The signing keys of the two chains.
 pub struct PairKeys {
     /// Signs on chain A.
-    pub a: devnet::keys::AccountKey,
+    pub a: cosmos::AccountKey,
     /// Signs on chain B.
-    pub b: devnet::keys::AccountKey,
+    pub b: cosmos::AccountKey,
 }
 
 /// Runs the relayer for `config` until `shutdown` is cancelled, then drains and returns.

@@ -56,6 +56,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use cosmos::to_any;
 use ibc_proto::cosmos::base::abci::v1beta1::TxMsgData;
 use ibc_proto::google::protobuf::Any;
 use ibc_proto::ibc::core::channel::v1::{MsgRecvPacketResponse, ResponseResultType};
@@ -72,7 +73,7 @@ use crate::chain::query::IbcQuerier;
 use crate::chain::types::{RelayItem, RelayKind};
 use crate::config::{ChainConfig, GasPrice};
 
-use super::packet::{build_message, proof_path, to_any, Unbuildable};
+use super::packet::{build_message, proof_path, Unbuildable};
 use super::sign::{expected_sequence, fee_for, gas_limit_for, message_size, TxSigner};
 
 /// What became of a submitted item or message set.
@@ -195,7 +196,7 @@ impl TxEngine {
         config: &ChainConfig,
         host: IbcQuerier,
         counterparty: IbcQuerier,
-        key: devnet::keys::AccountKey,
+        key: cosmos::AccountKey,
         shutdown: CancellationToken,
     ) -> (TxEngine, JoinHandle<()>) {
         Self::spawn_with(
@@ -213,7 +214,7 @@ impl TxEngine {
         config: &ChainConfig,
         host: IbcQuerier,
         counterparty: IbcQuerier,
-        key: devnet::keys::AccountKey,
+        key: cosmos::AccountKey,
         shutdown: CancellationToken,
         options: TxEngineOptions,
     ) -> (TxEngine, JoinHandle<()>) {
@@ -839,7 +840,7 @@ impl Pump {
         loop {
             let sequence = self.signer.sequence();
             let raw = self.signer.sign(msgs.clone(), gas, fee.clone());
-            let hash = devnet::client::tx_hash_hex(&raw);
+            let hash = cosmos::tx_hash_hex(&raw);
             let chains = [self.host.chain_id(), self.counterparty.chain_id()];
             let m = crate::telemetry::metrics::metrics();
             m.txs_submitted.inc(&chains);

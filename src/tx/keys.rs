@@ -3,7 +3,7 @@
 //! A key file (`<dir>/<name>.json`) holds the key name, its BIP-39 mnemonic, the HD path, the
 //! account prefix and the derived address. Files are written atomically with mode 0600 inside a
 //! 0700 directory, and a file that group or others can access is refused on load with a message
-//! telling the operator to `chmod 600` it. Derivation and signing are `devnet::keys::AccountKey`'s
+//! telling the operator to `chmod 600` it. Derivation and signing are `cosmos::AccountKey`'s
 //! (BIP-39 → BIP-32 → secp256k1 → bech32, the same as other Cosmos wallets). Secrets live in
 //! [`Mnemonic`], whose `Debug` is redacted and which is never formatted into logs or errors.
 
@@ -11,13 +11,13 @@ use std::fmt;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use devnet::keys::AccountKey;
+use cosmos::AccountKey;
 use serde::{Deserialize, Serialize};
 
 use crate::config::valid_key_name;
 
 /// The Cosmos HD path, `m/44'/118'/0'/0/0`.
-pub const DEFAULT_HD_PATH: &str = devnet::keys::COSMOS_HD_PATH;
+pub const DEFAULT_HD_PATH: &str = cosmos::COSMOS_HD_PATH;
 
 /// Version of the key file format.
 const FORMAT_VERSION: u32 = 1;
@@ -422,7 +422,7 @@ impl KeyStore {
 fn derive(mnemonic: &Mnemonic, hd_path: &str, source_hint: &str) -> Result<AccountKey, KeyError> {
     AccountKey::from_mnemonic(mnemonic.expose(), hd_path).map_err(|reason| KeyError::Derivation {
         source_hint: source_hint.to_string(),
-        reason: redact(&reason, mnemonic),
+        reason: redact(&reason.to_string(), mnemonic),
     })
 }
 

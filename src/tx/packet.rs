@@ -7,20 +7,12 @@
 //! acknowledgement that is absent at `H` cannot be proven yet (or any more), and a receipt that
 //! exists means the packet can no longer time out.
 
+use cosmos::to_any;
 use ibc_proto::google::protobuf::Any;
 use ibc_proto::ibc::core::channel::v1::{MsgAcknowledgement, MsgRecvPacket, MsgTimeout};
 use ibc_proto::ibc::core::client::v1::Height;
-use prost::{Message, Name};
 
 use crate::chain::types::{RelayItem, RelayKind};
-
-/// Packs a protobuf message as an `Any` with its type URL.
-pub fn to_any<M: Message + Name>(msg: &M) -> Any {
-    Any {
-        type_url: M::type_url(),
-        value: msg.encode_to_vec(),
-    }
-}
 
 /// The counterparty store path whose proof the message for `item` carries.
 pub fn proof_path(item: &RelayItem) -> String {
@@ -127,6 +119,7 @@ pub fn build_message(
 mod tests {
     use super::*;
     use ibc_proto::ibc::core::channel::v1::Packet;
+    use prost::Message;
 
     fn item(kind: RelayKind, ordered: bool) -> RelayItem {
         RelayItem {

@@ -1,16 +1,15 @@
 //! Signing and fees for one account: a [`TxSigner`] holds the key, the account number and the
 //! locally tracked sequence, and turns messages into signed SIGN_MODE_DIRECT `TxRaw` bytes.
 //!
-//! The encoding itself (`TxBody`, `AuthInfo`, `SignDoc`, `TxRaw`) is `devnet::client::Wallet`'s,
-//! the same bytes Hermes and cosmjs produce, so the relayer and the devnet cannot drift apart.
+//! The encoding itself (`TxBody`, `AuthInfo`, `SignDoc`, `TxRaw`) is `cosmos::Wallet`'s, the same
+//! bytes Hermes and cosmjs produce, and the devnet decodes and verifies them with the same crate,
+//! so the relayer and the devnet cannot drift apart.
 //! This module adds what a relayer needs around it: the fee from a gas amount and a gas price,
 //! the gas limit from a simulation, the size of the tx envelope, and parsing the "expected N" of an
 //! account sequence mismatch. The key is never formatted: `AccountKey`'s `Debug` is redacted and
 //! nothing here logs it.
 
-use devnet::bank::Coin;
-use devnet::client::Wallet;
-use devnet::keys::AccountKey;
+use cosmos::{AccountKey, Coin, Wallet};
 use ibc_proto::google::protobuf::Any;
 
 use crate::config::GasPrice;

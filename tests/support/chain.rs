@@ -1,7 +1,7 @@
 //! Chain-side checks and set-up: failed txs, funded accounts.
 
-use devnet::keys::AccountKey;
-use devnet::testing::TestChain;
+use cosmos::AccountKey;
+use devnet::harness::TestChain;
 
 /// Committed txs on `chain` that failed (non-zero code), as "code codespace: log".
 pub fn failed_txs(chain: &TestChain) -> Vec<String> {
@@ -33,7 +33,7 @@ pub async fn funded_account(chain: &TestChain, amount: u128) -> AccountKey {
         }],
     };
     chain
-        .submit_ok(&chain.user, vec![devnet::testing::to_any(&msg)])
+        .submit_ok(&chain.user, vec![cosmos::to_any(&msg)])
         .await
         .expect("funding tx");
     key

@@ -6,9 +6,10 @@ use std::time::Duration;
 
 use arke::config::Config;
 use arke::relay::supervisor::{self, PairKeys};
-use devnet::bank::Coin;
-use devnet::keys::AccountKey;
-use devnet::testing::{events_of, packet_from_event, transfer_msg_on, ConnectedChains, TestChain};
+use cosmos::events::events_of;
+use cosmos::{AccountKey, Coin};
+use devnet::harness::{packet_from_event, transfer_msg_on, TestChain};
+use devnet::testing::ConnectedChains;
 use ibc_proto::ibc::core::channel::v1::Packet;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;

@@ -17,8 +17,8 @@ mod wait;
 
 #[allow(unused_imports)] // as above
 pub use {
-    arke::demo::{has_commitment, receive_counts, voucher},
     chain::{failed_txs, funded_account},
+    devnet::harness::{has_commitment, receive_counts, voucher},
     harness::{Harness, Relayer, BLOCK},
     logs::init_tracing,
     output::{stderr, stdout},

@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use arke::config::Config;
-use devnet::testing::TestChain;
+use devnet::harness::TestChain;
 
 /// A pair config for chains `a` and `b` (keys under `dir/keys`, zero gas price, generous tx
 /// limits) with `extra_relay` appended to its `[relay]` section.

@@ -2,6 +2,7 @@
 //! *before* its `message{module=ibc_*}` companion (ibc-rs emits the message first), and adds a
 //! `connection_id` attribute to packet events next to the deprecated `packet_connection`.
 
+use cosmos::events::attribute;
 use ibc::core::handler::types::events::{IbcEvent, MessageEvent};
 use tendermint::abci::{Event, EventAttribute, EventAttributeIndexExt};
 
@@ -63,14 +64,6 @@ fn companions_after(events: Vec<IbcEvent>) -> Vec<IbcEvent> {
     out
 }
 
-fn attr_value<'e>(event: &'e Event, key: &str) -> Option<&'e str> {
-    event
-        .attributes
-        .iter()
-        .find(|a| a.key_str().ok() == Some(key))
-        .and_then(|a| a.value_str().ok())
-}
-
 /// Converts ibc-rs events (in ibc-rs order) to ABCI events in ibc-go's order and shape.
 pub fn to_abci(events: Vec<IbcEvent>) -> Result<Vec<Event>, TxError> {
     reorder(events)
@@ -80,9 +73,9 @@ pub fn to_abci(events: Vec<IbcEvent>) -> Result<Vec<Event>, TxError> {
                 TxError::sdk(1, format!("cannot encode IBC event: {err}: internal"))
             })?;
             if PACKET_EVENTS.contains(&event.kind.as_str())
-                && attr_value(&event, "connection_id").is_none()
+                && attribute(&event, "connection_id").is_none()
             {
-                if let Some(conn) = attr_value(&event, "packet_connection").map(str::to_string) {
+                if let Some(conn) = attribute(&event, "packet_connection").map(str::to_string) {
                     let attr: EventAttribute = ("connection_id", conn).index().into();
                     event.attributes.push(attr);
                 }
@@ -121,7 +114,7 @@ mod tests {
             .into_iter()
             .map(|e| {
                 if e.kind == "message" {
-                    format!("message:{}", attr_value(&e, "module").unwrap_or_default())
+                    format!("message:{}", attribute(&e, "module").unwrap_or_default())
                 } else {
                     e.kind
                 }

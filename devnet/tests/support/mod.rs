@@ -4,8 +4,7 @@
 
 #![allow(dead_code)] // not every test binary uses every helper
 
-use devnet::bank::Coin;
-use devnet::testing::to_any;
+use cosmos::{to_any, Coin};
 use ibc_proto::cosmos::bank::v1beta1::MsgSend;
 use ibc_proto::google::protobuf::Any;
 

@@ -95,15 +95,8 @@ fn raw_events_from_abci(events: &[tendermint::abci::Event]) -> Vec<RawEvent> {
         .iter()
         .map(|e| RawEvent {
             kind: e.kind.clone(),
-            attributes: e
-                .attributes
-                .iter()
-                .filter_map(|a| {
-                    Some((
-                        a.key_str().ok()?.to_string(),
-                        a.value_str().ok()?.to_string(),
-                    ))
-                })
+            attributes: cosmos::events::attribute_pairs(e)
+                .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
         })
         .collect()

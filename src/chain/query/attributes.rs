@@ -127,20 +127,6 @@ pub fn parse_height(s: &str) -> Option<Height> {
     })
 }
 
-/// The attributes of an ABCI event as string pairs (attributes that are not UTF-8 are skipped).
-pub(super) fn event_attributes(event: &tendermint::abci::Event) -> BTreeMap<String, String> {
-    event
-        .attributes
-        .iter()
-        .filter_map(|a| {
-            Some((
-                a.key_str().ok()?.to_string(),
-                a.value_str().ok()?.to_string(),
-            ))
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

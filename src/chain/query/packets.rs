@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use ibc_proto::ibc::core::channel::v1::Packet;
 
-use super::attributes::{ack_from_map, event_attributes, packet_from_map, PacketAttributeError};
+use super::attributes::{ack_from_map, packet_from_map, PacketAttributeError};
 use super::{IbcQuerier, QueryError};
 use crate::chain::rpc::Order;
 
@@ -36,7 +36,7 @@ impl IbcQuerier {
                     continue;
                 }
                 for event in tx.tx_result.events.iter().filter(|e| e.kind == event_kind) {
-                    let attrs = event_attributes(event);
+                    let attrs = cosmos::events::attributes(event);
                     if let Some((seq, item)) = extract(&attrs)? {
                         if wanted.contains(&seq) {
                             found.entry(seq).or_insert(item);

@@ -36,9 +36,10 @@ use ibc_proto::ibc::core::commitment::v1::{MerklePrefix, MerkleProof as RawMerkl
 use sha2::{Digest, Sha256};
 
 use super::*;
-use crate::bank::{self, Coin};
+use crate::bank;
 use crate::exec::GasMeter;
 use crate::store::State;
+use cosmos::Coin;
 
 const T0_NS: u128 = 1_700_000_000 * 1_000_000_000;
 
@@ -87,12 +88,7 @@ fn event_kinds(result: &MsgResult) -> Vec<String> {
         .iter()
         .map(|e| {
             if e.kind == "message" {
-                let module = e
-                    .attributes
-                    .iter()
-                    .find(|a| a.key_str().ok() == Some("module"))
-                    .and_then(|a| a.value_str().ok())
-                    .unwrap_or_default();
+                let module = cosmos::events::attribute(e, "module").unwrap_or_default();
                 format!("message:{module}")
             } else {
                 e.kind.clone()
@@ -102,14 +98,7 @@ fn event_kinds(result: &MsgResult) -> Vec<String> {
 }
 
 fn attr(result: &MsgResult, kind: &str, key: &str) -> Option<String> {
-    result
-        .events
-        .iter()
-        .filter(|e| e.kind == kind)
-        .flat_map(|e| e.attributes.iter())
-        .find(|a| a.key_str().ok() == Some(key))
-        .and_then(|a| a.value_str().ok())
-        .map(str::to_string)
+    cosmos::events::event_attr(&result.events, kind, key)
 }
 
 fn tm_client_state(chain_id: &str, height: u64) -> TmClientStateType {

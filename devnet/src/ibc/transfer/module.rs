@@ -21,9 +21,9 @@ use ibc_proto::ibc::applications::transfer::v2::FungibleTokenPacketData;
 
 use super::packet::{ack_error, bank_denom, denom_hash, parse_ack, parse_packet_data, ParsedData};
 use super::{module_event, transfer_err, ACK_SUCCESS, ORDERED_PORT, PORT, VERSION};
-use crate::bank::Coin;
 use crate::error::TxError;
 use crate::ibc::context::IbcContext;
+use cosmos::Coin;
 
 /// The transfer module as the router sees it.
 #[derive(Debug)]

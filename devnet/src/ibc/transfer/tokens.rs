@@ -12,10 +12,11 @@ use sha2::{Digest, Sha256};
 
 use super::packet::{bank_denom, denom_hash};
 use super::{transfer_err, VERSION};
-use crate::bank::{self, Coin};
+use crate::bank;
 use crate::error::TxError;
 use crate::ibc::context::IbcContext;
 use crate::ibc::keys::{denom_trace_key, TRANSFER_STORE};
+use cosmos::Coin;
 
 /// The escrow address of `port/channel`, as ibc-go's `GetEscrowAddress`: the first 20 bytes of
 /// `sha256("ics20-1" || 0x00 || "{port}/{channel}")`, bech32 with `prefix`.

@@ -1,19 +1,22 @@
 //! Secp256k1 account keys, the way Cosmos SDK chains and their wallets (cosmjs, Keplr, Hermes)
 //! derive and use them: BIP-39 mnemonic → seed → BIP-32 derivation on an HD path (default
-//! `m/44'/118'/0'/0/0`) → 33-byte compressed public key → address
-//! `bech32(prefix, ripemd160(sha256(pubkey)))`; signatures are ECDSA over `sha256(msg)`, 64-byte
-//! `r || s`, always low-S (the SDK rejects high-S signatures as malleable).
+//! `m/44'/118'/0'/0/0`) → 33-byte compressed public key; signatures are ECDSA over
+//! `sha256(msg)`, 64-byte `r || s`, always low-S (the SDK rejects high-S signatures as
+//! malleable). The address of a key is in [`crate::address`].
 //!
 //! Secrets never leave this module except as signatures: [`AccountKey`] prints as
-//! `AccountKey(<secret>)`, and the seed is zeroized after derivation (the signing key zeroizes
-//! itself on drop).
+//! `AccountKey(<secret>)`, the seed is zeroized after derivation (the signing key zeroizes
+//! itself on drop), and no [`KeyError`] contains the mnemonic.
 
-use bech32::{Bech32, Hrp};
+use ibc_proto::cosmos::crypto::secp256k1::PubKey;
+use ibc_proto::google::protobuf::Any;
 use k256::ecdsa::signature::hazmat::{PrehashSigner, PrehashVerifier};
 use k256::ecdsa::{Signature, SigningKey, VerifyingKey};
 use k256::elliptic_curve::zeroize::Zeroize;
-use ripemd::Ripemd160;
+use prost::Message;
 use sha2::{Digest, Sha256};
+
+use crate::address;
 
 /// The Cosmos HD path.
 pub const COSMOS_HD_PATH: &str = "m/44'/118'/0'/0/0";
@@ -23,6 +26,45 @@ pub const PUB_KEY_LEN: usize = 33;
 
 /// Length of a compact `r || s` signature.
 pub const SIGNATURE_LEN: usize = 64;
+
+/// Type URL of a secp256k1 public key.
+pub const SECP256K1_PUB_KEY_TYPE_URL: &str = "/cosmos.crypto.secp256k1.PubKey";
+
+/// Why a key could not be derived or a public key is unusable. Never carries a secret.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum KeyError {
+    /// The HD path does not parse.
+    #[error("invalid HD path {path:?}: {reason}")]
+    HdPath {
+        /// The path as given.
+        path: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The mnemonic is not a valid English BIP-39 phrase (unknown word, bad checksum, length).
+    #[error("invalid mnemonic: {reason}")]
+    Mnemonic {
+        /// What is wrong with it (never the words themselves).
+        reason: String,
+    },
+    /// BIP-32 derivation failed on the path.
+    #[error("key derivation on {path} failed: {reason}")]
+    Derivation {
+        /// The HD path.
+        path: String,
+        /// The derivation error.
+        reason: String,
+    },
+    /// 32 bytes that are not a valid secp256k1 secret scalar.
+    #[error("invalid secp256k1 secret key")]
+    Secret,
+    /// A public key that is not 33 bytes long.
+    #[error("length of pubkey is incorrect: expected {PUB_KEY_LEN}, got {0}")]
+    PubKeyLength(usize),
+    /// 33 bytes that are not a compressed secp256k1 point.
+    #[error("pubkey is not a valid secp256k1 point")]
+    PubKeyPoint,
+}
 
 /// A secp256k1 signing key with its address.
 #[derive(Clone)]
@@ -39,31 +81,36 @@ impl std::fmt::Debug for AccountKey {
 impl AccountKey {
     /// Derives the key from a BIP-39 mnemonic (English word list, empty passphrase) on
     /// `hd_path`. Errors never contain the mnemonic.
-    pub fn from_mnemonic(mnemonic: &str, hd_path: &str) -> Result<Self, String> {
-        let path: bip32::DerivationPath = hd_path
-            .trim()
-            .parse()
-            .map_err(|e| format!("invalid HD path {hd_path:?}: {e}"))?;
+    pub fn from_mnemonic(mnemonic: &str, hd_path: &str) -> Result<Self, KeyError> {
+        let path: bip32::DerivationPath = hd_path.trim().parse().map_err(|e| KeyError::HdPath {
+            path: hd_path.to_string(),
+            reason: format!("{e}"),
+        })?;
         // Normalise whitespace the way wallets do (single spaces, no leading/trailing blanks).
         let mut normalised = mnemonic.split_whitespace().collect::<Vec<_>>().join(" ");
         let parsed = bip39::Mnemonic::parse_in(bip39::Language::English, normalised.as_str());
         normalised.zeroize();
         let mut seed = parsed
-            .map_err(|e| format!("invalid mnemonic: {e}"))?
+            .map_err(|e| KeyError::Mnemonic {
+                reason: e.to_string(),
+            })?
             .to_seed("");
         let derived = bip32::XPrv::derive_from_path(seed.as_slice(), &path);
         seed.zeroize();
-        let xprv = derived.map_err(|e| format!("key derivation on {hd_path} failed: {e}"))?;
+        let xprv = derived.map_err(|e| KeyError::Derivation {
+            path: hd_path.to_string(),
+            reason: e.to_string(),
+        })?;
         Ok(Self {
             signing_key: xprv.private_key().clone(),
         })
     }
 
     /// A key from 32 raw secret bytes (tests, imported keys).
-    pub fn from_secret_bytes(secret: &[u8]) -> Result<Self, String> {
+    pub fn from_secret_bytes(secret: &[u8]) -> Result<Self, KeyError> {
         SigningKey::from_slice(secret)
             .map(|signing_key| Self { signing_key })
-            .map_err(|_| "invalid secp256k1 secret key".to_string())
+            .map_err(|_| KeyError::Secret)
     }
 
     /// A random key (for generated accounts).
@@ -84,12 +131,12 @@ impl AccountKey {
 
     /// The 20 address bytes: ripemd160(sha256(compressed pubkey)).
     pub fn address_bytes(&self) -> [u8; 20] {
-        address_bytes_of(&self.public_key())
+        address::address_bytes_of(&self.public_key())
     }
 
     /// The bech32 address with `prefix`.
     pub fn address(&self, prefix: &str) -> String {
-        encode_address(prefix, &self.address_bytes())
+        address::encode_address(prefix, &self.address_bytes())
     }
 
     /// A 64-byte low-S signature over sha256(`msg`) (RFC 6979 deterministic nonce, so the same
@@ -107,51 +154,15 @@ impl AccountKey {
     }
 }
 
-/// ripemd160(sha256(`pub_key`)), the address bytes of a secp256k1 key.
-pub fn address_bytes_of(pub_key: &[u8]) -> [u8; 20] {
-    let sha = Sha256::digest(pub_key);
-    Ripemd160::digest(sha).into()
-}
-
-/// The bech32 address of a compressed secp256k1 public key.
-pub fn address_of(pub_key: &[u8], prefix: &str) -> String {
-    encode_address(prefix, &address_bytes_of(pub_key))
-}
-
-/// The address of an SDK module account (`fee_collector`, `transfer`, ...): the first 20 bytes
-/// of sha256(`name`), as the SDK's `authtypes.NewModuleAddress`.
-pub fn module_address(name: &str, prefix: &str) -> String {
-    let digest = Sha256::digest(name.as_bytes());
-    encode_address(prefix, &digest[..20])
-}
-
-/// Bech32-encodes address `bytes` with `prefix`. The prefix is chain configuration and must be
-/// a valid bech32 human-readable part (see [`validate_prefix`]); for an invalid one, the
-/// upper-case hex of the bytes is returned instead, which no bech32 parser accepts.
-pub fn encode_address(prefix: &str, bytes: &[u8]) -> String {
-    try_encode_address(prefix, bytes).unwrap_or_else(|_| hex::encode_upper(bytes))
-}
-
-/// Bech32-encodes address `bytes` with `prefix`.
-pub fn try_encode_address(prefix: &str, bytes: &[u8]) -> Result<String, String> {
-    let hrp = Hrp::parse(prefix).map_err(|e| format!("invalid bech32 prefix {prefix:?}: {e}"))?;
-    bech32::encode::<Bech32>(hrp, bytes).map_err(|e| format!("bech32 encoding failed: {e}"))
-}
-
-/// Checks that `prefix` can be used as a bech32 address prefix.
-pub fn validate_prefix(prefix: &str) -> Result<(), String> {
-    try_encode_address(prefix, &[0u8; 20]).map(|_| ())
-}
-
-/// Decodes a bech32 address into its prefix and bytes (what the SDK's address codec accepts:
-/// bech32 checksum, 1 to 255 bytes).
-pub fn decode_address(address: &str) -> Result<(String, Vec<u8>), String> {
-    let (hrp, bytes) =
-        bech32::decode(address).map_err(|e| format!("decoding bech32 failed: {e}"))?;
-    if bytes.is_empty() || bytes.len() > 255 {
-        return Err(format!("invalid address length {}", bytes.len()));
-    }
-    Ok((hrp.to_string(), bytes))
+/// A fresh 24-word English BIP-39 mnemonic from 32 bytes of OS randomness.
+pub fn random_mnemonic() -> Result<String, KeyError> {
+    let mut entropy = [0u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut entropy);
+    let phrase = bip39::Mnemonic::from_entropy(&entropy).map(|m| m.to_string());
+    entropy.zeroize();
+    phrase.map_err(|e| KeyError::Mnemonic {
+        reason: e.to_string(),
+    })
 }
 
 /// Verifies a 64-byte `r || s` signature over sha256(`msg`) with a compressed public key, like
@@ -175,16 +186,22 @@ pub fn verify(pub_key: &[u8], msg: &[u8], signature: &[u8]) -> bool {
 }
 
 /// Checks that `pub_key` is a valid 33-byte compressed secp256k1 point.
-pub fn validate_pub_key(pub_key: &[u8]) -> Result<(), String> {
+pub fn validate_pub_key(pub_key: &[u8]) -> Result<(), KeyError> {
     if pub_key.len() != PUB_KEY_LEN {
-        return Err(format!(
-            "length of pubkey is incorrect: expected {PUB_KEY_LEN}, got {}",
-            pub_key.len()
-        ));
+        return Err(KeyError::PubKeyLength(pub_key.len()));
     }
     VerifyingKey::from_sec1_bytes(pub_key)
         .map(|_| ())
-        .map_err(|_| "pubkey is not a valid secp256k1 point".to_string())
+        .map_err(|_| KeyError::PubKeyPoint)
+}
+
+/// A compressed secp256k1 key as an `Any` (`/cosmos.crypto.secp256k1.PubKey`), as it appears
+/// in a signer info and in a `BaseAccount`.
+pub fn pub_key_any(key: &[u8]) -> Any {
+    Any {
+        type_url: SECP256K1_PUB_KEY_TYPE_URL.to_string(),
+        value: PubKey { key: key.to_vec() }.encode_to_vec(),
+    }
 }
 
 #[cfg(test)]
@@ -256,7 +273,9 @@ mod tests {
     #[test]
     fn bad_mnemonic_and_path_are_errors_without_secrets() {
         let bad_word = ABANDON.replace("about", "abouts");
-        let err = AccountKey::from_mnemonic(&bad_word, COSMOS_HD_PATH).unwrap_err();
+        let err = AccountKey::from_mnemonic(&bad_word, COSMOS_HD_PATH)
+            .unwrap_err()
+            .to_string();
         assert!(!err.contains("abandon"), "{err}");
         let bad_checksum = ABANDON.replace("about", "abandon");
         assert!(AccountKey::from_mnemonic(&bad_checksum, COSMOS_HD_PATH).is_err());
@@ -267,14 +286,6 @@ mod tests {
     fn debug_hides_the_secret() {
         let key = AccountKey::from_mnemonic(ABANDON, COSMOS_HD_PATH).unwrap();
         assert_eq!(format!("{key:?}"), "AccountKey(<secret>)");
-    }
-
-    #[test]
-    fn fee_collector_module_address() {
-        assert_eq!(
-            module_address("fee_collector", "cosmos"),
-            "cosmos17xpfvakm2amg962yls6f84z3kell8c5lserqta"
-        );
     }
 
     #[test]
@@ -314,12 +325,30 @@ mod tests {
     }
 
     #[test]
-    fn address_decoding() {
-        let (hrp, bytes) = decode_address("cosmos19rl4cm2hmr8afy4kldpxz3fka4jguq0auqdal4").unwrap();
-        assert_eq!(hrp, "cosmos");
-        assert_eq!(bytes.len(), 20);
-        assert!(decode_address("cosmos19rl4cm2hmr8afy4kldpxz3fka4jguq0auqdal5").is_err());
-        assert!(validate_prefix("cosmos").is_ok());
-        assert!(validate_prefix("").is_err());
+    fn random_mnemonics_derive_distinct_keys() {
+        let (a, b) = (random_mnemonic().unwrap(), random_mnemonic().unwrap());
+        assert_eq!(a.split(' ').count(), 24);
+        assert_ne!(a, b);
+        let ka = AccountKey::from_mnemonic(&a, COSMOS_HD_PATH).unwrap();
+        let kb = AccountKey::from_mnemonic(&b, COSMOS_HD_PATH).unwrap();
+        assert_ne!(ka.public_key(), kb.public_key());
+    }
+
+    #[test]
+    fn pub_key_validation_and_any() {
+        let key = AccountKey::random();
+        assert!(validate_pub_key(&key.public_key()).is_ok());
+        assert_eq!(
+            validate_pub_key(&[2u8; 20]).unwrap_err().to_string(),
+            "length of pubkey is incorrect: expected 33, got 20"
+        );
+        assert_eq!(
+            validate_pub_key(&[9u8; 33]).unwrap_err(),
+            KeyError::PubKeyPoint
+        );
+        let any = pub_key_any(&key.public_key());
+        assert_eq!(any.type_url, SECP256K1_PUB_KEY_TYPE_URL);
+        let decoded = PubKey::decode(any.value.as_slice()).unwrap();
+        assert_eq!(decoded.key, key.public_key());
     }
 }
