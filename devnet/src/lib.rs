@@ -16,6 +16,7 @@ pub mod ibc;
 pub mod keys;
 pub mod launch;
 pub mod node;
+pub mod query_paths;
 pub mod rpc;
 pub mod store;
 pub mod testing;

@@ -23,8 +23,8 @@ use tendermint::{Block, Time};
 use tokio::sync::{broadcast, watch};
 
 use crate::app::App;
-use crate::error::TxError;
 use crate::ibc::{HostConsensus, HostHistory, HostInfo};
+use crate::query_paths::QueryEnv;
 use crate::store::{State, VersionedStore};
 use crate::tx::Mode;
 
@@ -530,8 +530,11 @@ impl Node {
         }
     }
 
-    /// `abci_query`: `store/<name>/key` (raw key, with ProofOps when `prove`) and gRPC method paths
-    /// (protobuf request in `data`). `height` 0 means latest.
+    /// `abci_query` with every path form a Cosmos SDK 0.50 node takes (see
+    /// [`crate::query_paths`]): gRPC method paths (protobuf request in `data`), `store/<name>/key`
+    /// with or without a leading `/` (raw key, with ProofOps when `prove`), `app/simulate`,
+    /// `app/version`, `p2p/...`. `height` 0 means latest. Simulation runs on the mempool's check
+    /// state.
     pub fn abci_query(
         &self,
         path: &str,
@@ -539,85 +542,41 @@ impl Node {
         height: u64,
         prove: bool,
     ) -> tendermint::abci::response::Query {
+        // Taken before the chain lock: CheckTx holds the mempool lock while it reads the chain.
+        let check_state =
+            App::simulates(path).then(|| lock(&self.inner.mempool).check_state.clone());
         let chain = self.read_chain();
         let latest = chain.latest_height();
         let height = if height == 0 { latest } else { height };
-        let mut response = tendermint::abci::response::Query {
-            key: data.to_vec().into(),
-            height: block::Height::try_from(height).unwrap_or_default(),
-            ..Default::default()
-        };
-        let fail = |mut r: tendermint::abci::response::Query, e: TxError| {
-            r.code = e.code.into();
-            r.codespace = e.codespace.to_string();
-            r.log = e.log;
-            r
-        };
-        if height > latest {
-            return fail(
-                response,
-                TxError::sdk(
-                    26,
-                    format!(
-                        "cannot query with height in the future; please provide a valid height: invalid height (latest height: {latest})"
-                    ),
-                ),
-            );
-        }
-        if prove && height <= 1 {
-            return fail(
-                response,
-                TxError::invalid_request(
-                    "cannot query with proof when height <= 1; please provide a valid height",
-                ),
-            );
-        }
-        let Some(state) = chain.store.at(height) else {
-            return fail(
-                response,
-                TxError::sdk(26, format!("version {height} was pruned: invalid height")),
-            );
-        };
         let history = History {
             chain: &chain,
             current: None,
         };
-        let time = chain
-            .blocks
-            .get(
-                usize::try_from(height)
-                    .unwrap_or(usize::MAX)
-                    .wrapping_sub(1),
-            )
-            .map(|b| time_ns(b.block.header.time))
-            .unwrap_or_else(|| time_ns(self.inner.keys.genesis_time));
-        let host = HostInfo {
+        let host_at = |h: u64| HostInfo {
             chain_id: &self.inner.params.chain_id,
-            height: height.max(1),
-            time_ns: time,
+            height: h.max(1),
+            time_ns: h
+                .checked_sub(1)
+                .and_then(|i| chain.blocks.get(usize::try_from(i).ok()?))
+                .map(|b| time_ns(b.block.header.time))
+                .unwrap_or_else(|| time_ns(self.inner.keys.genesis_time)),
             history: &history,
             max_expected_time_per_block: self.inner.params.block_time,
         };
-        match self.inner.app.query(state, &host, path, data, prove) {
-            Ok(q) => {
-                response.value = q.value.unwrap_or_default().into();
-                if !q.proof_ops.is_empty() {
-                    response.proof = Some(tendermint::merkle::proof::ProofOps {
-                        ops: q
-                            .proof_ops
-                            .into_iter()
-                            .map(|op| tendermint::merkle::proof::ProofOp {
-                                field_type: op.field_type,
-                                key: op.key,
-                                data: op.data,
-                            })
-                            .collect(),
-                    });
-                }
-                response
-            }
-            Err(e) => fail(response, e),
-        }
+        let env = QueryEnv {
+            height,
+            latest,
+            state: if height > latest {
+                None
+            } else {
+                chain.store.at(height)
+            },
+            latest_state: chain.store.latest().1,
+            host: host_at(height.min(latest)),
+            check_state: check_state.as_ref(),
+            check_host: host_at(latest),
+        };
+        self.inner.app.query(&env, path, data, prove)
     }
 
     /// Runs CheckTx and, when it passes, adds the tx to the mempool. A duplicate or a full
