@@ -869,6 +869,8 @@ impl Node {
             block_id,
             commit,
             tx_results,
+            // Block-level events, like tx events, go out marked for indexing
+            // (`crate::app::set_index`); the devnet's blocks emit none yet.
             finalize_block_events: Vec::new(),
             app_hash,
         };

@@ -68,22 +68,37 @@ async fn stock_clients_status_proofs_and_tx_events() {
         .expect("subscribe");
     let sender = a.address(&a.user);
     let far = chains.b.ibc_height(chains.b.node().latest_height() + 1000);
-    a.submit_ok(
-        &a.user,
-        vec![transfer_msg(
-            &sender,
-            &chains.b.address(&chains.b.user),
-            &chains.path.channel_a,
-            &Coin {
-                denom: "stake".into(),
-                amount: 9,
-            },
-            Some(far),
-            0,
-        )],
-    )
-    .await
-    .expect("transfer");
+    let transfer = a
+        .submit_ok(
+            &a.user,
+            vec![transfer_msg(
+                &sender,
+                &chains.b.address(&chains.b.user),
+                &chains.path.channel_a,
+                &Coin {
+                    denom: "stake".into(),
+                    amount: 9,
+                },
+                Some(far),
+                0,
+            )],
+        )
+        .await
+        .expect("transfer");
+    // Every attribute of the tx result (SDK, ICS-20 and IBC core events) is marked for
+    // indexing, as a Cosmos SDK chain with the default `index-events = []` marks them.
+    let unindexed: Vec<String> = transfer
+        .result
+        .events
+        .iter()
+        .flat_map(|e| {
+            e.attributes
+                .iter()
+                .filter(|a| !a.index())
+                .map(move |a| format!("{}.{}", e.kind, a.key_str().unwrap_or_default()))
+        })
+        .collect();
+    assert!(unindexed.is_empty(), "not indexed: {unindexed:?}");
     let event = tokio::time::timeout(Duration::from_secs(20), async {
         loop {
             let ev = txs.next().await.expect("stream open").expect("event");
