@@ -15,6 +15,7 @@ pub mod faults;
 pub mod ibc;
 pub mod keys;
 pub mod launch;
+pub mod mempool;
 pub mod node;
 pub mod query_paths;
 pub mod rpc;

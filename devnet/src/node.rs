@@ -7,7 +7,7 @@
 //! `h`, as with CometBFT's BFT time. With a data dir, every committed block is appended to
 //! `blocks.jsonl` and re-executed on start, so a stopped node resumes where it was.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet};
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
@@ -24,14 +24,13 @@ use tokio::sync::{broadcast, watch};
 
 use crate::app::App;
 use crate::ibc::{HostConsensus, HostHistory, HostInfo};
+use crate::mempool::Mempool;
 use crate::query_paths::QueryEnv;
 use crate::store::{State, VersionedStore};
 use crate::tx::Mode;
 
 pub use crate::faults::{Faults, RpcFault};
-
-/// Maximum number of txs the mempool holds (CometBFT's default `mempool.size`).
-pub const MEMPOOL_MAX_TXS: usize = 5000;
+pub use crate::mempool::{MempoolError, MempoolLimits};
 
 /// One committed block with everything the RPC serves about it.
 #[derive(Clone, Debug)]
@@ -92,25 +91,6 @@ pub struct NodeIdentity {
     pub rpc_address: String,
 }
 
-/// Why a tx was not accepted into the mempool at all (a JSON-RPC error, not a CheckTx code).
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum MempoolError {
-    /// The same tx is already in the mempool or was recently committed.
-    #[error("tx already exists in cache")]
-    AlreadyInCache,
-    /// The mempool is full.
-    #[error("mempool is full: number of txs {0} (max: {MEMPOOL_MAX_TXS})")]
-    Full(usize),
-    /// The tx is larger than a block.
-    #[error("tx too large. Max size is {max}, but got {got}")]
-    TooLarge {
-        /// Limit.
-        max: u64,
-        /// Size.
-        got: usize,
-    },
-}
-
 /// Node settings fixed at start.
 #[derive(Clone, Debug)]
 pub struct NodeParams {
@@ -126,6 +106,8 @@ pub struct NodeParams {
     pub moniker: String,
     /// Where blocks are persisted, if anywhere.
     pub data_dir: Option<PathBuf>,
+    /// How much the mempool holds.
+    pub mempool: MempoolLimits,
 }
 
 /// The persistent identity and genesis of a chain (kept in `node.json` in the data dir).
@@ -197,12 +179,6 @@ fn time_ns(t: Time) -> u128 {
     u128::try_from(t.unix_timestamp_nanos()).unwrap_or_default()
 }
 
-struct Mempool {
-    queue: VecDeque<([u8; 32], Vec<u8>, u64)>,
-    hashes: HashSet<[u8; 32]>,
-    check_state: State,
-}
-
 struct Inner {
     params: NodeParams,
     tm_chain_id: tendermint::chain::Id,
@@ -215,6 +191,8 @@ struct Inner {
     genesis_accounts: serde_json::Value,
     chain: RwLock<Chain>,
     mempool: Mutex<Mempool>,
+    /// Held while a block is made, so two blocks never race for one height.
+    producing: Mutex<()>,
     events: broadcast::Sender<ChainEvent>,
     faults: Faults,
     paused: watch::Sender<bool>,
@@ -295,6 +273,7 @@ impl Node {
             store: VersionedStore::in_memory(genesis.clone()),
             genesis_app_hash,
         };
+        let mempool = Mempool::new(params.mempool, genesis);
         let node = Node {
             inner: Arc::new(Inner {
                 params,
@@ -307,11 +286,8 @@ impl Node {
                 rpc_address: RwLock::new(String::new()),
                 genesis_accounts,
                 chain: RwLock::new(chain),
-                mempool: Mutex::new(Mempool {
-                    queue: VecDeque::new(),
-                    hashes: HashSet::new(),
-                    check_state: genesis,
-                }),
+                mempool: Mutex::new(mempool),
+                producing: Mutex::new(()),
                 events: broadcast::channel(4096).0,
                 faults: Faults::default(),
                 paused: watch::channel(false).0,
@@ -579,25 +555,24 @@ impl Node {
         self.inner.app.query(&env, path, data, prove)
     }
 
-    /// Runs CheckTx and, when it passes, adds the tx to the mempool. A duplicate or a full
-    /// mempool is an error (CometBFT answers those with a JSON-RPC error, not a CheckTx code).
+    /// Runs CheckTx and, when it passes, adds the tx to the mempool. A full mempool, a tx too
+    /// large or one already seen is an error, checked in CometBFT's order (CometBFT answers those
+    /// with a JSON-RPC error, not a CheckTx code).
     pub fn try_broadcast_tx(
         &self,
         tx: Vec<u8>,
     ) -> Result<tendermint::abci::response::CheckTx, MempoolError> {
         let hash: [u8; 32] = Sha256::digest(&tx).into();
+        let mut mempool = lock(&self.inner.mempool);
+        mempool.check_room(tx.len())?;
         if tx.len() as u64 > self.inner.params.max_block_bytes {
             return Err(MempoolError::TooLarge {
                 max: self.inner.params.max_block_bytes,
                 got: tx.len(),
             });
         }
-        let mut mempool = lock(&self.inner.mempool);
-        if mempool.hashes.contains(&hash) || self.read_chain().txs.contains_key(&hash) {
+        if mempool.contains(&hash) || self.read_chain().txs.contains_key(&hash) {
             return Err(MempoolError::AlreadyInCache);
-        }
-        if mempool.queue.len() >= MEMPOOL_MAX_TXS {
-            return Err(MempoolError::Full(mempool.queue.len()));
         }
         let out = self.inner.app.check_tx(&mut mempool.check_state, &tx);
         let mut response = tendermint::abci::response::CheckTx {
@@ -611,10 +586,7 @@ impl Node {
                 response.codespace = e.codespace.to_string();
                 response.log = e.log;
             }
-            None => {
-                mempool.hashes.insert(hash);
-                mempool.queue.push_back((hash, tx, out.gas_wanted));
-            }
+            None => mempool.push(hash, tx, out.gas_wanted),
         }
         Ok(response)
     }
@@ -632,16 +604,19 @@ impl Node {
 
     /// Txs waiting in the mempool.
     pub fn mempool_size(&self) -> usize {
-        lock(&self.inner.mempool).queue.len()
+        lock(&self.inner.mempool).len()
     }
 
     /// Total bytes of the txs waiting in the mempool.
-    pub fn mempool_bytes(&self) -> usize {
-        lock(&self.inner.mempool)
-            .queue
-            .iter()
-            .map(|(_, tx, _)| tx.len())
-            .sum()
+    pub fn mempool_bytes(&self) -> u64 {
+        lock(&self.inner.mempool).bytes()
+    }
+
+    /// What `unconfirmed_txs` lists: the first txs waiting (CometBFT's `ReapMaxTxs(limit)`, up
+    /// to `limit + 1`), with the mempool's tx count and bytes.
+    pub fn unconfirmed_txs(&self, limit: usize) -> (Vec<Vec<u8>>, usize, u64) {
+        let mempool = lock(&self.inner.mempool);
+        (mempool.first(limit), mempool.len(), mempool.bytes())
     }
 
     /// The committed tx with `hash`.
@@ -726,28 +701,27 @@ impl Node {
 
     /// Produces and commits one block from the mempool (blocking; call off the async runtime).
     pub fn produce_block(&self) -> std::io::Result<()> {
-        let txs = self.reap_mempool();
+        let _producing = lock(&self.inner.producing);
+        let txs = lock(&self.inner.mempool).reap(
+            self.inner.params.max_block_bytes,
+            self.inner.params.max_block_gas,
+        );
+        self.make_block(txs)
+    }
+
+    /// Produces and commits one block carrying `txs` instead of the mempool's, as when the
+    /// proposer is another node whose mempool saw other txs (a relayer that broadcast to two
+    /// nodes, say): they execute whether or not they would pass CheckTx here, and the local
+    /// mempool is re-checked afterwards like after any block. Blocking.
+    pub fn produce_block_with(&self, txs: Vec<Vec<u8>>) -> std::io::Result<()> {
+        let _producing = lock(&self.inner.producing);
+        self.make_block(txs)
+    }
+
+    fn make_block(&self, txs: Vec<Vec<u8>>) -> std::io::Result<()> {
         let header = self.next_header(&txs);
         let (record, tx_records, state) = self.execute_block(header, txs, None);
         self.commit_block(record, tx_records, state, true)
-    }
-
-    fn reap_mempool(&self) -> Vec<Vec<u8>> {
-        let mempool = lock(&self.inner.mempool);
-        let mut bytes = 0u64;
-        let mut gas = 0u64;
-        let mut txs = Vec::new();
-        for (_, tx, gas_wanted) in &mempool.queue {
-            if bytes + tx.len() as u64 > self.inner.params.max_block_bytes
-                || gas.saturating_add(*gas_wanted) > self.inner.params.max_block_gas
-            {
-                break;
-            }
-            bytes += tx.len() as u64;
-            gas = gas.saturating_add(*gas_wanted);
-            txs.push(tx.clone());
-        }
-        txs
     }
 
     fn next_header(&self, txs: &[Vec<u8>]) -> Header {
@@ -950,23 +924,16 @@ impl Node {
             chain.block_txs.push(tx_records.clone());
             chain.blocks.push(record.clone());
         }
-        // Drop the included txs from the mempool and re-check the rest against the new state.
+        // Drop the included txs from the mempool and re-check the rest against the new state,
+        // evicting those that fail now (CometBFT's recheck).
         {
-            let mut mempool = lock(&self.inner.mempool);
             let included: HashSet<[u8; 32]> = tx_records.iter().map(|t| t.hash).collect();
-            let remaining: Vec<_> = mempool
-                .queue
-                .drain(..)
-                .filter(|(h, _, _)| !included.contains(h))
-                .collect();
-            mempool.hashes.clear();
-            mempool.check_state = state;
-            for (hash, tx, gas) in remaining {
-                let out = self.inner.app.check_tx(&mut mempool.check_state, &tx);
-                if out.error.is_none() {
-                    mempool.hashes.insert(hash);
-                    mempool.queue.push_back((hash, tx, gas));
-                }
+            let app = &self.inner.app;
+            let evicted = lock(&self.inner.mempool).update(&included, state, |check_state, tx| {
+                app.check_tx(check_state, tx).error.is_none()
+            });
+            if !evicted.is_empty() {
+                tracing::debug!(height, evicted = evicted.len(), "recheck evicted txs");
             }
         }
         let _ = self.inner.events.send(ChainEvent::NewBlock(record));
