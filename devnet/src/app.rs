@@ -9,15 +9,17 @@
 use cosmos::Coin;
 use ibc_proto::google::protobuf::Any;
 use prost::Message;
+use tendermint::abci::response::Query;
 use tendermint::abci::{Event, EventAttributeIndexExt};
 
+use crate::auth;
 use crate::bank;
 use crate::error::TxError;
 use crate::exec::{ExecState, GasMeter};
 use crate::ibc::{self, HostInfo};
+use crate::query_paths::{self, unknown_request, QueryEnv, BROADCAST_TX_PATH};
 use crate::store::State;
 use crate::tx::{self, AnteParams, Mode};
-use crate::{auth, store::StoreQuery};
 
 /// The bank message type URL the devnet executes besides IBC.
 pub const MSG_SEND: &str = "/cosmos.bank.v1beta1.MsgSend";
@@ -148,8 +150,24 @@ impl App {
     }
 
     /// Executes one tx of a block on `state` (kept on success, ante effects kept on message
-    /// failure), or simulates it (`Mode::Simulate`, infinite gas).
+    /// failure), or simulates it (`Mode::Simulate`, infinite gas). A block's tx comes out with
+    /// every event attribute marked for indexing, as baseapp's default (`index-events = []`)
+    /// marks them.
     pub fn deliver_tx(
+        &self,
+        state: &mut State,
+        host: &HostInfo<'_>,
+        raw: &[u8],
+        mode: Mode,
+    ) -> DeliverOutcome {
+        let mut out = self.run_tx(state, host, raw, mode);
+        if mode == Mode::Deliver {
+            set_index(&mut out.events, true);
+        }
+        out
+    }
+
+    fn run_tx(
         &self,
         state: &mut State,
         host: &HostInfo<'_>,
@@ -296,70 +314,139 @@ impl App {
         ]
     }
 
-    /// Answers `abci_query` on `state` (the state after block `height`).
-    pub fn query(
+    /// Answers `abci_query` as baseapp's `Query` does: the broadcast path is refused, a gRPC
+    /// method path runs its service, any other path routes by its first segment (see
+    /// [`crate::query_paths`]).
+    pub fn query(&self, env: &QueryEnv<'_>, path: &str, data: &[u8], prove: bool) -> Query {
+        if path == BROADCAST_TX_PATH {
+            return query_paths::failure(&TxError::invalid_request(
+                "can't route a broadcast tx message",
+            ));
+        }
+        if let Some(answer) = self.query_grpc(env, path, data, prove) {
+            return answer;
+        }
+        let parts = query_paths::split_path(path);
+        match parts.first().copied() {
+            None => query_paths::failure(&unknown_request("no query path provided")),
+            Some("app") => self.query_app(env, &parts, data),
+            Some("store") => query_paths::store(env, &parts, data, prove),
+            Some("p2p") => query_paths::p2p(&parts),
+            Some(_) => query_paths::failure(&unknown_request("unknown query path")),
+        }
+    }
+
+    /// Whether `path` simulates, so that its answer needs the check state.
+    pub fn simulates(path: &str) -> bool {
+        path == SIMULATE_PATH
+            || matches!(
+                query_paths::split_path(path).as_slice(),
+                ["app", "simulate", ..]
+            )
+    }
+
+    /// A gRPC method path: `None` when no service has the method. The state at the height is
+    /// checked first, as baseapp's `CreateQueryContext` does; without one, the route is looked
+    /// up by asking the services on an empty state.
+    fn query_grpc(
         &self,
-        state: &State,
-        host: &HostInfo<'_>,
+        env: &QueryEnv<'_>,
         path: &str,
         data: &[u8],
         prove: bool,
-    ) -> Result<StoreQuery, TxError> {
-        if let Some(store) = path
-            .strip_prefix("store/")
-            .and_then(|rest| rest.strip_suffix("/key"))
-        {
-            return state.query(store, data, prove).ok_or_else(|| {
-                TxError::sdk(6, format!("no such store: {store}: unknown request"))
-            });
+    ) -> Option<Query> {
+        match query_paths::grpc_state(env, prove) {
+            Ok(state) => Some(match self.grpc_route(env, state, path, data)? {
+                Ok(value) => query_paths::answer(value, env.height),
+                Err(e) => query_paths::failure_at(&e, env.height),
+            }),
+            Err(e) => {
+                let _answered = self.grpc_route(env, &State::new(), path, &[])?;
+                Some(query_paths::failure(&e))
+            }
         }
-        if !path.starts_with('/') {
-            return Err(TxError::sdk(
-                6,
-                format!("unknown query path: {path}: unknown request"),
-            ));
+    }
+
+    fn grpc_route(
+        &self,
+        env: &QueryEnv<'_>,
+        state: &State,
+        path: &str,
+        data: &[u8],
+    ) -> Option<Result<Vec<u8>, TxError>> {
+        if path == SIMULATE_PATH {
+            return Some(self.grpc_simulate(env, data));
         }
         let mut st = ExecState::new(state.clone(), GasMeter::infinite());
-        let answer = if path == SIMULATE_PATH {
-            Some(self.simulate(state, host, data))
-        } else {
-            auth::grpc_query(&mut st, path, data)
-                .or_else(|| bank::grpc_query(&mut st, path, data))
-                .or_else(|| ibc::grpc_query(&mut st, host, path, data))
-                .or_else(|| self.node_query(path))
-        };
-        match answer {
-            Some(Ok(value)) => Ok(StoreQuery {
-                value: Some(value),
-                proof_ops: Vec::new(),
-            }),
-            Some(Err(e)) => Err(e),
-            None => Err(TxError::sdk(
-                6,
-                format!("unknown query path: {path}: unknown request"),
+        auth::grpc_query(&mut st, path, data)
+            .or_else(|| bank::grpc_query(&mut st, path, data))
+            .or_else(|| ibc::grpc_query(&mut st, &env.host, path, data))
+            .or_else(|| self.node_query(path))
+    }
+
+    /// `app/simulate` (raw tx bytes in, JSON out) and `app/version`: baseapp's
+    /// `handleQueryApp`.
+    fn query_app(&self, env: &QueryEnv<'_>, parts: &[&str], data: &[u8]) -> Query {
+        match parts.get(1).copied() {
+            Some("simulate") => {
+                let out = self.simulate(env, data);
+                match &out.error {
+                    Some(e) => query_paths::failure(&TxError {
+                        log: format!("failed to simulate tx: {}", e.log),
+                        ..e.clone()
+                    }),
+                    None => query_paths::app_answer(query_paths::simulation_json(&out), env.height),
+                }
+            }
+            Some("version") => {
+                query_paths::app_answer(self.params.version.clone().into_bytes(), env.height)
+            }
+            Some(_) => query_paths::failure(&unknown_request(format!(
+                "unknown query: [{}]",
+                parts.join(" ")
+            ))),
+            None => query_paths::failure(&unknown_request(
+                "expected second parameter to be either 'simulate' or 'version', neither was present",
             )),
         }
     }
 
-    /// `/cosmos.tx.v1beta1.Service/Simulate`.
-    fn simulate(
-        &self,
-        state: &State,
-        host: &HostInfo<'_>,
-        data: &[u8],
-    ) -> Result<Vec<u8>, TxError> {
+    /// Runs `raw` as baseapp's `Simulate` does: on a branch of the check state (so a tx that
+    /// follows txs still in the mempool simulates at the sequence after theirs), with infinite
+    /// gas (its limit, the reported gas wanted, is `u64::MAX`), never changing any state. The
+    /// events are as the messages emitted them: baseapp marks events for indexing only in
+    /// CheckTx and FinalizeBlock.
+    pub fn simulate(&self, env: &QueryEnv<'_>, raw: &[u8]) -> DeliverOutcome {
+        let mut branch = env.check_state.unwrap_or(env.latest_state).clone();
+        let mut out = self.deliver_tx(&mut branch, &env.check_host, raw, Mode::Simulate);
+        out.gas_wanted = u64::MAX;
+        set_index(&mut out.events, false);
+        out
+    }
+
+    /// `/cosmos.tx.v1beta1.Service/Simulate` (x/auth's tx service): a failure comes back as the
+    /// gRPC status the service returns, turned into an sdk error by baseapp's query router.
+    fn grpc_simulate(&self, env: &QueryEnv<'_>, data: &[u8]) -> Result<Vec<u8>, TxError> {
         use ibc_proto::cosmos::base::abci::v1beta1::{GasInfo, Result as AbciResult};
         use ibc_proto::cosmos::tx::v1beta1::{SimulateRequest, SimulateResponse};
-        let request = SimulateRequest::decode(data).map_err(TxError::tx_decode)?;
-        let raw = if !request.tx_bytes.is_empty() {
-            request.tx_bytes
-        } else {
-            return Err(TxError::invalid_request("empty txBytes is not allowed"));
+        let request = SimulateRequest::decode(data).map_err(TxError::invalid_request)?;
+        #[allow(deprecated)]
+        let raw = match (request.tx_bytes.is_empty(), request.tx) {
+            (false, _) => request.tx_bytes,
+            // The deprecated `tx` field: its encoding is the `TxRaw` it was signed as.
+            (true, Some(tx)) => tx.encode_to_vec(),
+            (true, None) => {
+                return Err(TxError::invalid_request(
+                    "rpc error: code = InvalidArgument desc = empty txBytes is not allowed",
+                ))
+            }
         };
-        let mut scratch = state.clone();
-        let out = self.deliver_tx(&mut scratch, host, &raw, Mode::Simulate);
+        let out = self.simulate(env, &raw);
         if let Some(e) = out.error {
-            return Err(e);
+            return Err(unknown_request(format!(
+                "rpc error: code = Unknown desc = {} with gas used: '{}'",
+                e.log, out.gas_used
+            )));
         }
         let response = SimulateResponse {
             gas_info: Some(GasInfo {
@@ -367,10 +454,11 @@ impl App {
                 gas_used: out.gas_used,
             }),
             result: Some(AbciResult {
+                #[allow(deprecated)]
+                data: out.data,
                 log: String::new(),
                 events: out.events.into_iter().map(Into::into).collect(),
                 msg_responses: out.msg_responses,
-                ..Default::default()
             }),
         };
         Ok(response.encode_to_vec())
@@ -460,6 +548,14 @@ impl App {
             }
             _ => None,
         }
+    }
+}
+
+/// Marks (or unmarks) every attribute of `events` for indexing: baseapp's `MarkEventsToIndex`
+/// with an empty index set marks them all.
+pub fn set_index(events: &mut [Event], index: bool) {
+    for attr in events.iter_mut().flat_map(|e| e.attributes.iter_mut()) {
+        attr.set_index(index);
     }
 }
 

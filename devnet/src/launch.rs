@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 use cosmos::{AccountKey, Coin, COSMOS_HD_PATH};
 
 use crate::app::{App, AppParams};
+use crate::mempool::{MempoolLimits, DEFAULT_MAX_TXS, DEFAULT_MAX_TXS_BYTES};
 use crate::node::{Node, NodeError, NodeKeys, NodeParams};
 use crate::tx::AnteParams;
 
@@ -58,6 +59,11 @@ pub struct DevnetConfig {
     pub max_block_bytes: u64,
     /// Block capacity in gas (sum of `gas_wanted`).
     pub max_block_gas: u64,
+    /// Most txs the mempool holds (CometBFT's `mempool.size`, default 5000); a full mempool
+    /// refuses txs with CometBFT's "mempool is full" error.
+    pub mempool_size: usize,
+    /// Most bytes of txs the mempool holds (CometBFT's `mempool.max_txs_bytes`, default 1 GB).
+    pub mempool_max_txs_bytes: u64,
     /// Funded accounts.
     pub accounts: Vec<GenesisAccount>,
 }
@@ -76,6 +82,8 @@ impl DevnetConfig {
             min_gas_price: 0.0,
             max_block_bytes: 22_020_096,
             max_block_gas: 1_000_000_000,
+            mempool_size: DEFAULT_MAX_TXS,
+            mempool_max_txs_bytes: DEFAULT_MAX_TXS_BYTES,
             accounts: Vec::new(),
         }
     }
@@ -184,6 +192,10 @@ impl Devnet {
                 max_block_gas: config.max_block_gas,
                 moniker: "devnet".to_string(),
                 data_dir: config.data_dir.clone(),
+                mempool: MempoolLimits {
+                    max_txs: config.mempool_size,
+                    max_txs_bytes: config.mempool_max_txs_bytes,
+                },
             },
             app,
             keys,

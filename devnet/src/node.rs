@@ -7,7 +7,7 @@
 //! `h`, as with CometBFT's BFT time. With a data dir, every committed block is appended to
 //! `blocks.jsonl` and re-executed on start, so a stopped node resumes where it was.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet};
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
@@ -23,15 +23,14 @@ use tendermint::{Block, Time};
 use tokio::sync::{broadcast, watch};
 
 use crate::app::App;
-use crate::error::TxError;
 use crate::ibc::{HostConsensus, HostHistory, HostInfo};
+use crate::mempool::Mempool;
+use crate::query_paths::QueryEnv;
 use crate::store::{State, VersionedStore};
 use crate::tx::Mode;
 
 pub use crate::faults::{Faults, RpcFault};
-
-/// Maximum number of txs the mempool holds (CometBFT's default `mempool.size`).
-pub const MEMPOOL_MAX_TXS: usize = 5000;
+pub use crate::mempool::{MempoolError, MempoolLimits};
 
 /// One committed block with everything the RPC serves about it.
 #[derive(Clone, Debug)]
@@ -92,25 +91,6 @@ pub struct NodeIdentity {
     pub rpc_address: String,
 }
 
-/// Why a tx was not accepted into the mempool at all (a JSON-RPC error, not a CheckTx code).
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum MempoolError {
-    /// The same tx is already in the mempool or was recently committed.
-    #[error("tx already exists in cache")]
-    AlreadyInCache,
-    /// The mempool is full.
-    #[error("mempool is full: number of txs {0} (max: {MEMPOOL_MAX_TXS})")]
-    Full(usize),
-    /// The tx is larger than a block.
-    #[error("tx too large. Max size is {max}, but got {got}")]
-    TooLarge {
-        /// Limit.
-        max: u64,
-        /// Size.
-        got: usize,
-    },
-}
-
 /// Node settings fixed at start.
 #[derive(Clone, Debug)]
 pub struct NodeParams {
@@ -126,6 +106,8 @@ pub struct NodeParams {
     pub moniker: String,
     /// Where blocks are persisted, if anywhere.
     pub data_dir: Option<PathBuf>,
+    /// How much the mempool holds.
+    pub mempool: MempoolLimits,
 }
 
 /// The persistent identity and genesis of a chain (kept in `node.json` in the data dir).
@@ -197,12 +179,6 @@ fn time_ns(t: Time) -> u128 {
     u128::try_from(t.unix_timestamp_nanos()).unwrap_or_default()
 }
 
-struct Mempool {
-    queue: VecDeque<([u8; 32], Vec<u8>, u64)>,
-    hashes: HashSet<[u8; 32]>,
-    check_state: State,
-}
-
 struct Inner {
     params: NodeParams,
     tm_chain_id: tendermint::chain::Id,
@@ -215,6 +191,8 @@ struct Inner {
     genesis_accounts: serde_json::Value,
     chain: RwLock<Chain>,
     mempool: Mutex<Mempool>,
+    /// Held while a block is made, so two blocks never race for one height.
+    producing: Mutex<()>,
     events: broadcast::Sender<ChainEvent>,
     faults: Faults,
     paused: watch::Sender<bool>,
@@ -295,6 +273,7 @@ impl Node {
             store: VersionedStore::in_memory(genesis.clone()),
             genesis_app_hash,
         };
+        let mempool = Mempool::new(params.mempool, genesis);
         let node = Node {
             inner: Arc::new(Inner {
                 params,
@@ -307,11 +286,8 @@ impl Node {
                 rpc_address: RwLock::new(String::new()),
                 genesis_accounts,
                 chain: RwLock::new(chain),
-                mempool: Mutex::new(Mempool {
-                    queue: VecDeque::new(),
-                    hashes: HashSet::new(),
-                    check_state: genesis,
-                }),
+                mempool: Mutex::new(mempool),
+                producing: Mutex::new(()),
                 events: broadcast::channel(4096).0,
                 faults: Faults::default(),
                 paused: watch::channel(false).0,
@@ -530,8 +506,11 @@ impl Node {
         }
     }
 
-    /// `abci_query`: `store/<name>/key` (raw key, with ProofOps when `prove`) and gRPC method paths
-    /// (protobuf request in `data`). `height` 0 means latest.
+    /// `abci_query` with every path form a Cosmos SDK 0.50 node takes (see
+    /// [`crate::query_paths`]): gRPC method paths (protobuf request in `data`), `store/<name>/key`
+    /// with or without a leading `/` (raw key, with ProofOps when `prove`), `app/simulate`,
+    /// `app/version`, `p2p/...`. `height` 0 means latest. Simulation runs on the mempool's check
+    /// state.
     pub fn abci_query(
         &self,
         path: &str,
@@ -539,106 +518,61 @@ impl Node {
         height: u64,
         prove: bool,
     ) -> tendermint::abci::response::Query {
+        // Taken before the chain lock: CheckTx holds the mempool lock while it reads the chain.
+        let check_state =
+            App::simulates(path).then(|| lock(&self.inner.mempool).check_state.clone());
         let chain = self.read_chain();
         let latest = chain.latest_height();
         let height = if height == 0 { latest } else { height };
-        let mut response = tendermint::abci::response::Query {
-            key: data.to_vec().into(),
-            height: block::Height::try_from(height).unwrap_or_default(),
-            ..Default::default()
-        };
-        let fail = |mut r: tendermint::abci::response::Query, e: TxError| {
-            r.code = e.code.into();
-            r.codespace = e.codespace.to_string();
-            r.log = e.log;
-            r
-        };
-        if height > latest {
-            return fail(
-                response,
-                TxError::sdk(
-                    26,
-                    format!(
-                        "cannot query with height in the future; please provide a valid height: invalid height (latest height: {latest})"
-                    ),
-                ),
-            );
-        }
-        if prove && height <= 1 {
-            return fail(
-                response,
-                TxError::invalid_request(
-                    "cannot query with proof when height <= 1; please provide a valid height",
-                ),
-            );
-        }
-        let Some(state) = chain.store.at(height) else {
-            return fail(
-                response,
-                TxError::sdk(26, format!("version {height} was pruned: invalid height")),
-            );
-        };
         let history = History {
             chain: &chain,
             current: None,
         };
-        let time = chain
-            .blocks
-            .get(
-                usize::try_from(height)
-                    .unwrap_or(usize::MAX)
-                    .wrapping_sub(1),
-            )
-            .map(|b| time_ns(b.block.header.time))
-            .unwrap_or_else(|| time_ns(self.inner.keys.genesis_time));
-        let host = HostInfo {
+        let host_at = |h: u64| HostInfo {
             chain_id: &self.inner.params.chain_id,
-            height: height.max(1),
-            time_ns: time,
+            height: h.max(1),
+            time_ns: h
+                .checked_sub(1)
+                .and_then(|i| chain.blocks.get(usize::try_from(i).ok()?))
+                .map(|b| time_ns(b.block.header.time))
+                .unwrap_or_else(|| time_ns(self.inner.keys.genesis_time)),
             history: &history,
             max_expected_time_per_block: self.inner.params.block_time,
         };
-        match self.inner.app.query(state, &host, path, data, prove) {
-            Ok(q) => {
-                response.value = q.value.unwrap_or_default().into();
-                if !q.proof_ops.is_empty() {
-                    response.proof = Some(tendermint::merkle::proof::ProofOps {
-                        ops: q
-                            .proof_ops
-                            .into_iter()
-                            .map(|op| tendermint::merkle::proof::ProofOp {
-                                field_type: op.field_type,
-                                key: op.key,
-                                data: op.data,
-                            })
-                            .collect(),
-                    });
-                }
-                response
-            }
-            Err(e) => fail(response, e),
-        }
+        let env = QueryEnv {
+            height,
+            latest,
+            state: if height > latest {
+                None
+            } else {
+                chain.store.at(height)
+            },
+            latest_state: chain.store.latest().1,
+            host: host_at(height.min(latest)),
+            check_state: check_state.as_ref(),
+            check_host: host_at(latest),
+        };
+        self.inner.app.query(&env, path, data, prove)
     }
 
-    /// Runs CheckTx and, when it passes, adds the tx to the mempool. A duplicate or a full
-    /// mempool is an error (CometBFT answers those with a JSON-RPC error, not a CheckTx code).
+    /// Runs CheckTx and, when it passes, adds the tx to the mempool. A full mempool, a tx too
+    /// large or one already seen is an error, checked in CometBFT's order (CometBFT answers those
+    /// with a JSON-RPC error, not a CheckTx code).
     pub fn try_broadcast_tx(
         &self,
         tx: Vec<u8>,
     ) -> Result<tendermint::abci::response::CheckTx, MempoolError> {
         let hash: [u8; 32] = Sha256::digest(&tx).into();
+        let mut mempool = lock(&self.inner.mempool);
+        mempool.check_room(tx.len())?;
         if tx.len() as u64 > self.inner.params.max_block_bytes {
             return Err(MempoolError::TooLarge {
                 max: self.inner.params.max_block_bytes,
                 got: tx.len(),
             });
         }
-        let mut mempool = lock(&self.inner.mempool);
-        if mempool.hashes.contains(&hash) || self.read_chain().txs.contains_key(&hash) {
+        if mempool.contains(&hash) || self.read_chain().txs.contains_key(&hash) {
             return Err(MempoolError::AlreadyInCache);
-        }
-        if mempool.queue.len() >= MEMPOOL_MAX_TXS {
-            return Err(MempoolError::Full(mempool.queue.len()));
         }
         let out = self.inner.app.check_tx(&mut mempool.check_state, &tx);
         let mut response = tendermint::abci::response::CheckTx {
@@ -652,10 +586,7 @@ impl Node {
                 response.codespace = e.codespace.to_string();
                 response.log = e.log;
             }
-            None => {
-                mempool.hashes.insert(hash);
-                mempool.queue.push_back((hash, tx, out.gas_wanted));
-            }
+            None => mempool.push(hash, tx, out.gas_wanted),
         }
         Ok(response)
     }
@@ -673,16 +604,19 @@ impl Node {
 
     /// Txs waiting in the mempool.
     pub fn mempool_size(&self) -> usize {
-        lock(&self.inner.mempool).queue.len()
+        lock(&self.inner.mempool).len()
     }
 
     /// Total bytes of the txs waiting in the mempool.
-    pub fn mempool_bytes(&self) -> usize {
-        lock(&self.inner.mempool)
-            .queue
-            .iter()
-            .map(|(_, tx, _)| tx.len())
-            .sum()
+    pub fn mempool_bytes(&self) -> u64 {
+        lock(&self.inner.mempool).bytes()
+    }
+
+    /// What `unconfirmed_txs` lists: the first txs waiting (CometBFT's `ReapMaxTxs(limit)`, up
+    /// to `limit + 1`), with the mempool's tx count and bytes.
+    pub fn unconfirmed_txs(&self, limit: usize) -> (Vec<Vec<u8>>, usize, u64) {
+        let mempool = lock(&self.inner.mempool);
+        (mempool.first(limit), mempool.len(), mempool.bytes())
     }
 
     /// The committed tx with `hash`.
@@ -767,28 +701,27 @@ impl Node {
 
     /// Produces and commits one block from the mempool (blocking; call off the async runtime).
     pub fn produce_block(&self) -> std::io::Result<()> {
-        let txs = self.reap_mempool();
+        let _producing = lock(&self.inner.producing);
+        let txs = lock(&self.inner.mempool).reap(
+            self.inner.params.max_block_bytes,
+            self.inner.params.max_block_gas,
+        );
+        self.make_block(txs)
+    }
+
+    /// Produces and commits one block carrying `txs` instead of the mempool's, as when the
+    /// proposer is another node whose mempool saw other txs (a relayer that broadcast to two
+    /// nodes, say): they execute whether or not they would pass CheckTx here, and the local
+    /// mempool is re-checked afterwards like after any block. Blocking.
+    pub fn produce_block_with(&self, txs: Vec<Vec<u8>>) -> std::io::Result<()> {
+        let _producing = lock(&self.inner.producing);
+        self.make_block(txs)
+    }
+
+    fn make_block(&self, txs: Vec<Vec<u8>>) -> std::io::Result<()> {
         let header = self.next_header(&txs);
         let (record, tx_records, state) = self.execute_block(header, txs, None);
         self.commit_block(record, tx_records, state, true)
-    }
-
-    fn reap_mempool(&self) -> Vec<Vec<u8>> {
-        let mempool = lock(&self.inner.mempool);
-        let mut bytes = 0u64;
-        let mut gas = 0u64;
-        let mut txs = Vec::new();
-        for (_, tx, gas_wanted) in &mempool.queue {
-            if bytes + tx.len() as u64 > self.inner.params.max_block_bytes
-                || gas.saturating_add(*gas_wanted) > self.inner.params.max_block_gas
-            {
-                break;
-            }
-            bytes += tx.len() as u64;
-            gas = gas.saturating_add(*gas_wanted);
-            txs.push(tx.clone());
-        }
-        txs
     }
 
     fn next_header(&self, txs: &[Vec<u8>]) -> Header {
@@ -910,6 +843,8 @@ impl Node {
             block_id,
             commit,
             tx_results,
+            // Block-level events, like tx events, go out marked for indexing
+            // (`crate::app::set_index`); the devnet's blocks emit none yet.
             finalize_block_events: Vec::new(),
             app_hash,
         };
@@ -989,23 +924,16 @@ impl Node {
             chain.block_txs.push(tx_records.clone());
             chain.blocks.push(record.clone());
         }
-        // Drop the included txs from the mempool and re-check the rest against the new state.
+        // Drop the included txs from the mempool and re-check the rest against the new state,
+        // evicting those that fail now (CometBFT's recheck).
         {
-            let mut mempool = lock(&self.inner.mempool);
             let included: HashSet<[u8; 32]> = tx_records.iter().map(|t| t.hash).collect();
-            let remaining: Vec<_> = mempool
-                .queue
-                .drain(..)
-                .filter(|(h, _, _)| !included.contains(h))
-                .collect();
-            mempool.hashes.clear();
-            mempool.check_state = state;
-            for (hash, tx, gas) in remaining {
-                let out = self.inner.app.check_tx(&mut mempool.check_state, &tx);
-                if out.error.is_none() {
-                    mempool.hashes.insert(hash);
-                    mempool.queue.push_back((hash, tx, gas));
-                }
+            let app = &self.inner.app;
+            let evicted = lock(&self.inner.mempool).update(&included, state, |check_state, tx| {
+                app.check_tx(check_state, tx).error.is_none()
+            });
+            if !evicted.is_empty() {
+                tracing::debug!(height, evicted = evicted.len(), "recheck evicted txs");
             }
         }
         let _ = self.inner.events.send(ChainEvent::NewBlock(record));

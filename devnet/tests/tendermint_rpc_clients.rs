@@ -24,58 +24,39 @@ async fn stock_clients_status_proofs_and_tx_events() {
         tendermint::node::info::TxIndexStatus::On
     );
 
-    // A proven query at H verifies against the app hash of header H + 1.
+    // A proven query at H verifies against the app hash of header H + 1, with the path written
+    // either way baseapp takes it: `store/ibc/key` and `/store/ibc/key`.
     let h = a.node().latest_height() - 1;
     let path = format!(
         "channelEnds/ports/transfer/channels/{}",
         chains.path.channel_a
     );
-    let q = http
-        .abci_query(
-            Some("store/ibc/key".to_string()),
-            path.as_bytes().to_vec(),
-            Some(tendermint::block::Height::try_from(h).unwrap()),
-            true,
-        )
-        .await
-        .expect("abci_query");
-    assert_eq!(q.code.value(), 0);
-    assert!(!q.value.is_empty());
-    let ops = q.proof.expect("proof ops");
-    assert_eq!(ops.ops.len(), 2);
-    assert_eq!(ops.ops[0].field_type, "ics23:iavl");
-    assert_eq!(ops.ops[1].field_type, "ics23:simple");
     let next = http
         .commit(tendermint::block::Height::try_from(h + 1).unwrap())
         .await
         .expect("commit");
     let root = next.signed_header.header.app_hash.as_bytes().to_vec();
-    let proofs: Vec<ics23::CommitmentProof> = ops
-        .ops
-        .iter()
-        .map(|op| prost::Message::decode(op.data.as_slice()).expect("commitment proof"))
-        .collect();
-    // Key inside the ibc store, then the ibc store root inside the multistore.
-    let ibc_root =
-        ics23::calculate_existence_root::<ics23::HostFunctionsManager>(match &proofs[0].proof {
-            Some(ics23::commitment_proof::Proof::Exist(e)) => e,
-            other => panic!("expected an existence proof, got {other:?}"),
-        })
-        .expect("ibc store root");
-    assert!(ics23::verify_membership::<ics23::HostFunctionsManager>(
-        &proofs[0],
-        &ics23::iavl_spec(),
-        &ibc_root,
-        path.as_bytes(),
-        &q.value
-    ));
-    assert!(ics23::verify_membership::<ics23::HostFunctionsManager>(
-        &proofs[1],
-        &ics23::tendermint_spec(),
-        &root,
-        b"ibc",
-        &ibc_root
-    ));
+    for store_path in ["store/ibc/key", "/store/ibc/key"] {
+        let q = http
+            .abci_query(
+                Some(store_path.to_string()),
+                path.as_bytes().to_vec(),
+                Some(tendermint::block::Height::try_from(h).unwrap()),
+                true,
+            )
+            .await
+            .expect("abci_query");
+        assert_eq!(q.code.value(), 0, "{store_path}: {}", q.log);
+        assert_eq!(q.height.value(), h, "{store_path}");
+        assert_eq!(q.key, path.as_bytes(), "{store_path}");
+        assert!(!q.value.is_empty(), "{store_path}");
+        verify_ibc_proof(
+            q.proof.expect("proof ops"),
+            &root,
+            path.as_bytes(),
+            &q.value,
+        );
+    }
 
     // Websocket: subscribe to Tx events, send a transfer, get its send_packet event.
     let (ws, driver) = WebSocketClient::new(a.devnet.websocket_url().as_str())
@@ -88,22 +69,37 @@ async fn stock_clients_status_proofs_and_tx_events() {
         .expect("subscribe");
     let sender = a.address(&a.user);
     let far = chains.b.ibc_height(chains.b.node().latest_height() + 1000);
-    a.submit_ok(
-        &a.user,
-        vec![transfer_msg(
-            &sender,
-            &chains.b.address(&chains.b.user),
-            &chains.path.channel_a,
-            &Coin {
-                denom: "stake".into(),
-                amount: 9,
-            },
-            Some(far),
-            0,
-        )],
-    )
-    .await
-    .expect("transfer");
+    let transfer = a
+        .submit_ok(
+            &a.user,
+            vec![transfer_msg(
+                &sender,
+                &chains.b.address(&chains.b.user),
+                &chains.path.channel_a,
+                &Coin {
+                    denom: "stake".into(),
+                    amount: 9,
+                },
+                Some(far),
+                0,
+            )],
+        )
+        .await
+        .expect("transfer");
+    // Every attribute of the tx result (SDK, ICS-20 and IBC core events) is marked for
+    // indexing, as a Cosmos SDK chain with the default `index-events = []` marks them.
+    let unindexed: Vec<String> = transfer
+        .result
+        .events
+        .iter()
+        .flat_map(|e| {
+            e.attributes
+                .iter()
+                .filter(|a| !a.index())
+                .map(move |a| format!("{}.{}", e.kind, a.key_str().unwrap_or_default()))
+        })
+        .collect();
+    assert!(unindexed.is_empty(), "not indexed: {unindexed:?}");
     let event = tokio::time::timeout(Duration::from_secs(20), async {
         loop {
             let ev = txs.next().await.expect("stream open").expect("event");
@@ -129,4 +125,42 @@ async fn stock_clients_status_proofs_and_tx_events() {
     );
     ws.close().expect("close");
     let _ = driver.await;
+}
+
+/// Checks a `store/ibc/key` proof: the key inside the ibc store, then the ibc store root inside
+/// the multistore whose root is `app_hash`.
+fn verify_ibc_proof(
+    ops: tendermint::merkle::proof::ProofOps,
+    app_hash: &[u8],
+    key: &[u8],
+    value: &[u8],
+) {
+    assert_eq!(ops.ops.len(), 2);
+    assert_eq!(ops.ops[0].field_type, "ics23:iavl");
+    assert_eq!(ops.ops[1].field_type, "ics23:simple");
+    let proofs: Vec<ics23::CommitmentProof> = ops
+        .ops
+        .iter()
+        .map(|op| prost::Message::decode(op.data.as_slice()).expect("commitment proof"))
+        .collect();
+    let ibc_root =
+        ics23::calculate_existence_root::<ics23::HostFunctionsManager>(match &proofs[0].proof {
+            Some(ics23::commitment_proof::Proof::Exist(e)) => e,
+            other => panic!("expected an existence proof, got {other:?}"),
+        })
+        .expect("ibc store root");
+    assert!(ics23::verify_membership::<ics23::HostFunctionsManager>(
+        &proofs[0],
+        &ics23::iavl_spec(),
+        &ibc_root,
+        key,
+        value
+    ));
+    assert!(ics23::verify_membership::<ics23::HostFunctionsManager>(
+        &proofs[1],
+        &ics23::tendermint_spec(),
+        &app_hash.to_vec(),
+        b"ibc",
+        &ibc_root
+    ));
 }

@@ -79,6 +79,10 @@ pub struct DevnetArgs {
     /// Block capacity in bytes (sum of the txs' sizes).
     #[arg(long, value_name = "BYTES")]
     pub max_block_bytes: Option<u64>,
+    /// Mempool bound: most txs, optionally with most bytes (`5000` or `5000,1073741824`); a full
+    /// mempool refuses txs with CometBFT's error. [default: 5000,1073741824]
+    #[arg(long, value_name = "TXS[,BYTES]")]
+    pub mempool_size: Option<String>,
 }
 
 /// The `--config` file: the flags' names in snake_case, all optional.
@@ -97,6 +101,7 @@ struct RawFile {
     min_gas_price: Option<NumberOrText>,
     max_block_gas: Option<u64>,
     max_block_bytes: Option<u64>,
+    mempool_size: Option<NumberOrText>,
 }
 
 /// A TOML value that may be written as a number or as a string.
@@ -308,6 +313,26 @@ fn parse_gas_price(text: &str, denom: &str) -> Result<f64, String> {
     }
 }
 
+/// Parses `TXS` or `TXS,BYTES`, both positive.
+fn parse_mempool_size(text: &str) -> Result<(usize, Option<u64>), String> {
+    let bad =
+        || format!("invalid mempool size {text:?}: expected TXS or TXS,BYTES (positive integers)");
+    let (txs, bytes) = match text.split_once(',') {
+        Some((t, b)) => (t, Some(b)),
+        None => (text, None),
+    };
+    let txs = match txs.trim().parse::<usize>() {
+        Ok(n) if n > 0 => n,
+        _ => return Err(bad()),
+    };
+    let bytes = match bytes.map(|b| b.trim().parse::<u64>()) {
+        None => None,
+        Some(Ok(n)) if n > 0 => Some(n),
+        Some(_) => return Err(bad()),
+    };
+    Ok((txs, bytes))
+}
+
 /// A `NAME=MNEMONIC_FILE:AMOUNT` specification, split but not yet read.
 struct AccountSpec {
     name: String,
@@ -490,6 +515,17 @@ pub fn build_config(args: DevnetArgs) -> Result<DevnetConfig, CliError> {
         positive,
     ) {
         config.max_block_bytes = bytes;
+    }
+    if let Some((txs, bytes)) = setting(
+        p,
+        file,
+        ("mempool-size", "mempool_size"),
+        args.mempool_size,
+        |f| f.raw.mempool_size.clone().map(NumberOrText::into_text),
+        parse_mempool_size,
+    ) {
+        config.mempool_size = txs;
+        config.mempool_max_txs_bytes = bytes.unwrap_or(config.mempool_max_txs_bytes);
     }
 
     // Genesis accounts: the flags replace the file's list.
@@ -733,6 +769,23 @@ mod tests {
             parse_listen_addr("tcp://127.0.0.1:5").unwrap(),
             "127.0.0.1:5".parse::<SocketAddr>().unwrap()
         );
+    }
+
+    #[test]
+    fn mempool_size_takes_txs_and_bytes() {
+        let config =
+            build_config(parse(&["--chain-id", "d-1", "--mempool-size", "10,2048"])).unwrap();
+        assert_eq!(
+            (config.mempool_size, config.mempool_max_txs_bytes),
+            (10, 2048)
+        );
+        let config = build_config(parse(&["--chain-id", "d-1", "--mempool-size", "7"])).unwrap();
+        assert_eq!(
+            (config.mempool_size, config.mempool_max_txs_bytes),
+            (7, 1_073_741_824)
+        );
+        assert!(parse_mempool_size("0").is_err());
+        assert!(parse_mempool_size("5,x").is_err());
     }
 
     #[test]

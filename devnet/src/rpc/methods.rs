@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::CancellationToken;
 
-use super::index::{page_window, Indexer};
+use super::index::{page_window, Indexer, DEFAULT_PER_PAGE, MAX_PER_PAGE};
 use super::jsonrpc::RpcError;
 use super::params::Params;
 use super::query::Query;
@@ -63,6 +63,7 @@ pub const ROUTES: &[(&str, &[&str])] = &[
     ("block_search", &["query", "page", "per_page", "order_by"]),
     ("validators", &["height", "page", "per_page"]),
     ("consensus_params", &["height"]),
+    ("unconfirmed_txs", &["limit"]),
     ("num_unconfirmed_txs", &[]),
     ("broadcast_tx_commit", &["tx"]),
     ("broadcast_tx_sync", &["tx"]),
@@ -254,15 +255,19 @@ pub async fn call(ctx: &Ctx, method: &str, p: &Params) -> Result<Value, RpcError
                 "consensus_params": render::consensus_params(&node.consensus_params()),
             }))
         }
-        "num_unconfirmed_txs" => {
-            let n = node.mempool_size();
-            Ok(json!({
-                "n_txs": n.to_string(),
-                "total": n.to_string(),
-                "total_bytes": node.mempool_bytes().to_string(),
-                "txs": null,
-            }))
+        "unconfirmed_txs" => {
+            // `limit` is read as `per_page` is (`validatePerPage`).
+            let limit = match p.int("limit")? {
+                Some(l) if l >= 1 => l.min(MAX_PER_PAGE),
+                _ => DEFAULT_PER_PAGE,
+            };
+            let (txs, total, bytes) = node.unconfirmed_txs(usize::try_from(limit).unwrap_or(0));
+            Ok(render::unconfirmed_txs(&txs, total, bytes))
         }
+        "num_unconfirmed_txs" => Ok(render::num_unconfirmed_txs(
+            node.mempool_size(),
+            node.mempool_bytes(),
+        )),
         "tx" => {
             let hash = p.hash("hash")?.unwrap_or_default();
             let prove = p.boolean("prove")?.unwrap_or(false);

@@ -539,6 +539,27 @@ pub fn abci_info(info: &tendermint::abci::response::Info) -> Value {
     json!({"response": to_value(info)})
 }
 
+/// The result of `unconfirmed_txs` (v0.38 `ResultUnconfirmedTxs`): the txs listed, the
+/// mempool's tx count and bytes, the txs in base64.
+pub fn unconfirmed_txs(txs: &[Vec<u8>], total: usize, total_bytes: u64) -> Value {
+    json!({
+        "n_txs": txs.len().to_string(),
+        "total": total.to_string(),
+        "total_bytes": total_bytes.to_string(),
+        "txs": txs.iter().map(|t| b64(t)).collect::<Vec<_>>(),
+    })
+}
+
+/// The result of `num_unconfirmed_txs`: `ResultUnconfirmedTxs` without txs (`null`).
+pub fn num_unconfirmed_txs(total: usize, total_bytes: u64) -> Value {
+    json!({
+        "n_txs": total.to_string(),
+        "total": total.to_string(),
+        "total_bytes": total_bytes.to_string(),
+        "txs": null,
+    })
+}
+
 /// The result of `net_info` for a node without peers.
 pub fn net_info() -> Value {
     json!({"listening": true, "listeners": ["Listener(@)"], "n_peers": "0", "peers": []})
