@@ -69,10 +69,6 @@ fn fresh() -> ExecState {
     ExecState::new(state, GasMeter::infinite())
 }
 
-fn any<M: Message + Name>(msg: &M) -> Any {
-    any_of(msg)
-}
-
 fn event_kinds(result: &MsgResult) -> Vec<String> {
     result
         .events
@@ -131,7 +127,7 @@ fn create_client(
         consensus_state: Some(tm_consensus_state(root).into()),
         signer: addr(9),
     };
-    execute(st, h, &any(&msg), &addr(9)).unwrap()
+    execute(st, h, &to_any(&msg), &addr(9)).unwrap()
 }
 
 /// Stands in for `MsgUpdateClient`: client 07-tendermint-0 gets a consensus state at 1-`height`.
@@ -224,7 +220,7 @@ fn packet(seq: u64, data: Vec<u8>, timeout_height: u64, timeout_ns: u64) -> chan
 }
 
 fn recv_any(p: chan::Packet, seq_signer: &str) -> Any {
-    any(&chan::MsgRecvPacket {
+    to_any(&chan::MsgRecvPacket {
         packet: Some(p),
         proof_commitment: vec![1],
         proof_height: Some(client::Height {
@@ -262,7 +258,7 @@ fn transfer_msg(
     amount: u128,
     timeout_height: u64,
 ) -> Any {
-    any(&transfer_proto::MsgTransfer {
+    to_any(&transfer_proto::MsgTransfer {
         source_port: "transfer".to_string(),
         source_channel: "channel-0".to_string(),
         token: Some(ProtoCoin {
@@ -368,7 +364,7 @@ fn redundancy_detection_on_a_hand_built_state() {
     );
 
     let ack = |seq| {
-        any(&chan::MsgAcknowledgement {
+        to_any(&chan::MsgAcknowledgement {
             packet: Some(packet(seq, vec![], 0, 1)),
             acknowledgement: ACK_SUCCESS.to_vec(),
             proof_acked: vec![1],
@@ -377,7 +373,7 @@ fn redundancy_detection_on_a_hand_built_state() {
         })
     };
     let timeout = |seq| {
-        any(&chan::MsgTimeout {
+        to_any(&chan::MsgTimeout {
             packet: Some(packet(seq, vec![], 0, 1)),
             proof_unreceived: vec![1],
             proof_height: h(10),
@@ -386,7 +382,7 @@ fn redundancy_detection_on_a_hand_built_state() {
         })
     };
     let timeout_on_close = |seq| {
-        any(&chan::MsgTimeoutOnClose {
+        to_any(&chan::MsgTimeoutOnClose {
             packet: Some(packet(seq, vec![], 0, 1)),
             proof_unreceived: vec![1],
             proof_close: vec![1],
@@ -403,7 +399,7 @@ fn redundancy_detection_on_a_hand_built_state() {
     assert_eq!(is_redundant(&mut st, &timeout_on_close(2)), Some(false));
     assert_eq!(is_redundant(&mut st, &timeout_on_close(5)), Some(true));
 
-    let update = any(&client::MsgUpdateClient::default());
+    let update = to_any(&client::MsgUpdateClient::default());
     assert_eq!(is_redundant(&mut st, &update), None);
     let garbage = Any {
         type_url: MSG_RECV_PACKET.to_string(),
@@ -539,7 +535,7 @@ fn create_client_through_execute() {
         consensus_state: Some(tm_consensus_state(&[5; 32]).into()),
         signer: addr(9),
     };
-    let err = execute(&mut st, &host, &any(&msg), &addr(8)).unwrap_err();
+    let err = execute(&mut st, &host, &to_any(&msg), &addr(8)).unwrap_err();
     assert_eq!((err.codespace, err.code), ("sdk", 8));
 }
 
@@ -665,7 +661,7 @@ fn transfer_round_trip_with_real_proofs() {
     // 2. b: a client of a at height 10 whose root is a's state now; relay packet 1.
     create_client(&mut b, &host_b(20), "a-1", 10, &a.state.app_hash());
     let p1 = packet(1, data1.clone(), 0, timeout_ns);
-    let recv = any(&chan::MsgRecvPacket {
+    let recv = to_any(&chan::MsgRecvPacket {
         packet: Some(p1.clone()),
         proof_commitment: proof(&a, commitment_key),
         proof_height: h(10),
@@ -732,7 +728,7 @@ fn transfer_round_trip_with_real_proofs() {
         ("transfer/channel-0", "stake")
     );
     // A proof for the wrong data fails verification.
-    let bad = any(&chan::MsgRecvPacket {
+    let bad = to_any(&chan::MsgRecvPacket {
         packet: Some(packet(2, data1.clone(), 0, timeout_ns)),
         proof_commitment: proof(&a, commitment_key),
         proof_height: h(10),
@@ -743,7 +739,7 @@ fn transfer_round_trip_with_real_proofs() {
 
     // 3. a: a client update to b's state at height 20, then the ack of packet 1.
     add_consensus_state(&mut a, &host_a(30), 20, &b.state.app_hash());
-    let ack = any(&chan::MsgAcknowledgement {
+    let ack = to_any(&chan::MsgAcknowledgement {
         packet: Some(p1.clone()),
         acknowledgement: ACK_SUCCESS.to_vec(),
         proof_acked: proof(&b, ack_key),
@@ -773,7 +769,7 @@ fn transfer_round_trip_with_real_proofs() {
             memo: String::new(),
         },
     );
-    let timeout = any(&chan::MsgTimeout {
+    let timeout = to_any(&chan::MsgTimeout {
         packet: Some(packet(2, data2, 15, 0)),
         proof_unreceived: proof(&b, "receipts/ports/transfer/channels/channel-0/sequences/2"),
         proof_height: h(20),
@@ -802,7 +798,7 @@ fn transfer_round_trip_with_real_proofs() {
         .contains(r#""denom":"transfer/channel-0/stake""#));
     assert_eq!(bank::balance(&mut b, &bob, &voucher), 60);
     add_consensus_state(&mut a, &host_a(33), 30, &b.state.app_hash());
-    let recv_back = any(&chan::MsgRecvPacket {
+    let recv_back = to_any(&chan::MsgRecvPacket {
         packet: Some(packet(1, back, 0, timeout_ns)),
         proof_commitment: proof(&b, commitment_key),
         proof_height: h(30),
@@ -1031,7 +1027,7 @@ fn update_client_with_a_signed_header() {
         consensus_state: Some(consensus.into()),
         signer: addr(9),
     };
-    execute(&mut a, &host_a, &any(&create), &addr(9)).unwrap();
+    execute(&mut a, &host_a, &to_any(&create), &addr(9)).unwrap();
 
     let update = |height: u64, time: i64, app_hash: &[u8]| {
         let (signed_header, validator_set) = signed_header(&key, height, time, app_hash);
@@ -1041,7 +1037,7 @@ fn update_client_with_a_signed_header() {
             trusted_height: Height::new(1, 10).unwrap(),
             trusted_next_validator_set: validator_set,
         };
-        any(&client::MsgUpdateClient {
+        to_any(&client::MsgUpdateClient {
             client_id: "07-tendermint-0".to_string(),
             client_message: Some(header.into()),
             signer: addr(9),
@@ -1112,7 +1108,7 @@ fn update_client_with_a_signed_header() {
         trusted_height: Height::new(1, 10).unwrap(),
         trusted_next_validator_set: validator_set,
     };
-    let bad = any(&client::MsgUpdateClient {
+    let bad = to_any(&client::MsgUpdateClient {
         client_id: "07-tendermint-0".to_string(),
         client_message: Some(header.into()),
         signer: addr(9),
