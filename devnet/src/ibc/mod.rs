@@ -18,6 +18,7 @@ mod keys;
 mod query;
 pub mod transfer;
 
+use cosmos::to_any;
 use ibc::core::entrypoint::dispatch;
 use ibc::core::handler::types::msgs::MsgEnvelope;
 use ibc::core::host::types::identifiers::PortId;
@@ -31,7 +32,7 @@ use ibc_proto::ibc::applications::transfer::v1::{MsgTransfer, MsgTransferRespons
 use ibc_proto::ibc::core::channel::v1 as chan;
 use ibc_proto::ibc::core::client::v1 as client;
 use ibc_proto::ibc::core::connection::v1 as conn;
-use prost::{Message, Name};
+use prost::Message;
 
 use self::context::{IbcContext, Shared};
 use self::keys::IBC_STORE;
@@ -117,13 +118,6 @@ pub fn handles(type_url: &str) -> bool {
     MESSAGE_TYPES.contains(&type_url)
 }
 
-fn any_of<M: Message + Name>(msg: &M) -> Any {
-    Any {
-        type_url: M::type_url(),
-        value: msg.encode_to_vec(),
-    }
-}
-
 /// `ResponseResultType`.
 const RESULT_NOOP: i32 = 1;
 const RESULT_SUCCESS: i32 = 2;
@@ -131,10 +125,10 @@ const RESULT_SUCCESS: i32 = 2;
 /// The response of a packet message with `result`; `None` for other messages.
 fn packet_response(type_url: &str, result: i32) -> Option<Any> {
     match type_url {
-        MSG_RECV_PACKET => Some(any_of(&chan::MsgRecvPacketResponse { result })),
-        MSG_ACKNOWLEDGEMENT => Some(any_of(&chan::MsgAcknowledgementResponse { result })),
-        MSG_TIMEOUT => Some(any_of(&chan::MsgTimeoutResponse { result })),
-        MSG_TIMEOUT_ON_CLOSE => Some(any_of(&chan::MsgTimeoutOnCloseResponse { result })),
+        MSG_RECV_PACKET => Some(to_any(&chan::MsgRecvPacketResponse { result })),
+        MSG_ACKNOWLEDGEMENT => Some(to_any(&chan::MsgAcknowledgementResponse { result })),
+        MSG_TIMEOUT => Some(to_any(&chan::MsgTimeoutResponse { result })),
+        MSG_TIMEOUT_ON_CLOSE => Some(to_any(&chan::MsgTimeoutOnCloseResponse { result })),
         _ => None,
     }
 }
@@ -297,32 +291,32 @@ fn core_response(
         Some((id.to_string(), end.version().to_string()))
     };
     Some(match type_url.rsplit('.').next().unwrap_or_default() {
-        "MsgCreateClient" => any_of(&client::MsgCreateClientResponse {}),
-        "MsgUpdateClient" => any_of(&client::MsgUpdateClientResponse {}),
-        "MsgUpgradeClient" => any_of(&client::MsgUpgradeClientResponse {}),
-        "MsgSubmitMisbehaviour" => any_of(&client::MsgSubmitMisbehaviourResponse {}),
-        "MsgConnectionOpenInit" => any_of(&conn::MsgConnectionOpenInitResponse {}),
-        "MsgConnectionOpenTry" => any_of(&conn::MsgConnectionOpenTryResponse {}),
-        "MsgConnectionOpenAck" => any_of(&conn::MsgConnectionOpenAckResponse {}),
-        "MsgConnectionOpenConfirm" => any_of(&conn::MsgConnectionOpenConfirmResponse {}),
+        "MsgCreateClient" => to_any(&client::MsgCreateClientResponse {}),
+        "MsgUpdateClient" => to_any(&client::MsgUpdateClientResponse {}),
+        "MsgUpgradeClient" => to_any(&client::MsgUpgradeClientResponse {}),
+        "MsgSubmitMisbehaviour" => to_any(&client::MsgSubmitMisbehaviourResponse {}),
+        "MsgConnectionOpenInit" => to_any(&conn::MsgConnectionOpenInitResponse {}),
+        "MsgConnectionOpenTry" => to_any(&conn::MsgConnectionOpenTryResponse {}),
+        "MsgConnectionOpenAck" => to_any(&conn::MsgConnectionOpenAckResponse {}),
+        "MsgConnectionOpenConfirm" => to_any(&conn::MsgConnectionOpenConfirmResponse {}),
         "MsgChannelOpenInit" => {
             let (channel_id, version) = channel().unwrap_or_default();
-            any_of(&chan::MsgChannelOpenInitResponse {
+            to_any(&chan::MsgChannelOpenInitResponse {
                 channel_id,
                 version,
             })
         }
         "MsgChannelOpenTry" => {
             let (channel_id, version) = channel().unwrap_or_default();
-            any_of(&chan::MsgChannelOpenTryResponse {
+            to_any(&chan::MsgChannelOpenTryResponse {
                 version,
                 channel_id,
             })
         }
-        "MsgChannelOpenAck" => any_of(&chan::MsgChannelOpenAckResponse {}),
-        "MsgChannelOpenConfirm" => any_of(&chan::MsgChannelOpenConfirmResponse {}),
-        "MsgChannelCloseInit" => any_of(&chan::MsgChannelCloseInitResponse {}),
-        "MsgChannelCloseConfirm" => any_of(&chan::MsgChannelCloseConfirmResponse {}),
+        "MsgChannelOpenAck" => to_any(&chan::MsgChannelOpenAckResponse {}),
+        "MsgChannelOpenConfirm" => to_any(&chan::MsgChannelOpenConfirmResponse {}),
+        "MsgChannelCloseInit" => to_any(&chan::MsgChannelCloseInitResponse {}),
+        "MsgChannelCloseConfirm" => to_any(&chan::MsgChannelCloseConfirmResponse {}),
         _ => return None,
     })
 }
@@ -332,7 +326,7 @@ fn run(ctx: &mut IbcContext<'_>, msg: &Any, tx_signer: &str) -> Result<Option<An
     if msg.type_url == MSG_TRANSFER {
         let raw = MsgTransfer::decode(msg.value.as_slice()).map_err(TxError::tx_decode)?;
         let sequence = transfer::send_transfer(ctx, &raw, tx_signer)?;
-        return Ok(Some(any_of(&MsgTransferResponse { sequence })));
+        return Ok(Some(to_any(&MsgTransferResponse { sequence })));
     }
     if !handles(&msg.type_url) {
         return Err(TxError::sdk(

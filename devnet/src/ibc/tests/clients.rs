@@ -106,7 +106,7 @@ fn create_client_through_execute() {
         consensus_state: Some(tm_consensus_state(&[5; 32]).into()),
         signer: addr(9),
     };
-    let err = execute(&mut st, &host, &any(&msg), &addr(8)).unwrap_err();
+    let err = execute(&mut st, &host, &to_any(&msg), &addr(8)).unwrap_err();
     assert_eq!((err.codespace, err.code), ("sdk", 8));
 }
 
@@ -229,7 +229,7 @@ fn update_client_with_a_signed_header() {
         consensus_state: Some(consensus.into()),
         signer: addr(9),
     };
-    execute(&mut a, &host_a, &any(&create), &addr(9)).unwrap();
+    execute(&mut a, &host_a, &to_any(&create), &addr(9)).unwrap();
 
     let update = |height: u64, time: i64, app_hash: &[u8]| {
         let (signed_header, validator_set) = signed_header(&key, height, time, app_hash);
@@ -239,7 +239,7 @@ fn update_client_with_a_signed_header() {
             trusted_height: Height::new(1, 10).unwrap(),
             trusted_next_validator_set: validator_set,
         };
-        any(&client::MsgUpdateClient {
+        to_any(&client::MsgUpdateClient {
             client_id: "07-tendermint-0".to_string(),
             client_message: Some(header.into()),
             signer: addr(9),
@@ -310,7 +310,7 @@ fn update_client_with_a_signed_header() {
         trusted_height: Height::new(1, 10).unwrap(),
         trusted_next_validator_set: validator_set,
     };
-    let bad = any(&client::MsgUpdateClient {
+    let bad = to_any(&client::MsgUpdateClient {
         client_id: "07-tendermint-0".to_string(),
         client_message: Some(header.into()),
         signer: addr(9),

@@ -35,7 +35,7 @@ fn redundancy_detection_on_a_hand_built_state() {
     );
 
     let ack = |seq| {
-        any(&chan::MsgAcknowledgement {
+        to_any(&chan::MsgAcknowledgement {
             packet: Some(packet(seq, vec![], 0, 1)),
             acknowledgement: ACK_SUCCESS.to_vec(),
             proof_acked: vec![1],
@@ -44,7 +44,7 @@ fn redundancy_detection_on_a_hand_built_state() {
         })
     };
     let timeout = |seq| {
-        any(&chan::MsgTimeout {
+        to_any(&chan::MsgTimeout {
             packet: Some(packet(seq, vec![], 0, 1)),
             proof_unreceived: vec![1],
             proof_height: h(10),
@@ -53,7 +53,7 @@ fn redundancy_detection_on_a_hand_built_state() {
         })
     };
     let timeout_on_close = |seq| {
-        any(&chan::MsgTimeoutOnClose {
+        to_any(&chan::MsgTimeoutOnClose {
             packet: Some(packet(seq, vec![], 0, 1)),
             proof_unreceived: vec![1],
             proof_close: vec![1],
@@ -70,7 +70,7 @@ fn redundancy_detection_on_a_hand_built_state() {
     assert_eq!(is_redundant(&mut st, &timeout_on_close(2)), Some(false));
     assert_eq!(is_redundant(&mut st, &timeout_on_close(5)), Some(true));
 
-    let update = any(&client::MsgUpdateClient::default());
+    let update = to_any(&client::MsgUpdateClient::default());
     assert_eq!(is_redundant(&mut st, &update), None);
     let garbage = Any {
         type_url: MSG_RECV_PACKET.to_string(),

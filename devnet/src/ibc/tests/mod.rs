@@ -39,7 +39,7 @@ use super::*;
 use crate::bank;
 use crate::exec::GasMeter;
 use crate::store::State;
-use cosmos::Coin;
+use cosmos::{to_any, Coin};
 
 const T0_NS: u128 = 1_700_000_000 * 1_000_000_000;
 
@@ -76,10 +76,6 @@ fn fresh() -> ExecState {
     let mut state = State::new();
     state.set_version(1);
     ExecState::new(state, GasMeter::infinite())
-}
-
-fn any<M: Message + Name>(msg: &M) -> Any {
-    any_of(msg)
 }
 
 fn event_kinds(result: &MsgResult) -> Vec<String> {
@@ -140,7 +136,7 @@ fn create_client(
         consensus_state: Some(tm_consensus_state(root).into()),
         signer: addr(9),
     };
-    execute(st, h, &any(&msg), &addr(9)).unwrap()
+    execute(st, h, &to_any(&msg), &addr(9)).unwrap()
 }
 
 /// Stands in for `MsgUpdateClient`: client 07-tendermint-0 gets a consensus state at 1-`height`.
@@ -233,7 +229,7 @@ fn packet(seq: u64, data: Vec<u8>, timeout_height: u64, timeout_ns: u64) -> chan
 }
 
 fn recv_any(p: chan::Packet, seq_signer: &str) -> Any {
-    any(&chan::MsgRecvPacket {
+    to_any(&chan::MsgRecvPacket {
         packet: Some(p),
         proof_commitment: vec![1],
         proof_height: Some(client::Height {
@@ -271,7 +267,7 @@ fn transfer_msg(
     amount: u128,
     timeout_height: u64,
 ) -> Any {
-    any(&transfer_proto::MsgTransfer {
+    to_any(&transfer_proto::MsgTransfer {
         source_port: "transfer".to_string(),
         source_channel: "channel-0".to_string(),
         token: Some(ProtoCoin {

@@ -142,7 +142,7 @@ fn transfer_round_trip_with_real_proofs() {
     // 2. b: a client of a at height 10 whose root is a's state now; relay packet 1.
     create_client(&mut b, &host_b(20), "a-1", 10, &a.state.app_hash());
     let p1 = packet(1, data1.clone(), 0, timeout_ns);
-    let recv = any(&chan::MsgRecvPacket {
+    let recv = to_any(&chan::MsgRecvPacket {
         packet: Some(p1.clone()),
         proof_commitment: proof(&a, commitment_key),
         proof_height: h(10),
@@ -209,7 +209,7 @@ fn transfer_round_trip_with_real_proofs() {
         ("transfer/channel-0", "stake")
     );
     // A proof for the wrong data fails verification.
-    let bad = any(&chan::MsgRecvPacket {
+    let bad = to_any(&chan::MsgRecvPacket {
         packet: Some(packet(2, data1.clone(), 0, timeout_ns)),
         proof_commitment: proof(&a, commitment_key),
         proof_height: h(10),
@@ -220,7 +220,7 @@ fn transfer_round_trip_with_real_proofs() {
 
     // 3. a: a client update to b's state at height 20, then the ack of packet 1.
     add_consensus_state(&mut a, &host_a(30), 20, &b.state.app_hash());
-    let ack = any(&chan::MsgAcknowledgement {
+    let ack = to_any(&chan::MsgAcknowledgement {
         packet: Some(p1.clone()),
         acknowledgement: ACK_SUCCESS.to_vec(),
         proof_acked: proof(&b, ack_key),
@@ -250,7 +250,7 @@ fn transfer_round_trip_with_real_proofs() {
             memo: String::new(),
         },
     );
-    let timeout = any(&chan::MsgTimeout {
+    let timeout = to_any(&chan::MsgTimeout {
         packet: Some(packet(2, data2, 15, 0)),
         proof_unreceived: proof(&b, "receipts/ports/transfer/channels/channel-0/sequences/2"),
         proof_height: h(20),
@@ -279,7 +279,7 @@ fn transfer_round_trip_with_real_proofs() {
         .contains(r#""denom":"transfer/channel-0/stake""#));
     assert_eq!(bank::balance(&mut b, &bob, &voucher), 60);
     add_consensus_state(&mut a, &host_a(33), 30, &b.state.app_hash());
-    let recv_back = any(&chan::MsgRecvPacket {
+    let recv_back = to_any(&chan::MsgRecvPacket {
         packet: Some(packet(1, back, 0, timeout_ns)),
         proof_commitment: proof(&b, commitment_key),
         proof_height: h(30),
