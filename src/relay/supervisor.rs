@@ -177,6 +177,9 @@ pub async fn run_with(
                         info!(channel = %spec.name(), counterparty = %format!("{}/{}", spec.b.port, spec.b.channel), ordered = spec.ordered, "starting channel worker");
                         let token = slot.insert(workers_token.child_token()).clone();
                         started.push(spec.name());
+                        // Registered before the task runs, so `READY=1` below never precedes
+                        // the workers it announces in the state.
+                        state.worker_running(&Arc::new(report::channel_info(&spec)));
                         workers.spawn(supervise(
                             Arc::new(spec),
                             cache.clone(),
