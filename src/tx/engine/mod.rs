@@ -117,20 +117,20 @@ impl Outcome {
 
 /// Tuning of a [`TxEngine`] beyond the chain's config.
 #[derive(Clone, Debug)]
-pub struct TxEngineOptions {
+pub(crate) struct TxEngineOptions {
     /// Capacity of the request queue.
-    pub queue_capacity: usize,
+    pub(crate) queue_capacity: usize,
     /// How long the submitter gathers more requests after the first one.
-    pub batch_window: Duration,
+    pub(crate) batch_window: Duration,
     /// Interval between `/tx` polls of a pending tx (about half a block).
-    pub confirm_poll: Duration,
+    pub(crate) confirm_poll: Duration,
     /// How long a broadcast tx may take to appear in a block before its items fail.
-    pub confirm_timeout: Duration,
+    pub(crate) confirm_timeout: Duration,
     /// Counterparty blocks an item may stay unprovable (commitment or ack absent) before it is
     /// settled.
-    pub defer_blocks: u64,
+    pub(crate) defer_blocks: u64,
     /// Re-signs after an account sequence mismatch (code 32), per tx.
-    pub sequence_retries: u32,
+    pub(crate) sequence_retries: u32,
 }
 
 impl Default for TxEngineOptions {
@@ -218,7 +218,7 @@ impl TxEngine {
     }
 
     /// [`TxEngine::spawn`] with explicit options.
-    pub fn spawn_with(
+    pub(crate) fn spawn_with(
         config: &ChainConfig,
         host: IbcQuerier,
         counterparty: IbcQuerier,
