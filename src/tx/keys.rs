@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::valid_key_name;
 
 /// The Cosmos HD path, `m/44'/118'/0'/0/0`.
-pub const DEFAULT_HD_PATH: &str = cosmos::COSMOS_HD_PATH;
+pub(crate) const DEFAULT_HD_PATH: &str = cosmos::COSMOS_HD_PATH;
 
 /// Version of the key file format.
 const FORMAT_VERSION: u32 = 1;
@@ -25,21 +25,21 @@ const FORMAT_VERSION: u32 = 1;
 /// A BIP-39 mnemonic. `Debug` and `Display` never show it.
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct Mnemonic(String);
+pub(crate) struct Mnemonic(String);
 
 impl Mnemonic {
     /// Wraps a phrase, normalising whitespace (the file may end with a newline, or wrap lines).
-    pub fn new(phrase: &str) -> Self {
+    pub(crate) fn new(phrase: &str) -> Self {
         Self(phrase.split_whitespace().collect::<Vec<_>>().join(" "))
     }
 
     /// The phrase, for derivation only.
-    pub fn expose(&self) -> &str {
+    pub(crate) fn expose(&self) -> &str {
         &self.0
     }
 
     /// Number of words.
-    pub fn word_count(&self) -> usize {
+    pub(crate) fn word_count(&self) -> usize {
         self.0.split(' ').filter(|w| !w.is_empty()).count()
     }
 }
@@ -52,22 +52,22 @@ impl fmt::Debug for Mnemonic {
 
 /// What `keys list` shows: everything but the secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KeyInfo {
+pub(crate) struct KeyInfo {
     /// Key name.
-    pub name: String,
+    pub(crate) name: String,
     /// Bech32 address.
-    pub address: String,
+    pub(crate) address: String,
     /// HD derivation path.
-    pub hd_path: String,
+    pub(crate) hd_path: String,
     /// Bech32 prefix of `address`.
-    pub account_prefix: String,
+    pub(crate) account_prefix: String,
 }
 
 /// A loaded signing key.
 #[derive(Clone)]
-pub struct SigningKey {
+pub(crate) struct SigningKey {
     /// Public part.
-    pub info: KeyInfo,
+    pub(crate) info: KeyInfo,
     key: AccountKey,
 }
 
@@ -81,23 +81,8 @@ impl fmt::Debug for SigningKey {
 }
 
 impl SigningKey {
-    /// The account's bech32 address.
-    pub fn address(&self) -> &str {
-        &self.info.address
-    }
-
-    /// The 33-byte compressed secp256k1 public key.
-    pub fn public_key(&self) -> Vec<u8> {
-        self.key.public_key()
-    }
-
-    /// A 64-byte low-S signature over sha256(`msg`).
-    pub fn sign(&self, msg: &[u8]) -> Vec<u8> {
-        self.key.sign(msg)
-    }
-
     /// The underlying account key.
-    pub fn account_key(&self) -> &AccountKey {
+    pub(crate) fn account_key(&self) -> &AccountKey {
         &self.key
     }
 }
@@ -182,23 +167,23 @@ struct KeyFile {
 
 /// A directory of key files.
 #[derive(Debug, Clone)]
-pub struct KeyStore {
+pub(crate) struct KeyStore {
     dir: PathBuf,
 }
 
 impl KeyStore {
     /// A key store in `dir` (created on the first `add`).
-    pub fn new(dir: impl Into<PathBuf>) -> Self {
+    pub(crate) fn new(dir: impl Into<PathBuf>) -> Self {
         Self { dir: dir.into() }
     }
 
     /// The directory.
-    pub fn dir(&self) -> &Path {
+    pub(crate) fn dir(&self) -> &Path {
         &self.dir
     }
 
     /// The file of key `name`.
-    pub fn file_of(&self, name: &str) -> Result<PathBuf, KeyError> {
+    pub(crate) fn file_of(&self, name: &str) -> Result<PathBuf, KeyError> {
         if !valid_key_name(name) {
             return Err(KeyError::InvalidName(name.to_string()));
         }
@@ -206,7 +191,7 @@ impl KeyStore {
     }
 
     /// Derives the key from `mnemonic` on `hd_path` and stores it as `name`.
-    pub fn add(
+    pub(crate) fn add(
         &self,
         name: &str,
         mnemonic: &Mnemonic,
@@ -249,7 +234,7 @@ impl KeyStore {
     }
 
     /// Loads key `name`, refusing files that group or others can access.
-    pub fn load(&self, name: &str) -> Result<SigningKey, KeyError> {
+    pub(crate) fn load(&self, name: &str) -> Result<SigningKey, KeyError> {
         let file = self.file_of(name)?;
         let parsed = self.read(name, &file)?;
         let key = derive(
@@ -279,7 +264,7 @@ impl KeyStore {
     }
 
     /// The public information of key `name` (permissions are checked, nothing is derived).
-    pub fn info(&self, name: &str) -> Result<KeyInfo, KeyError> {
+    pub(crate) fn info(&self, name: &str) -> Result<KeyInfo, KeyError> {
         let file = self.file_of(name)?;
         let parsed = self.read(name, &file)?;
         Ok(KeyInfo {
@@ -292,7 +277,7 @@ impl KeyStore {
 
     /// Every key in the store, sorted by name; unreadable files are returned as errors.
     /// A missing directory is an empty store.
-    pub fn list(&self) -> Result<Vec<Result<KeyInfo, KeyError>>, KeyError> {
+    pub(crate) fn list(&self) -> Result<Vec<Result<KeyInfo, KeyError>>, KeyError> {
         let entries = match std::fs::read_dir(&self.dir) {
             Ok(e) => e,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -324,7 +309,7 @@ impl KeyStore {
     }
 
     /// Deletes key `name`.
-    pub fn delete(&self, name: &str) -> Result<(), KeyError> {
+    pub(crate) fn delete(&self, name: &str) -> Result<(), KeyError> {
         let file = self.file_of(name)?;
         match std::fs::remove_file(&file) {
             Ok(()) => {

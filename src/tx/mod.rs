@@ -4,5 +4,5 @@
 
 pub mod engine;
 pub mod keys;
-pub mod packet;
-pub mod sign;
+pub(crate) mod packet;
+pub(crate) mod sign;

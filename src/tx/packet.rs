@@ -15,7 +15,7 @@ use ibc_proto::ibc::core::client::v1::Height;
 use crate::chain::types::{RelayItem, RelayKind};
 
 /// The counterparty store path whose proof the message for `item` carries.
-pub fn proof_path(item: &RelayItem) -> String {
+pub(crate) fn proof_path(item: &RelayItem) -> String {
     let p = &item.packet;
     match item.kind {
         RelayKind::Recv => format!(
@@ -39,7 +39,7 @@ pub fn proof_path(item: &RelayItem) -> String {
 
 /// Why a message could not be built from a proof.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Unbuildable {
+pub(crate) enum Unbuildable {
     /// The commitment or acknowledgement to prove is absent at the queried height: not written
     /// yet at that height, or already cleared (the packet's life is over).
     Absent,
@@ -51,7 +51,7 @@ pub enum Unbuildable {
 
 /// The message for `item` from the proven `value` and `proof` of [`proof_path`], with
 /// `proof_height` (the counterparty's `H + 1`) and `signer`.
-pub fn build_message(
+pub(crate) fn build_message(
     item: &RelayItem,
     value: &[u8],
     proof: Vec<u8>,

@@ -15,62 +15,63 @@ use ibc_proto::google::protobuf::Any;
 use crate::config::GasPrice;
 
 /// Memo put on every tx the relayer signs.
-pub const MEMO: &str = concat!("arke ", env!("CARGO_PKG_VERSION"));
+pub(crate) const MEMO: &str = concat!("arke ", env!("CARGO_PKG_VERSION"));
 
 /// Signs txs for one account on one chain, tracking its sequence.
 #[derive(Clone, Debug)]
-pub struct TxSigner {
+pub(crate) struct TxSigner {
     wallet: Wallet,
 }
 
 impl TxSigner {
     /// A signer for `key` on `chain_id`, its address with `account_prefix`; the account number
     /// and sequence start at 0 until [`TxSigner::set_account`] is called.
-    pub fn new(key: AccountKey, account_prefix: &str, chain_id: &str) -> Self {
+    pub(crate) fn new(key: AccountKey, account_prefix: &str, chain_id: &str) -> Self {
         Self {
             wallet: Wallet::new(key, account_prefix, chain_id, 0, 0),
         }
     }
 
     /// The bech32 address (the `signer` of every message).
-    pub fn address(&self) -> &str {
+    pub(crate) fn address(&self) -> &str {
         &self.wallet.address
     }
 
     /// The next sequence to sign with.
-    pub fn sequence(&self) -> u64 {
+    pub(crate) fn sequence(&self) -> u64 {
         self.wallet.sequence
     }
 
-    /// The account number.
-    pub fn account_number(&self) -> u64 {
+    /// The account number (read by the tests).
+    #[cfg(test)]
+    pub(crate) fn account_number(&self) -> u64 {
         self.wallet.account_number
     }
 
     /// Sets account number and sequence (from an account query).
-    pub fn set_account(&mut self, account_number: u64, sequence: u64) {
+    pub(crate) fn set_account(&mut self, account_number: u64, sequence: u64) {
         self.wallet.account_number = account_number;
         self.wallet.sequence = sequence;
     }
 
     /// Sets the next sequence (from "expected N").
-    pub fn set_sequence(&mut self, sequence: u64) {
+    pub(crate) fn set_sequence(&mut self, sequence: u64) {
         self.wallet.sequence = sequence;
     }
 
     /// Advances the sequence after a tx passed CheckTx.
-    pub fn advance(&mut self) {
+    pub(crate) fn advance(&mut self) {
         self.wallet.sequence = self.wallet.sequence.saturating_add(1);
     }
 
     /// A signed `TxRaw` with `msgs`, `gas_limit` and a fee of `fee` at the current sequence.
-    pub fn sign(&self, msgs: Vec<Any>, gas_limit: u64, fee: Option<Coin>) -> Vec<u8> {
+    pub(crate) fn sign(&self, msgs: Vec<Any>, gas_limit: u64, fee: Option<Coin>) -> Vec<u8> {
         self.wallet
             .sign_tx(msgs, fee.into_iter().collect(), gas_limit, MEMO)
     }
 
     /// A signed `TxRaw` at `sequence` instead of the tracked one (for simulation).
-    pub fn sign_at(
+    pub(crate) fn sign_at(
         &self,
         sequence: u64,
         msgs: Vec<Any>,
@@ -84,7 +85,7 @@ impl TxSigner {
 
     /// Bytes a signed tx takes beyond its messages' encodings: the size of an empty tx signed
     /// with the largest fee, plus room for the body's length prefixes.
-    pub fn envelope_size(&self, max_gas: u64, price: &GasPrice) -> usize {
+    pub(crate) fn envelope_size(&self, max_gas: u64, price: &GasPrice) -> usize {
         self.sign(Vec::new(), max_gas, fee_for(max_gas, price))
             .len()
             + 16
@@ -93,7 +94,7 @@ impl TxSigner {
 
 /// The fee for `gas` at `price`: `ceil(gas × price)` in the price's denom, or no coin when the
 /// amount is zero.
-pub fn fee_for(gas: u64, price: &GasPrice) -> Option<Coin> {
+pub(crate) fn fee_for(gas: u64, price: &GasPrice) -> Option<Coin> {
     let amount = (gas as f64 * price.price).ceil();
     if !amount.is_finite() || amount <= 0.0 {
         return None;
@@ -102,7 +103,7 @@ pub fn fee_for(gas: u64, price: &GasPrice) -> Option<Coin> {
 }
 
 /// The gas limit for a simulation that used `gas_used`: `ceil(gas_used × multiplier)`.
-pub fn gas_limit_for(gas_used: u64, multiplier: f64) -> u64 {
+pub(crate) fn gas_limit_for(gas_used: u64, multiplier: f64) -> u64 {
     let gas = (gas_used as f64 * multiplier.max(1.0)).ceil();
     if gas.is_finite() && gas < u64::MAX as f64 {
         gas as u64
@@ -113,7 +114,7 @@ pub fn gas_limit_for(gas_used: u64, multiplier: f64) -> u64 {
 
 /// The `N` of "account sequence mismatch, expected N, got G" (sdk code 32), also inside a
 /// longer error text.
-pub fn expected_sequence(log: &str) -> Option<u64> {
+pub(crate) fn expected_sequence(log: &str) -> Option<u64> {
     let from = log.find("sequence mismatch").unwrap_or(0);
     let tail = &log[from..];
     let rest = &tail[tail.find("expected")? + "expected".len()..];
@@ -126,7 +127,7 @@ pub fn expected_sequence(log: &str) -> Option<u64> {
 }
 
 /// The size of `msg` inside a `TxBody.messages` field (tag, length prefix, bytes).
-pub fn message_size(msg: &Any) -> usize {
+pub(crate) fn message_size(msg: &Any) -> usize {
     use prost::Message;
     let len = msg.encoded_len();
     1 + prost::encoding::encoded_len_varint(len as u64) + len

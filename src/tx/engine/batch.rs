@@ -1,0 +1,243 @@
+//! One batch of requests: relay items grouped by client, proved at one counterparty height
+//! (deferring those not provable yet), led by a client update when the client is behind, and
+//! cut into txs by `max_msg_num` and `max_tx_size`.
+
+use std::collections::BTreeMap;
+
+use cosmos::to_any;
+use ibc_proto::google::protobuf::Any;
+use ibc_proto::ibc::core::client::v1::{Height, MsgUpdateClient};
+use tracing::debug;
+
+use crate::chain::client_status::is_frozen;
+use crate::chain::light;
+use crate::chain::types::RelayKind;
+use crate::tx::packet::{build_message, proof_path, Unbuildable};
+use crate::tx::sign::message_size;
+
+use super::plan::{Effect, TxPlan, Waiter};
+use super::submitter::Submitter;
+use super::{Outcome, PendingItem, Request};
+
+impl Submitter {
+    pub(super) async fn process(&mut self, batch: Vec<Request>) {
+        let mut groups: BTreeMap<String, Vec<PendingItem>> = BTreeMap::new();
+        for p in std::mem::take(&mut self.deferred) {
+            groups.entry(p.client_id.clone()).or_default().push(p);
+        }
+        for request in batch {
+            match request {
+                Request::Relay(p) => groups.entry(p.client_id.clone()).or_default().push(*p),
+                Request::Msgs { msgs, reply } => {
+                    if msgs.is_empty() {
+                        let _ = reply.send(Outcome::failed("no messages to send", false));
+                        continue;
+                    }
+                    self.send(TxPlan {
+                        lead: msgs,
+                        items: Vec::new(),
+                        whole: Some(reply),
+                    })
+                    .await;
+                }
+            }
+        }
+        for (client_id, items) in groups {
+            self.relay_group(&client_id, items).await;
+        }
+    }
+
+    /// Proves, builds, cuts into txs and sends the items of one client.
+    async fn relay_group(&mut self, client_id: &str, items: Vec<PendingItem>) {
+        let fail_all = |items: Vec<PendingItem>, outcome: Outcome| {
+            for p in items {
+                let _ = p.reply.send(outcome.clone());
+            }
+        };
+        let latest = match self.counterparty.latest_height().await {
+            Ok(h) => h,
+            Err(e) => {
+                let reason = format!("{}: latest height: {e}", self.counterparty.chain_id());
+                return fail_all(items, Outcome::failed(reason, true));
+            }
+        };
+        if latest < 3 {
+            // Proofs need height ≥ 2 and header H + 1; wait for the chain to grow.
+            self.deferred.extend(items);
+            return;
+        }
+        let client_state = match self.host.client_state(client_id).await {
+            Ok(Some(cs)) => cs,
+            Ok(None) => {
+                let reason = format!("client {client_id} not found on {}", self.host.chain_id());
+                return fail_all(items, Outcome::failed(reason, false));
+            }
+            Err(e) => {
+                let reason = format!("client state of {client_id}: {e}");
+                return fail_all(items, Outcome::failed(reason, true));
+            }
+        };
+        if is_frozen(&client_state) {
+            let reason = format!("client {client_id} is frozen");
+            return fail_all(items, Outcome::failed(reason, false));
+        }
+        let trusted = client_state
+            .latest_height
+            .as_ref()
+            .map_or(0, |h| h.revision_height);
+        // Proofs at H verify against header H + 1. If the client is already past H + 1 (another
+        // relayer updated it since we read the height), prove at its height − 1 instead, so
+        // the consensus state for the proof height exists.
+        let mut h = latest - 1;
+        if trusted > h + 1 {
+            h = trusted - 1;
+        }
+        let proof_height = Height {
+            revision_number: self.counterparty.revision(),
+            revision_height: h + 1,
+        };
+
+        // Items already found unprovable at this height wait for the next block.
+        let (items, waiting): (Vec<_>, Vec<_>) = items
+            .into_iter()
+            .partition(|p| p.absent_at.is_none_or(|(_, last)| h > last));
+        self.deferred.extend(waiting);
+        if items.is_empty() {
+            return;
+        }
+
+        let paths: Vec<String> = items.iter().map(|p| proof_path(&p.item)).collect();
+        let proofs =
+            futures::future::join_all(paths.iter().map(|path| self.counterparty.prove(path, h)))
+                .await;
+        let signer = self.signer.address().to_string();
+        let mut ready = Vec::new();
+        for (mut p, proof) in items.into_iter().zip(proofs) {
+            let (value, proof) = match proof {
+                Ok(vp) => vp,
+                Err(e) => {
+                    let reason = format!("proof of {} at {h}: {e}", proof_path(&p.item));
+                    let _ = p.reply.send(Outcome::failed(reason, true));
+                    continue;
+                }
+            };
+            match build_message(&p.item, &value, proof, proof_height, &signer) {
+                Ok(msg) => ready.push((
+                    msg,
+                    Waiter {
+                        reply: p.reply,
+                        effect: Effect::of(&p.item),
+                    },
+                )),
+                Err(Unbuildable::Absent) => {
+                    let first = p.absent_at.map_or(h, |(first, _)| first);
+                    if h < first + self.options.defer_blocks {
+                        debug!(
+                            kind = %p.item.kind,
+                            sequence = p.item.packet.sequence,
+                            height = h,
+                            "nothing to prove yet; waiting for the next block"
+                        );
+                        p.absent_at = Some((first, h));
+                        self.deferred.push(p);
+                        continue;
+                    }
+                    let outcome = match p.item.kind {
+                        // The commitment is gone: acknowledged or timed out already.
+                        RelayKind::Recv => Outcome::Redundant,
+                        _ => Outcome::failed(
+                            format!(
+                                "{} absent on {} from height {first} to {h}",
+                                proof_path(&p.item),
+                                self.counterparty.chain_id()
+                            ),
+                            false,
+                        ),
+                    };
+                    let _ = p.reply.send(outcome);
+                }
+                Err(Unbuildable::Received) => {
+                    let reason = format!(
+                        "packet {} was received on {}; it cannot time out",
+                        p.item.packet.sequence,
+                        self.counterparty.chain_id()
+                    );
+                    let _ = p.reply.send(Outcome::failed(reason, false));
+                }
+                Err(Unbuildable::Malformed(why)) => {
+                    let _ = p.reply.send(Outcome::failed(why, false));
+                }
+            }
+        }
+        if ready.is_empty() {
+            return;
+        }
+
+        let mut lead = Vec::new();
+        if trusted < h + 1 {
+            match light::update_header(&self.counterparty, h + 1, trusted).await {
+                Ok(header) => lead.push(to_any(&MsgUpdateClient {
+                    client_id: client_id.to_string(),
+                    client_message: Some(header),
+                    signer: signer.clone(),
+                })),
+                Err(e) => {
+                    let reason = format!("header {} for {client_id}: {e}", h + 1);
+                    for (_, waiter) in ready {
+                        let _ = waiter.reply.send(Outcome::failed(reason.clone(), true));
+                    }
+                    return;
+                }
+            }
+        }
+        debug!(
+            client = client_id,
+            items = ready.len(),
+            proof_height = h + 1,
+            trusted,
+            "built packet messages"
+        );
+        for plan in self.cut(lead, ready) {
+            self.send(plan).await;
+        }
+    }
+
+    /// Cuts packet messages into plans of at most `max_msg_num` messages and `max_tx_size`
+    /// bytes, each led by `lead`. A message too big for any tx fails.
+    fn cut(&self, lead: Vec<Any>, ready: Vec<(Any, Waiter)>) -> Vec<TxPlan> {
+        let limits = &self.limits;
+        let per_tx = limits.max_msg_num.saturating_sub(lead.len()).max(1);
+        let envelope = self.signer.envelope_size(limits.max_gas, &limits.gas_price)
+            + lead.iter().map(message_size).sum::<usize>();
+        let budget = limits.max_tx_size.saturating_sub(envelope);
+        let mut plans: Vec<TxPlan> = Vec::new();
+        let mut size = 0;
+        for (msg, waiter) in ready {
+            let msg_size = message_size(&msg);
+            if msg_size > budget {
+                let reason = format!(
+                    "message of {msg_size} bytes does not fit in a tx of max_tx_size {}",
+                    limits.max_tx_size
+                );
+                let _ = waiter.reply.send(Outcome::failed(reason, false));
+                continue;
+            }
+            let fits = plans
+                .last()
+                .is_some_and(|p| p.items.len() < per_tx && size + msg_size <= budget);
+            if !fits {
+                plans.push(TxPlan {
+                    lead: lead.clone(),
+                    items: Vec::new(),
+                    whole: None,
+                });
+                size = 0;
+            }
+            size += msg_size;
+            if let Some(plan) = plans.last_mut() {
+                plan.items.push((msg, waiter));
+            }
+        }
+        plans
+    }
+}

@@ -1,0 +1,221 @@
+//! Asynchronous confirmation: a task per broadcast tx polls `/tx` by hash until the tx is in a
+//! block, lost (its sequence was used by another tx, or the timeout passed) or moot (every
+//! item's effect is on chain already), and settles its waiters.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use ibc_proto::ibc::core::client::v1::MsgUpdateClient;
+use prost::Message;
+use tokio::time::Instant;
+use tracing::{debug, info, info_span, warn, Instrument};
+
+use crate::chain::query::IbcQuerier;
+
+use super::plan::{result_data, Effect, TxPlan};
+use super::submitter::Submitter;
+use super::Outcome;
+
+impl Submitter {
+    /// Follows the tx in a task of the confirmation set and settles its waiters.
+    pub(super) fn confirm(&mut self, plan: TxPlan, hash: String, sequence: u64) {
+        let watch = TxWatch {
+            counterparty: self.counterparty.chain_id().to_string(),
+            submitted: Instant::now(),
+            host: self.host.clone(),
+            address: self.signer.address().to_string(),
+            sequence,
+            hash: hash.clone(),
+            poll: self.options.confirm_poll,
+            timeout: self.options.confirm_timeout,
+        };
+        let span = info_span!("confirm", tx_hash = %hash);
+        self.confirmations
+            .spawn(async move { watch.settle(plan).await }.instrument(span));
+    }
+}
+
+/// What a confirmation task knows about its tx.
+struct TxWatch {
+    host: IbcQuerier,
+    /// Counterparty chain id (a metric label).
+    counterparty: String,
+    /// When the tx was accepted by `broadcast_tx_sync`.
+    submitted: Instant,
+    address: String,
+    sequence: u64,
+    hash: String,
+    poll: Duration,
+    timeout: Duration,
+}
+
+/// How a watched tx ended.
+enum Fate {
+    /// In a block.
+    Included(Box<tendermint_rpc::endpoint::tx::Response>),
+    /// Not in a block, and never will be: another tx used its sequence (it was evicted from the
+    /// mempool, e.g. on re-check as redundant), or it was not seen before the timeout.
+    Lost(String),
+    /// Still pending, but every item's effect is already on chain (another relayer's tx).
+    Moot,
+}
+
+impl TxWatch {
+    /// Polls `/tx` every `poll` until the tx is found, lost, moot or `timeout` passes, then
+    /// settles the plan.
+    async fn settle(self, plan: TxPlan) {
+        let effects: Vec<Effect> = plan.items.iter().map(|(_, w)| w.effect.clone()).collect();
+        let m = crate::telemetry::metrics::metrics();
+        let chains = [self.host.chain_id(), self.counterparty.as_str()];
+        match self.follow(&effects).await {
+            Fate::Included(tx) => {
+                let height = tx.height.value();
+                let result = &tx.tx_result;
+                if result.code.is_ok() {
+                    debug!(height, "tx confirmed");
+                    m.txs_confirmed.inc(&chains);
+                    m.tx_latency
+                        .observe_duration(&chains, self.submitted.elapsed());
+                    for any in &plan.lead {
+                        if any.type_url == "/ibc.core.client.v1.MsgUpdateClient" {
+                            let client = MsgUpdateClient::decode(any.value.as_slice())
+                                .map(|u| u.client_id)
+                                .unwrap_or_default();
+                            m.client_updates.inc(&[chains[0], chains[1], &client]);
+                        }
+                    }
+                    plan.settle_executed(&self.hash, height, &result_data(&result.data));
+                } else {
+                    let reason = format!(
+                        "tx {} failed in block {height} with code {} ({}): {}",
+                        self.hash,
+                        result.code.value(),
+                        result.codespace,
+                        result.log
+                    );
+                    let cause = crate::telemetry::metrics::tx_failure_cause(
+                        result.code.value(),
+                        &result.codespace,
+                        &result.log,
+                    );
+                    m.txs_failed.inc(&[chains[0], chains[1], cause]);
+                    warn!(%reason, "tx failed");
+                    plan.settle_all(Outcome::failed(reason, true));
+                }
+            }
+            Fate::Moot => {
+                m.txs_failed.inc(&[chains[0], chains[1], "redundant"]);
+                info!("every item was relayed by another tx");
+                plan.settle_all(Outcome::Redundant);
+            }
+            Fate::Lost(reason) => {
+                m.txs_failed.inc(&[chains[0], chains[1], "other"]);
+                // Items whose effect is on chain anyway are redundant; the rest retry.
+                let done = settled_on_chain(&self.host, &effects)
+                    .await
+                    .unwrap_or_else(|_| vec![false; effects.len()]);
+                warn!(%reason, settled = done.iter().filter(|d| **d).count(), "tx lost");
+                for ((_, waiter), done) in plan.items.into_iter().zip(done) {
+                    let _ = waiter.reply.send(if done {
+                        Outcome::Redundant
+                    } else {
+                        Outcome::failed(reason.clone(), true)
+                    });
+                }
+                if let Some(reply) = plan.whole {
+                    let _ = reply.send(Outcome::failed(reason, true));
+                }
+            }
+        }
+    }
+
+    async fn follow(&self, effects: &[Effect]) -> Fate {
+        let rpc = self.host.rpc();
+        let hash = match hex::decode(&self.hash)
+            .map_err(|e| e.to_string())
+            .and_then(|b| {
+                tendermint::Hash::from_bytes(tendermint::hash::Algorithm::Sha256, &b)
+                    .map_err(|e| e.to_string())
+            }) {
+            Ok(h) => h,
+            Err(e) => return Fate::Lost(format!("bad tx hash {}: {e}", self.hash)),
+        };
+        let deadline = Instant::now() + self.timeout;
+        let mut polls: u64 = 0;
+        loop {
+            tokio::time::sleep(self.poll).await;
+            polls += 1;
+            // "not found" until the tx is in a block; other errors may be transient too.
+            let last_error = match rpc.tx(hash, false).await {
+                Ok(tx) => return Fate::Included(Box::new(tx)),
+                Err(e) => e.to_string(),
+            };
+            if Instant::now() >= deadline {
+                return Fate::Lost(format!(
+                    "tx {} not found in a block within {:?} (last answer: {last_error})",
+                    self.hash, self.timeout
+                ));
+            }
+            // About once a block after the first: is the tx still possible, still useful?
+            if polls < 2 || polls % 2 != 0 {
+                continue;
+            }
+            let mut verdict = None;
+            if let Ok((_, committed)) = self.host.account(&self.address).await {
+                if committed > self.sequence {
+                    verdict = Some(Fate::Lost(format!(
+                        "tx {} was dropped: the account's sequence {} is past its {}",
+                        self.hash, committed, self.sequence
+                    )));
+                }
+            }
+            if verdict.is_none()
+                && polls >= 4
+                && !effects.is_empty()
+                && settled_on_chain(&self.host, effects)
+                    .await
+                    .is_ok_and(|done| done.iter().all(|d| *d))
+            {
+                verdict = Some(Fate::Moot);
+            }
+            if let Some(fate) = verdict {
+                // The tx may have landed between the two queries.
+                return match rpc.tx(hash, false).await {
+                    Ok(tx) => Fate::Included(Box::new(tx)),
+                    Err(_) => fate,
+                };
+            }
+        }
+    }
+}
+
+/// For each effect, whether it is already on the host chain (one query per channel and kind).
+async fn settled_on_chain(
+    host: &IbcQuerier,
+    effects: &[Effect],
+) -> Result<Vec<bool>, crate::chain::query::QueryError> {
+    let mut by_channel: BTreeMap<(bool, &str, &str), Vec<u64>> = BTreeMap::new();
+    for e in effects {
+        by_channel
+            .entry((e.received, &e.port, &e.channel))
+            .or_default()
+            .push(e.sequence);
+    }
+    let mut pending: BTreeMap<(bool, &str, &str), Vec<u64>> = BTreeMap::new();
+    for ((received, port, channel), sequences) in by_channel {
+        let left = if received {
+            host.unreceived_packets(port, channel, &sequences).await?
+        } else {
+            host.unreceived_acks(port, channel, &sequences).await?
+        };
+        pending.insert((received, port, channel), left);
+    }
+    Ok(effects
+        .iter()
+        .map(|e| {
+            pending
+                .get(&(e.received, e.port.as_str(), e.channel.as_str()))
+                .is_some_and(|left| !left.contains(&e.sequence))
+        })
+        .collect())
+}

@@ -1,0 +1,290 @@
+//! The TxEngine of one chain and signer: workers hand it relay items and get each outcome back on
+//! a oneshot. It batches items into txs bounded by `max_msg_num`, `max_tx_size` and `max_gas`,
+//! proves them all at one height on the counterparty and puts one `MsgUpdateClient` in front,
+//! estimates gas with Simulate, tracks the account sequence locally (recovering it from
+//! "expected N" on code 32), broadcasts with `broadcast_tx_sync` and confirms inclusion
+//! asynchronously.
+//!
+//! # Shape
+//!
+//! [`TxEngine`] is a cheap handle around a bounded `mpsc` of requests; a full queue is
+//! back-pressure on the callers. One task, the *submitter*, owns the signer and its sequence, so
+//! nothing about the sequence is shared or locked:
+//!
+//! 1. it waits for a first request, then gathers more for `batch_window` or until
+//!    `max_msg_num` items;
+//! 2. relay items are grouped by client id. For a group it takes `H` = counterparty latest
+//!    height − 1 (so header `H + 1` exists), reads this chain's client state (trusted height
+//!    `T`), proves every item at `H` and builds its message with proof height `H + 1`;
+//! 3. the group is cut into txs of at most `max_msg_num` messages and `max_tx_size` bytes. When
+//!    `T < H + 1` **every** tx of the group leads with its own `MsgUpdateClient` to `H + 1`
+//!    (trusting `T`): txs of one group may land in one block in any order or one may fail, and a
+//!    repeated update to a height the client already has is a no-op, so each tx stands alone;
+//! 4. gas is `simulate × gas_multiplier`; a tx whose estimate exceeds `max_gas` is split in two
+//!    (each half with the update) until it fits or holds one item, which is then sent with
+//!    `max_gas`. A failed simulation is logged and the tx sent with `max_gas`. The fee is
+//!    `ceil(gas × gas_price)`;
+//! 5. the tx is signed at the local sequence and broadcast with `broadcast_tx_sync`. Code 0
+//!    advances the sequence and hands the tx to a confirmation task; code 32 sets the sequence
+//!    from "expected N" (or re-queries the account) and re-signs, a few times; code 22 "packet
+//!    messages are redundant" makes every item of the tx [`Outcome::Redundant`] without
+//!    advancing the sequence; anything else fails the tx's items.
+//!
+//! Confirmation tasks poll `/tx` by hash every `confirm_poll` until `confirm_timeout`; they live
+//! in a `JoinSet` of the submitter, so the submitter builds the next batch while earlier txs confirm. An
+//! executed tx gives [`Outcome::Done`] to each item, or [`Outcome::Redundant`] to an item whose
+//! message response is NOOP (another relayer's tx got there first in the same or an earlier
+//! block). A tx can also vanish after passing CheckTx: the mempool re-checks its txs after each
+//! block and evicts those that became redundant (and, behind them, those whose sequence no longer
+//! fits). About once a block a waiting task therefore asks whether the account's committed
+//! sequence has passed the tx's (then the tx is lost) and, after a few blocks, whether every
+//! item's effect is already on chain (then the tx is moot). Items of a lost tx whose effect is on
+//! chain anyway are `Redundant`; the others fail, retryable.
+//!
+//! An item whose commitment or acknowledgement is absent at `H` is not failed at once: the event
+//! that produced it may be in block `H + 1`. It waits in the submitter for the counterparty to advance
+//! and is proved again; after `defer_blocks` more blocks without it, a `Recv` is `Redundant` (the
+//! commitment is gone: the packet was acknowledged or timed out) and an `Ack` fails.
+//!
+//! # Shutdown
+//!
+//! When the token is cancelled (or every handle is dropped) the submitter stops taking requests,
+//! fails what is queued or waiting with a retryable [`Outcome::Failed`], waits for its pending
+//! confirmations (each bounded by `confirm_timeout`; the caller bounds the whole with its
+//! `shutdown_grace` by aborting the task) and returns.
+//!
+//! # Layout
+//!
+//! This module holds the handle, its requests and [`Outcome`]; the task lives in [`submitter`]
+//! (its loop and shutdown), [`batch`] (grouping, proving, cutting into txs), [`gas`]
+//! (simulation and splitting), [`broadcast`] (signing, broadcast, sequence recovery) and
+//! [`confirm`] (following a tx to its block); [`plan`] is one tx's messages and waiters.
+
+mod batch;
+mod broadcast;
+mod confirm;
+mod gas;
+mod plan;
+mod submitter;
+#[cfg(test)]
+mod tests;
+
+use std::time::Duration;
+
+use ibc_proto::google::protobuf::Any;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::{JoinHandle, JoinSet};
+use tokio_util::sync::CancellationToken;
+use tracing::{info_span, Instrument};
+
+use crate::chain::query::IbcQuerier;
+use crate::chain::types::RelayItem;
+use crate::config::{ChainConfig, GasPrice};
+
+use super::sign::TxSigner;
+use submitter::Submitter;
+
+/// What became of a submitted item or message set.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Included in a block with code 0 and executed.
+    Done {
+        /// Upper-case hex tx hash.
+        tx_hash: String,
+        /// Block height.
+        height: u64,
+    },
+    /// Another relayer got there first: CheckTx code 22 "packet messages are redundant", or a
+    /// NOOP result in an executed tx. Counts as done.
+    Redundant,
+    /// Failed; `retryable` tells whether trying again later can help.
+    Failed {
+        /// Why.
+        reason: String,
+        /// Whether to retry.
+        retryable: bool,
+    },
+}
+
+impl Outcome {
+    fn failed(reason: impl Into<String>, retryable: bool) -> Self {
+        Self::Failed {
+            reason: reason.into(),
+            retryable,
+        }
+    }
+}
+
+/// Tuning of a [`TxEngine`] beyond the chain's config.
+#[derive(Clone, Debug)]
+pub(crate) struct TxEngineOptions {
+    /// Capacity of the request queue.
+    pub(crate) queue_capacity: usize,
+    /// How long the submitter gathers more requests after the first one.
+    pub(crate) batch_window: Duration,
+    /// Interval between `/tx` polls of a pending tx (about half a block).
+    pub(crate) confirm_poll: Duration,
+    /// How long a broadcast tx may take to appear in a block before its items fail.
+    pub(crate) confirm_timeout: Duration,
+    /// Counterparty blocks an item may stay unprovable (commitment or ack absent) before it is
+    /// settled.
+    pub(crate) defer_blocks: u64,
+    /// Re-signs after an account sequence mismatch (code 32), per tx.
+    pub(crate) sequence_retries: u32,
+}
+
+impl Default for TxEngineOptions {
+    fn default() -> Self {
+        Self {
+            queue_capacity: 1024,
+            batch_window: Duration::from_millis(100),
+            confirm_poll: Duration::from_millis(250),
+            confirm_timeout: Duration::from_secs(60),
+            defer_blocks: 3,
+            sequence_retries: 4,
+        }
+    }
+}
+
+/// A relay item waiting for its tx.
+struct PendingItem {
+    client_id: String,
+    item: RelayItem,
+    reply: oneshot::Sender<Outcome>,
+    /// (first, last) counterparty heights at which its proof found nothing.
+    absent_at: Option<(u64, u64)>,
+}
+
+enum Request {
+    Relay(Box<PendingItem>),
+    Msgs {
+        msgs: Vec<Any>,
+        reply: oneshot::Sender<Outcome>,
+    },
+}
+
+impl Request {
+    fn fail(self, outcome: Outcome) {
+        let reply = match self {
+            Request::Relay(p) => p.reply,
+            Request::Msgs { reply, .. } => reply,
+        };
+        let _ = reply.send(outcome);
+    }
+}
+
+fn stopped() -> Outcome {
+    Outcome::failed("tx engine stopped", true)
+}
+
+/// A handle to a running TxEngine. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct TxEngine {
+    requests: mpsc::Sender<Request>,
+}
+
+impl std::fmt::Debug for Request {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Request::Relay(p) => write!(
+                f,
+                "Relay({} {} seq {})",
+                p.client_id, p.item.kind, p.item.packet.sequence
+            ),
+            Request::Msgs { msgs, .. } => write!(f, "Msgs({})", msgs.len()),
+        }
+    }
+}
+
+impl TxEngine {
+    /// Starts the engine of `config`'s chain (`host`), signing with `key`, proving items on
+    /// `counterparty`, with default [`TxEngineOptions`]. The task ends after `shutdown` is
+    /// cancelled and pending confirmations are settled.
+    pub fn spawn(
+        config: &ChainConfig,
+        host: IbcQuerier,
+        counterparty: IbcQuerier,
+        key: cosmos::AccountKey,
+        shutdown: CancellationToken,
+    ) -> (TxEngine, JoinHandle<()>) {
+        Self::spawn_with(
+            config,
+            host,
+            counterparty,
+            key,
+            shutdown,
+            TxEngineOptions::default(),
+        )
+    }
+
+    /// [`TxEngine::spawn`] with explicit options.
+    pub(crate) fn spawn_with(
+        config: &ChainConfig,
+        host: IbcQuerier,
+        counterparty: IbcQuerier,
+        key: cosmos::AccountKey,
+        shutdown: CancellationToken,
+        options: TxEngineOptions,
+    ) -> (TxEngine, JoinHandle<()>) {
+        let (tx, rx) = mpsc::channel(options.queue_capacity.max(1));
+        let signer = TxSigner::new(key, &config.account_prefix, host.chain_id());
+        let span = info_span!("tx_engine", chain = %host.chain_id(), signer = %signer.address());
+        let submitter = Submitter {
+            host,
+            counterparty,
+            signer,
+            account_loaded: false,
+            limits: Limits {
+                gas_price: config.gas_price.clone(),
+                gas_multiplier: config.gas_multiplier,
+                max_gas: config.max_gas.max(1),
+                max_msg_num: config.max_msg_num.max(1),
+                max_tx_size: config.max_tx_size,
+            },
+            options,
+            confirmations: JoinSet::new(),
+            deferred: Vec::new(),
+        };
+        let handle = tokio::spawn(submitter.run(rx, shutdown).instrument(span));
+        (TxEngine { requests: tx }, handle)
+    }
+
+    /// Queues `item` for submission on this engine's chain; its proof comes from the
+    /// counterparty, verified through client `client_id` (the counterparty's client on this
+    /// chain). The outcome arrives on the returned receiver once the tx is confirmed or failed.
+    pub async fn submit(&self, client_id: &str, item: RelayItem) -> oneshot::Receiver<Outcome> {
+        let (reply, rx) = oneshot::channel();
+        let request = Request::Relay(Box::new(PendingItem {
+            client_id: client_id.to_string(),
+            item,
+            reply,
+            absent_at: None,
+        }));
+        if let Err(mpsc::error::SendError(request)) = self.requests.send(request).await {
+            request.fail(stopped());
+        }
+        rx
+    }
+
+    /// Signs and broadcasts `msgs` as one tx (no proofs, no client update), waiting for the
+    /// outcome: for handshakes, client creation and transfers.
+    pub async fn submit_msgs(&self, msgs: Vec<Any>) -> Outcome {
+        let (reply, rx) = oneshot::channel();
+        if let Err(mpsc::error::SendError(request)) =
+            self.requests.send(Request::Msgs { msgs, reply }).await
+        {
+            request.fail(stopped());
+        }
+        rx.await.unwrap_or_else(|_| stopped())
+    }
+}
+
+/// The chain's tx limits and prices.
+#[derive(Clone, Debug)]
+struct Limits {
+    gas_price: GasPrice,
+    gas_multiplier: f64,
+    max_gas: u64,
+    max_msg_num: usize,
+    max_tx_size: usize,
+}

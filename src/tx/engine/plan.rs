@@ -1,0 +1,172 @@
+//! The plan of one tx: its leading messages, its packet messages with the items waiting for
+//! them, and how an executed tx's result settles each waiter (`Done`, or `Redundant` for a NOOP
+//! response).
+
+use ibc_proto::cosmos::base::abci::v1beta1::TxMsgData;
+use ibc_proto::google::protobuf::Any;
+use ibc_proto::ibc::core::channel::v1::{MsgRecvPacketResponse, ResponseResultType};
+use prost::Message;
+use tokio::sync::oneshot;
+
+use crate::chain::types::{RelayItem, RelayKind};
+
+use super::Outcome;
+
+/// Where the effect of a packet message shows on the host chain: a receipt (or
+/// `nextSequenceRecv`) for `Recv`, the deletion of the packet commitment for `Ack` and `Timeout`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) struct Effect {
+    pub(super) received: bool,
+    pub(super) port: String,
+    pub(super) channel: String,
+    pub(super) sequence: u64,
+}
+
+impl Effect {
+    pub(super) fn of(item: &RelayItem) -> Self {
+        let p = &item.packet;
+        match item.kind {
+            RelayKind::Recv => Self {
+                received: true,
+                port: p.destination_port.clone(),
+                channel: p.destination_channel.clone(),
+                sequence: p.sequence,
+            },
+            RelayKind::Ack | RelayKind::Timeout => Self {
+                received: false,
+                port: p.source_port.clone(),
+                channel: p.source_channel.clone(),
+                sequence: p.sequence,
+            },
+        }
+    }
+}
+
+/// An item waiting for its tx.
+pub(super) struct Waiter {
+    pub(super) reply: oneshot::Sender<Outcome>,
+    pub(super) effect: Effect,
+}
+
+/// The messages of one tx and who waits for them.
+pub(super) struct TxPlan {
+    /// Messages leading the tx (the client update, or a `submit_msgs` set).
+    pub(super) lead: Vec<Any>,
+    /// Packet messages and the items waiting for them.
+    pub(super) items: Vec<(Any, Waiter)>,
+    /// The waiter of a `submit_msgs` set.
+    pub(super) whole: Option<oneshot::Sender<Outcome>>,
+}
+
+impl TxPlan {
+    pub(super) fn msgs(&self) -> Vec<Any> {
+        self.lead
+            .iter()
+            .cloned()
+            .chain(self.items.iter().map(|(m, _)| m.clone()))
+            .collect()
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.lead.len() + self.items.len()
+    }
+
+    /// Two plans with the same lead and half of the items each.
+    pub(super) fn split(mut self) -> (TxPlan, TxPlan) {
+        let back = self.items.split_off(self.items.len() / 2);
+        let second = TxPlan {
+            lead: self.lead.clone(),
+            items: back,
+            whole: None,
+        };
+        (self, second)
+    }
+
+    /// Gives every waiter `outcome`.
+    pub(super) fn settle_all(self, outcome: Outcome) {
+        for (_, waiter) in self.items {
+            let _ = waiter.reply.send(outcome.clone());
+        }
+        if let Some(reply) = self.whole {
+            let _ = reply.send(outcome);
+        }
+    }
+
+    /// Gives every waiter the outcome of an executed tx with code 0: `Done`, or `Redundant` for
+    /// an item whose message response is NOOP.
+    pub(super) fn settle_executed(self, tx_hash: &str, height: u64, data: &[u8]) {
+        let noops = noop_responses(data);
+        let done = Outcome::Done {
+            tx_hash: tx_hash.to_string(),
+            height,
+        };
+        let lead = self.lead.len();
+        for (i, (_, waiter)) in self.items.into_iter().enumerate() {
+            let noop = noops.get(lead + i).copied().unwrap_or(false);
+            let _ = waiter.reply.send(if noop {
+                Outcome::Redundant
+            } else {
+                done.clone()
+            });
+        }
+        if let Some(reply) = self.whole {
+            let _ = reply.send(done);
+        }
+    }
+}
+
+/// For each message of an executed tx (from its `TxMsgData`), whether its response is a packet
+/// message response with result NOOP. Undecodable data gives an empty list (nothing is NOOP).
+pub(super) fn noop_responses(data: &[u8]) -> Vec<bool> {
+    const PACKET_RESPONSES: [&str; 4] = [
+        "/ibc.core.channel.v1.MsgRecvPacketResponse",
+        "/ibc.core.channel.v1.MsgAcknowledgementResponse",
+        "/ibc.core.channel.v1.MsgTimeoutResponse",
+        "/ibc.core.channel.v1.MsgTimeoutOnCloseResponse",
+    ];
+    const PACKET_MSGS: [&str; 4] = [
+        "/ibc.core.channel.v1.MsgRecvPacket",
+        "/ibc.core.channel.v1.MsgAcknowledgement",
+        "/ibc.core.channel.v1.MsgTimeout",
+        "/ibc.core.channel.v1.MsgTimeoutOnClose",
+    ];
+    // Every packet message response is `{ result: ResponseResultType = 1 }`.
+    let is_noop = |bytes: &[u8]| {
+        MsgRecvPacketResponse::decode(bytes)
+            .map(|r| r.result == ResponseResultType::Noop as i32)
+            .unwrap_or(false)
+    };
+    let Ok(msg_data) = TxMsgData::decode(data) else {
+        return Vec::new();
+    };
+    if !msg_data.msg_responses.is_empty() {
+        return msg_data
+            .msg_responses
+            .iter()
+            .map(|any| PACKET_RESPONSES.contains(&any.type_url.as_str()) && is_noop(&any.value))
+            .collect();
+    }
+    // SDK < 0.46: `data: [MsgData{msg_type, data}]`.
+    #[allow(deprecated)]
+    let legacy = msg_data
+        .data
+        .iter()
+        .map(|d| PACKET_MSGS.contains(&d.msg_type.as_str()) && is_noop(&d.data))
+        .collect();
+    legacy
+}
+
+/// The raw bytes of a tx result's `data`. tendermint-rpc 0.40 decodes that JSON field with
+/// `bytes::Bytes`' own serde, which keeps the base64 text as it is; protobuf `TxMsgData` never
+/// starts with a base64 character (its first byte is a field tag, 0x0a or 0x12), so text that is
+/// all base64 is decoded and anything else is taken as raw.
+pub(super) fn result_data(data: &[u8]) -> Vec<u8> {
+    use base64::Engine as _;
+    let is_b64 = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=');
+    if !data.is_empty() && data.iter().all(is_b64) {
+        if let Ok(raw) = base64::engine::general_purpose::STANDARD.decode(data) {
+            return raw;
+        }
+    }
+    data.to_vec()
+}
