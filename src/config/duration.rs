@@ -86,7 +86,7 @@ pub fn format_duration(d: Duration) -> String {
         return "0s".into();
     }
     if d.subsec_nanos() != 0 {
-        if d.as_nanos() % 1_000_000 == 0 {
+        if d.as_nanos().is_multiple_of(1_000_000) {
             return format!("{}ms", d.as_millis());
         }
         return format!("{}ns", d.as_nanos());

@@ -157,7 +157,7 @@ impl TxWatch {
                 ));
             }
             // About once a block after the first: is the tx still possible, still useful?
-            if polls < 2 || polls % 2 != 0 {
+            if polls < 2 || !polls.is_multiple_of(2) {
                 continue;
             }
             let mut verdict = None;
