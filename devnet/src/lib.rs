@@ -5,6 +5,7 @@
 //! ibc-rs over an IAVL-compatible store, and answers CometBFT's JSON-RPC with the shapes of a
 //! v0.38 node. See `ARCHITECTURE.md` at the repository root for the map.
 
+pub mod admin;
 pub mod app;
 pub mod auth;
 pub mod bank;
@@ -19,6 +20,7 @@ pub mod node;
 pub mod rpc;
 pub mod store;
 pub mod testing;
+pub mod tls;
 pub mod tx;
 
 pub use launch::{Devnet, DevnetConfig, GenesisAccount};
