@@ -98,10 +98,7 @@ pub fn server_config(files: &TlsFiles) -> Result<Arc<rustls::ServerConfig>, TlsE
 
 /// A rustls client configuration trusting only the CA certificates in `ca_pem` (a PEM file),
 /// offering `alpn` (e.g. `h2` for gRPC). For tests that bring their own TLS connector.
-pub fn client_config(
-    ca_pem: &Path,
-    alpn: &[&[u8]],
-) -> Result<Arc<rustls::ClientConfig>, TlsError> {
+pub fn client_config(ca_pem: &Path, alpn: &[&[u8]]) -> Result<Arc<rustls::ClientConfig>, TlsError> {
     let mut roots = rustls::RootCertStore::empty();
     for cert in read_certs(ca_pem)? {
         roots
@@ -220,7 +217,8 @@ pub fn write_test_certs(dir: &Path) -> Result<TestCerts, TlsError> {
 
     let names = ["localhost", "127.0.0.1", "::1"].map(String::from).to_vec();
     let mut leaf = CertificateParams::new(names).map_err(gen)?;
-    leaf.distinguished_name.push(DnType::CommonName, "localhost");
+    leaf.distinguished_name
+        .push(DnType::CommonName, "localhost");
     leaf.is_ca = IsCa::NoCa;
     leaf.key_usages = vec![
         KeyUsagePurpose::DigitalSignature,

@@ -110,7 +110,10 @@ async fn check_clients(certs: devnet::tls::TestCerts) {
         .timeout(Duration::from_secs(5))
         .build()
         .unwrap();
-    assert!(plain.status().await.is_err(), "plain HTTP must not be served");
+    assert!(
+        plain.status().await.is_err(),
+        "plain HTTP must not be served"
+    );
 
     // Websocket over wss://: a NewBlock event arrives.
     let (client, driver) = WebSocketClient::new(ws.as_str())

@@ -938,14 +938,24 @@ mod tests {
         assert_eq!(config.tls, Some(certs.files()));
         assert_eq!(config.rpc_latency, Duration::from_millis(50));
         assert_eq!(config.admin_addr, Some("127.0.0.1:0".parse().unwrap()));
-        let err = build_config(parse(&["--chain-id", "d-1", "--tls-cert", cert, "--tls-key", cert]))
-            .unwrap_err()
-            .to_string();
+        let err = build_config(parse(&[
+            "--chain-id",
+            "d-1",
+            "--tls-cert",
+            cert,
+            "--tls-key",
+            cert,
+        ]))
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("--tls-key"), "{err}");
         let err = build_config(parse(&["--chain-id", "d-1", "--admin-addr", "0.0.0.0:1"]))
             .unwrap_err()
             .to_string();
-        assert!(err.contains("--admin-addr") && err.contains("loopback"), "{err}");
+        assert!(
+            err.contains("--admin-addr") && err.contains("loopback"),
+            "{err}"
+        );
         let alone = crate::cli::Cli::try_parse_from(["arke", "devnet", "--tls-cert", cert]);
         assert!(alone.is_err(), "--tls-cert needs --tls-key");
         let _ = std::fs::remove_dir_all(&dir);
