@@ -6,6 +6,7 @@
 //! overrides the file's key, and `--genesis-account` flags replace the file's list. Relative paths
 //! in the file are relative to the file's directory. Problems in the file are reported with the
 //! file, line and key, like the relayer's config file; problems with flags name the flag.
+//! `--tls-cert`, `--tls-key`, `--rpc-latency` and `--admin-addr` are flags only.
 //!
 //! A genesis account is `NAME=MNEMONIC_FILE:AMOUNT`, where the file holds a BIP-39 mnemonic
 //! (derived on the Cosmos HD path `m/44'/118'/0'/0/0`) and `AMOUNT` is `1000stake`, a bare number
@@ -83,6 +84,21 @@ pub struct DevnetArgs {
     /// mempool refuses txs with CometBFT's error. [default: 5000,1073741824]
     #[arg(long, value_name = "TXS[,BYTES]")]
     pub mempool_size: Option<String>,
+    /// Serve the RPC (HTTP and websocket) and gRPC over TLS with this PEM certificate chain
+    /// (`https://`, `wss://`); needs `--tls-key`.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of `--tls-cert`.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Delay every RPC, websocket and gRPC answer by this much, as a node far away would
+    /// (e.g. `50ms`). [default: none]
+    #[arg(long, value_name = "DURATION", value_parser = duration_arg)]
+    pub rpc_latency: Option<Duration>,
+    /// Serve the fault switches (pause blocks, RPC errors, drop websockets, …) over HTTP on this
+    /// loopback address; port 0 picks a free port. [default: off]
+    #[arg(long, value_name = "HOST:PORT")]
+    pub admin_addr: Option<String>,
 }
 
 /// The `--config` file: the flags' names in snake_case, all optional.
@@ -528,6 +544,31 @@ pub fn build_config(args: DevnetArgs) -> Result<DevnetConfig, CliError> {
         config.mempool_max_txs_bytes = bytes.unwrap_or(config.mempool_max_txs_bytes);
     }
 
+    if let (Some(cert), Some(key)) = (args.tls_cert, args.tls_key) {
+        let files = devnet::tls::TlsFiles { cert, key };
+        match devnet::tls::server_config(&files) {
+            Ok(_) => config.tls = Some(files),
+            Err(devnet::tls::TlsError::File { path, message }) if path == files.key => {
+                p.flag("tls-key", format!("{}: {message}", path.display()))
+            }
+            Err(e) => p.flag("tls-cert", e),
+        }
+    }
+    config.rpc_latency = args.rpc_latency.unwrap_or_default();
+    if let Some(text) = args.admin_addr {
+        match parse_listen_addr(&text) {
+            Ok(addr) if addr.ip().is_loopback() => config.admin_addr = Some(addr),
+            Ok(addr) => p.flag(
+                "admin-addr",
+                format!(
+                    "{addr} is not a loopback address; the admin endpoint has no \
+                     authentication, so it listens on 127.0.0.1:PORT or [::1]:PORT only"
+                ),
+            ),
+            Err(e) => p.flag("admin-addr", e),
+        }
+    }
+
     // Genesis accounts: the flags replace the file's list.
     let specs: Vec<(String, Origin<'_>, Option<PathBuf>)> = if !args.genesis_accounts.is_empty() {
         args.genesis_accounts
@@ -634,8 +675,11 @@ fn banner(devnet: &Devnet) -> Vec<String> {
             )
         ),
         format!("{:<12}{}", "height:", devnet.node().latest_height()),
-        format!("accounts:   {}", config.accounts.len()),
     ];
+    if let Some(admin) = devnet.admin_url() {
+        lines.push(format!("{:<12}{admin}", "admin:"));
+    }
+    lines.push(format!("accounts:   {}", config.accounts.len()));
     for account in &config.accounts {
         lines.push(format!(
             "  {} {} {}",
@@ -864,6 +908,50 @@ mod tests {
         assert_eq!(config.chain_id, "d-1");
         assert_eq!(config.block_time, Duration::from_millis(100));
         assert_eq!(config.grpc_addr, None);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn tls_latency_and_admin_flags() {
+        let dir = scratch("tls");
+        let certs = devnet::tls::write_test_certs(&dir).unwrap();
+        let (cert, key) = (certs.cert.to_str().unwrap(), certs.key.to_str().unwrap());
+        let config = build_config(parse(&[
+            "--chain-id",
+            "d-1",
+            "--tls-cert",
+            cert,
+            "--tls-key",
+            key,
+            "--rpc-latency",
+            "50ms",
+            "--admin-addr",
+            "127.0.0.1:0",
+        ]))
+        .unwrap();
+        assert_eq!(config.tls, Some(certs.files()));
+        assert_eq!(config.rpc_latency, Duration::from_millis(50));
+        assert_eq!(config.admin_addr, Some("127.0.0.1:0".parse().unwrap()));
+        let err = build_config(parse(&[
+            "--chain-id",
+            "d-1",
+            "--tls-cert",
+            cert,
+            "--tls-key",
+            cert,
+        ]))
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("--tls-key"), "{err}");
+        let err = build_config(parse(&["--chain-id", "d-1", "--admin-addr", "0.0.0.0:1"]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("--admin-addr") && err.contains("loopback"),
+            "{err}"
+        );
+        let alone = crate::cli::Cli::try_parse_from(["arke", "devnet", "--tls-cert", cert]);
+        assert!(alone.is_err(), "--tls-cert needs --tls-key");
         let _ = std::fs::remove_dir_all(&dir);
     }
 
