@@ -1,5 +1,6 @@
 //! Fault injection for reliability tests: the RPC servers consult [`Faults`] on every request,
-//! and websocket connections watch the drop epoch.
+//! and websocket connections watch the drop epoch. The standing RPC latency (a node far away)
+//! lives here too, so it can be changed while the chain runs.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -21,6 +22,7 @@ pub enum RpcFault {
 pub struct Faults {
     mode: Mutex<Option<(RpcFault, Instant)>>,
     ws_epoch: watch::Sender<u64>,
+    latency: Mutex<Duration>,
 }
 
 impl Default for Faults {
@@ -28,6 +30,7 @@ impl Default for Faults {
         Self {
             mode: Mutex::new(None),
             ws_epoch: watch::channel(0).0,
+            latency: Mutex::new(Duration::ZERO),
         }
     }
 }
@@ -46,6 +49,20 @@ impl Faults {
         }
     }
 
+    /// The fault in force and how long it still lasts (`None` when the RPC answers normally).
+    pub fn rpc_fault_state(&self) -> Option<(RpcFault, Duration)> {
+        match self.rpc_fault() {
+            RpcFault::None => None,
+            fault => {
+                let mode = self.mode.lock().unwrap_or_else(|e| e.into_inner());
+                let left = mode.map_or(Duration::ZERO, |(_, until)| {
+                    until.saturating_duration_since(Instant::now())
+                });
+                Some((fault, left))
+            }
+        }
+    }
+
     /// Makes the RPC answer errors for `duration`.
     pub fn fail_rpc_for(&self, duration: Duration) {
         *self.mode.lock().unwrap_or_else(|e| e.into_inner()) =
@@ -61,6 +78,22 @@ impl Faults {
     /// Ends any RPC fault now.
     pub fn heal_rpc(&self) {
         *self.mode.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+
+    /// Delays every RPC, websocket and gRPC answer by `delay` from now on (zero: no delay), as
+    /// if the node were far away. Unlike [`Faults::slow_rpc_for`] it does not expire.
+    pub fn set_rpc_latency(&self, delay: Duration) {
+        *self.latency.lock().unwrap_or_else(|e| e.into_inner()) = delay;
+    }
+
+    /// The standing delay of every answer (see [`Faults::set_rpc_latency`]).
+    pub fn rpc_latency(&self) -> Duration {
+        *self.latency.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// How many times websockets were dropped so far.
+    pub fn websocket_drops(&self) -> u64 {
+        *self.ws_epoch.borrow()
     }
 
     /// Closes every open websocket connection (connections watch [`Faults::ws_epoch`]).

@@ -1,8 +1,10 @@
 //! Starting a devnet: configuration, genesis accounts, and the [`Devnet`] handle that owns the
-//! block producer and the RPC servers and exposes the fault switches to tests.
+//! block producer and the RPC servers and exposes the fault switches to tests (and, when
+//! `admin_addr` is set, to other processes through the loopback [admin endpoint](crate::admin)).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
@@ -14,6 +16,7 @@ use cosmos::{AccountKey, Coin, COSMOS_HD_PATH};
 use crate::app::{App, AppParams};
 use crate::mempool::{MempoolLimits, DEFAULT_MAX_TXS, DEFAULT_MAX_TXS_BYTES};
 use crate::node::{Node, NodeError, NodeKeys, NodeParams};
+use crate::tls::{TlsError, TlsFiles};
 use crate::tx::AnteParams;
 
 /// A funded account at genesis.
@@ -66,6 +69,15 @@ pub struct DevnetConfig {
     pub mempool_max_txs_bytes: u64,
     /// Funded accounts.
     pub accounts: Vec<GenesisAccount>,
+    /// Serve the RPC (HTTP and websocket) and gRPC over TLS with this certificate and key
+    /// (`https://`, `wss://`); `None` serves plain TCP.
+    pub tls: Option<TlsFiles>,
+    /// Delay every RPC, websocket and gRPC answer by this much, as a node far away would
+    /// (zero: none). Changeable later with `faults().set_rpc_latency`.
+    pub rpc_latency: Duration,
+    /// Serve the fault switches over HTTP on this loopback address (port 0 = ephemeral);
+    /// `None` serves no admin endpoint. A non-loopback address is refused.
+    pub admin_addr: Option<SocketAddr>,
 }
 
 impl DevnetConfig {
@@ -85,6 +97,9 @@ impl DevnetConfig {
             mempool_size: DEFAULT_MAX_TXS,
             mempool_max_txs_bytes: DEFAULT_MAX_TXS_BYTES,
             accounts: Vec::new(),
+            tls: None,
+            rpc_latency: Duration::ZERO,
+            admin_addr: None,
         }
     }
 
@@ -128,6 +143,8 @@ pub struct Devnet {
     node: Node,
     rpc_addr: SocketAddr,
     grpc_addr: Option<SocketAddr>,
+    tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
+    admin: Option<(SocketAddr, CancellationToken)>,
     running: Option<(CancellationToken, JoinSet<()>)>,
 }
 
@@ -148,6 +165,9 @@ pub enum DevnetError {
     /// Invalid configuration.
     #[error("{0}")]
     Config(String),
+    /// The TLS certificate or key cannot be used.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
 }
 
 impl Devnet {
@@ -156,6 +176,13 @@ impl Devnet {
         if config.block_time.is_zero() {
             return Err(DevnetError::Config("block_time must be above zero".into()));
         }
+        if let Some(addr) = config.admin_addr {
+            crate::admin::check_loopback(addr).map_err(DevnetError::Config)?;
+        }
+        let tls = match &config.tls {
+            Some(files) => Some(crate::tls::server_config(files)?),
+            None => None,
+        };
         let keys = match &config.data_dir {
             Some(dir) => load_or_create_keys(dir)?,
             None => NodeKeys::generate(),
@@ -202,15 +229,40 @@ impl Devnet {
             genesis,
             app_state,
         )?;
+        node.faults().set_rpc_latency(config.rpc_latency);
         let mut devnet = Self {
             rpc_addr: config.rpc_addr,
             grpc_addr: config.grpc_addr,
+            tls,
+            admin: None,
             config,
             node,
             running: None,
         };
         devnet.start_services().await?;
+        if let Some(addr) = devnet.config.admin_addr {
+            devnet.start_admin(addr).await?;
+        }
         Ok(devnet)
+    }
+
+    /// The admin endpoint is not part of [`Devnet::restart`]: it lives as long as the handle.
+    async fn start_admin(&mut self, addr: SocketAddr) -> Result<(), DevnetError> {
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| DevnetError::Bind { addr, source })?;
+        let bound = listener
+            .local_addr()
+            .map_err(|source| DevnetError::Bind { addr, source })?;
+        let token = CancellationToken::new();
+        let (node, t) = (self.node.clone(), token.clone());
+        tokio::spawn(async move {
+            if let Err(e) = crate::admin::serve(node, listener, t).await {
+                tracing::error!(error = %e, "admin endpoint stopped");
+            }
+        });
+        self.admin = Some((bound, token));
+        Ok(())
     }
 
     async fn start_services(&mut self) -> Result<(), DevnetError> {
@@ -236,16 +288,16 @@ impl Devnet {
                 .await
                 .map_err(|source| DevnetError::Bind { addr, source })?;
             self.grpc_addr = grpc_listener.local_addr().ok();
-            let (node, t) = (self.node.clone(), token.clone());
+            let (node, t, tls) = (self.node.clone(), token.clone(), self.tls.clone());
             tasks.spawn(async move {
-                if let Err(e) = crate::rpc::serve_grpc(node, grpc_listener, t).await {
+                if let Err(e) = crate::rpc::serve_grpc(node, grpc_listener, tls, t).await {
                     tracing::error!(error = %e, "gRPC server stopped");
                 }
             });
         }
-        let (node, t) = (self.node.clone(), token.clone());
+        let (node, t, tls) = (self.node.clone(), token.clone(), self.tls.clone());
         tasks.spawn(async move {
-            if let Err(e) = crate::rpc::serve(node, rpc_listener, t).await {
+            if let Err(e) = crate::rpc::serve(node, rpc_listener, tls, t).await {
                 tracing::error!(error = %e, "RPC server stopped");
             }
         });
@@ -283,19 +335,27 @@ impl Devnet {
         &self.config.chain_id
     }
 
-    /// `http://127.0.0.1:PORT`.
+    /// `http://127.0.0.1:PORT` (`https://` with TLS).
     pub fn rpc_url(&self) -> String {
-        format!("http://{}", self.rpc_addr)
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}", self.rpc_addr)
     }
 
-    /// `ws://127.0.0.1:PORT/websocket`.
+    /// `ws://127.0.0.1:PORT/websocket` (`wss://` with TLS).
     pub fn websocket_url(&self) -> String {
-        format!("ws://{}/websocket", self.rpc_addr)
+        let scheme = if self.tls.is_some() { "wss" } else { "ws" };
+        format!("{scheme}://{}/websocket", self.rpc_addr)
     }
 
-    /// `http://127.0.0.1:PORT` of the gRPC server, when served.
+    /// `http://127.0.0.1:PORT` of the gRPC server, when served (`https://` with TLS).
     pub fn grpc_url(&self) -> Option<String> {
-        self.grpc_addr.map(|a| format!("http://{a}"))
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        self.grpc_addr.map(|a| format!("{scheme}://{a}"))
+    }
+
+    /// `http://127.0.0.1:PORT` of the admin endpoint, when served (always plain HTTP).
+    pub fn admin_url(&self) -> Option<String> {
+        self.admin.as_ref().map(|(a, _)| format!("http://{a}"))
     }
 
     /// Pauses block production.
@@ -336,6 +396,9 @@ impl Devnet {
 impl Drop for Devnet {
     fn drop(&mut self) {
         if let Some((token, _)) = &self.running {
+            token.cancel();
+        }
+        if let Some((_, token)) = &self.admin {
             token.cancel();
         }
     }

@@ -9,6 +9,7 @@
 //! [`harness`] drives a devnet in-process (for `arke demo` and tests); [`testing`] adds the
 //! handshake and relay helpers only tests use.
 
+pub mod admin;
 pub mod app;
 pub mod auth;
 pub mod bank;
@@ -24,6 +25,7 @@ pub mod query_paths;
 pub mod rpc;
 pub mod store;
 pub mod testing;
+pub mod tls;
 pub mod tx;
 
 pub use launch::{Devnet, DevnetConfig, GenesisAccount};

@@ -2,7 +2,8 @@
 //! `/ibc.core.channel.v1.Query/PacketCommitment`, `/cosmos.tx.v1beta1.Service/Simulate`, ...) is
 //! answered by `abci_query(path, request_bytes)`, the way a Cosmos SDK node routes gRPC queries
 //! through its ABCI query router. The request bytes pass through untouched (a raw-bytes codec);
-//! `x-cosmos-block-height` selects the height, and is echoed on the response.
+//! `x-cosmos-block-height` selects the height, and is echoed on the response. Served over TLS when
+//! the devnet has a certificate; every answer waits out the node's standing RPC latency.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -145,16 +146,27 @@ impl tonic::codegen::Service<axum::http::Request<axum::body::Body>> for GrpcQuer
     }
 }
 
-/// Serves gRPC (HTTP/2 without TLS) on `listener` until `shutdown`.
+/// Serves gRPC (HTTP/2; over TLS when `tls` is given) on `listener` until `shutdown`.
 pub async fn serve_grpc(
     node: Node,
     listener: tokio::net::TcpListener,
+    tls: Option<std::sync::Arc<tokio_rustls::rustls::ServerConfig>>,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    let app = axum::Router::new().fallback_service(GrpcQueries { node });
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown.cancelled_owned())
-        .await
+    let app = axum::Router::new()
+        .fallback_service(GrpcQueries { node: node.clone() })
+        .layer(axum::middleware::from_fn_with_state(
+            node,
+            super::server::delay_answer,
+        ));
+    match tls {
+        Some(config) => crate::tls::serve_tls(listener, app, config, shutdown).await,
+        None => {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown.cancelled_owned())
+                .await
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,13 +1,15 @@
 //! The HTTP side of the RPC: the axum router (JSON-RPC POST `/`, URI GET `/<method>`,
-//! `/websocket`), fault injection on every request, and [`serve`], which owns the indexer task and
-//! every websocket task and ends them all on shutdown.
+//! `/websocket`), fault injection on every request, the standing answer delay of a node far away
+//! ([`delay_answer`]), and [`serve`], which owns the indexer task and every websocket task and
+//! ends them all on shutdown. With a TLS configuration it serves `https://` and `wss://`.
 
 use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::{DefaultBodyLimit, Path, RawQuery, State};
+use axum::extract::{DefaultBodyLimit, Path, RawQuery, Request, State};
 use axum::http::{header, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::Router;
@@ -36,12 +38,25 @@ pub fn injected_fault() -> RpcError {
     RpcError::internal("service unavailable (injected fault)")
 }
 
-/// Serves CometBFT's JSON-RPC for `node` on `listener` until `shutdown`; keeps a tx/block index
-/// for `tx_search` / `block_search`. Returns after the listener, the indexer and every websocket
-/// connection have stopped.
+/// Delays every answer by the node's standing RPC latency
+/// ([`Faults::set_rpc_latency`](crate::faults::Faults::set_rpc_latency)): the request is
+/// handled at once, its answer leaves `latency` later. A layer of both the RPC and gRPC routers.
+pub async fn delay_answer(State(node): State<Node>, request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let latency = node.faults().rpc_latency();
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    response
+}
+
+/// Serves CometBFT's JSON-RPC for `node` on `listener` until `shutdown`, over TLS when `tls`
+/// is given; keeps a tx/block index for `tx_search` / `block_search`. Returns after the
+/// listener, the indexer and every websocket connection have stopped.
 pub async fn serve(
     node: Node,
     listener: tokio::net::TcpListener,
+    tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
     let inner = shutdown.child_token();
@@ -57,9 +72,15 @@ pub async fn serve(
         },
         tracker: tracker.clone(),
     };
-    let result = axum::serve(listener, router(state))
-        .with_graceful_shutdown(inner.clone().cancelled_owned())
-        .await;
+    let app = router(state);
+    let result = match tls {
+        Some(config) => crate::tls::serve_tls(listener, app, config, inner.clone()).await,
+        None => {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(inner.clone().cancelled_owned())
+                .await
+        }
+    };
     inner.cancel();
     tracker.close();
     tracker.wait().await;
@@ -67,11 +88,13 @@ pub async fn serve(
 }
 
 fn router(state: AppState) -> Router {
+    let node = state.ctx.node.clone();
     Router::new()
         .route("/", get(list_routes).post(json_rpc))
         .route("/websocket", get(websocket))
         .route("/:method", any(uri_call))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn_with_state(node, delay_answer))
         .with_state(state)
 }
 

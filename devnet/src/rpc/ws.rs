@@ -7,7 +7,10 @@
 //! (responses and events) first, then control notices. A client that stops reading fills the
 //! data queue; its subscriptions are then canceled with CometBFT's message, as CometBFT does with
 //! a subscriber that is not pulling messages fast enough. The connection ends on client close,
-//! server shutdown, or a change of the fault injector's websocket epoch.
+//! server shutdown, or a change of the fault injector's websocket epoch. With a standing RPC latency
+//! (a node far away), the writer holds each message until that long after it was queued.
+
+use std::collections::VecDeque;
 
 use axum::extract::ws::{Message, WebSocket};
 use futures::{SinkExt, StreamExt};
@@ -15,6 +18,7 @@ use serde_json::{json, Value};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::jsonrpc::{self, RpcError};
@@ -47,16 +51,30 @@ pub async fn handle_socket(socket: WebSocket, ctx: Ctx, shutdown: CancellationTo
     let (mut sink, mut stream) = socket.split();
     let (out_tx, mut out_rx) = mpsc::channel::<String>(OUT_QUEUE);
     let (ctrl_tx, mut ctrl_rx) = mpsc::channel::<String>(MAX_SUBSCRIPTIONS_PER_CLIENT * 2);
+    let node = ctx.node.clone();
     let mut writer = tokio::spawn(async move {
+        // Messages wait here until the node's standing latency has passed since they were
+        // queued (at once when there is none); at most `OUT_QUEUE` wait, so a client that stops
+        // reading still fills the data queue.
+        let mut delayed: VecDeque<(Instant, String)> = VecDeque::new();
         loop {
-            let text = tokio::select! {
+            let due = delayed.front().map(|(at, _)| *at);
+            let room = delayed.len() < OUT_QUEUE;
+            tokio::select! {
                 biased;
-                Some(t) = out_rx.recv() => t,
-                Some(t) = ctrl_rx.recv() => t,
+                _ = tokio::time::sleep_until(due.unwrap_or_else(Instant::now)), if due.is_some() => {
+                    let Some((_, text)) = delayed.pop_front() else { continue };
+                    if sink.send(Message::Text(text)).await.is_err() {
+                        break;
+                    }
+                }
+                Some(t) = out_rx.recv(), if room => {
+                    delayed.push_back((Instant::now() + node.faults().rpc_latency(), t));
+                }
+                Some(t) = ctrl_rx.recv(), if room => {
+                    delayed.push_back((Instant::now() + node.faults().rpc_latency(), t));
+                }
                 else => break,
-            };
-            if sink.send(Message::Text(text)).await.is_err() {
-                break;
             }
         }
         let _ = sink.close().await;

@@ -6,10 +6,14 @@
 //! height `h` verifies against header `h + 1`. Header `h + 1`'s time is the commit time of block
 //! `h`, as with CometBFT's BFT time. With a data dir, every committed block is appended to
 //! `blocks.jsonl` and re-executed on start, so a stopped node resumes where it was.
+//!
+//! Making blocks (execution, signing the commit, appending to the data dir, the header
+//! hashes) is in `produce.rs`; this file holds the node's state, start-up and replay, and the
+//! read API.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 use std::time::Duration;
@@ -18,7 +22,7 @@ use prost::Message;
 use sha2::{Digest, Sha256};
 use tendermint::abci::types::ExecTxResult;
 use tendermint::abci::Event;
-use tendermint::block::{self, Commit, CommitSig, Header};
+use tendermint::block::{self, Commit, Header};
 use tendermint::{Block, Time};
 use tokio::sync::{broadcast, watch};
 
@@ -27,10 +31,11 @@ use crate::ibc::{HostConsensus, HostHistory, HostInfo};
 use crate::mempool::Mempool;
 use crate::query_paths::QueryEnv;
 use crate::store::{State, VersionedStore};
-use crate::tx::Mode;
 
 pub use crate::faults::{Faults, RpcFault};
 pub use crate::mempool::{MempoolError, MempoolLimits};
+
+mod produce;
 
 /// One committed block with everything the RPC serves about it.
 #[derive(Clone, Debug)]
@@ -666,282 +671,6 @@ impl Node {
     pub fn is_paused(&self) -> bool {
         *self.inner.paused.borrow()
     }
-
-    /// Produces blocks every block time until `shutdown` is cancelled.
-    pub async fn run(self, shutdown: tokio_util::sync::CancellationToken) {
-        let mut paused = self.inner.paused.subscribe();
-        let block_time = self.inner.params.block_time;
-        let mut next = tokio::time::Instant::now() + block_time;
-        loop {
-            tokio::select! {
-                _ = shutdown.cancelled() => return,
-                _ = tokio::time::sleep_until(next) => {}
-            }
-            if *paused.borrow_and_update() {
-                tokio::select! {
-                    _ = shutdown.cancelled() => return,
-                    _ = paused.wait_for(|p| !*p) => {}
-                }
-                next = tokio::time::Instant::now() + block_time;
-                continue;
-            }
-            let node = self.clone();
-            match tokio::task::spawn_blocking(move || node.produce_block()).await {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => tracing::error!(error = %e, "block production failed"),
-                Err(e) => tracing::error!(error = %e, "block production task panicked"),
-            }
-            next += block_time;
-            let now = tokio::time::Instant::now();
-            if next < now {
-                next = now;
-            }
-        }
-    }
-
-    /// Produces and commits one block from the mempool (blocking; call off the async runtime).
-    pub fn produce_block(&self) -> std::io::Result<()> {
-        let _producing = lock(&self.inner.producing);
-        let txs = lock(&self.inner.mempool).reap(
-            self.inner.params.max_block_bytes,
-            self.inner.params.max_block_gas,
-        );
-        self.make_block(txs)
-    }
-
-    /// Produces and commits one block carrying `txs` instead of the mempool's, as when the
-    /// proposer is another node whose mempool saw other txs (a relayer that broadcast to two
-    /// nodes, say): they execute whether or not they would pass CheckTx here, and the local
-    /// mempool is re-checked afterwards like after any block. Blocking.
-    pub fn produce_block_with(&self, txs: Vec<Vec<u8>>) -> std::io::Result<()> {
-        let _producing = lock(&self.inner.producing);
-        self.make_block(txs)
-    }
-
-    fn make_block(&self, txs: Vec<Vec<u8>>) -> std::io::Result<()> {
-        let header = self.next_header(&txs);
-        let (record, tx_records, state) = self.execute_block(header, txs, None);
-        self.commit_block(record, tx_records, state, true)
-    }
-
-    fn next_header(&self, txs: &[Vec<u8>]) -> Header {
-        let chain = self.read_chain();
-        let height = chain.latest_height() + 1;
-        let prev = chain.blocks.last();
-        let val_hash = self.validator_set().hash();
-        let now = Time::now();
-        let time = match prev {
-            // BFT time: the previous commit's timestamp, strictly after the previous header.
-            Some(p) => commit_time(&p.commit).unwrap_or(now),
-            None => self.inner.keys.genesis_time.max(now),
-        };
-        let tx_hashes: Vec<[u8; 32]> = txs.iter().map(|t| Sha256::digest(t).into()).collect();
-        Header {
-            version: tendermint::block::header::Version { block: 11, app: 0 },
-            chain_id: self.inner.tm_chain_id.clone(),
-            height: block::Height::try_from(height).unwrap_or_default(),
-            time,
-            last_block_id: prev.map(|p| p.block_id),
-            last_commit_hash: Some(prev.map_or_else(empty_hash, |p| commit_hash(&p.commit))),
-            data_hash: Some(merkle(&tx_hashes)),
-            validators_hash: val_hash,
-            next_validators_hash: val_hash,
-            consensus_hash: self.consensus_hash(),
-            app_hash: tendermint::AppHash::try_from(
-                prev.map(|p| p.app_hash.clone())
-                    .unwrap_or_else(|| chain.genesis_app_hash.clone()),
-            )
-            .unwrap_or_default(),
-            last_results_hash: Some(prev.map_or_else(empty_hash, |p| results_hash(&p.tx_results))),
-            evidence_hash: Some(empty_hash()),
-            proposer_address: self.inner.validator.address,
-        }
-    }
-
-    fn execute_block(
-        &self,
-        header: Header,
-        txs: Vec<Vec<u8>>,
-        stored: Option<StoredBlock>,
-    ) -> (BlockRecord, Vec<TxRecord>, State) {
-        let chain = self.read_chain();
-        let height = header.height.value();
-        let mut state = chain.store.latest().1.clone();
-        state.set_version(height);
-        let history = History {
-            chain: &chain,
-            current: Some((height, host_consensus(&header))),
-        };
-        let host = HostInfo {
-            chain_id: &self.inner.params.chain_id,
-            height,
-            time_ns: time_ns(header.time),
-            history: &history,
-            max_expected_time_per_block: self.inner.params.block_time,
-        };
-        let mut tx_results = Vec::with_capacity(txs.len());
-        let mut tx_records = Vec::with_capacity(txs.len());
-        for (index, raw) in txs.iter().enumerate() {
-            let out = self
-                .inner
-                .app
-                .deliver_tx(&mut state, &host, raw, Mode::Deliver);
-            let (code, codespace, log) = match out.error {
-                Some(e) => (e.code, e.codespace.to_string(), e.log),
-                None => (0, String::new(), String::new()),
-            };
-            let result = ExecTxResult {
-                code: code.into(),
-                data: out.data.into(),
-                log,
-                info: String::new(),
-                gas_wanted: i64::try_from(out.gas_wanted).unwrap_or(i64::MAX),
-                gas_used: i64::try_from(out.gas_used).unwrap_or(i64::MAX),
-                events: if code == 0 { out.events } else { Vec::new() },
-                codespace,
-            };
-            tx_records.push(TxRecord {
-                hash: Sha256::digest(raw).into(),
-                height,
-                index: index as u32,
-                tx: raw.clone(),
-                result: result.clone(),
-            });
-            tx_results.push(result);
-        }
-        drop(chain);
-        let app_hash = state.app_hash().to_vec();
-        let last_commit = stored
-            .as_ref()
-            .and_then(|s| s.block.last_commit.clone())
-            .or_else(|| self.latest_block().map(|b| b.commit.clone()));
-        let block = Block::new(
-            header,
-            txs,
-            tendermint::evidence::List::default(),
-            last_commit,
-        );
-        let part_hash = {
-            let raw = tendermint_proto::v0_38::types::Block::from(block.clone()).encode_to_vec();
-            let leaf: [u8; 32] = Sha256::new()
-                .chain_update([0u8])
-                .chain_update(&raw)
-                .finalize()
-                .into();
-            tendermint::Hash::Sha256(leaf)
-        };
-        let block_id = block::Id {
-            hash: block.header.hash(),
-            part_set_header: block::parts::Header::new(1, part_hash).unwrap_or_default(),
-        };
-        let commit = match stored {
-            Some(s) => s.commit,
-            None => self.sign_commit(&block, block_id),
-        };
-        let record = BlockRecord {
-            block,
-            block_id,
-            commit,
-            tx_results,
-            // Block-level events, like tx events, go out marked for indexing
-            // (`crate::app::set_index`); the devnet's blocks emit none yet.
-            finalize_block_events: Vec::new(),
-            app_hash,
-        };
-        (record, tx_records, state)
-    }
-
-    fn sign_commit(&self, block: &Block, block_id: block::Id) -> Commit {
-        let min = block
-            .header
-            .time
-            .checked_add(Duration::from_millis(1))
-            .unwrap_or(block.header.time);
-        let timestamp = Time::now().max(min);
-        let vote = tendermint::vote::Vote {
-            vote_type: tendermint::vote::Type::Precommit,
-            height: block.header.height,
-            round: block::Round::default(),
-            block_id: Some(block_id),
-            timestamp: Some(timestamp),
-            validator_address: self.inner.validator.address,
-            validator_index: tendermint::vote::ValidatorIndex::try_from(0u32)
-                .expect("0 is a valid validator index"),
-            signature: None,
-            extension: Vec::new(),
-            extension_signature: None,
-        };
-        let sign_bytes = vote.into_signable_vec(block.header.chain_id.clone());
-        let signature = self.inner.validator_key.sign(&sign_bytes);
-        Commit {
-            height: block.header.height,
-            round: block::Round::default(),
-            block_id,
-            signatures: vec![CommitSig::BlockIdFlagCommit {
-                validator_address: self.inner.validator.address,
-                timestamp,
-                signature: tendermint::Signature::new(signature.to_bytes())
-                    .ok()
-                    .flatten(),
-            }],
-        }
-    }
-
-    fn commit_block(
-        &self,
-        record: BlockRecord,
-        tx_records: Vec<TxRecord>,
-        state: State,
-        persist: bool,
-    ) -> std::io::Result<()> {
-        let height = record.height();
-        if persist {
-            if let Some(file) = lock(&self.inner.blocks_file).as_mut() {
-                let stored = StoredBlock {
-                    block: record.block.clone(),
-                    commit: record.commit.clone(),
-                };
-                let mut line = serde_json::to_vec(&stored)?;
-                line.push(b'\n');
-                file.write_all(&line)?;
-                file.flush()?;
-            }
-        }
-        let record = Arc::new(record);
-        let tx_records: Vec<Arc<TxRecord>> = tx_records.into_iter().map(Arc::new).collect();
-        {
-            let mut chain = self.inner.chain.write().unwrap_or_else(|e| e.into_inner());
-            chain
-                .store
-                .commit(height, state.clone())
-                .map_err(std::io::Error::other)?;
-            chain
-                .by_hash
-                .insert(record.block_id.hash.as_bytes().to_vec(), height);
-            for tx in &tx_records {
-                chain.txs.insert(tx.hash, tx.clone());
-            }
-            chain.block_txs.push(tx_records.clone());
-            chain.blocks.push(record.clone());
-        }
-        // Drop the included txs from the mempool and re-check the rest against the new state,
-        // evicting those that fail now (CometBFT's recheck).
-        {
-            let included: HashSet<[u8; 32]> = tx_records.iter().map(|t| t.hash).collect();
-            let app = &self.inner.app;
-            let evicted = lock(&self.inner.mempool).update(&included, state, |check_state, tx| {
-                app.check_tx(check_state, tx).error.is_none()
-            });
-            if !evicted.is_empty() {
-                tracing::debug!(height, evicted = evicted.len(), "recheck evicted txs");
-            }
-        }
-        let _ = self.inner.events.send(ChainEvent::NewBlock(record));
-        for tx in tx_records {
-            let _ = self.inner.events.send(ChainEvent::Tx(tx));
-        }
-        Ok(())
-    }
 }
 
 /// What `blocks.jsonl` stores per block; everything else is re-derived by execution.
@@ -949,48 +678,4 @@ impl Node {
 struct StoredBlock {
     block: Block,
     commit: Commit,
-}
-
-fn commit_time(commit: &Commit) -> Option<Time> {
-    commit.signatures.iter().find_map(|s| match s {
-        CommitSig::BlockIdFlagCommit { timestamp, .. } => Some(*timestamp),
-        _ => None,
-    })
-}
-
-fn empty_hash() -> tendermint::Hash {
-    tendermint::Hash::Sha256(Sha256::digest([]).into())
-}
-
-fn merkle(leaves: &[impl AsRef<[u8]>]) -> tendermint::Hash {
-    tendermint::Hash::Sha256(tendermint::merkle::simple_hash_from_byte_vectors::<
-        tendermint::crypto::default::Sha256,
-    >(leaves))
-}
-
-fn commit_hash(commit: &Commit) -> tendermint::Hash {
-    let sigs: Vec<Vec<u8>> = commit
-        .signatures
-        .iter()
-        .map(|s| tendermint_proto::v0_38::types::CommitSig::from(s.clone()).encode_to_vec())
-        .collect();
-    merkle(&sigs)
-}
-
-fn results_hash(results: &[ExecTxResult]) -> tendermint::Hash {
-    // CometBFT hashes only the deterministic fields: code, data, gas_wanted, gas_used.
-    let leaves: Vec<Vec<u8>> = results
-        .iter()
-        .map(|r| {
-            tendermint_proto::v0_38::abci::ExecTxResult {
-                code: r.code.value(),
-                data: r.data.to_vec().into(),
-                gas_wanted: r.gas_wanted,
-                gas_used: r.gas_used,
-                ..Default::default()
-            }
-            .encode_to_vec()
-        })
-        .collect();
-    merkle(&leaves)
 }
