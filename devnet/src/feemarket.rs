@@ -96,8 +96,7 @@ impl FromStr for Dec {
         let bad = || ParseDecError(text.to_string());
         let (int_part, frac_part) = text.trim().split_once('.').unwrap_or((text.trim(), ""));
         let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-        if int_part.is_empty() || !digits(int_part) || !digits(frac_part) || frac_part.len() > 18
-        {
+        if int_part.is_empty() || !digits(int_part) || !digits(frac_part) || frac_part.len() > 18 {
             return Err(bad());
         }
         let int: u128 = int_part.parse().map_err(|_| bad())?;
@@ -333,10 +332,7 @@ mod tests {
         assert_eq!(p.next_price(start, 0), dec("0.875"));
         assert_eq!(p.next_price(start, 15_000_000), start);
         assert_eq!(p.next_price(start, 22_500_000), dec("1.0625"));
-        assert_eq!(
-            p.next_price(p.min_base_gas_price, 0),
-            p.min_base_gas_price
-        );
+        assert_eq!(p.next_price(p.min_base_gas_price, 0), p.min_base_gas_price);
         assert_eq!(
             p.next_price(p.max_base_gas_price, 30_000_000),
             p.max_base_gas_price

@@ -35,7 +35,10 @@ fn market() -> FeeMarketParams {
     }
 }
 
-fn config(fee_market: Option<FeeMarketParams>, data_dir: Option<PathBuf>) -> (DevnetConfig, AccountKey) {
+fn config(
+    fee_market: Option<FeeMarketParams>,
+    data_dir: Option<PathBuf>,
+) -> (DevnetConfig, AccountKey) {
     let mut config = DevnetConfig::for_tests("fees-1");
     config.block_time = Duration::from_millis(100);
     config.fee_market = fee_market;
@@ -201,7 +204,12 @@ async fn full_blocks_raise_the_price_empty_ones_lower_it_and_cheap_txs_get_code_
 
     // A tx paying one unit less than price × gas is refused with sdk 13, in the SDK's words.
     let required = last.fee_for(GAS);
-    let cheap = wallet.sign_tx(sends(&wallet.address.clone(), 1), stake(required - 1), GAS, "");
+    let cheap = wallet.sign_tx(
+        sends(&wallet.address.clone(), 1),
+        stake(required - 1),
+        GAS,
+        "",
+    );
     let check = node.broadcast_tx(cheap);
     assert_eq!(check.code.value(), 13, "{}", check.log);
     assert_eq!(check.codespace, "sdk");
@@ -237,7 +245,12 @@ async fn full_blocks_raise_the_price_empty_ones_lower_it_and_cheap_txs_get_code_
 
     // A tx below the floor is refused too; one at it passes.
     let floor_fee = params.min_base_gas_price.fee_for(GAS);
-    let cheap = wallet.sign_tx(sends(&wallet.address.clone(), 1), stake(floor_fee - 1), GAS, "");
+    let cheap = wallet.sign_tx(
+        sends(&wallet.address.clone(), 1),
+        stake(floor_fee - 1),
+        GAS,
+        "",
+    );
     assert_eq!(node.broadcast_tx(cheap).code.value(), 13);
     let ok = wallet.sign_next(sends(&wallet.address.clone(), 1), stake(floor_fee), GAS, "");
     assert_eq!(node.broadcast_tx(ok).code.value(), 0);

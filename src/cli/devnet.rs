@@ -83,6 +83,11 @@ pub struct DevnetArgs {
     /// mempool refuses txs with CometBFT's error. [default: 5000,1073741824]
     #[arg(long, value_name = "TXS[,BYTES]")]
     pub mempool_size: Option<String>,
+    /// Run an EIP-1559 fee market: a base gas price (floor 0.005, cap 10) that blocks above half
+    /// of 30 000 000 gas raise by up to 12.5 % and emptier blocks lower; CheckTx refuses txs
+    /// paying below it (sdk 13).
+    #[arg(long)]
+    pub fee_market: bool,
 }
 
 /// The `--config` file: the flags' names in snake_case, all optional.
@@ -527,6 +532,9 @@ pub fn build_config(args: DevnetArgs) -> Result<DevnetConfig, CliError> {
         config.mempool_size = txs;
         config.mempool_max_txs_bytes = bytes.unwrap_or(config.mempool_max_txs_bytes);
     }
+    if args.fee_market {
+        config.fee_market = Some(devnet::feemarket::FeeMarketParams::default());
+    }
 
     // Genesis accounts: the flags replace the file's list.
     let specs: Vec<(String, Origin<'_>, Option<PathBuf>)> = if !args.genesis_accounts.is_empty() {
@@ -768,6 +776,17 @@ mod tests {
         assert_eq!(
             parse_listen_addr("tcp://127.0.0.1:5").unwrap(),
             "127.0.0.1:5".parse::<SocketAddr>().unwrap()
+        );
+    }
+
+    #[test]
+    fn fee_market_is_off_unless_asked() {
+        let config = build_config(parse(&["--chain-id", "d-1"])).unwrap();
+        assert_eq!(config.fee_market, None);
+        let config = build_config(parse(&["--chain-id", "d-1", "--fee-market"])).unwrap();
+        assert_eq!(
+            config.fee_market,
+            Some(devnet::feemarket::FeeMarketParams::default())
         );
     }
 
