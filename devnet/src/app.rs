@@ -16,6 +16,7 @@ use crate::auth;
 use crate::bank;
 use crate::error::TxError;
 use crate::exec::{ExecState, GasMeter};
+use crate::feemarket::{self, FeeMarketParams};
 use crate::ibc::{self, HostInfo};
 use crate::query_paths::{self, unknown_request, QueryEnv, BROADCAST_TX_PATH};
 use crate::store::State;
@@ -37,6 +38,8 @@ pub struct AppParams {
     pub ante: AnteParams,
     /// Version string reported by node info queries.
     pub version: String,
+    /// The fee market, when on (see [`crate::feemarket`]).
+    pub fee_market: Option<FeeMarketParams>,
 }
 
 /// The outcome of CheckTx.
@@ -95,6 +98,9 @@ impl App {
             }
         }
         auth::ensure_account(&mut st, &self.params.ante.fee_collector);
+        if let Some(market) = &self.params.fee_market {
+            feemarket::set_base_gas_price(&mut st.state, market.min_base_gas_price);
+        }
         Ok(st.state)
     }
 
@@ -110,11 +116,19 @@ impl App {
                 }
             }
         };
-        let mut st = ExecState::new(check_state.clone(), GasMeter::new(tx.gas_limit));
         let mut out = CheckOutcome {
             gas_wanted: tx.gas_limit,
             ..Default::default()
         };
+        // The feemarket module's ante check: the fee must pay the current base gas price.
+        if let Some(market) = &self.params.fee_market {
+            let price = feemarket::base_gas_price(check_state, market);
+            if let Err(e) = feemarket::check_fee(&tx, price, &self.params.ante.fee_denom) {
+                out.error = Some(e);
+                return out;
+            }
+        }
+        let mut st = ExecState::new(check_state.clone(), GasMeter::new(tx.gas_limit));
         let result = tx::ante(
             &mut st,
             &tx,
@@ -147,6 +161,14 @@ impl App {
             Err(e) => out.error = Some(e),
         }
         out
+    }
+
+    /// The end of a block whose txs used `block_gas`: the fee market, when on, moves its base
+    /// gas price in `state` (before the app hash is taken).
+    pub fn end_block(&self, state: &mut State, block_gas: u64) {
+        if let Some(market) = &self.params.fee_market {
+            feemarket::end_block(state, market, block_gas);
+        }
     }
 
     /// Executes one tx of a block on `state` (kept on success, ante effects kept on message
@@ -382,6 +404,10 @@ impl App {
             .or_else(|| bank::grpc_query(&mut st, path, data))
             .or_else(|| ibc::grpc_query(&mut st, &env.host, path, data))
             .or_else(|| self.node_query(path))
+            .or_else(|| {
+                let market = self.params.fee_market.as_ref()?;
+                feemarket::grpc_query(state, market, &self.params.ante.fee_denom, path, data)
+            })
     }
 
     /// `app/simulate` (raw tx bytes in, JSON out) and `app/version`: baseapp's

@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 use cosmos::{AccountKey, Coin, COSMOS_HD_PATH};
 
 use crate::app::{App, AppParams};
+use crate::feemarket::FeeMarketParams;
 use crate::mempool::{MempoolLimits, DEFAULT_MAX_TXS, DEFAULT_MAX_TXS_BYTES};
 use crate::node::{Node, NodeError, NodeKeys, NodeParams};
 use crate::tls::{TlsError, TlsFiles};
@@ -67,6 +68,10 @@ pub struct DevnetConfig {
     pub mempool_size: usize,
     /// Most bytes of txs the mempool holds (CometBFT's `mempool.max_txs_bytes`, default 1 GB).
     pub mempool_max_txs_bytes: u64,
+    /// The EIP-1559 fee market (`--fee-market`), off when `None` (the default): a base gas price
+    /// in consensus state that full blocks raise and empty ones lower, which CheckTx enforces
+    /// (see [`crate::feemarket`]).
+    pub fee_market: Option<FeeMarketParams>,
     /// Funded accounts.
     pub accounts: Vec<GenesisAccount>,
     /// Serve the RPC (HTTP and websocket) and gRPC over TLS with this certificate and key
@@ -96,6 +101,7 @@ impl DevnetConfig {
             max_block_gas: 1_000_000_000,
             mempool_size: DEFAULT_MAX_TXS,
             mempool_max_txs_bytes: DEFAULT_MAX_TXS_BYTES,
+            fee_market: None,
             accounts: Vec::new(),
             tls: None,
             rpc_latency: Duration::ZERO,
@@ -183,6 +189,9 @@ impl Devnet {
             Some(files) => Some(crate::tls::server_config(files)?),
             None => None,
         };
+        if let Some(market) = &config.fee_market {
+            market.validate().map_err(DevnetError::Config)?;
+        }
         let keys = match &config.data_dir {
             Some(dir) => load_or_create_keys(dir)?,
             None => NodeKeys::generate(),
@@ -196,6 +205,7 @@ impl Devnet {
                 fee_collector: config.fee_collector(),
             },
             version: env!("CARGO_PKG_VERSION").to_string(),
+            fee_market: config.fee_market.clone(),
         });
         let accounts: Vec<(String, Vec<Coin>)> = config
             .accounts

@@ -16,6 +16,7 @@ pub mod bank;
 pub mod error;
 pub mod exec;
 pub mod faults;
+pub mod feemarket;
 pub mod harness;
 pub mod ibc;
 pub mod launch;

@@ -164,6 +164,11 @@ impl Node {
             });
             tx_results.push(result);
         }
+        let block_gas = tx_results
+            .iter()
+            .map(|r| u64::try_from(r.gas_used).unwrap_or(0))
+            .fold(0u64, u64::saturating_add);
+        self.inner.app.end_block(&mut state, block_gas);
         drop(chain);
         let app_hash = state.app_hash().to_vec();
         let last_commit = stored

@@ -88,6 +88,11 @@ pub struct DevnetArgs {
     /// mempool refuses txs with CometBFT's error. [default: 5000,1073741824]
     #[arg(long, value_name = "TXS[,BYTES]")]
     pub mempool_size: Option<String>,
+    /// Run an EIP-1559 fee market: a base gas price (floor 0.005, cap 10) that blocks above half
+    /// of 30 000 000 gas raise by up to 12.5 % and emptier blocks lower; CheckTx refuses txs
+    /// paying below it (sdk 13).
+    #[arg(long)]
+    pub fee_market: bool,
     /// Serve the RPC (HTTP and websocket) and gRPC over TLS with this PEM certificate chain
     /// (`https://`, `wss://`); needs `--tls-key`.
     #[arg(long, value_name = "FILE", requires = "tls_key")]

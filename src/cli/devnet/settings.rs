@@ -351,6 +351,9 @@ pub fn build_config(args: DevnetArgs) -> Result<DevnetConfig, CliError> {
         config.mempool_size = txs;
         config.mempool_max_txs_bytes = bytes.unwrap_or(config.mempool_max_txs_bytes);
     }
+    if args.fee_market {
+        config.fee_market = Some(devnet::feemarket::FeeMarketParams::default());
+    }
 
     if let (Some(cert), Some(key)) = (args.tls_cert, args.tls_key) {
         let files = devnet::tls::TlsFiles { cert, key };

@@ -40,6 +40,17 @@ fn gas_prices_and_addresses() {
 }
 
 #[test]
+fn fee_market_is_off_unless_asked() {
+    let config = build_config(parse(&["--chain-id", "d-1"])).unwrap();
+    assert_eq!(config.fee_market, None);
+    let config = build_config(parse(&["--chain-id", "d-1", "--fee-market"])).unwrap();
+    assert_eq!(
+        config.fee_market,
+        Some(devnet::feemarket::FeeMarketParams::default())
+    );
+}
+
+#[test]
 fn mempool_size_takes_txs_and_bytes() {
     let config = build_config(parse(&["--chain-id", "d-1", "--mempool-size", "10,2048"])).unwrap();
     assert_eq!(
