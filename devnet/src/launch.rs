@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 use cosmos::{AccountKey, Coin, COSMOS_HD_PATH};
 
 use crate::app::{App, AppParams};
+use crate::finalize_block::PeriodicTransfer;
 use crate::mempool::{MempoolLimits, DEFAULT_MAX_TXS, DEFAULT_MAX_TXS_BYTES};
 use crate::node::{Node, NodeError, NodeKeys, NodeParams};
 use crate::tx::AnteParams;
@@ -66,6 +67,18 @@ pub struct DevnetConfig {
     pub mempool_max_txs_bytes: u64,
     /// Funded accounts.
     pub accounts: Vec<GenesisAccount>,
+    /// Index txs and blocks (default). `false` runs the node as CometBFT's `indexer = "null"`:
+    /// `tx`, `tx_search` and `block_search` answer "transaction indexing is disabled" /
+    /// "block indexing is disabled".
+    pub tx_index: bool,
+    /// Serve only the latest N blocks over RPC (0, the default, serves all): below the
+    /// retained height, blocks, block results, commits, headers and validators answer
+    /// "height H is not available, lowest height is L", and `status` reports L as
+    /// `earliest_block_height`, as a pruning node does.
+    pub retain_blocks: u64,
+    /// An ICS-20 transfer the chain sends from FinalizeBlock every N blocks (none by default);
+    /// see [`crate::finalize_block`].
+    pub finalize_block_transfer: Option<PeriodicTransfer>,
 }
 
 impl DevnetConfig {
@@ -85,6 +98,9 @@ impl DevnetConfig {
             mempool_size: DEFAULT_MAX_TXS,
             mempool_max_txs_bytes: DEFAULT_MAX_TXS_BYTES,
             accounts: Vec::new(),
+            tx_index: true,
+            retain_blocks: 0,
+            finalize_block_transfer: None,
         }
     }
 
@@ -156,6 +172,15 @@ impl Devnet {
         if config.block_time.is_zero() {
             return Err(DevnetError::Config("block_time must be above zero".into()));
         }
+        if config
+            .finalize_block_transfer
+            .as_ref()
+            .is_some_and(|p| p.every_n_blocks == 0)
+        {
+            return Err(DevnetError::Config(
+                "finalize_block_transfer.every_n_blocks must be above zero".into(),
+            ));
+        }
         let keys = match &config.data_dir {
             Some(dir) => load_or_create_keys(dir)?,
             None => NodeKeys::generate(),
@@ -196,6 +221,9 @@ impl Devnet {
                     max_txs: config.mempool_size,
                     max_txs_bytes: config.mempool_max_txs_bytes,
                 },
+                tx_index: config.tx_index,
+                retain_blocks: config.retain_blocks,
+                finalize_block_transfer: config.finalize_block_transfer.clone(),
             },
             app,
             keys,

@@ -15,6 +15,7 @@ pub mod bank;
 pub mod error;
 pub mod exec;
 pub mod faults;
+pub mod finalize_block;
 pub mod harness;
 pub mod ibc;
 pub mod launch;

@@ -108,6 +108,14 @@ pub struct NodeParams {
     pub data_dir: Option<PathBuf>,
     /// How much the mempool holds.
     pub mempool: MempoolLimits,
+    /// Whether `tx`, `tx_search` and `block_search` are served (CometBFT's `indexer = "kv"`;
+    /// off is `indexer = "null"`).
+    pub tx_index: bool,
+    /// Serve only the latest this many blocks over RPC (0 = all), as a node pruning with
+    /// `min-retain-blocks` does; the node keeps every block for its own replay.
+    pub retain_blocks: u64,
+    /// An ICS-20 transfer sent from FinalizeBlock every N blocks.
+    pub finalize_block_transfer: Option<crate::finalize_block::PeriodicTransfer>,
 }
 
 /// The persistent identity and genesis of a chain (kept in `node.json` in the data dir).
@@ -197,6 +205,8 @@ struct Inner {
     faults: Faults,
     paused: watch::Sender<bool>,
     blocks_file: Mutex<Option<File>>,
+    /// Transfers scheduled for the next block's FinalizeBlock.
+    block_transfers: Mutex<Vec<crate::finalize_block::BlockTransfer>>,
 }
 
 /// A handle to a running node. Cheap to clone.
@@ -292,6 +302,7 @@ impl Node {
                 faults: Faults::default(),
                 paused: watch::channel(false).0,
                 blocks_file: Mutex::new(None),
+                block_transfers: Mutex::new(Vec::new()),
             }),
         };
         node.replay_and_open()?;
@@ -336,8 +347,10 @@ impl Node {
                 }
                 let header = stored.block.header.clone();
                 let txs = stored.block.data.clone();
-                let (record, tx_records, state) = self.execute_block(header, txs, Some(stored));
-                self.commit_block(record, tx_records, state, false)
+                let sends = stored.finalize_block_transfers.clone();
+                let (record, tx_records, state) =
+                    self.execute_block(header, txs, &sends, Some(stored));
+                self.commit_block(record, tx_records, state, None)
                     .map_err(|e| replay_err(e.to_string()))?;
             }
         }
@@ -402,9 +415,24 @@ impl Node {
         self.read_chain().latest_height()
     }
 
-    /// Earliest height served (1).
+    /// Earliest height served: 1, or with `retain_blocks` N the lowest of the latest N blocks
+    /// (CometBFT's block store base after pruning).
     pub fn earliest_height(&self) -> u64 {
-        1
+        match self.inner.params.retain_blocks {
+            0 => 1,
+            n => (self.latest_height() + 1).saturating_sub(n).max(1),
+        }
+    }
+
+    /// Whether txs and blocks are indexed (`tx`, `tx_search`, `block_search` answer).
+    pub fn tx_index_enabled(&self) -> bool {
+        self.inner.params.tx_index
+    }
+
+    /// Sends `transfer` from the FinalizeBlock of the next block, after its txs; the block
+    /// stores it, so a restart on the data dir replays it.
+    pub fn schedule_finalize_block_transfer(&self, transfer: crate::finalize_block::BlockTransfer) {
+        lock(&self.inner.block_transfers).push(transfer);
     }
 
     /// The block at `height`.
@@ -720,8 +748,15 @@ impl Node {
 
     fn make_block(&self, txs: Vec<Vec<u8>>) -> std::io::Result<()> {
         let header = self.next_header(&txs);
-        let (record, tx_records, state) = self.execute_block(header, txs, None);
-        self.commit_block(record, tx_records, state, true)
+        let height = header.height.value();
+        let mut sends = std::mem::take(&mut *lock(&self.inner.block_transfers));
+        if let Some(p) = &self.inner.params.finalize_block_transfer {
+            if p.due_at(height) {
+                sends.push(p.transfer.clone());
+            }
+        }
+        let (record, tx_records, state) = self.execute_block(header, txs, &sends, None);
+        self.commit_block(record, tx_records, state, Some(sends))
     }
 
     fn next_header(&self, txs: &[Vec<u8>]) -> Header {
@@ -762,6 +797,7 @@ impl Node {
         &self,
         header: Header,
         txs: Vec<Vec<u8>>,
+        sends: &[crate::finalize_block::BlockTransfer],
         stored: Option<StoredBlock>,
     ) -> (BlockRecord, Vec<TxRecord>, State) {
         let chain = self.read_chain();
@@ -809,6 +845,7 @@ impl Node {
             });
             tx_results.push(result);
         }
+        let finalize_block_events = crate::finalize_block::execute(&mut state, &host, sends);
         drop(chain);
         let app_hash = state.app_hash().to_vec();
         let last_commit = stored
@@ -843,9 +880,8 @@ impl Node {
             block_id,
             commit,
             tx_results,
-            // Block-level events, like tx events, go out marked for indexing
-            // (`crate::app::set_index`); the devnet's blocks emit none yet.
-            finalize_block_events: Vec::new(),
+            // Block-level events, like tx events, go out marked for indexing.
+            finalize_block_events,
             app_hash,
         };
         (record, tx_records, state)
@@ -892,14 +928,15 @@ impl Node {
         record: BlockRecord,
         tx_records: Vec<TxRecord>,
         state: State,
-        persist: bool,
+        persist: Option<Vec<crate::finalize_block::BlockTransfer>>,
     ) -> std::io::Result<()> {
         let height = record.height();
-        if persist {
+        if let Some(finalize_block_transfers) = persist {
             if let Some(file) = lock(&self.inner.blocks_file).as_mut() {
                 let stored = StoredBlock {
                     block: record.block.clone(),
                     commit: record.commit.clone(),
+                    finalize_block_transfers,
                 };
                 let mut line = serde_json::to_vec(&stored)?;
                 line.push(b'\n');
@@ -949,6 +986,9 @@ impl Node {
 struct StoredBlock {
     block: Block,
     commit: Commit,
+    /// The transfers its FinalizeBlock sent (absent in blocks that sent none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    finalize_block_transfers: Vec<crate::finalize_block::BlockTransfer>,
 }
 
 fn commit_time(commit: &Commit) -> Option<Time> {
