@@ -48,10 +48,8 @@ impl DataDir {
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
             .as_nanos();
-        let dir = std::env::temp_dir().join(format!(
-            "devnet-fb-{tag}-{}-{nanos}",
-            std::process::id()
-        ));
+        let dir =
+            std::env::temp_dir().join(format!("devnet-fb-{tag}-{}-{nanos}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         Self(dir)
     }
@@ -71,7 +69,11 @@ fn chain_config(chain_id: &str) -> (DevnetConfig, cosmos::AccountKey, cosmos::Ac
     (config, relayer, user)
 }
 
-async fn start(config: DevnetConfig, relayer: &cosmos::AccountKey, user: &cosmos::AccountKey) -> TestChain {
+async fn start(
+    config: DevnetConfig,
+    relayer: &cosmos::AccountKey,
+    user: &cosmos::AccountKey,
+) -> TestChain {
     TestChain {
         devnet: Devnet::start(config).await.expect("devnet starts"),
         relayer: relayer.clone(),
@@ -82,9 +84,7 @@ async fn start(config: DevnetConfig, relayer: &cosmos::AccountKey, user: &cosmos
 async fn connect(a: &TestChain, b: &TestChain) -> ChannelPath {
     let client_a = create_client(a, b).await.unwrap();
     let client_b = create_client(b, a).await.unwrap();
-    let (connection_a, connection_b) = open_connection(a, b, &client_a, &client_b)
-        .await
-        .unwrap();
+    let (connection_a, connection_b) = open_connection(a, b, &client_a, &client_b).await.unwrap();
     let (channel_a, channel_b) = open_channel(
         a,
         b,
@@ -152,7 +152,11 @@ async fn a_finalize_block_packet_is_only_in_block_results_and_relays() {
     let (height, packet) = sent[0].clone();
     assert_eq!(packet.source_channel, path.channel_a);
     assert!(has_commitment(&a, &packet), "the packet is committed");
-    assert_eq!(a.balance(&sender, "stake").unwrap(), before - 777, "escrowed");
+    assert_eq!(
+        a.balance(&sender, "stake").unwrap(),
+        before - 777,
+        "escrowed"
+    );
 
     // Over RPC: in `finalize_block_events`, marked `mode=EndBlock`, and in no tx result.
     let url = a.devnet.rpc_url();
@@ -188,7 +192,9 @@ async fn a_finalize_block_packet_is_only_in_block_results_and_relays() {
     assert_eq!(blocks["result"]["total_count"], "1", "{blocks}");
 
     // A relayer relays it like any packet.
-    relay_packets(&a, &b, &path, &[packet.clone()]).await.unwrap();
+    relay_packets(&a, &b, &path, &[packet.clone()])
+        .await
+        .unwrap();
     let denom = voucher("transfer", &path.channel_b, "stake");
     assert_eq!(b.balance(&receiver, &denom).unwrap(), 777);
     assert!(!has_commitment(&a, &packet), "acknowledged");
@@ -219,9 +225,15 @@ async fn periodic_and_scheduled_transfers_replay_from_the_data_dir() {
 
     let latest = a.node().latest_height();
     let sent = finalize_block_packets(&a, 1, latest);
-    let periodic: Vec<u64> = sent.iter().map(|(h, _)| *h).filter(|h| h % 3 == 0).collect();
+    let periodic: Vec<u64> = sent
+        .iter()
+        .map(|(h, _)| *h)
+        .filter(|h| h % 3 == 0)
+        .collect();
     assert!(periodic.len() >= 2, "periodic sends: {sent:?}");
-    assert!(sent.iter().any(|(_, p)| p.data.windows(3).any(|w| w == b"\"9\"")));
+    assert!(sent
+        .iter()
+        .any(|(_, p)| p.data.windows(3).any(|w| w == b"\"9\"")));
     let hashes: Vec<Vec<u8>> = (1..=latest)
         .map(|h| a.node().block(h).unwrap().app_hash.clone())
         .collect();
@@ -239,7 +251,11 @@ async fn periodic_and_scheduled_transfers_replay_from_the_data_dir() {
     for h in 1..=latest {
         let block = a.node().block(h).unwrap();
         assert_eq!(block.app_hash, hashes[(h - 1) as usize], "app hash at {h}");
-        assert_eq!(block.finalize_block_events, events[(h - 1) as usize], "events at {h}");
+        assert_eq!(
+            block.finalize_block_events,
+            events[(h - 1) as usize],
+            "events at {h}"
+        );
     }
     for (_, packet) in &sent {
         assert!(has_commitment(&a, packet), "commitment {}", packet.sequence);

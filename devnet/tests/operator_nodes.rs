@@ -118,7 +118,12 @@ async fn pruned_heights_answer_as_cometbft() {
     let by_hash = rpc(&url, "block_by_hash", json!({"hash": old_hash})).await;
     assert!(by_hash["result"]["block"].is_null(), "{by_hash}");
     // `blockchain` starts at the store's base.
-    let chain = rpc(&url, "blockchain", json!({"minHeight": "1", "maxHeight": "0"})).await;
+    let chain = rpc(
+        &url,
+        "blockchain",
+        json!({"minHeight": "1", "maxHeight": "0"}),
+    )
+    .await;
     let metas = chain["result"]["block_metas"].as_array().unwrap();
     assert_eq!(metas.len() as u64, RETAIN, "{chain}");
 
@@ -132,7 +137,9 @@ async fn pruned_heights_answer_as_cometbft() {
         answer["error"]["data"]
             .as_str()
             .unwrap_or_default()
-            .starts_with(&format!("height {lowest} is not available, lowest height is ")),
+            .starts_with(&format!(
+                "height {lowest} is not available, lowest height is "
+            )),
         "{answer}"
     );
 }

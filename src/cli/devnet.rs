@@ -83,6 +83,63 @@ pub struct DevnetArgs {
     /// mempool refuses txs with CometBFT's error. [default: 5000,1073741824]
     #[arg(long, value_name = "TXS[,BYTES]")]
     pub mempool_size: Option<String>,
+    /// Run without a tx index, as CometBFT's `indexer = "null"`: `tx`, `tx_search` and
+    /// `block_search` answer with its errors.
+    #[arg(long)]
+    pub no_tx_index: bool,
+    /// Serve only the latest N blocks over RPC, as a pruning node (0 = all). [default: 0]
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub retain_blocks: u64,
+    /// Send an ICS-20 transfer from FinalizeBlock every N blocks:
+    /// `N:ACCOUNT:PORT/CHANNEL:AMOUNT[:RECEIVER]` (ACCOUNT a genesis account name, AMOUNT like
+    /// `100stake`; RECEIVER defaults to the sender's address).
+    #[arg(long, value_name = "N:ACCOUNT:PORT/CHANNEL:AMOUNT[:RECEIVER]")]
+    pub finalize_block_transfer: Option<String>,
+}
+
+/// Parses `--finalize-block-transfer` against the genesis accounts.
+fn parse_finalize_block_transfer(
+    text: &str,
+    config: &DevnetConfig,
+) -> Result<devnet::finalize_block::PeriodicTransfer, String> {
+    let usage = "expected N:ACCOUNT:PORT/CHANNEL:AMOUNT[:RECEIVER]";
+    let parts: Vec<&str> = text.split(':').collect();
+    let (every, account, route, amount, receiver) = match parts.as_slice() {
+        [n, a, r, m] => (*n, *a, *r, *m, None),
+        [n, a, r, m, to] => (*n, *a, *r, *m, Some(*to)),
+        _ => return Err(format!("{text:?}: {usage}")),
+    };
+    let every_n_blocks: u64 =
+        every.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
+            format!("{every:?}: the period must be a number of blocks above zero")
+        })?;
+    let sender = config
+        .accounts
+        .iter()
+        .find(|a| a.name == account)
+        .map(|a| a.key.address(&config.bech32_prefix))
+        .ok_or_else(|| format!("{account:?} is not a genesis account"))?;
+    let (port, channel) = route
+        .split_once('/')
+        .ok_or_else(|| format!("{route:?}: {usage}"))?;
+    let coins = parse_coins(amount, &config.denom).map_err(|e| e.to_string())?;
+    let coin = match coins.as_slice() {
+        [c] => c.clone(),
+        _ => return Err(format!("{amount:?}: one amount, like 100stake")),
+    };
+    Ok(devnet::finalize_block::PeriodicTransfer {
+        every_n_blocks,
+        transfer: devnet::finalize_block::BlockTransfer {
+            receiver: receiver.map_or_else(|| sender.clone(), str::to_string),
+            sender,
+            source_port: port.to_string(),
+            source_channel: channel.to_string(),
+            denom: coin.denom,
+            amount: coin.amount,
+            timeout_secs: devnet::finalize_block::DEFAULT_TIMEOUT_SECS,
+            memo: String::new(),
+        },
+    })
 }
 
 /// The `--config` file: the flags' names in snake_case, all optional.
@@ -601,6 +658,15 @@ pub fn build_config(args: DevnetArgs) -> Result<DevnetConfig, CliError> {
         });
     }
 
+    config.tx_index = !args.no_tx_index;
+    config.retain_blocks = args.retain_blocks;
+    if let Some(text) = &args.finalize_block_transfer {
+        match parse_finalize_block_transfer(text, &config) {
+            Ok(t) => config.finalize_block_transfer = Some(t),
+            Err(e) => p.flag("finalize-block-transfer", e),
+        }
+    }
+
     if problems.lines.is_empty() {
         Ok(config)
     } else {
@@ -818,6 +884,58 @@ mod tests {
             config.accounts[0].key.address("cosmos"),
             "cosmos19rl4cm2hmr8afy4kldpxz3fka4jguq0auqdal4"
         );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn operator_flags_build_a_config() {
+        let dir = scratch("operator");
+        let m = dir.join("m.txt");
+        std::fs::write(&m, format!("{ABANDON}\n")).unwrap();
+        let spec = format!("relayer={}:1000000stake", m.display());
+        let base = ["--chain-id", "d-1", "--genesis-account", spec.as_str()];
+        let config = build_config(parse(&base)).unwrap();
+        assert!(config.tx_index);
+        assert_eq!(config.retain_blocks, 0);
+        assert!(config.finalize_block_transfer.is_none());
+        let mut args = base.to_vec();
+        args.extend([
+            "--no-tx-index",
+            "--retain-blocks",
+            "100",
+            "--finalize-block-transfer",
+            "5:relayer:transfer/channel-0:10stake:cosmos1receiver",
+        ]);
+        let config = build_config(parse(&args)).unwrap();
+        assert!(!config.tx_index);
+        assert_eq!(config.retain_blocks, 100);
+        let p = config.finalize_block_transfer.unwrap();
+        assert_eq!(p.every_n_blocks, 5);
+        assert_eq!(
+            p.transfer.sender,
+            "cosmos19rl4cm2hmr8afy4kldpxz3fka4jguq0auqdal4"
+        );
+        assert_eq!(p.transfer.receiver, "cosmos1receiver");
+        assert_eq!(
+            (
+                p.transfer.source_port.as_str(),
+                p.transfer.source_channel.as_str()
+            ),
+            ("transfer", "channel-0")
+        );
+        assert_eq!(
+            (p.transfer.denom.as_str(), p.transfer.amount),
+            ("stake", 10)
+        );
+        for bad in [
+            "0:relayer:transfer/channel-0:10stake",
+            "5:nobody:transfer/channel-0:10",
+            "5:relayer:channel-0:10",
+        ] {
+            let mut args = base.to_vec();
+            args.extend(["--finalize-block-transfer", bad]);
+            assert!(build_config(parse(&args)).is_err(), "{bad}");
+        }
         let _ = std::fs::remove_dir_all(&dir);
     }
 
