@@ -192,7 +192,7 @@ async fn a_finalize_block_packet_is_only_in_block_results_and_relays() {
     assert_eq!(blocks["result"]["total_count"], "1", "{blocks}");
 
     // A relayer relays it like any packet.
-    relay_packets(&a, &b, &path, &[packet.clone()])
+    relay_packets(&a, &b, &path, std::slice::from_ref(&packet))
         .await
         .unwrap();
     let denom = voucher("transfer", &path.channel_b, "stake");
