@@ -15,6 +15,7 @@ use cosmos::{AccountKey, Coin, COSMOS_HD_PATH};
 
 use crate::app::{App, AppParams};
 use crate::feemarket::FeeMarketParams;
+use crate::finalize_block::PeriodicTransfer;
 use crate::mempool::{MempoolLimits, DEFAULT_MAX_TXS, DEFAULT_MAX_TXS_BYTES};
 use crate::node::{Node, NodeError, NodeKeys, NodeParams};
 use crate::tls::{TlsError, TlsFiles};
@@ -83,6 +84,18 @@ pub struct DevnetConfig {
     /// Serve the fault switches over HTTP on this loopback address (port 0 = ephemeral);
     /// `None` serves no admin endpoint. A non-loopback address is refused.
     pub admin_addr: Option<SocketAddr>,
+    /// Index txs and blocks (default). `false` runs the node as CometBFT's `indexer = "null"`:
+    /// `tx`, `tx_search` and `block_search` answer "transaction indexing is disabled" /
+    /// "block indexing is disabled".
+    pub tx_index: bool,
+    /// Serve only the latest N blocks over RPC (0, the default, serves all): below the
+    /// retained height, blocks, block results, commits, headers and validators answer
+    /// "height H is not available, lowest height is L", and `status` reports L as
+    /// `earliest_block_height`, as a pruning node does.
+    pub retain_blocks: u64,
+    /// An ICS-20 transfer the chain sends from FinalizeBlock every N blocks (none by default);
+    /// see [`crate::finalize_block`].
+    pub finalize_block_transfer: Option<PeriodicTransfer>,
 }
 
 impl DevnetConfig {
@@ -106,6 +119,9 @@ impl DevnetConfig {
             tls: None,
             rpc_latency: Duration::ZERO,
             admin_addr: None,
+            tx_index: true,
+            retain_blocks: 0,
+            finalize_block_transfer: None,
         }
     }
 
@@ -192,6 +208,15 @@ impl Devnet {
         if let Some(market) = &config.fee_market {
             market.validate().map_err(DevnetError::Config)?;
         }
+        if config
+            .finalize_block_transfer
+            .as_ref()
+            .is_some_and(|p| p.every_n_blocks == 0)
+        {
+            return Err(DevnetError::Config(
+                "finalize_block_transfer.every_n_blocks must be above zero".into(),
+            ));
+        }
         let keys = match &config.data_dir {
             Some(dir) => load_or_create_keys(dir)?,
             None => NodeKeys::generate(),
@@ -233,6 +258,9 @@ impl Devnet {
                     max_txs: config.mempool_size,
                     max_txs_bytes: config.mempool_max_txs_bytes,
                 },
+                tx_index: config.tx_index,
+                retain_blocks: config.retain_blocks,
+                finalize_block_transfer: config.finalize_block_transfer.clone(),
             },
             app,
             keys,

@@ -17,6 +17,7 @@ pub mod error;
 pub mod exec;
 pub mod faults;
 pub mod feemarket;
+pub mod finalize_block;
 pub mod harness;
 pub mod ibc;
 pub mod launch;

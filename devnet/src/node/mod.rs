@@ -113,6 +113,14 @@ pub struct NodeParams {
     pub data_dir: Option<PathBuf>,
     /// How much the mempool holds.
     pub mempool: MempoolLimits,
+    /// Whether `tx`, `tx_search` and `block_search` are served (CometBFT's `indexer = "kv"`;
+    /// off is `indexer = "null"`).
+    pub tx_index: bool,
+    /// Serve only the latest this many blocks over RPC (0 = all), as a node pruning with
+    /// `min-retain-blocks` does; the node keeps every block for its own replay.
+    pub retain_blocks: u64,
+    /// An ICS-20 transfer sent from FinalizeBlock every N blocks.
+    pub finalize_block_transfer: Option<crate::finalize_block::PeriodicTransfer>,
 }
 
 /// The persistent identity and genesis of a chain (kept in `node.json` in the data dir).
@@ -202,6 +210,8 @@ struct Inner {
     faults: Faults,
     paused: watch::Sender<bool>,
     blocks_file: Mutex<Option<File>>,
+    /// Transfers scheduled for the next block's FinalizeBlock.
+    block_transfers: Mutex<Vec<crate::finalize_block::BlockTransfer>>,
 }
 
 /// A handle to a running node. Cheap to clone.
@@ -297,6 +307,7 @@ impl Node {
                 faults: Faults::default(),
                 paused: watch::channel(false).0,
                 blocks_file: Mutex::new(None),
+                block_transfers: Mutex::new(Vec::new()),
             }),
         };
         node.replay_and_open()?;
@@ -341,8 +352,10 @@ impl Node {
                 }
                 let header = stored.block.header.clone();
                 let txs = stored.block.data.clone();
-                let (record, tx_records, state) = self.execute_block(header, txs, Some(stored));
-                self.commit_block(record, tx_records, state, false)
+                let sends = stored.finalize_block_transfers.clone();
+                let (record, tx_records, state) =
+                    self.execute_block(header, txs, &sends, Some(stored));
+                self.commit_block(record, tx_records, state, None)
                     .map_err(|e| replay_err(e.to_string()))?;
             }
         }
@@ -407,9 +420,24 @@ impl Node {
         self.read_chain().latest_height()
     }
 
-    /// Earliest height served (1).
+    /// Earliest height served: 1, or with `retain_blocks` N the lowest of the latest N blocks
+    /// (CometBFT's block store base after pruning).
     pub fn earliest_height(&self) -> u64 {
-        1
+        match self.inner.params.retain_blocks {
+            0 => 1,
+            n => (self.latest_height() + 1).saturating_sub(n).max(1),
+        }
+    }
+
+    /// Whether txs and blocks are indexed (`tx`, `tx_search`, `block_search` answer).
+    pub fn tx_index_enabled(&self) -> bool {
+        self.inner.params.tx_index
+    }
+
+    /// Sends `transfer` from the FinalizeBlock of the next block, after its txs; the block
+    /// stores it, so a restart on the data dir replays it.
+    pub fn schedule_finalize_block_transfer(&self, transfer: crate::finalize_block::BlockTransfer) {
+        lock(&self.inner.block_transfers).push(transfer);
     }
 
     /// The block at `height`.
@@ -678,4 +706,7 @@ impl Node {
 struct StoredBlock {
     block: Block,
     commit: Commit,
+    /// The transfers its FinalizeBlock sent (absent in blocks that sent none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    finalize_block_transfers: Vec<crate::finalize_block::BlockTransfer>,
 }

@@ -75,8 +75,15 @@ impl Node {
 
     fn make_block(&self, txs: Vec<Vec<u8>>) -> std::io::Result<()> {
         let header = self.next_header(&txs);
-        let (record, tx_records, state) = self.execute_block(header, txs, None);
-        self.commit_block(record, tx_records, state, true)
+        let height = header.height.value();
+        let mut sends = std::mem::take(&mut *lock(&self.inner.block_transfers));
+        if let Some(p) = &self.inner.params.finalize_block_transfer {
+            if p.due_at(height) {
+                sends.push(p.transfer.clone());
+            }
+        }
+        let (record, tx_records, state) = self.execute_block(header, txs, &sends, None);
+        self.commit_block(record, tx_records, state, Some(sends))
     }
 
     fn next_header(&self, txs: &[Vec<u8>]) -> Header {
@@ -117,6 +124,7 @@ impl Node {
         &self,
         header: Header,
         txs: Vec<Vec<u8>>,
+        sends: &[crate::finalize_block::BlockTransfer],
         stored: Option<StoredBlock>,
     ) -> (BlockRecord, Vec<TxRecord>, State) {
         let chain = self.read_chain();
@@ -164,6 +172,7 @@ impl Node {
             });
             tx_results.push(result);
         }
+        let finalize_block_events = crate::finalize_block::execute(&mut state, &host, sends);
         let block_gas = tx_results
             .iter()
             .map(|r| u64::try_from(r.gas_used).unwrap_or(0))
@@ -203,9 +212,8 @@ impl Node {
             block_id,
             commit,
             tx_results,
-            // Block-level events, like tx events, go out marked for indexing
-            // (`crate::app::set_index`); the devnet's blocks emit none yet.
-            finalize_block_events: Vec::new(),
+            // Block-level events, like tx events, go out marked for indexing.
+            finalize_block_events,
             app_hash,
         };
         (record, tx_records, state)
@@ -252,14 +260,15 @@ impl Node {
         record: BlockRecord,
         tx_records: Vec<TxRecord>,
         state: State,
-        persist: bool,
+        persist: Option<Vec<crate::finalize_block::BlockTransfer>>,
     ) -> std::io::Result<()> {
         let height = record.height();
-        if persist {
+        if let Some(finalize_block_transfers) = persist {
             if let Some(file) = lock(&self.inner.blocks_file).as_mut() {
                 let stored = StoredBlock {
                     block: record.block.clone(),
                     commit: record.commit.clone(),
+                    finalize_block_transfers,
                 };
                 let mut line = serde_json::to_vec(&stored)?;
                 line.push(b'\n');

@@ -128,7 +128,9 @@ impl Indexer {
     /// Indexes the stored blocks above the indexed height up to the node's latest.
     pub fn catch_up(&self, node: &Node) {
         let latest = node.latest_height();
-        let mut h = self.height().max(node.earliest_height().saturating_sub(1)) + 1;
+        // From the first block, even when the RPC serves fewer: CometBFT v0.38 does not prune
+        // its tx and block indexes with the blocks.
+        let mut h = self.height() + 1;
         while h <= latest {
             if let Some(rec) = node.block(h) {
                 self.index_block(&rec);
@@ -172,6 +174,9 @@ impl Indexer {
 
     /// Keeps the index current until `shutdown`: scans stored blocks, then follows new blocks.
     pub async fn run(self: Arc<Self>, node: Node, shutdown: CancellationToken) {
+        if !node.tx_index_enabled() {
+            return; // `indexer = "null"`: nothing is indexed.
+        }
         let mut events = node.subscribe();
         self.catch_up(&node);
         loop {

@@ -24,6 +24,10 @@ pub const MAX_QUERY_LENGTH: usize = 512;
 pub const DEFAULT_COMMIT_TIMEOUT: Duration = Duration::from_secs(10);
 /// `blockchain` returns at most this many metas.
 pub const BLOCKCHAIN_LIMIT: u64 = 20;
+/// What `tx` and `tx_search` answer on a node with `indexer = "null"` (`rpc/core/tx.go`).
+pub const TX_INDEX_DISABLED: &str = "transaction indexing is disabled";
+/// What `block_search` answers on a node with `indexer = "null"` (`rpc/core/blocks.go`).
+pub const BLOCK_INDEX_DISABLED: &str = "block indexing is disabled";
 
 /// Everything a handler needs.
 #[derive(Clone)]
@@ -169,8 +173,7 @@ pub async fn call(ctx: &Ctx, method: &str, p: &Params) -> Result<Value, RpcError
         }
         "block_by_hash" => {
             let hash = p.hash("hash")?.unwrap_or_default();
-            Ok(node
-                .block_by_hash(&hash)
+            Ok(retained_by_hash(node, &hash)
                 .map_or_else(render::block_not_found, |r| render::block_result(&r)))
         }
         "header" => {
@@ -183,7 +186,7 @@ pub async fn call(ctx: &Ctx, method: &str, p: &Params) -> Result<Value, RpcError
         }
         "header_by_hash" => {
             let hash = p.hash("hash")?.unwrap_or_default();
-            Ok(json!({"header": node.block_by_hash(&hash).map(|r| render::header(&r))}))
+            Ok(json!({"header": retained_by_hash(node, &hash).map(|r| render::header(&r))}))
         }
         "block_results" => {
             let h = resolve_height(
@@ -269,6 +272,9 @@ pub async fn call(ctx: &Ctx, method: &str, p: &Params) -> Result<Value, RpcError
             node.mempool_bytes(),
         )),
         "tx" => {
+            if !node.tx_index_enabled() {
+                return Err(internal(TX_INDEX_DISABLED));
+            }
             let hash = p.hash("hash")?.unwrap_or_default();
             let prove = p.boolean("prove")?.unwrap_or(false);
             let rec = node
@@ -309,18 +315,37 @@ fn status(node: &Node) -> Value {
     let latest = node.block(node.latest_height());
     let earliest = node.block(node.earliest_height());
     let app_version = latest.as_ref().map_or(0, |r| r.block.header.version.app);
-    render::status(&render::StatusInput {
+    let mut status = render::status(&render::StatusInput {
         identity: &identity,
         chain_id: &node.chain_id(),
         app_version,
         validator: &validator,
         latest: latest.as_deref(),
         earliest: earliest.as_deref(),
-    })
+    });
+    if !node.tx_index_enabled() {
+        // `makeNodeInfo`: "off" with the null indexer.
+        status["node_info"]["other"]["tx_index"] = json!("off");
+    }
+    status
+}
+
+/// The block with `hash` unless pruned from what the RPC serves (CometBFT's block store no
+/// longer has it and answers as for an unknown hash).
+fn retained_by_hash(node: &Node, hash: &[u8]) -> Option<Arc<crate::node::BlockRecord>> {
+    node.block_by_hash(hash)
+        .filter(|r| r.height() >= node.earliest_height())
+}
+
+/// The block at `height` unless pruned from what the RPC serves.
+fn retained_block(node: &Node, height: u64) -> Option<Arc<crate::node::BlockRecord>> {
+    node.block(height)
+        .filter(|_| height >= node.earliest_height())
 }
 
 fn tx_proof(node: &Node, height: u64, index: u32) -> Option<Value> {
-    let block = node.block(height)?;
+    // A pruned block has no proof to give (CometBFT's `LoadBlock` finds nothing).
+    let block = retained_block(node, height)?;
     render::tx_proof(block.block.data.as_slice(), usize::try_from(index).ok()?)
 }
 
@@ -344,6 +369,9 @@ fn order_desc(p: &Params, default_desc: bool) -> Result<bool, RpcError> {
 }
 
 fn tx_search(ctx: &Ctx, p: &Params) -> Result<Value, RpcError> {
+    if !ctx.node.tx_index_enabled() {
+        return Err(internal(TX_INDEX_DISABLED));
+    }
     let q = parse_search_query(p)?;
     let prove = p.boolean("prove")?.unwrap_or(false);
     let desc = order_desc(p, false)?;
@@ -371,6 +399,9 @@ fn tx_search(ctx: &Ctx, p: &Params) -> Result<Value, RpcError> {
 }
 
 fn block_search(ctx: &Ctx, p: &Params) -> Result<Value, RpcError> {
+    if !ctx.node.tx_index_enabled() {
+        return Err(internal(BLOCK_INDEX_DISABLED));
+    }
     let q = parse_search_query(p)?;
     let desc = order_desc(p, true)?;
     let mut heights = ctx.index.search_blocks(&q);
@@ -384,7 +415,7 @@ fn block_search(ctx: &Ctx, p: &Params) -> Result<Value, RpcError> {
         .iter()
         .skip(skip)
         .take(take)
-        .filter_map(|h| ctx.node.block(*h))
+        .filter_map(|h| retained_block(&ctx.node, *h))
         .map(|r| render::block_result(&r))
         .collect();
     Ok(json!({"blocks": blocks, "total_count": heights.len().to_string()}))

@@ -93,6 +93,18 @@ pub struct DevnetArgs {
     /// paying below it (sdk 13).
     #[arg(long)]
     pub fee_market: bool,
+    /// Run without a tx index, as CometBFT's `indexer = "null"`: `tx`, `tx_search` and
+    /// `block_search` answer with its errors.
+    #[arg(long)]
+    pub no_tx_index: bool,
+    /// Serve only the latest N blocks over RPC, as a pruning node (0 = all). [default: 0]
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub retain_blocks: u64,
+    /// Send an ICS-20 transfer from FinalizeBlock every N blocks:
+    /// `N:ACCOUNT:PORT/CHANNEL:AMOUNT[:RECEIVER]` (ACCOUNT a genesis account name, AMOUNT like
+    /// `100stake`; RECEIVER defaults to the sender's address).
+    #[arg(long, value_name = "N:ACCOUNT:PORT/CHANNEL:AMOUNT[:RECEIVER]")]
+    pub finalize_block_transfer: Option<String>,
     /// Serve the RPC (HTTP and websocket) and gRPC over TLS with this PEM certificate chain
     /// (`https://`, `wss://`); needs `--tls-key`.
     #[arg(long, value_name = "FILE", requires = "tls_key")]

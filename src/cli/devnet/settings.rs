@@ -453,9 +453,63 @@ pub fn build_config(args: DevnetArgs) -> Result<DevnetConfig, CliError> {
         });
     }
 
+    config.tx_index = !args.no_tx_index;
+    config.retain_blocks = args.retain_blocks;
+    if let Some(text) = &args.finalize_block_transfer {
+        match parse_finalize_block_transfer(text, &config) {
+            Ok(t) => config.finalize_block_transfer = Some(t),
+            Err(e) => p.flag("finalize-block-transfer", e),
+        }
+    }
+
     if problems.lines.is_empty() {
         Ok(config)
     } else {
         Err(CliError::Failed(problems.lines.join("\n")))
     }
+}
+
+/// Parses `--finalize-block-transfer` against the genesis accounts.
+fn parse_finalize_block_transfer(
+    text: &str,
+    config: &DevnetConfig,
+) -> Result<devnet::finalize_block::PeriodicTransfer, String> {
+    let usage = "expected N:ACCOUNT:PORT/CHANNEL:AMOUNT[:RECEIVER]";
+    let parts: Vec<&str> = text.split(':').collect();
+    let (every, account, route, amount, receiver) = match parts.as_slice() {
+        [n, a, r, m] => (*n, *a, *r, *m, None),
+        [n, a, r, m, to] => (*n, *a, *r, *m, Some(*to)),
+        _ => return Err(format!("{text:?}: {usage}")),
+    };
+    let every_n_blocks: u64 =
+        every.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
+            format!("{every:?}: the period must be a number of blocks above zero")
+        })?;
+    let sender = config
+        .accounts
+        .iter()
+        .find(|a| a.name == account)
+        .map(|a| a.key.address(&config.bech32_prefix))
+        .ok_or_else(|| format!("{account:?} is not a genesis account"))?;
+    let (port, channel) = route
+        .split_once('/')
+        .ok_or_else(|| format!("{route:?}: {usage}"))?;
+    let coins = parse_coins(amount, &config.denom).map_err(|e| e.to_string())?;
+    let coin = match coins.as_slice() {
+        [c] => c.clone(),
+        _ => return Err(format!("{amount:?}: one amount, like 100stake")),
+    };
+    Ok(devnet::finalize_block::PeriodicTransfer {
+        every_n_blocks,
+        transfer: devnet::finalize_block::BlockTransfer {
+            receiver: receiver.map_or_else(|| sender.clone(), str::to_string),
+            sender,
+            source_port: port.to_string(),
+            source_channel: channel.to_string(),
+            denom: coin.denom,
+            amount: coin.amount,
+            timeout_secs: devnet::finalize_block::DEFAULT_TIMEOUT_SECS,
+            memo: String::new(),
+        },
+    })
 }

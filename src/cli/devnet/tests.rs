@@ -100,6 +100,58 @@ fn flags_build_a_config() {
 }
 
 #[test]
+fn operator_flags_build_a_config() {
+    let dir = scratch("operator");
+    let m = dir.join("m.txt");
+    std::fs::write(&m, format!("{ABANDON}\n")).unwrap();
+    let spec = format!("relayer={}:1000000stake", m.display());
+    let base = ["--chain-id", "d-1", "--genesis-account", spec.as_str()];
+    let config = build_config(parse(&base)).unwrap();
+    assert!(config.tx_index);
+    assert_eq!(config.retain_blocks, 0);
+    assert!(config.finalize_block_transfer.is_none());
+    let mut args = base.to_vec();
+    args.extend([
+        "--no-tx-index",
+        "--retain-blocks",
+        "100",
+        "--finalize-block-transfer",
+        "5:relayer:transfer/channel-0:10stake:cosmos1receiver",
+    ]);
+    let config = build_config(parse(&args)).unwrap();
+    assert!(!config.tx_index);
+    assert_eq!(config.retain_blocks, 100);
+    let p = config.finalize_block_transfer.unwrap();
+    assert_eq!(p.every_n_blocks, 5);
+    assert_eq!(
+        p.transfer.sender,
+        "cosmos19rl4cm2hmr8afy4kldpxz3fka4jguq0auqdal4"
+    );
+    assert_eq!(p.transfer.receiver, "cosmos1receiver");
+    assert_eq!(
+        (
+            p.transfer.source_port.as_str(),
+            p.transfer.source_channel.as_str()
+        ),
+        ("transfer", "channel-0")
+    );
+    assert_eq!(
+        (p.transfer.denom.as_str(), p.transfer.amount),
+        ("stake", 10)
+    );
+    for bad in [
+        "0:relayer:transfer/channel-0:10stake",
+        "5:nobody:transfer/channel-0:10",
+        "5:relayer:channel-0:10",
+    ] {
+        let mut args = base.to_vec();
+        args.extend(["--finalize-block-transfer", bad]);
+        assert!(build_config(parse(&args)).is_err(), "{bad}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn file_problems_name_file_line_and_key() {
     let dir = scratch("file");
     let path = dir.join("devnet.toml");
