@@ -54,7 +54,7 @@ pub struct PeriodicTransfer {
 impl PeriodicTransfer {
     /// Whether the transfer goes out in block `height`.
     pub fn due_at(&self, height: u64) -> bool {
-        self.every_n_blocks > 0 && height % self.every_n_blocks == 0
+        self.every_n_blocks > 0 && height.is_multiple_of(self.every_n_blocks)
     }
 }
 
