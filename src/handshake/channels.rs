@@ -230,7 +230,7 @@ pub async fn chan_open_try(
 }
 
 /// `MsgChannelOpenAck` on `a` (channel `port_a/chan_a` in INIT) for `chan_b` in TRYOPEN on `b`.
-pub async fn chan_open_ack(
+pub(crate) async fn chan_open_ack(
     a: &Endpoint,
     b: &Endpoint,
     port_a: &str,
@@ -241,7 +241,7 @@ pub async fn chan_open_ack(
 }
 
 /// `MsgChannelOpenConfirm` on `b` (channel `chan_b` in TRYOPEN) for `port_a/chan_a` OPEN on `a`.
-pub async fn chan_open_confirm(
+pub(crate) async fn chan_open_confirm(
     a: &Endpoint,
     b: &Endpoint,
     port_a: &str,

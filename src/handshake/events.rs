@@ -4,7 +4,7 @@
 use crate::chain::query::IbcQuerier;
 
 /// The events of the committed tx `tx_hash` (upper-case hex).
-pub async fn tx_events(
+pub(crate) async fn tx_events(
     q: &IbcQuerier,
     tx_hash: &str,
 ) -> std::result::Result<Vec<tendermint::abci::Event>, String> {
@@ -20,7 +20,7 @@ pub async fn tx_events(
 }
 
 /// The value of attribute `key` of the first event of kind `kind`.
-pub fn event_attr(events: &[tendermint::abci::Event], kind: &str, key: &str) -> Option<String> {
+pub(crate) fn event_attr(events: &[tendermint::abci::Event], kind: &str, key: &str) -> Option<String> {
     events
         .iter()
         .filter(|e| e.kind == kind)
@@ -30,7 +30,7 @@ pub fn event_attr(events: &[tendermint::abci::Event], kind: &str, key: &str) -> 
 }
 
 /// The values of attribute `key` of every event of kind `kind`, in order.
-pub fn event_attrs(events: &[tendermint::abci::Event], kind: &str, key: &str) -> Vec<String> {
+pub(crate) fn event_attrs(events: &[tendermint::abci::Event], kind: &str, key: &str) -> Vec<String> {
     events
         .iter()
         .filter(|e| e.kind == kind)

@@ -21,13 +21,13 @@ pub struct PairChannel {
     /// The identifiers (the `b` side may be empty while the handshake is at INIT).
     pub ends: ChannelEnds,
     /// State on `a` (`OPEN`, `INIT`, …).
-    pub state_a: String,
+    pub(crate) state_a: String,
     /// State on `b` (empty when the end does not exist).
-    pub state_b: String,
+    pub(crate) state_b: String,
     /// `ORDERED` or `UNORDERED`.
     pub ordering: String,
     /// Application version on `a`.
-    pub version: String,
+    pub(crate) version: String,
 }
 
 impl PairChannel {

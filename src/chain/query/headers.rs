@@ -29,7 +29,7 @@ impl IbcQuerier {
     }
 
     /// The latest block time in Unix nanoseconds.
-    pub async fn latest_block_time(&self) -> Result<u64, QueryError> {
+    pub(crate) async fn latest_block_time(&self) -> Result<u64, QueryError> {
         Ok(self.latest_height_and_time().await?.1)
     }
 
@@ -40,7 +40,7 @@ impl IbcQuerier {
 
     /// The signed header (header and commit) of block `height`, checked to be of this chain and
     /// height.
-    pub async fn signed_header(
+    pub(crate) async fn signed_header(
         &self,
         height: u64,
     ) -> Result<tendermint::block::signed_header::SignedHeader, QueryError> {
@@ -64,7 +64,7 @@ impl IbcQuerier {
     }
 
     /// The block time of `height` in Unix nanoseconds.
-    pub async fn block_time(&self, height: u64) -> Result<u64, QueryError> {
+    pub(crate) async fn block_time(&self, height: u64) -> Result<u64, QueryError> {
         Ok(timestamp_nanos(self.header(height).await?.time))
     }
 }
