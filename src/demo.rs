@@ -79,7 +79,11 @@ fn err(e: impl std::fmt::Display) -> DemoError {
 
 /// A pair config for two running devnets, signing with keys named `relayer-<chain id>` in
 /// `key_store`.
-pub(crate) fn pair_config_text(a: &TestChain, b: &TestChain, key_store: &std::path::Path) -> String {
+pub(crate) fn pair_config_text(
+    a: &TestChain,
+    b: &TestChain,
+    key_store: &std::path::Path,
+) -> String {
     let chain = |id: &str, rpc: String| {
         format!(
             "id = \"{id}\"\nrpc_addr = \"{rpc}\"\naccount_prefix = \"cosmos\"\nkey_name = \"relayer-{id}\"\n\

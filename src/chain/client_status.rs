@@ -114,7 +114,12 @@ pub enum ClientError {
 
 impl ClientError {
     /// The failure of `step` of client `client_id` on `chain`.
-    pub(crate) fn new(chain: &str, client_id: &str, step: &'static str, reason: impl ToString) -> Self {
+    pub(crate) fn new(
+        chain: &str,
+        client_id: &str,
+        step: &'static str,
+        reason: impl ToString,
+    ) -> Self {
         Self::Step {
             chain: chain.to_string(),
             client_id: client_id.to_string(),

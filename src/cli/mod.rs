@@ -103,9 +103,6 @@ pub(crate) enum CliError {
     /// A key store operation failed.
     #[error("{0}")]
     Key(#[from] KeyError),
-    /// The command exists but is not implemented yet.
-    #[error("`arke {0}` is not implemented yet")]
-    NotImplemented(&'static str),
     /// Some items failed; each was already reported.
     #[error("{0}")]
     Partial(String),
@@ -118,8 +115,9 @@ impl CliError {
     /// The process exit code for this error.
     pub(crate) fn exit_code(&self) -> u8 {
         match self {
-            CliError::NotImplemented(_) => 2,
-            _ => 1,
+            CliError::Config(_) | CliError::Key(_) | CliError::Partial(_) | CliError::Failed(_) => {
+                1
+            }
         }
     }
 }
@@ -337,8 +335,7 @@ mod tests {
     }
 
     #[test]
-    fn not_implemented_exits_2() {
-        assert_eq!(CliError::NotImplemented("start").exit_code(), 2);
+    fn failures_exit_1() {
         assert_eq!(CliError::Failed("x".into()).exit_code(), 1);
     }
 }

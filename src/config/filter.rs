@@ -40,11 +40,6 @@ impl Pattern {
         Ok(Self(text.to_string()))
     }
 
-    /// The pattern as written.
-    pub(crate) fn as_str(&self) -> &str {
-        &self.0
-    }
-
     /// Whether `id` matches the pattern.
     pub(crate) fn matches(&self, id: &str) -> bool {
         glob_match(self.0.as_bytes(), id.as_bytes())

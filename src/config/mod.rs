@@ -23,18 +23,19 @@ use std::time::Duration;
 use reqwest::Url;
 use serde::Deserialize;
 
-pub(crate) use self::defaults::{
-    default_key_store, derive_websocket_addr, resolve_path, DEFAULT_CLEAR_INTERVAL,
-    DEFAULT_CLIENT_REFRESH_RATE, DEFAULT_CLOCK_DRIFT, DEFAULT_GAS_MULTIPLIER,
-    DEFAULT_MAX_BLOCK_TIME, DEFAULT_MAX_CONCURRENT_REQUESTS, DEFAULT_MAX_GAS, DEFAULT_MAX_MSG_NUM,
-    DEFAULT_RPC_TIMEOUT, DEFAULT_SHUTDOWN_GRACE, DEFAULT_TELEMETRY_PORT,
-    MAX_TX_SIZE_LIMIT,
-};
 pub use self::defaults::DEFAULT_MAX_TX_SIZE;
+pub(crate) use self::defaults::{
+    default_key_store, resolve_path, DEFAULT_CLEAR_INTERVAL, DEFAULT_CLIENT_REFRESH_RATE,
+    DEFAULT_SHUTDOWN_GRACE, DEFAULT_TELEMETRY_PORT,
+};
+#[cfg(test)]
+pub(crate) use self::defaults::{derive_websocket_addr, DEFAULT_GAS_MULTIPLIER, DEFAULT_MAX_GAS};
 pub(crate) use self::duration::{format_duration, parse_duration};
 pub(crate) use self::errors::{ConfigError, ConfigIssue};
 pub(crate) use self::filter::{ChannelFilter, FilterPolicy, Pattern};
-pub(crate) use self::validate::{is_loopback_host, parse_rate, valid_key_name};
+pub(crate) use self::validate::valid_key_name;
+#[cfg(test)]
+pub(crate) use self::validate::{is_loopback_host, parse_rate};
 
 /// A validated chain-pair config.
 #[derive(Debug, Clone)]
@@ -69,6 +70,7 @@ impl ChainPair {
         self.iter().find(|c| c.id == name || c.label == name)
     }
 
+    #[cfg(test)]
     /// The other chain of the pair.
     pub(crate) fn counterparty_of(&self, chain_id: &str) -> Option<&ChainConfig> {
         if self.a.id == chain_id {

@@ -102,11 +102,7 @@ impl SequenceCache {
         self.map.insert(key.clone(), Entry::Done);
     }
 
-    /// Forgets `key` so that clearing may submit it afresh.
-    pub(crate) fn forget(&self, key: &CacheKey) {
-        self.map.remove(key);
-    }
-
+    #[cfg(test)]
     /// The state of `key`.
     pub(crate) fn get(&self, key: &CacheKey) -> Option<Entry> {
         self.map.get(key).map(|e| e.clone())
@@ -148,14 +144,10 @@ impl SequenceCache {
         }
     }
 
+    #[cfg(test)]
     /// Number of entries.
     pub(crate) fn len(&self) -> usize {
         self.map.len()
-    }
-
-    /// True when empty.
-    pub(crate) fn is_empty(&self) -> bool {
-        self.map.is_empty()
     }
 
     /// Drops finished entries of a channel below `sequence` (called after clearing shows the

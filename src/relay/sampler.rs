@@ -23,7 +23,11 @@ pub(crate) const SAMPLE_INTERVAL: Duration = Duration::from_secs(30);
 
 /// The balance of `address` in `denom` (base units), via `abci_query`
 /// `/cosmos.bank.v1beta1.Query/Balance`.
-pub(crate) async fn wallet_balance(q: &IbcQuerier, address: &str, denom: &str) -> Result<u128, String> {
+pub(crate) async fn wallet_balance(
+    q: &IbcQuerier,
+    address: &str,
+    denom: &str,
+) -> Result<u128, String> {
     let req = QueryBalanceRequest {
         address: address.to_string(),
         denom: denom.to_string(),

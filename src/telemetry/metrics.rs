@@ -346,7 +346,14 @@ impl Metrics {
     }
 
     /// Remembers when a packet event was observed (the start of a latency).
-    pub(crate) fn start_clock(&self, chain: &str, port: &str, channel: &str, seq: u64, clock: Clock) {
+    pub(crate) fn start_clock(
+        &self,
+        chain: &str,
+        port: &str,
+        channel: &str,
+        seq: u64,
+        clock: Clock,
+    ) {
         let mut clocks = lock(&self.clocks);
         if clocks.len() >= MAX_TRACKED_PACKETS {
             // Forget observations older than an hour (packets someone else relayed).
@@ -438,7 +445,12 @@ impl Metrics {
     }
 
     /// The backlogs whose packets come from `chain` over `port`/`channel`, as (kind, backlog).
-    pub(crate) fn backlogs_of(&self, chain: &str, port: &str, channel: &str) -> Vec<(String, Backlog)> {
+    pub(crate) fn backlogs_of(
+        &self,
+        chain: &str,
+        port: &str,
+        channel: &str,
+    ) -> Vec<(String, Backlog)> {
         lock(&self.backlogs)
             .iter()
             .filter(|(k, _)| {

@@ -129,6 +129,7 @@ impl CounterVec {
         }
     }
 
+    #[cfg(test)]
     /// The current value (0 for a series never touched).
     pub(crate) fn get(&self, labels: &[&str]) -> u64 {
         lock(&self.cells)
@@ -167,18 +168,12 @@ impl GaugeVec {
         }
     }
 
-    /// Adds `d` (may be negative).
-    pub(crate) fn add(&self, labels: &[&str], d: f64) {
-        if self.desc.check(labels) {
-            *lock(&self.cells).entry(key(labels)).or_insert(0.0) += d;
-        }
-    }
-
     /// Removes a series (it is no longer exported).
     pub(crate) fn remove(&self, labels: &[&str]) {
         lock(&self.cells).remove(&key(labels));
     }
 
+    #[cfg(test)]
     /// The current value, if the series exists.
     pub(crate) fn get(&self, labels: &[&str]) -> Option<f64> {
         lock(&self.cells).get(&key(labels)).copied()
@@ -244,6 +239,7 @@ impl HistogramVec {
         self.observe(labels, d.as_secs_f64());
     }
 
+    #[cfg(test)]
     /// Number of observations of a series.
     pub(crate) fn count(&self, labels: &[&str]) -> u64 {
         lock(&self.cells).get(&key(labels)).map_or(0, |c| c.count)

@@ -153,7 +153,10 @@ pub(crate) enum HealthProbeError {
 }
 
 /// Asks the health endpoint at `url`, waiting at most `timeout`.
-pub(crate) async fn ask_health(url: &str, timeout: Duration) -> Result<HealthAnswer, HealthProbeError> {
+pub(crate) async fn ask_health(
+    url: &str,
+    timeout: Duration,
+) -> Result<HealthAnswer, HealthProbeError> {
     let client = reqwest::Client::builder()
         .timeout(timeout)
         .build()

@@ -246,16 +246,6 @@ impl EventHub {
         self.shared.reconnects.load(Ordering::Relaxed)
     }
 
-    /// Events dropped for a subscriber whose queue stayed full for `send_timeout`.
-    pub(crate) fn dropped_events(&self) -> u64 {
-        self.shared.dropped.load(Ordering::Relaxed)
-    }
-
-    /// The chain id.
-    pub(crate) fn chain_id(&self) -> &str {
-        &self.shared.chain_id
-    }
-
     /// Waits until the hub's tasks have ended (after the shutdown token is cancelled).
     pub async fn stopped(&self) {
         self.tasks.wait().await

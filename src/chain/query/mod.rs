@@ -35,8 +35,8 @@ use ibc_proto::ibc::core::client::v1::Height;
 
 use super::rpc::{RpcClient, RpcError};
 
+pub(crate) use attributes::ack_from_attributes;
 pub use attributes::packet_from_attributes;
-pub(crate) use attributes::{ack_from_attributes, parse_height, PacketAttributeError};
 
 /// Default page size asked of paginated gRPC queries.
 const PAGE_LIMIT: u64 = 1000;
@@ -69,15 +69,7 @@ pub enum QueryError {
     },
 }
 
-impl QueryError {
-    /// Whether retrying later may succeed (transient RPC trouble).
-    pub(crate) fn is_transient(&self) -> bool {
-        match self {
-            QueryError::Rpc(e) => e.is_transient(),
-            QueryError::Abci { .. } | QueryError::Decode { .. } => false,
-        }
-    }
-}
+impl QueryError {}
 
 /// The revision number of a chain id as ibc-go parses it: the trailing `-N` (N ≥ 1 without
 /// leading zeros, preceded by a character other than `-`), else 0.

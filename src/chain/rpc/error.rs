@@ -83,6 +83,7 @@ pub enum RpcError {
 }
 
 impl RpcError {
+    #[cfg(test)]
     /// Whether retrying the same request later may succeed (transport trouble, timeouts, 5xx,
     /// 429, internal errors), as opposed to a request the node will always refuse.
     pub(crate) fn is_transient(&self) -> bool {
@@ -106,19 +107,6 @@ impl RpcError {
             RpcError::Decode { .. } => "decode",
             RpcError::Closed { .. } => "closed",
             RpcError::InvalidEndpoint { .. } => "invalid_endpoint",
-        }
-    }
-
-    /// The JSON-RPC method of the failed call, if any.
-    pub(crate) fn method(&self) -> Option<&'static str> {
-        match self {
-            RpcError::Transport { method, .. }
-            | RpcError::Http { method, .. }
-            | RpcError::Timeout { method, .. }
-            | RpcError::JsonRpc { method, .. }
-            | RpcError::Decode { method, .. }
-            | RpcError::Closed { method, .. } => Some(method),
-            RpcError::InvalidEndpoint { .. } => None,
         }
     }
 }

@@ -7,9 +7,10 @@ use base64::Engine as _;
 use serde_json::{json, Value};
 use tendermint::block::Height;
 use tendermint::Hash;
+#[cfg(test)]
+use tendermint_rpc::endpoint::abci_info;
 use tendermint_rpc::endpoint::{
-    abci_info, abci_query, block, block_results, block_search, broadcast, commit, status, tx,
-    tx_search, validators,
+    abci_query, block_results, broadcast, commit, status, tx, tx_search, validators,
 };
 
 use super::{RpcClient, RpcError};
@@ -17,20 +18,17 @@ use super::{RpcClient, RpcError};
 /// `per_page` used when fetching every page (CometBFT's maximum).
 pub(crate) const MAX_PER_PAGE: u8 = 100;
 
-/// Result order of `tx_search` / `block_search`.
+/// Result order of `tx_search`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Order {
     /// Oldest first.
     Ascending,
-    /// Newest first.
-    Descending,
 }
 
 impl Order {
     fn as_str(self) -> &'static str {
         match self {
             Order::Ascending => "asc",
-            Order::Descending => "desc",
         }
     }
 }
@@ -41,6 +39,7 @@ impl RpcClient {
         self.call("status", json!({})).await
     }
 
+    #[cfg(test)]
     /// `/abci_info`: the application's last block height and app hash.
     pub(crate) async fn abci_info(&self) -> Result<tendermint::abci::response::Info, RpcError> {
         let r: abci_info::Response = self.call("abci_info", json!({})).await?;
@@ -64,12 +63,6 @@ impl RpcClient {
         Ok(r.response)
     }
 
-    /// `/block` at `height` (latest when `None`).
-    pub(crate) async fn block(&self, height: Option<Height>) -> Result<block::Response, RpcError> {
-        let r: block::v0_38::DialectResponse = self.call("block", height_params(height)).await?;
-        Ok(r.into())
-    }
-
     /// `/block_results` at `height` (latest when `None`).
     pub(crate) async fn block_results(
         &self,
@@ -79,12 +72,18 @@ impl RpcClient {
     }
 
     /// `/commit` at `height` (latest when `None`; then `canonical` is false).
-    pub(crate) async fn commit(&self, height: Option<Height>) -> Result<commit::Response, RpcError> {
+    pub(crate) async fn commit(
+        &self,
+        height: Option<Height>,
+    ) -> Result<commit::Response, RpcError> {
         self.call("commit", height_params(height)).await
     }
 
     /// `/validators` at `height`, every page, in the node's order.
-    pub(crate) async fn validators(&self, height: Height) -> Result<validators::Response, RpcError> {
+    pub(crate) async fn validators(
+        &self,
+        height: Height,
+    ) -> Result<validators::Response, RpcError> {
         let mut all = Vec::new();
         let mut page: u32 = 1;
         loop {
@@ -163,24 +162,6 @@ impl RpcClient {
         }
         all.truncate(limit);
         Ok(all)
-    }
-
-    /// One page of `/block_search` (`page` from 1, `per_page` up to 100).
-    pub(crate) async fn block_search(
-        &self,
-        query: &str,
-        page: u32,
-        per_page: u8,
-        order: Order,
-    ) -> Result<block_search::Response, RpcError> {
-        let params = json!({
-            "query": query,
-            "page": page.to_string(),
-            "per_page": per_page.to_string(),
-            "order_by": order.as_str(),
-        });
-        let r: block_search::v0_38::DialectResponse = self.call("block_search", params).await?;
-        Ok(r.into())
     }
 
     /// `/broadcast_tx_sync`: submits signed `TxRaw` bytes and returns the CheckTx result.

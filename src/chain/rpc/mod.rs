@@ -35,7 +35,7 @@ use crate::config::ChainConfig;
 
 pub(crate) use envelope::decode_response;
 pub(crate) use error::RpcError;
-pub(crate) use methods::{Order, MAX_PER_PAGE};
+pub(crate) use methods::Order;
 
 struct Inner {
     endpoint: Url,
@@ -129,6 +129,7 @@ impl RpcClient {
         &self.inner.endpoint
     }
 
+    #[cfg(test)]
     /// The endpoint's semaphore (to share it, or to observe it).
     pub(crate) fn semaphore(&self) -> &Arc<Semaphore> {
         &self.inner.permits
