@@ -13,7 +13,7 @@ use super::{CliError, ConfigArg};
 use crate::chain::client_status::{client_status, ClientHealth, ClientStatus};
 use crate::chain::query::IbcQuerier;
 use crate::config::Config;
-use crate::handshake::{pair_channels, querier_for, PairChannel};
+use crate::handshake::{pair_channels, pair_channels_both_sides, querier_for, PairChannel};
 use crate::relay::clearing::pending_on;
 use crate::relay::discovery::ChannelChoice;
 
@@ -208,25 +208,7 @@ fn channels(args: ChannelsArgs) -> Result<(), CliError> {
     let config = Config::load(&args.config.config)?;
     block_on(async move {
         let (qa, qb) = queriers(&config)?;
-        let mut list = pair_channels(&qa, &qb).await.map_err(failed)?;
-        // Channels that exist only on b so far (INIT there) are listed from b's side.
-        for c in pair_channels(&qb, &qa).await.map_err(failed)? {
-            if c.ends.channel_b.is_empty() || c.state_b.is_empty() {
-                list.push(PairChannel {
-                    ends: crate::handshake::ChannelEnds {
-                        connection: c.ends.connection.reversed(),
-                        port_a: c.ends.port_b,
-                        channel_a: c.ends.channel_b,
-                        port_b: c.ends.port_a,
-                        channel_b: c.ends.channel_a,
-                    },
-                    state_a: c.state_b,
-                    state_b: c.state_a,
-                    ordering: c.ordering,
-                    version: c.version,
-                });
-            }
-        }
+        let list = pair_channels_both_sides(&qa, &qb).await.map_err(failed)?;
         if args.json {
             return print_json(&list);
         }

@@ -81,6 +81,7 @@ fn unit_nanos(unit: &str) -> Option<u128> {
 }
 
 /// Formats a duration compactly for messages, e.g. `1h30m`, `500ms`, `14days`.
+#[cfg(any(test, feature = "devnet"))]
 pub(crate) fn format_duration(d: Duration) -> String {
     if d.is_zero() {
         return "0s".into();

@@ -23,15 +23,22 @@ use std::time::Duration;
 use reqwest::Url;
 use serde::Deserialize;
 
+#[cfg(feature = "devnet")]
+pub(crate) use self::defaults::resolve_path;
 pub use self::defaults::DEFAULT_MAX_TX_SIZE;
 pub(crate) use self::defaults::{
-    default_key_store, resolve_path, DEFAULT_CLEAR_INTERVAL, DEFAULT_CLIENT_REFRESH_RATE,
-    DEFAULT_SHUTDOWN_GRACE, DEFAULT_TELEMETRY_PORT,
+    default_key_store, DEFAULT_CLEAR_INTERVAL, DEFAULT_CLIENT_REFRESH_RATE, DEFAULT_SHUTDOWN_GRACE,
+    DEFAULT_TELEMETRY_PORT,
 };
 #[cfg(test)]
 pub(crate) use self::defaults::{derive_websocket_addr, DEFAULT_GAS_MULTIPLIER, DEFAULT_MAX_GAS};
-pub(crate) use self::duration::{format_duration, parse_duration};
-pub(crate) use self::errors::{ConfigError, ConfigIssue};
+// `arke devnet` reads its own settings file and reports its problems in the same form.
+#[cfg(feature = "devnet")]
+pub(crate) use self::duration::format_duration;
+pub(crate) use self::duration::parse_duration;
+pub(crate) use self::errors::ConfigError;
+#[cfg(any(test, feature = "devnet"))]
+pub(crate) use self::errors::ConfigIssue;
 pub(crate) use self::filter::{ChannelFilter, FilterPolicy, Pattern};
 pub(crate) use self::validate::valid_key_name;
 #[cfg(test)]

@@ -114,6 +114,7 @@ pub(crate) fn line_col(text: &str, pos: usize) -> (usize, usize) {
 }
 
 /// The `key` of the `key = value` line holding byte offset `pos` in `text`.
+#[cfg(any(test, feature = "devnet"))]
 pub(crate) fn key_on_line(text: &str, pos: usize) -> Option<String> {
     key_of_line(line_at(text, pos)?.1)
 }

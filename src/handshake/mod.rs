@@ -50,13 +50,13 @@ use crate::chain::rpc::RpcClient;
 use crate::config::ChainConfig;
 use crate::tx::engine::TxEngine;
 
-pub(crate) use channels::ChannelEnds;
 pub use channels::{
     chan_open_init, chan_open_try, ensure_channel, open_channel, ChannelRequest, ConnectionChoice,
 };
 pub use clients::{client_settings, create_client, ClientOptions, ClientSettings};
 pub use connections::{conn_open_init, connection_ends, open_connection, ConnectionEnds};
 pub(crate) use events::tx_events;
+pub(crate) use pair_channels::pair_channels_both_sides;
 pub use pair_channels::{pair_channels, PairChannel};
 pub use resume::{find_unfinished_channel, find_unfinished_connection};
 
