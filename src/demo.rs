@@ -41,11 +41,11 @@ pub struct DemoSummary {
     /// Packets sent A→B and B→A.
     pub sent: [usize; 2],
     /// Packets received on the destination, each way.
-    pub received: [usize; 2],
+    pub(crate) received: [usize; 2],
     /// Packets acknowledged back on the source, each way.
-    pub acked: [usize; 2],
+    pub(crate) acked: [usize; 2],
     /// Packets timed out, each way.
-    pub timed_out: [usize; 2],
+    pub(crate) timed_out: [usize; 2],
     /// Send→receive latency percentiles (p50, p99), from block times.
     pub latency_p50: Duration,
     /// p99.
@@ -53,11 +53,11 @@ pub struct DemoSummary {
     /// Wall time from the last transfer sent until every packet settled (or the deadline).
     pub relay_time: Duration,
     /// Stake balance of the users before and after (A, B).
-    pub balances_before: [u128; 2],
+    pub(crate) balances_before: [u128; 2],
     /// After.
-    pub balances_after: [u128; 2],
+    pub(crate) balances_after: [u128; 2],
     /// Voucher balances after (on A, on B).
-    pub vouchers_after: [u128; 2],
+    pub(crate) vouchers_after: [u128; 2],
 }
 
 impl DemoSummary {
@@ -79,7 +79,11 @@ fn err(e: impl std::fmt::Display) -> DemoError {
 
 /// A pair config for two running devnets, signing with keys named `relayer-<chain id>` in
 /// `key_store`.
-pub fn pair_config_text(a: &TestChain, b: &TestChain, key_store: &std::path::Path) -> String {
+pub(crate) fn pair_config_text(
+    a: &TestChain,
+    b: &TestChain,
+    key_store: &std::path::Path,
+) -> String {
     let chain = |id: &str, rpc: String| {
         format!(
             "id = \"{id}\"\nrpc_addr = \"{rpc}\"\naccount_prefix = \"cosmos\"\nkey_name = \"relayer-{id}\"\n\

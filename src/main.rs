@@ -1,5 +1,5 @@
 //! The `arke` binary: parse the command line (clap), set up logging, run, and turn any error
-//! into `error: …` lines on stderr with a non-zero exit code (2 for commands not implemented yet).
+//! into `error: …` lines on stderr with a non-zero exit code.
 
 use std::process::ExitCode;
 

@@ -27,7 +27,7 @@ pub enum ClientHealth {
 
 impl ClientHealth {
     /// `active`, `expired` or `frozen`.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::Active => "active",
             Self::Expired => "expired",
@@ -46,29 +46,29 @@ impl std::fmt::Display for ClientHealth {
 #[derive(Clone, Debug, PartialEq)]
 pub struct ClientStatus {
     /// The chain the client lives on.
-    pub host_chain: String,
+    pub(crate) host_chain: String,
     /// The client id on the host.
-    pub client_id: String,
+    pub(crate) client_id: String,
     /// The chain the client tracks.
     pub tracked_chain: String,
     /// Active, expired or frozen.
     pub health: ClientHealth,
     /// The client's latest height.
-    pub latest_height: Height,
+    pub(crate) latest_height: Height,
     /// Time of the consensus state at the latest height, Unix nanoseconds.
-    pub consensus_time_ns: u64,
+    pub(crate) consensus_time_ns: u64,
     /// The host chain's latest block time, Unix nanoseconds (what the chain checks expiry with).
-    pub host_time_ns: u64,
+    pub(crate) host_time_ns: u64,
     /// The client's trusting period.
     pub trusting_period: Duration,
     /// Time since the latest consensus state, by the host's clock.
-    pub age: Duration,
+    pub(crate) age: Duration,
 }
 
 impl ClientStatus {
     /// Whether more than `rate` of the trusting period has passed since the latest consensus
     /// state (the client should be updated).
-    pub fn refresh_due(&self, rate: f64) -> bool {
+    pub(crate) fn refresh_due(&self, rate: f64) -> bool {
         self.age >= self.trusting_period.mul_f64(rate.clamp(0.0, 1.0))
     }
 
@@ -79,7 +79,7 @@ impl ClientStatus {
 
     /// Whole seconds left before the client expires, by the host's clock; negative once it has
     /// expired (by how long), rounded down.
-    pub fn seconds_until_expiry(&self) -> i64 {
+    pub(crate) fn seconds_until_expiry(&self) -> i64 {
         let left = i128::try_from(self.trusting_period.as_nanos()).unwrap_or(i128::MAX)
             - i128::try_from(self.age.as_nanos()).unwrap_or(i128::MAX);
         let secs = left.div_euclid(1_000_000_000);
@@ -114,7 +114,12 @@ pub enum ClientError {
 
 impl ClientError {
     /// The failure of `step` of client `client_id` on `chain`.
-    pub fn new(chain: &str, client_id: &str, step: &'static str, reason: impl ToString) -> Self {
+    pub(crate) fn new(
+        chain: &str,
+        client_id: &str,
+        step: &'static str,
+        reason: impl ToString,
+    ) -> Self {
         Self::Step {
             chain: chain.to_string(),
             client_id: client_id.to_string(),
@@ -125,14 +130,14 @@ impl ClientError {
 }
 
 /// Whether misbehaviour froze the client (its frozen height is set).
-pub fn is_frozen(cs: &ClientState) -> bool {
+pub(crate) fn is_frozen(cs: &ClientState) -> bool {
     cs.frozen_height
         .as_ref()
         .is_some_and(|h| h.revision_number != 0 || h.revision_height != 0)
 }
 
 /// The client's trusting period (zero when unset).
-pub fn trusting_period(cs: &ClientState) -> Duration {
+pub(crate) fn trusting_period(cs: &ClientState) -> Duration {
     cs.trusting_period
         .as_ref()
         .map(|d| {
@@ -155,7 +160,7 @@ fn proto_time_ns(t: &ibc_proto::google::protobuf::Timestamp) -> u64 {
 ///
 /// Frozen wins over expired. Expired means `consensus time + trusting period <= host time`, the
 /// check the host's light client makes before accepting an update.
-pub fn assess(
+pub(crate) fn assess(
     cs: &ClientState,
     consensus_time_ns: u64,
     host_time_ns: u64,

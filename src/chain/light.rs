@@ -22,7 +22,7 @@ use tendermint::validator::{Info, Set};
 use super::query::{IbcQuerier, QueryError};
 
 /// The upgrade path of Cosmos SDK chains (`x/upgrade`'s store key and the IBC upgraded-state key).
-pub const UPGRADE_PATH: [&str; 2] = ["upgrade", "upgradedIBCState"];
+pub(crate) const UPGRADE_PATH: [&str; 2] = ["upgrade", "upgradedIBCState"];
 
 /// The proof specs of Cosmos SDK chains: the IAVL store inside the multistore's simple tree.
 pub fn cosmos_proof_specs() -> Vec<ProofSpec> {

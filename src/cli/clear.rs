@@ -17,13 +17,13 @@ use crate::tx::keys::KeyStore;
 
 /// `arke clear --config FILE [--channel C]`.
 #[derive(Debug, Args)]
-pub struct ClearArgs {
+pub(crate) struct ClearArgs {
     /// The chain pair.
     #[command(flatten)]
-    pub config: ConfigArg,
+    pub(crate) config: ConfigArg,
     /// Only this channel (its id on chain a, or `b:channel-N` for an id on chain b).
     #[arg(long)]
-    pub channel: Option<String>,
+    pub(crate) channel: Option<String>,
 }
 
 /// Renders [`Progress`] on stderr: a `\r[####----] n/m` bar on a terminal, plain lines (at
@@ -74,7 +74,7 @@ impl ProgressPrinter {
 }
 
 /// Runs `arke clear`.
-pub fn run(args: ClearArgs) -> Result<(), CliError> {
+pub(crate) fn run(args: ClearArgs) -> Result<(), CliError> {
     let config = Config::load(&args.config.config)?;
     let key_a = KeyStore::new(&config.chains.a.key_store_folder).load(&config.chains.a.key_name)?;
     let key_b = KeyStore::new(&config.chains.b.key_store_folder).load(&config.chains.b.key_name)?;

@@ -9,7 +9,7 @@ use crate::config::Config;
 
 /// `arke config …`.
 #[derive(Debug, Subcommand)]
-pub enum ConfigCommand {
+pub(crate) enum ConfigCommand {
     /// Check a config file; prints `ok` or every problem found, with file, line and key.
     Validate {
         /// The config file.
@@ -18,7 +18,7 @@ pub enum ConfigCommand {
 }
 
 /// Runs `arke config …`.
-pub fn run(cmd: ConfigCommand) -> Result<(), CliError> {
+pub(crate) fn run(cmd: ConfigCommand) -> Result<(), CliError> {
     match cmd {
         ConfigCommand::Validate { file } => {
             Config::load(&file)?;

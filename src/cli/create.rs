@@ -23,7 +23,7 @@ use crate::tx::keys::KeyStore;
 
 /// `arke create …`.
 #[derive(Debug, Subcommand)]
-pub enum CreateCommand {
+pub(crate) enum CreateCommand {
     /// Create a light client of the reference chain on the host chain.
     Client(CreateClientArgs),
     /// Create a connection (and its clients when missing) between the two chains.
@@ -34,17 +34,17 @@ pub enum CreateCommand {
 
 /// Client parameters shared by the commands that create clients.
 #[derive(Debug, Clone, Args)]
-pub struct ClientParamArgs {
+pub(crate) struct ClientParamArgs {
     /// Trusting period (default: the reference chain's `trusting_period`, else 2/3 of its
     /// unbonding period).
     #[arg(long, value_parser = duration_arg)]
-    pub trusting_period: Option<Duration>,
+    pub(crate) trusting_period: Option<Duration>,
     /// Max clock drift (default: both chains' clock_drift + the host's max_block_time).
     #[arg(long, value_parser = duration_arg)]
-    pub clock_drift: Option<Duration>,
+    pub(crate) clock_drift: Option<Duration>,
     /// Trust threshold, e.g. `2/3` (default: the reference chain's `trust_threshold`).
     #[arg(long, value_parser = TrustThreshold::parse)]
-    pub trust_threshold: Option<TrustThreshold>,
+    pub(crate) trust_threshold: Option<TrustThreshold>,
 }
 
 impl ClientParamArgs {
@@ -59,45 +59,45 @@ impl ClientParamArgs {
 
 /// `arke create client`.
 #[derive(Debug, Args)]
-pub struct CreateClientArgs {
+pub(crate) struct CreateClientArgs {
     /// The chain pair.
     #[command(flatten)]
-    pub config: ConfigArg,
+    pub(crate) config: ConfigArg,
     /// Chain (id or `a`/`b`) that hosts the client.
     #[arg(long)]
-    pub host_chain: String,
+    pub(crate) host_chain: String,
     /// Chain (id or `a`/`b`) the client tracks.
     #[arg(long)]
-    pub reference_chain: String,
+    pub(crate) reference_chain: String,
     /// Client parameters.
     #[command(flatten)]
-    pub params: ClientParamArgs,
+    pub(crate) params: ClientParamArgs,
 }
 
 /// `arke create connection`.
 #[derive(Debug, Args)]
-pub struct CreateConnectionArgs {
+pub(crate) struct CreateConnectionArgs {
     /// The chain pair.
     #[command(flatten)]
-    pub config: ConfigArg,
+    pub(crate) config: ConfigArg,
     /// Existing client of chain b on chain a (with `--client-b`; default: continue an
     /// unfinished connection handshake, else create both clients).
     #[arg(long, requires = "client_b")]
-    pub client_a: Option<String>,
+    pub(crate) client_a: Option<String>,
     /// Existing client of chain a on chain b.
     #[arg(long, requires = "client_a")]
-    pub client_b: Option<String>,
+    pub(crate) client_b: Option<String>,
     /// Connection delay period.
     #[arg(long, value_parser = duration_arg, default_value = "0s")]
-    pub delay: Duration,
+    pub(crate) delay: Duration,
     /// Parameters of clients created on the way.
     #[command(flatten)]
-    pub params: ClientParamArgs,
+    pub(crate) params: ClientParamArgs,
 }
 
 /// Channel ordering.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Ordering {
+pub(crate) enum Ordering {
     /// Packets may be delivered in any order.
     Unordered,
     /// Packets are delivered in sequence order.
@@ -106,7 +106,7 @@ pub enum Ordering {
 
 impl Ordering {
     /// The protobuf ordering.
-    pub fn to_proto(self) -> Order {
+    pub(crate) fn to_proto(self) -> Order {
         match self {
             Ordering::Unordered => Order::Unordered,
             Ordering::Ordered => Order::Ordered,
@@ -116,40 +116,40 @@ impl Ordering {
 
 /// `arke create channel`.
 #[derive(Debug, Args)]
-pub struct CreateChannelArgs {
+pub(crate) struct CreateChannelArgs {
     /// The chain pair.
     #[command(flatten)]
-    pub config: ConfigArg,
+    pub(crate) config: ConfigArg,
     /// Port on both ends (see `--port-b`).
     #[arg(long)]
-    pub port: String,
+    pub(crate) port: String,
     /// Port on chain b when it differs from `--port`.
     #[arg(long)]
-    pub port_b: Option<String>,
+    pub(crate) port_b: Option<String>,
     /// Channel ordering.
     #[arg(long, value_enum, default_value_t = Ordering::Unordered)]
-    pub order: Ordering,
+    pub(crate) order: Ordering,
     /// Channel version.
     #[arg(long = "version", value_name = "VERSION", default_value = "ics20-1")]
-    pub channel_version: String,
+    pub(crate) channel_version: String,
     /// Create new clients and a new connection instead of reusing existing ones.
     #[arg(long, conflicts_with = "connection_a")]
-    pub new_client_connection: bool,
+    pub(crate) new_client_connection: bool,
     /// Open the channel on this (open) connection of chain a. Default: the connection of an
     /// unfinished channel or connection handshake, else an open connection between the pair,
     /// else new clients and a new connection.
     #[arg(long)]
-    pub connection_a: Option<String>,
+    pub(crate) connection_a: Option<String>,
     /// Connection delay period, when a connection is created.
     #[arg(long, value_parser = duration_arg, default_value = "0s")]
-    pub delay: Duration,
+    pub(crate) delay: Duration,
     /// Parameters of clients created on the way.
     #[command(flatten)]
-    pub params: ClientParamArgs,
+    pub(crate) params: ClientParamArgs,
 }
 
 /// Runs `arke create …`.
-pub fn run(cmd: CreateCommand) -> Result<(), CliError> {
+pub(crate) fn run(cmd: CreateCommand) -> Result<(), CliError> {
     match cmd {
         CreateCommand::Client(args) => create_client(args),
         CreateCommand::Connection(args) => create_connection(args),

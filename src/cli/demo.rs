@@ -10,23 +10,23 @@ use crate::demo::{self, DemoOptions};
 
 /// `arke demo [--packets N] [--block-time D] [--keep-running]`.
 #[derive(Debug, Args)]
-pub struct DemoArgs {
+pub(crate) struct DemoArgs {
     /// Transfers to send each way.
     #[arg(long, default_value_t = 100)]
-    pub packets: u32,
+    pub(crate) packets: u32,
     /// Block time of the devnet chains.
     #[arg(long, value_parser = duration_arg, default_value = "1s")]
-    pub block_time: Duration,
+    pub(crate) block_time: Duration,
     /// Leave the chains and the relayer running and print their URLs and a config file.
     #[arg(long)]
-    pub keep_running: bool,
+    pub(crate) keep_running: bool,
     /// Give up when the packets have not completed after this long.
     #[arg(long, value_parser = duration_arg, default_value = "10m")]
-    pub deadline: Duration,
+    pub(crate) deadline: Duration,
 }
 
 /// Runs `arke demo`: exit 0 only when every packet was received and acknowledged.
-pub fn run(args: DemoArgs) -> Result<(), CliError> {
+pub(crate) fn run(args: DemoArgs) -> Result<(), CliError> {
     if args.block_time.is_zero() {
         return Err(CliError::Failed("--block-time must be above zero".into()));
     }

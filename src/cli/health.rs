@@ -10,17 +10,17 @@ use crate::telemetry::server::ask_health;
 
 /// `arke health [--url URL] [--timeout 5s]`.
 #[derive(Debug, Args)]
-pub struct HealthArgs {
+pub(crate) struct HealthArgs {
     /// The daemon's health endpoint.
     #[arg(long, default_value = "http://127.0.0.1:3001/health")]
-    pub url: String,
+    pub(crate) url: String,
     /// How long to wait for the answer.
     #[arg(long, default_value = "5s", value_parser = duration_arg)]
-    pub timeout: Duration,
+    pub(crate) timeout: Duration,
 }
 
 /// Runs `arke health`.
-pub fn run(args: HealthArgs) -> Result<(), CliError> {
+pub(crate) fn run(args: HealthArgs) -> Result<(), CliError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

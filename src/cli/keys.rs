@@ -16,7 +16,7 @@ use crate::tx::keys::{KeyStore, Mnemonic, DEFAULT_HD_PATH};
 
 /// `arke keys …`.
 #[derive(Debug, Subcommand)]
-pub enum KeysCommand {
+pub(crate) enum KeysCommand {
     /// Derive a key from a mnemonic and store it.
     Add(AddArgs),
     /// List stored keys (names and addresses).
@@ -27,52 +27,52 @@ pub enum KeysCommand {
 
 /// Where the key store is.
 #[derive(Debug, Clone, Args)]
-pub struct StoreArgs {
+pub(crate) struct StoreArgs {
     /// Key store directory.
     #[arg(long, value_name = "DIR", env = "ARKE_KEY_STORE")]
-    pub key_store: Option<PathBuf>,
+    pub(crate) key_store: Option<PathBuf>,
     /// Take the key store (and account prefix) from this pair config.
     #[arg(long, short = 'c', value_name = "FILE", requires = "chain")]
-    pub config: Option<PathBuf>,
+    pub(crate) config: Option<PathBuf>,
     /// Which chain of `--config` (id or `a`/`b`).
     #[arg(long, requires = "config")]
-    pub chain: Option<String>,
+    pub(crate) chain: Option<String>,
 }
 
 /// `arke keys add`.
 #[derive(Debug, Args)]
-pub struct AddArgs {
+pub(crate) struct AddArgs {
     /// Key name.
-    pub name: String,
+    pub(crate) name: String,
     /// File holding the BIP-39 mnemonic (`-` reads stdin).
     #[arg(long, value_name = "FILE")]
-    pub mnemonic_file: PathBuf,
+    pub(crate) mnemonic_file: PathBuf,
     /// HD derivation path.
     #[arg(long, default_value = DEFAULT_HD_PATH)]
-    pub hd_path: String,
+    pub(crate) hd_path: String,
     /// Bech32 account prefix (default: the chain's in `--config`, else `cosmos`).
     #[arg(long)]
-    pub account_prefix: Option<String>,
+    pub(crate) account_prefix: Option<String>,
     /// Replace an existing key of the same name.
     #[arg(long)]
-    pub overwrite: bool,
+    pub(crate) overwrite: bool,
     /// Key store location.
     #[command(flatten)]
-    pub store: StoreArgs,
+    pub(crate) store: StoreArgs,
 }
 
 /// `arke keys delete`.
 #[derive(Debug, Args)]
-pub struct DeleteArgs {
+pub(crate) struct DeleteArgs {
     /// Key name.
-    pub name: String,
+    pub(crate) name: String,
     /// Key store location.
     #[command(flatten)]
-    pub store: StoreArgs,
+    pub(crate) store: StoreArgs,
 }
 
 /// Runs `arke keys …`.
-pub fn run(cmd: KeysCommand) -> Result<(), CliError> {
+pub(crate) fn run(cmd: KeysCommand) -> Result<(), CliError> {
     match cmd {
         KeysCommand::Add(args) => add(args),
         KeysCommand::List(store) => list(&store),

@@ -13,13 +13,13 @@ use super::{CliError, ConfigArg};
 use crate::chain::client_status::{client_status, ClientHealth, ClientStatus};
 use crate::chain::query::IbcQuerier;
 use crate::config::Config;
-use crate::handshake::{pair_channels, querier_for, PairChannel};
+use crate::handshake::{pair_channels, pair_channels_both_sides, querier_for, PairChannel};
 use crate::relay::clearing::pending_on;
 use crate::relay::discovery::ChannelChoice;
 
 /// `arke query …`.
 #[derive(Debug, Subcommand)]
-pub enum QueryCommand {
+pub(crate) enum QueryCommand {
     /// Unreceived packets and unrelayed acknowledgements, both directions.
     Pending(PendingArgs),
     /// Channels between the two chains.
@@ -30,48 +30,48 @@ pub enum QueryCommand {
 
 /// `arke query pending`.
 #[derive(Debug, Args)]
-pub struct PendingArgs {
+pub(crate) struct PendingArgs {
     /// The chain pair.
     #[command(flatten)]
-    pub config: ConfigArg,
+    pub(crate) config: ConfigArg,
     /// Only this channel (its id on chain a, or `b:channel-N` for an id on chain b).
     #[arg(long)]
-    pub channel: Option<String>,
+    pub(crate) channel: Option<String>,
     /// Machine-readable output.
     #[arg(long)]
-    pub json: bool,
+    pub(crate) json: bool,
 }
 
 /// `arke query channels`.
 #[derive(Debug, Args)]
-pub struct ChannelsArgs {
+pub(crate) struct ChannelsArgs {
     /// The chain pair.
     #[command(flatten)]
-    pub config: ConfigArg,
+    pub(crate) config: ConfigArg,
     /// Machine-readable output.
     #[arg(long)]
-    pub json: bool,
+    pub(crate) json: bool,
 }
 
 /// `arke query client`.
 #[derive(Debug, Args)]
-pub struct ClientArgs {
+pub(crate) struct ClientArgs {
     /// The chain pair.
     #[command(flatten)]
-    pub config: ConfigArg,
+    pub(crate) config: ConfigArg,
     /// Host chain (id or `a`/`b`).
     #[arg(long)]
-    pub chain: String,
+    pub(crate) chain: String,
     /// Client id, e.g. `07-tendermint-0`.
     #[arg(long)]
-    pub client: String,
+    pub(crate) client: String,
     /// Machine-readable output.
     #[arg(long)]
-    pub json: bool,
+    pub(crate) json: bool,
 }
 
 /// Runs `arke query …`.
-pub fn run(cmd: QueryCommand) -> Result<(), CliError> {
+pub(crate) fn run(cmd: QueryCommand) -> Result<(), CliError> {
     match cmd {
         QueryCommand::Pending(args) => pending(args),
         QueryCommand::Channels(args) => channels(args),
@@ -208,25 +208,7 @@ fn channels(args: ChannelsArgs) -> Result<(), CliError> {
     let config = Config::load(&args.config.config)?;
     block_on(async move {
         let (qa, qb) = queriers(&config)?;
-        let mut list = pair_channels(&qa, &qb).await.map_err(failed)?;
-        // Channels that exist only on b so far (INIT there) are listed from b's side.
-        for c in pair_channels(&qb, &qa).await.map_err(failed)? {
-            if c.ends.channel_b.is_empty() || c.state_b.is_empty() {
-                list.push(PairChannel {
-                    ends: crate::handshake::ChannelEnds {
-                        connection: c.ends.connection.reversed(),
-                        port_a: c.ends.port_b,
-                        channel_a: c.ends.channel_b,
-                        port_b: c.ends.port_a,
-                        channel_b: c.ends.channel_a,
-                    },
-                    state_a: c.state_b,
-                    state_b: c.state_a,
-                    ordering: c.ordering,
-                    version: c.version,
-                });
-            }
-        }
+        let list = pair_channels_both_sides(&qa, &qb).await.map_err(failed)?;
         if args.json {
             return print_json(&list);
         }
@@ -290,26 +272,26 @@ fn channels(args: ChannelsArgs) -> Result<(), CliError> {
 /// The state of a client and how long until it expires, as `arke query client --json` prints
 /// it.
 #[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct ClientReport {
+pub(crate) struct ClientReport {
     /// Host chain.
-    pub host_chain: String,
+    pub(crate) host_chain: String,
     /// Client id.
-    pub client_id: String,
+    pub(crate) client_id: String,
     /// The chain the client tracks.
-    pub tracked_chain: String,
+    pub(crate) tracked_chain: String,
     /// Latest height, `revision-height`.
-    pub latest_height: String,
+    pub(crate) latest_height: String,
     /// Time of the consensus state at the latest height, Unix seconds.
-    pub latest_consensus_time: i64,
+    pub(crate) latest_consensus_time: i64,
     /// Trusting period in seconds.
-    pub trusting_period_secs: u64,
+    pub(crate) trusting_period_secs: u64,
     /// Seconds left until the consensus state at the latest height leaves the trusting period,
     /// by the host chain's clock (negative: expired).
-    pub seconds_until_expiry: i64,
+    pub(crate) seconds_until_expiry: i64,
     /// Frozen (misbehaviour found)?
-    pub frozen: bool,
+    pub(crate) frozen: bool,
     /// `active`, `expired` or `frozen`.
-    pub status: String,
+    pub(crate) status: String,
 }
 
 impl From<&ClientStatus> for ClientReport {

@@ -16,14 +16,14 @@ use crate::tx::keys::KeyStore;
 
 /// `arke start --config FILE`.
 #[derive(Debug, Args)]
-pub struct StartArgs {
+pub(crate) struct StartArgs {
     /// The chain pair.
     #[command(flatten)]
-    pub config: ConfigArg,
+    pub(crate) config: ConfigArg,
 }
 
 /// Runs `arke start`.
-pub fn run(args: StartArgs) -> Result<(), CliError> {
+pub(crate) fn run(args: StartArgs) -> Result<(), CliError> {
     let config = Config::load(&args.config.config)?;
     let key_a = KeyStore::new(&config.chains.a.key_store_folder).load(&config.chains.a.key_name)?;
     let key_b = KeyStore::new(&config.chains.b.key_store_folder).load(&config.chains.b.key_name)?;

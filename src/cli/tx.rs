@@ -27,59 +27,59 @@ use crate::tx::engine::{Outcome, TxEngine};
 use crate::tx::sign::{fee_for, gas_limit_for, message_size, TxSigner};
 
 /// Timeout used when neither `--timeout-height-offset` nor `--timeout-seconds` is given.
-pub const DEFAULT_TRANSFER_TIMEOUT: Duration = Duration::from_secs(600);
+pub(crate) const DEFAULT_TRANSFER_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// `arke tx …`.
 #[derive(Debug, Subcommand)]
-pub enum TxCommand {
+pub(crate) enum TxCommand {
     /// Send ICS-20 transfers.
     Transfer(TransferArgs),
 }
 
 /// `arke tx transfer`.
 #[derive(Debug, Args)]
-pub struct TransferArgs {
+pub(crate) struct TransferArgs {
     /// The chain pair.
     #[command(flatten)]
-    pub config: ConfigArg,
+    pub(crate) config: ConfigArg,
     /// Sending chain (id or `a`/`b`).
     #[arg(long)]
-    pub from_chain: String,
+    pub(crate) from_chain: String,
     /// Source channel on the sending chain.
     #[arg(long)]
-    pub channel: String,
+    pub(crate) channel: String,
     /// Source port on the sending chain.
     #[arg(long, default_value = "transfer")]
-    pub port: String,
+    pub(crate) port: String,
     /// Amount with denom, e.g. `100stake`.
     #[arg(long)]
-    pub amount: String,
+    pub(crate) amount: String,
     /// Receiver address on the other chain.
     #[arg(long)]
-    pub to: String,
+    pub(crate) to: String,
     /// Number of transfers, packed into as few txs as the limits allow.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
-    pub count: u32,
+    pub(crate) count: u32,
     /// Timeout height: the destination's latest height plus this many blocks.
     #[arg(long)]
-    pub timeout_height_offset: Option<u64>,
+    pub(crate) timeout_height_offset: Option<u64>,
     /// Timeout after this long (default 10min when no timeout height is given either).
     #[arg(long, value_parser = duration_arg)]
-    pub timeout_seconds: Option<Duration>,
+    pub(crate) timeout_seconds: Option<Duration>,
     /// Memo.
     #[arg(long)]
-    pub memo: Option<String>,
+    pub(crate) memo: Option<String>,
 }
 
 /// Runs `arke tx …`.
-pub fn run(cmd: TxCommand) -> Result<(), CliError> {
+pub(crate) fn run(cmd: TxCommand) -> Result<(), CliError> {
     match cmd {
         TxCommand::Transfer(args) => transfer(args),
     }
 }
 
 /// Splits `100stake` into (amount, denom).
-pub fn parse_amount(text: &str) -> Result<(String, String), String> {
+pub(crate) fn parse_amount(text: &str) -> Result<(String, String), String> {
     let t = text.trim();
     let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     let (amount, denom) = t.split_at(split);
@@ -96,7 +96,7 @@ pub fn parse_amount(text: &str) -> Result<(String, String), String> {
 
 /// Cuts `n` copies of a message of `msg_size` bytes into tx sizes: at most `per_tx` messages
 /// and `budget` bytes of messages each.
-pub fn pack(n: usize, per_tx: usize, msg_size: usize, budget: usize) -> Vec<usize> {
+pub(crate) fn pack(n: usize, per_tx: usize, msg_size: usize, budget: usize) -> Vec<usize> {
     let by_size = (budget / msg_size.max(1)).max(1);
     let per_tx = per_tx.min(by_size).max(1);
     let mut out = Vec::new();

@@ -7,35 +7,35 @@ use std::time::Duration;
 use reqwest::Url;
 
 /// Default `gas_multiplier`.
-pub const DEFAULT_GAS_MULTIPLIER: f64 = 1.1;
+pub(crate) const DEFAULT_GAS_MULTIPLIER: f64 = 1.1;
 /// Default `max_gas`.
-pub const DEFAULT_MAX_GAS: u64 = 400_000;
+pub(crate) const DEFAULT_MAX_GAS: u64 = 400_000;
 /// Default `max_msg_num`.
-pub const DEFAULT_MAX_MSG_NUM: usize = 30;
+pub(crate) const DEFAULT_MAX_MSG_NUM: usize = 30;
 /// Default `max_tx_size`, in bytes.
 pub const DEFAULT_MAX_TX_SIZE: usize = 180_000;
 /// Upper bound on `max_tx_size` (8 MiB, as Hermes).
-pub const MAX_TX_SIZE_LIMIT: usize = 8 * 1024 * 1024;
+pub(crate) const MAX_TX_SIZE_LIMIT: usize = 8 * 1024 * 1024;
 /// Default `max_concurrent_requests` per RPC endpoint.
-pub const DEFAULT_MAX_CONCURRENT_REQUESTS: usize = 16;
+pub(crate) const DEFAULT_MAX_CONCURRENT_REQUESTS: usize = 16;
 /// Default `rpc_timeout`.
-pub const DEFAULT_RPC_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const DEFAULT_RPC_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default `clock_drift`.
-pub const DEFAULT_CLOCK_DRIFT: Duration = Duration::from_secs(5);
+pub(crate) const DEFAULT_CLOCK_DRIFT: Duration = Duration::from_secs(5);
 /// Default `max_block_time`.
-pub const DEFAULT_MAX_BLOCK_TIME: Duration = Duration::from_secs(30);
+pub(crate) const DEFAULT_MAX_BLOCK_TIME: Duration = Duration::from_secs(30);
 /// Default `[relay] clear_interval`, in blocks.
-pub const DEFAULT_CLEAR_INTERVAL: u64 = 100;
+pub(crate) const DEFAULT_CLEAR_INTERVAL: u64 = 100;
 /// Default `[relay] shutdown_grace`.
-pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+pub(crate) const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 /// Default `[relay] client_refresh_rate`: refresh a client once a third of its trusting period
 /// has passed since its latest consensus state.
-pub const DEFAULT_CLIENT_REFRESH_RATE: f64 = 1.0 / 3.0;
+pub(crate) const DEFAULT_CLIENT_REFRESH_RATE: f64 = 1.0 / 3.0;
 /// Default `[telemetry] port`.
-pub const DEFAULT_TELEMETRY_PORT: u16 = 3001;
+pub(crate) const DEFAULT_TELEMETRY_PORT: u16 = 3001;
 
 /// The default key store: `$XDG_DATA_HOME/arke/keys`, else `~/.local/share/arke/keys`.
-pub fn default_key_store() -> Option<PathBuf> {
+pub(crate) fn default_key_store() -> Option<PathBuf> {
     if let Some(xdg) = std::env::var_os("XDG_DATA_HOME") {
         let xdg = PathBuf::from(xdg);
         if xdg.is_absolute() {
@@ -52,7 +52,7 @@ fn home_dir() -> Option<PathBuf> {
 }
 
 /// Expands a leading `~/` and makes relative paths relative to `base`.
-pub fn resolve_path(text: &str, base: &Path) -> Option<PathBuf> {
+pub(crate) fn resolve_path(text: &str, base: &Path) -> Option<PathBuf> {
     let p = if text == "~" {
         home_dir()?
     } else if let Some(rest) = text.strip_prefix("~/") {
@@ -64,7 +64,7 @@ pub fn resolve_path(text: &str, base: &Path) -> Option<PathBuf> {
 }
 
 /// Derives the websocket URL from the RPC URL: http→ws, https→wss, path `/websocket`.
-pub fn derive_websocket_addr(rpc: &Url) -> Result<Url, String> {
+pub(crate) fn derive_websocket_addr(rpc: &Url) -> Result<Url, String> {
     let scheme = match rpc.scheme() {
         "http" => "ws",
         "https" => "wss",

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 /// Parses a duration such as `"10s"`, `"500ms"`, `"14days"` or `"1h 30min"`.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     let s = text.trim();
     if s.is_empty() {
         return Err("empty duration; expected something like \"10s\" or \"500ms\"".into());
@@ -81,7 +81,8 @@ fn unit_nanos(unit: &str) -> Option<u128> {
 }
 
 /// Formats a duration compactly for messages, e.g. `1h30m`, `500ms`, `14days`.
-pub fn format_duration(d: Duration) -> String {
+#[cfg(any(test, feature = "devnet"))]
+pub(crate) fn format_duration(d: Duration) -> String {
     if d.is_zero() {
         return "0s".into();
     }

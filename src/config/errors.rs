@@ -8,24 +8,24 @@ use super::source::SourceMap;
 
 /// One problem in a config file.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigIssue {
+pub(crate) struct ConfigIssue {
     /// 1-based line, when known.
-    pub line: Option<usize>,
+    pub(crate) line: Option<usize>,
     /// 1-based column, when known.
-    pub column: Option<usize>,
+    pub(crate) column: Option<usize>,
     /// Dotted key path, when known.
-    pub key: Option<String>,
+    pub(crate) key: Option<String>,
     /// What is wrong.
-    pub message: String,
+    pub(crate) message: String,
 }
 
 /// All problems found in one config file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
     /// The file.
-    pub file: PathBuf,
+    pub(crate) file: PathBuf,
     /// Its problems, in file order.
-    pub issues: Vec<ConfigIssue>,
+    pub(crate) issues: Vec<ConfigIssue>,
 }
 
 impl fmt::Display for ConfigError {

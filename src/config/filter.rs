@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 /// Allow-list or deny-list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum FilterPolicy {
+pub(crate) enum FilterPolicy {
     /// Only the listed channels are relayed.
     Allow,
     /// Every channel except the listed ones is relayed.
@@ -19,11 +19,11 @@ pub enum FilterPolicy {
 
 /// A port or channel identifier pattern; `*` matches any run of characters.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Pattern(String);
+pub(crate) struct Pattern(String);
 
 impl Pattern {
     /// Builds a pattern, checking that it only uses identifier characters and `*`.
-    pub fn new(text: &str) -> Result<Self, String> {
+    pub(crate) fn new(text: &str) -> Result<Self, String> {
         if text.is_empty() {
             return Err("empty pattern".into());
         }
@@ -40,13 +40,8 @@ impl Pattern {
         Ok(Self(text.to_string()))
     }
 
-    /// The pattern as written.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
     /// Whether `id` matches the pattern.
-    pub fn matches(&self, id: &str) -> bool {
+    pub(crate) fn matches(&self, id: &str) -> bool {
         glob_match(self.0.as_bytes(), id.as_bytes())
     }
 }
@@ -75,11 +70,11 @@ fn glob_match(pattern: &[u8], text: &[u8]) -> bool {
 
 /// The `[relay] channels` filter.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ChannelFilter {
+pub(crate) struct ChannelFilter {
     /// Allow-list or deny-list.
-    pub policy: FilterPolicy,
+    pub(crate) policy: FilterPolicy,
     /// (port pattern, channel pattern) pairs.
-    pub list: Vec<(Pattern, Pattern)>,
+    pub(crate) list: Vec<(Pattern, Pattern)>,
 }
 
 impl Default for ChannelFilter {
@@ -94,7 +89,7 @@ impl Default for ChannelFilter {
 
 impl ChannelFilter {
     /// Whether the relayer should work on `port`/`channel`.
-    pub fn permits(&self, port: &str, channel: &str) -> bool {
+    pub(crate) fn permits(&self, port: &str, channel: &str) -> bool {
         let listed = self
             .list
             .iter()

@@ -23,27 +23,36 @@ use std::time::Duration;
 use reqwest::Url;
 use serde::Deserialize;
 
-pub use self::defaults::{
-    default_key_store, derive_websocket_addr, resolve_path, DEFAULT_CLEAR_INTERVAL,
-    DEFAULT_CLIENT_REFRESH_RATE, DEFAULT_CLOCK_DRIFT, DEFAULT_GAS_MULTIPLIER,
-    DEFAULT_MAX_BLOCK_TIME, DEFAULT_MAX_CONCURRENT_REQUESTS, DEFAULT_MAX_GAS, DEFAULT_MAX_MSG_NUM,
-    DEFAULT_MAX_TX_SIZE, DEFAULT_RPC_TIMEOUT, DEFAULT_SHUTDOWN_GRACE, DEFAULT_TELEMETRY_PORT,
-    MAX_TX_SIZE_LIMIT,
+#[cfg(feature = "devnet")]
+pub(crate) use self::defaults::resolve_path;
+pub use self::defaults::DEFAULT_MAX_TX_SIZE;
+pub(crate) use self::defaults::{
+    default_key_store, DEFAULT_CLEAR_INTERVAL, DEFAULT_CLIENT_REFRESH_RATE, DEFAULT_SHUTDOWN_GRACE,
+    DEFAULT_TELEMETRY_PORT,
 };
-pub use self::duration::{format_duration, parse_duration};
-pub use self::errors::{ConfigError, ConfigIssue};
-pub use self::filter::{ChannelFilter, FilterPolicy, Pattern};
-pub use self::validate::{is_loopback_host, parse_rate, valid_key_name};
+#[cfg(test)]
+pub(crate) use self::defaults::{derive_websocket_addr, DEFAULT_GAS_MULTIPLIER, DEFAULT_MAX_GAS};
+// `arke devnet` reads its own settings file and reports its problems in the same form.
+#[cfg(feature = "devnet")]
+pub(crate) use self::duration::format_duration;
+pub(crate) use self::duration::parse_duration;
+pub(crate) use self::errors::ConfigError;
+#[cfg(any(test, feature = "devnet"))]
+pub(crate) use self::errors::ConfigIssue;
+pub(crate) use self::filter::{ChannelFilter, FilterPolicy, Pattern};
+pub(crate) use self::validate::valid_key_name;
+#[cfg(test)]
+pub(crate) use self::validate::{is_loopback_host, parse_rate};
 
 /// A validated chain-pair config.
 #[derive(Debug, Clone)]
 pub struct Config {
     /// The file it was read from.
-    pub path: PathBuf,
+    pub(crate) path: PathBuf,
     /// The two chains.
     pub chains: ChainPair,
     /// Relaying policy.
-    pub relay: RelayConfig,
+    pub(crate) relay: RelayConfig,
     /// Metrics endpoint.
     pub telemetry: TelemetryConfig,
 }
@@ -59,17 +68,18 @@ pub struct ChainPair {
 
 impl ChainPair {
     /// Both chains, a first.
-    pub fn iter(&self) -> impl Iterator<Item = &ChainConfig> {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &ChainConfig> {
         [&self.a, &self.b].into_iter()
     }
 
     /// The chain whose id or label (`a` / `b`) is `name`.
-    pub fn get(&self, name: &str) -> Option<&ChainConfig> {
+    pub(crate) fn get(&self, name: &str) -> Option<&ChainConfig> {
         self.iter().find(|c| c.id == name || c.label == name)
     }
 
+    #[cfg(test)]
     /// The other chain of the pair.
-    pub fn counterparty_of(&self, chain_id: &str) -> Option<&ChainConfig> {
+    pub(crate) fn counterparty_of(&self, chain_id: &str) -> Option<&ChainConfig> {
         if self.a.id == chain_id {
             Some(&self.b)
         } else if self.b.id == chain_id {
@@ -139,9 +149,9 @@ pub struct GasPrice {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TrustThreshold {
     /// Numerator.
-    pub numerator: u64,
+    pub(crate) numerator: u64,
     /// Denominator (non-zero).
-    pub denominator: u64,
+    pub(crate) denominator: u64,
 }
 
 impl Default for TrustThreshold {
@@ -161,7 +171,7 @@ impl fmt::Display for TrustThreshold {
 
 impl TrustThreshold {
     /// Parses `"n/d"` and checks 1/3 ≤ n/d ≤ 1.
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub(crate) fn parse(text: &str) -> Result<Self, String> {
         let (n, d) = text
             .split_once('/')
             .ok_or_else(|| format!("expected a fraction like \"2/3\", got {text:?}"))?;
@@ -193,12 +203,12 @@ pub struct ProofSpecs(pub Vec<ics23::ProofSpec>);
 
 impl ProofSpecs {
     /// The Cosmos SDK specs: IAVL (module stores) then Tendermint (the multistore).
-    pub fn cosmos_sdk() -> Self {
+    pub(crate) fn cosmos_sdk() -> Self {
         Self(vec![ics23::iavl_spec(), ics23::tendermint_spec()])
     }
 
     /// `"cosmos-sdk"`, or a JSON list of ICS-23 `ProofSpec`s (the format Hermes accepts).
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub(crate) fn parse(text: &str) -> Result<Self, String> {
         let t = text.trim();
         if t.eq_ignore_ascii_case("cosmos-sdk") || t.eq_ignore_ascii_case("cosmos") {
             return Ok(Self::cosmos_sdk());
@@ -225,17 +235,17 @@ impl Default for ProofSpecs {
 
 /// `[relay]`.
 #[derive(Debug, Clone)]
-pub struct RelayConfig {
+pub(crate) struct RelayConfig {
     /// Which channels to relay.
-    pub channels: ChannelFilter,
+    pub(crate) channels: ChannelFilter,
     /// Clear pending packets every N blocks (0 disables periodic clearing).
-    pub clear_interval: u64,
+    pub(crate) clear_interval: u64,
     /// Clear pending packets when the daemon starts.
-    pub clear_on_start: bool,
+    pub(crate) clear_on_start: bool,
     /// How long SIGTERM waits for in-flight work.
-    pub shutdown_grace: Duration,
+    pub(crate) shutdown_grace: Duration,
     /// Fraction of a client's trusting period after which the daemon updates it, in (0, 1).
-    pub client_refresh_rate: f64,
+    pub(crate) client_refresh_rate: f64,
 }
 
 impl Default for RelayConfig {
@@ -256,11 +266,11 @@ pub struct TelemetryConfig {
     /// Serve metrics.
     pub enabled: bool,
     /// Listen host.
-    pub host: String,
+    pub(crate) host: String,
     /// Listen port.
     pub port: u16,
     /// Allow a non-loopback `host` (the server has no authentication and `POST /clear`).
-    pub allow_remote: bool,
+    pub(crate) allow_remote: bool,
 }
 
 impl Default for TelemetryConfig {

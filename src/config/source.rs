@@ -10,14 +10,14 @@ use std::ops::Range;
 use toml_edit::{ImDocument, Item, Value};
 
 /// A parsed view of the config text, for locating errors.
-pub struct SourceMap<'a> {
+pub(crate) struct SourceMap<'a> {
     text: &'a str,
     doc: Option<ImDocument<&'a str>>,
 }
 
 impl<'a> SourceMap<'a> {
     /// Indexes `text`. Syntax errors are tolerated: key lookup then simply finds nothing.
-    pub fn new(text: &'a str) -> Self {
+    pub(crate) fn new(text: &'a str) -> Self {
         Self {
             text,
             doc: ImDocument::parse(text).ok(),
@@ -25,12 +25,12 @@ impl<'a> SourceMap<'a> {
     }
 
     /// 1-based line and column of byte offset `pos` (columns count characters).
-    pub fn line_col(&self, pos: usize) -> (usize, usize) {
+    pub(crate) fn line_col(&self, pos: usize) -> (usize, usize) {
         line_col(self.text, pos)
     }
 
     /// The dotted path of the innermost key whose key or value span contains `span.start`.
-    pub fn key_at(&self, span: &Range<usize>) -> Option<String> {
+    pub(crate) fn key_at(&self, span: &Range<usize>) -> Option<String> {
         let doc = self.doc.as_ref()?;
         let mut best: Option<(usize, String)> = None;
         walk_table_like(
@@ -46,7 +46,7 @@ impl<'a> SourceMap<'a> {
 
     /// A best-effort key for text that does not parse: the `[table]` header above `pos` and the
     /// `key =` on the line of `pos` (e.g. `chains.a.id` for a value missing after `id =`).
-    pub fn key_by_lines(&self, pos: usize) -> Option<String> {
+    pub(crate) fn key_by_lines(&self, pos: usize) -> Option<String> {
         let (line_start, line) = line_at(self.text, pos)?;
         let table = self.text[..line_start]
             .lines()
@@ -75,7 +75,7 @@ impl<'a> SourceMap<'a> {
     }
 
     /// The byte span of the value (or table) at dotted `path`, if present.
-    pub fn span_of(&self, path: &str) -> Option<Range<usize>> {
+    pub(crate) fn span_of(&self, path: &str) -> Option<Range<usize>> {
         let doc = self.doc.as_ref()?;
         let mut item = doc.as_item();
         let mut key_span = None;

@@ -76,7 +76,7 @@ impl Config {
 }
 
 /// Whether `host` names the loopback interface (`localhost`, `127.0.0.0/8`, `::1`).
-pub fn is_loopback_host(host: &str) -> bool {
+pub(crate) fn is_loopback_host(host: &str) -> bool {
     let bare = host.trim_start_matches('[').trim_end_matches(']');
     bare.eq_ignore_ascii_case("localhost")
         || bare
@@ -85,7 +85,7 @@ pub fn is_loopback_host(host: &str) -> bool {
 }
 
 /// Whether `name` is an acceptable key name: 1–64 of `[A-Za-z0-9._-]`, not starting with `.`.
-pub fn valid_key_name(name: &str) -> bool {
+pub(crate) fn valid_key_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 64
         && !name.starts_with('.')
@@ -443,7 +443,7 @@ impl Checker<'_, '_> {
 
 /// Cosmos SDK denom syntax: `[a-zA-Z][a-zA-Z0-9/:._-]{2,127}`.
 /// Parses a fraction strictly between 0 and 1, written `"1/3"` or `"0.33"`.
-pub fn parse_rate(text: &str) -> Result<f64, String> {
+pub(crate) fn parse_rate(text: &str) -> Result<f64, String> {
     let t = text.trim();
     let value = match t.split_once('/') {
         Some((n, d)) => {

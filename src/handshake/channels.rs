@@ -229,28 +229,6 @@ pub async fn chan_open_try(
     driver::open_try(&ChannelHandshake { port_a }, a, b, chan_a).await
 }
 
-/// `MsgChannelOpenAck` on `a` (channel `port_a/chan_a` in INIT) for `chan_b` in TRYOPEN on `b`.
-pub async fn chan_open_ack(
-    a: &Endpoint,
-    b: &Endpoint,
-    port_a: &str,
-    chan_a: &str,
-    chan_b: &str,
-) -> Result<()> {
-    driver::open_ack(&ChannelHandshake { port_a }, a, b, chan_a, chan_b).await
-}
-
-/// `MsgChannelOpenConfirm` on `b` (channel `chan_b` in TRYOPEN) for `port_a/chan_a` OPEN on `a`.
-pub async fn chan_open_confirm(
-    a: &Endpoint,
-    b: &Endpoint,
-    port_a: &str,
-    chan_a: &str,
-    chan_b: &str,
-) -> Result<()> {
-    driver::open_confirm(&ChannelHandshake { port_a }, a, b, chan_a, chan_b).await
-}
-
 async fn channel_end(chain: &Endpoint, port: &str, id: &str, step: &str) -> Result<chan::Channel> {
     chain
         .querier

@@ -7,10 +7,10 @@ use std::time::Duration;
 use ibc_proto::ibc::core::client::v1 as client;
 
 use super::driver::{submit, wait_for_height};
-use super::events::event_attr;
 use super::{Endpoint, Result};
 use crate::chain::light::create_client_states;
 use crate::chain::query::{IbcQuerier, QueryError};
+use cosmos::events::event_attr;
 
 /// Client parameters given by the operator; `None` takes the default.
 #[derive(Clone, Debug, Default)]

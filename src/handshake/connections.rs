@@ -37,7 +37,7 @@ pub struct ConnectionEnds {
 
 impl ConnectionEnds {
     /// The same connection seen from `b`.
-    pub fn reversed(&self) -> Self {
+    pub(crate) fn reversed(&self) -> Self {
         Self {
             client_a: self.client_b.clone(),
             client_b: self.client_a.clone(),
@@ -229,27 +229,6 @@ pub async fn conn_open_init(
         signer: a.signer.clone(),
     };
     driver::init::<ConnectionHandshake>(a, to_any(&msg)).await
-}
-
-/// `MsgConnectionOpenTry` on `b` for connection `conn_a` in INIT on `a`; returns the new
-/// connection id on `b`.
-pub async fn conn_open_try(a: &Endpoint, b: &Endpoint, conn_a: &str) -> Result<String> {
-    driver::open_try(&ConnectionHandshake, a, b, conn_a).await
-}
-
-/// `MsgConnectionOpenAck` on `a` (connection `conn_a` in INIT) for `conn_b` in TRYOPEN on `b`.
-pub async fn conn_open_ack(a: &Endpoint, b: &Endpoint, conn_a: &str, conn_b: &str) -> Result<()> {
-    driver::open_ack(&ConnectionHandshake, a, b, conn_a, conn_b).await
-}
-
-/// `MsgConnectionOpenConfirm` on `b` (connection `conn_b` in TRYOPEN) for `conn_a` OPEN on `a`.
-pub async fn conn_open_confirm(
-    a: &Endpoint,
-    b: &Endpoint,
-    conn_a: &str,
-    conn_b: &str,
-) -> Result<()> {
-    driver::open_confirm(&ConnectionHandshake, a, b, conn_a, conn_b).await
 }
 
 /// Connection `id` on `chain`, which must exist.

@@ -10,6 +10,7 @@
 //! Steps are written from the side that started the handshake: `a` ran Init, `b` runs Try and
 //! Confirm, `a` runs Ack.
 
+use cosmos::events::event_attr;
 use cosmos::to_any;
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -20,9 +21,10 @@ use ibc_proto::ibc::core::client::v1 as client;
 use ibc_proto::ibc::lightclients::tendermint::v1::ClientState;
 use prost::Message;
 
-use super::events::{event_attr, tx_events};
+use super::events::tx_events;
 use super::resume::{most_advanced_step, started_on_b, HandshakeEnd, NextStep};
 use super::{Endpoint, Result};
+use crate::chain::client_status::is_frozen;
 use crate::chain::light::update_header;
 use crate::tx::engine::Outcome;
 
@@ -390,11 +392,7 @@ async fn prepare_proof(
             ),
         ));
     }
-    if cs
-        .frozen_height
-        .as_ref()
-        .is_some_and(|h| h.revision_number != 0 || h.revision_height != 0)
-    {
+    if is_frozen(&cs) {
         return Err(dst.err(step, format!("client {client_on_dst} is frozen")));
     }
     let trusted = cs.latest_height.map_or(0, |h| h.revision_height);

@@ -1,10 +1,10 @@
-//! Reading a committed tx's ABCI events: the handshakes take new identifiers from them, and
-//! `arke tx` reads its transfers' packets from them.
+//! Fetching a committed tx's ABCI events: the handshakes take new identifiers from them, and
+//! `arke tx` reads its transfers' packets from them. Attribute access is `cosmos::events`.
 
 use crate::chain::query::IbcQuerier;
 
 /// The events of the committed tx `tx_hash` (upper-case hex).
-pub async fn tx_events(
+pub(crate) async fn tx_events(
     q: &IbcQuerier,
     tx_hash: &str,
 ) -> std::result::Result<Vec<tendermint::abci::Event>, String> {
@@ -17,28 +17,4 @@ pub async fn tx_events(
         .await
         .map_err(|e| format!("tx {tx_hash}: {e}"))?;
     Ok(tx.tx_result.events)
-}
-
-/// The value of attribute `key` of the first event of kind `kind`.
-pub fn event_attr(events: &[tendermint::abci::Event], kind: &str, key: &str) -> Option<String> {
-    events
-        .iter()
-        .filter(|e| e.kind == kind)
-        .flat_map(|e| e.attributes.iter())
-        .find(|a| a.key_bytes() == key.as_bytes())
-        .and_then(|a| a.value_str().ok().map(str::to_string))
-}
-
-/// The values of attribute `key` of every event of kind `kind`, in order.
-pub fn event_attrs(events: &[tendermint::abci::Event], kind: &str, key: &str) -> Vec<String> {
-    events
-        .iter()
-        .filter(|e| e.kind == kind)
-        .filter_map(|e| {
-            e.attributes
-                .iter()
-                .find(|a| a.key_bytes() == key.as_bytes())
-                .and_then(|a| a.value_str().ok().map(str::to_string))
-        })
-        .collect()
 }

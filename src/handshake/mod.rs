@@ -51,15 +51,12 @@ use crate::config::ChainConfig;
 use crate::tx::engine::TxEngine;
 
 pub use channels::{
-    chan_open_ack, chan_open_confirm, chan_open_init, chan_open_try, ensure_channel, open_channel,
-    ChannelEnds, ChannelRequest, ConnectionChoice, OpenedChannel,
+    chan_open_init, chan_open_try, ensure_channel, open_channel, ChannelRequest, ConnectionChoice,
 };
 pub use clients::{client_settings, create_client, ClientOptions, ClientSettings};
-pub use connections::{
-    conn_open_ack, conn_open_confirm, conn_open_init, conn_open_try, connection_ends,
-    open_connection, ConnectionEnds, OpenedConnection,
-};
-pub use events::{event_attr, event_attrs, tx_events};
+pub use connections::{conn_open_init, connection_ends, open_connection, ConnectionEnds};
+pub(crate) use events::tx_events;
+pub(crate) use pair_channels::pair_channels_both_sides;
 pub use pair_channels::{pair_channels, PairChannel};
 pub use resume::{find_unfinished_channel, find_unfinished_connection};
 
@@ -68,11 +65,11 @@ pub use resume::{find_unfinished_channel, find_unfinished_connection};
 #[error("{chain}: {step}: {reason}")]
 pub struct HandshakeError {
     /// Chain id where the step failed.
-    pub chain: String,
+    pub(crate) chain: String,
     /// The step, e.g. `connection open try`.
-    pub step: String,
+    pub(crate) step: String,
     /// Why.
-    pub reason: String,
+    pub(crate) reason: String,
 }
 
 impl HandshakeError {
@@ -92,13 +89,13 @@ type Result<T> = std::result::Result<T, HandshakeError>;
 #[derive(Clone, Debug)]
 pub struct Endpoint {
     /// The chain's config.
-    pub config: ChainConfig,
+    pub(crate) config: ChainConfig,
     /// Queries and proofs.
     pub querier: IbcQuerier,
     /// Signs and submits this chain's txs.
-    pub engine: TxEngine,
+    pub(crate) engine: TxEngine,
     /// The signer's bech32 address.
-    pub signer: String,
+    pub(crate) signer: String,
 }
 
 impl Endpoint {

@@ -21,13 +21,13 @@ pub struct PairChannel {
     /// The identifiers (the `b` side may be empty while the handshake is at INIT).
     pub ends: ChannelEnds,
     /// State on `a` (`OPEN`, `INIT`, …).
-    pub state_a: String,
+    pub(crate) state_a: String,
     /// State on `b` (empty when the end does not exist).
-    pub state_b: String,
+    pub(crate) state_b: String,
     /// `ORDERED` or `UNORDERED`.
     pub ordering: String,
     /// Application version on `a`.
-    pub version: String,
+    pub(crate) version: String,
 }
 
 impl PairChannel {
@@ -122,6 +122,33 @@ pub async fn pair_channels(
         });
     }
     Ok(out)
+}
+
+/// Every channel between the pair seen from `a`: those on `a` ([`pair_channels`]), then those
+/// that exist only on `b` so far (INIT there, no end on `a` yet), turned to `a`'s side.
+pub(crate) async fn pair_channels_both_sides(
+    a: &IbcQuerier,
+    b: &IbcQuerier,
+) -> std::result::Result<Vec<PairChannel>, HandshakeError> {
+    let mut list = pair_channels(a, b).await?;
+    for c in pair_channels(b, a).await? {
+        if c.ends.channel_b.is_empty() || c.state_b.is_empty() {
+            list.push(PairChannel {
+                ends: ChannelEnds {
+                    connection: c.ends.connection.reversed(),
+                    port_a: c.ends.port_b,
+                    channel_a: c.ends.channel_b,
+                    port_b: c.ends.port_a,
+                    channel_b: c.ends.channel_a,
+                },
+                state_a: c.state_b,
+                state_b: c.state_a,
+                ordering: c.ordering,
+                version: c.version,
+            });
+        }
+    }
+    Ok(list)
 }
 
 #[cfg(test)]

@@ -13,22 +13,22 @@ use crate::tx::engine::Outcome;
 /// Identifies one relay step of one packet: the chain the packet was sent from, its source port,
 /// channel and sequence, and the step.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct CacheKey {
+pub(crate) struct CacheKey {
     /// Chain id of the packet's source chain.
-    pub src_chain: String,
+    pub(crate) src_chain: String,
     /// Source port.
-    pub port: String,
+    pub(crate) port: String,
     /// Source channel.
-    pub channel: String,
+    pub(crate) channel: String,
     /// The step.
-    pub kind: RelayKind,
+    pub(crate) kind: RelayKind,
     /// Packet sequence.
-    pub sequence: u64,
+    pub(crate) sequence: u64,
 }
 
 /// The state of one relay step.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Entry {
+pub(crate) enum Entry {
     /// Handed to a TxEngine, outcome pending; `attempts` earlier attempts failed.
     InFlight {
         /// Failed attempts before this one.
@@ -47,7 +47,7 @@ pub enum Entry {
 
 /// The cache, shared by every worker of a process.
 #[derive(Debug)]
-pub struct SequenceCache {
+pub(crate) struct SequenceCache {
     map: DashMap<CacheKey, Entry>,
     max_attempts: u32,
     base_backoff: Duration,
@@ -55,7 +55,7 @@ pub struct SequenceCache {
 
 /// What to do after an outcome.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Next {
+pub(crate) enum Next {
     /// Nothing more: the step is done.
     Finished,
     /// Retry after this delay.
@@ -67,7 +67,7 @@ pub enum Next {
 impl SequenceCache {
     /// A cache that retries a failing step up to `max_attempts` times, with exponential backoff
     /// from `base_backoff`.
-    pub fn new(max_attempts: u32, base_backoff: Duration) -> Self {
+    pub(crate) fn new(max_attempts: u32, base_backoff: Duration) -> Self {
         Self {
             map: DashMap::new(),
             max_attempts,
@@ -76,7 +76,7 @@ impl SequenceCache {
     }
 
     /// Claims `key` for a submission now. False when it is in flight, done, or backing off.
-    pub fn try_claim(&self, key: &CacheKey) -> bool {
+    pub(crate) fn try_claim(&self, key: &CacheKey) -> bool {
         let mut claimed = false;
         self.map
             .entry(key.clone())
@@ -98,22 +98,18 @@ impl SequenceCache {
     }
 
     /// Marks `key` done (for example when a chain event shows another relayer did it).
-    pub fn mark_done(&self, key: &CacheKey) {
+    pub(crate) fn mark_done(&self, key: &CacheKey) {
         self.map.insert(key.clone(), Entry::Done);
     }
 
-    /// Forgets `key` so that clearing may submit it afresh.
-    pub fn forget(&self, key: &CacheKey) {
-        self.map.remove(key);
-    }
-
+    #[cfg(test)]
     /// The state of `key`.
-    pub fn get(&self, key: &CacheKey) -> Option<Entry> {
+    pub(crate) fn get(&self, key: &CacheKey) -> Option<Entry> {
         self.map.get(key).map(|e| e.clone())
     }
 
     /// Records the outcome of a submission and says what to do next.
-    pub fn record(&self, key: &CacheKey, outcome: &Outcome) -> Next {
+    pub(crate) fn record(&self, key: &CacheKey, outcome: &Outcome) -> Next {
         match outcome {
             Outcome::Done { .. } | Outcome::Redundant => {
                 self.map.insert(key.clone(), Entry::Done);
@@ -148,19 +144,15 @@ impl SequenceCache {
         }
     }
 
+    #[cfg(test)]
     /// Number of entries.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.map.len()
-    }
-
-    /// True when empty.
-    pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
     }
 
     /// Drops finished entries of a channel below `sequence` (called after clearing shows the
     /// chain is past them), bounding memory on long runs.
-    pub fn prune_done(&self, src_chain: &str, port: &str, channel: &str, below: u64) {
+    pub(crate) fn prune_done(&self, src_chain: &str, port: &str, channel: &str, below: u64) {
         self.map.retain(|k, v| {
             !(matches!(v, Entry::Done)
                 && k.src_chain == src_chain

@@ -10,7 +10,7 @@ use super::ChainHandle;
 
 /// Which end of the channel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Side {
+pub(crate) enum Side {
     /// Chain A of the pair.
     A,
     /// Chain B of the pair.
@@ -19,7 +19,7 @@ pub enum Side {
 
 impl Side {
     /// The other end.
-    pub fn other(self) -> Self {
+    pub(crate) fn other(self) -> Self {
         match self {
             Self::A => Self::B,
             Self::B => Self::A,
@@ -37,35 +37,35 @@ impl Side {
 
 /// One end of a channel.
 #[derive(Clone)]
-pub struct ChannelEnd {
+pub(crate) struct ChannelEnd {
     /// The chain.
-    pub chain: Arc<ChainHandle>,
+    pub(crate) chain: Arc<ChainHandle>,
     /// Port id on this chain.
-    pub port: String,
+    pub(crate) port: String,
     /// Channel id on this chain.
-    pub channel: String,
+    pub(crate) channel: String,
     /// The counterparty's client on this chain (what proofs from the other end verify with).
-    pub client_id: String,
+    pub(crate) client_id: String,
 }
 
 /// A channel the worker relays.
 #[derive(Clone)]
-pub struct ChannelSpec {
+pub(crate) struct ChannelSpec {
     /// End on chain A.
-    pub a: ChannelEnd,
+    pub(crate) a: ChannelEnd,
     /// End on chain B.
-    pub b: ChannelEnd,
+    pub(crate) b: ChannelEnd,
     /// ORDERED channel.
-    pub ordered: bool,
+    pub(crate) ordered: bool,
     /// Clear every this many blocks of chain A (0 = never).
-    pub clear_interval: u64,
+    pub(crate) clear_interval: u64,
     /// Clear when the worker starts.
-    pub clear_on_start: bool,
+    pub(crate) clear_on_start: bool,
 }
 
 impl ChannelSpec {
     /// The end on `side`.
-    pub fn end(&self, side: Side) -> &ChannelEnd {
+    pub(crate) fn end(&self, side: Side) -> &ChannelEnd {
         match side {
             Side::A => &self.a,
             Side::B => &self.b,
@@ -73,20 +73,20 @@ impl ChannelSpec {
     }
 
     /// A short name for logs: `transfer/channel-0`.
-    pub fn name(&self) -> String {
+    pub(crate) fn name(&self) -> String {
         format!("{}/{}", self.a.port, self.a.channel)
     }
 }
 
 /// A unit of work: a packet sent from `from`, with the ack when it is one to return.
 #[derive(Clone, Debug)]
-pub struct Job {
+pub(crate) struct Job {
     /// The side the packet was sent from.
-    pub from: Side,
+    pub(crate) from: Side,
     /// The packet.
-    pub packet: Packet,
+    pub(crate) packet: Packet,
     /// The acknowledgement (sweep jobs).
-    pub ack: Vec<u8>,
+    pub(crate) ack: Vec<u8>,
     /// Height of the event on the chain the proof comes from (0 when it came from clearing).
-    pub event_height: u64,
+    pub(crate) event_height: u64,
 }

@@ -41,9 +41,9 @@ use crate::config::{ChannelFilter, Config};
 use crate::tx::engine::Outcome;
 
 /// Rounds in a row without a single successful step after which clearing gives up.
-pub const MAX_FRUITLESS_ROUNDS: u32 = 3;
+pub(crate) const MAX_FRUITLESS_ROUNDS: u32 = 3;
 /// Upper bound on rounds (each round handles up to [`clearing::CLEAR_LIMIT`] per direction).
-pub const MAX_ROUNDS: u32 = 1000;
+pub(crate) const MAX_ROUNDS: u32 = 1000;
 
 /// Why clearing could not run (a step that fails is not an error: it is in the report).
 #[derive(Debug, thiserror::Error)]
@@ -109,7 +109,7 @@ pub struct ClearReport {
     /// Packets timed out on their source (`MsgTimeout`).
     pub timed_out: usize,
     /// Steps someone else did first.
-    pub already_relayed: usize,
+    pub(crate) already_relayed: usize,
     /// Steps that failed: `chain port/channel #seq step: reason`.
     pub failed: Vec<String>,
     /// Rounds run.

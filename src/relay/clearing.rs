@@ -15,7 +15,7 @@ use crate::chain::query::{IbcQuerier, QueryError};
 
 /// At most this many sequences per direction and kind per clearing round; the rest is picked up
 /// by the next round.
-pub const CLEAR_LIMIT: usize = 1000;
+pub(crate) const CLEAR_LIMIT: usize = 1000;
 
 /// One end of a channel, as far as queries go.
 #[derive(Clone, Copy)]
@@ -75,16 +75,16 @@ async fn unrelayed_acks(src: EndQuery<'_>, dst: EndQuery<'_>) -> Result<Vec<u64>
 
 /// What a clearing round found for packets sent from one end.
 #[derive(Debug, Default)]
-pub struct UnreceivedPackets {
+pub(crate) struct UnreceivedPackets {
     /// Packets not yet received on the other end.
-    pub jobs: Vec<Job>,
+    pub(crate) jobs: Vec<Job>,
     /// The lowest sequence whose commitment still exists on the source; every packet below it
     /// is finished for good (acknowledged or timed out). `None` when no commitment is left.
-    pub lowest_open: Option<u64>,
+    pub(crate) lowest_open: Option<u64>,
 }
 
 /// Packets sent from `from` and not yet received on the other end.
-pub async fn pending_packets(
+pub(crate) async fn pending_packets(
     spec: &ChannelSpec,
     from: Side,
 ) -> Result<UnreceivedPackets, QueryError> {
@@ -114,7 +114,7 @@ pub async fn pending_packets(
 }
 
 /// Acknowledgements written on the other end for packets sent from `from`, not yet relayed back.
-pub async fn pending_acks(spec: &ChannelSpec, from: Side) -> Result<Vec<Job>, QueryError> {
+pub(crate) async fn pending_acks(spec: &ChannelSpec, from: Side) -> Result<Vec<Job>, QueryError> {
     let dst = EndQuery::of(spec, from.other());
     let mut unrelayed = unrelayed_acks(EndQuery::of(spec, from), dst).await?;
     unrelayed.truncate(CLEAR_LIMIT);
@@ -140,13 +140,13 @@ pub async fn pending_acks(spec: &ChannelSpec, from: Side) -> Result<Vec<Job>, Qu
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Direction {
     /// Sending chain.
-    pub src_chain: String,
+    pub(crate) src_chain: String,
     /// Port on the sending chain.
-    pub src_port: String,
+    pub(crate) src_port: String,
     /// Channel on the sending chain.
-    pub src_channel: String,
+    pub(crate) src_channel: String,
     /// Receiving chain.
-    pub dst_chain: String,
+    pub(crate) dst_chain: String,
     /// Packets committed on the source and not received on the destination.
     pub unreceived_packets: Vec<u64>,
     /// Acknowledgements written on the destination and not yet relayed to the source.
@@ -159,7 +159,7 @@ pub struct ChannelPending {
     /// Packets sent on chain a (and their acks).
     pub a_to_b: Direction,
     /// Packets sent on chain b (and their acks).
-    pub b_to_a: Direction,
+    pub(crate) b_to_a: Direction,
 }
 
 impl ChannelPending {

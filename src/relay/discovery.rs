@@ -15,10 +15,10 @@ use crate::chain::query::QueryError;
 use crate::config::Config;
 
 /// How often the supervisor looks for newly opened channels.
-pub const RESCAN_INTERVAL: Duration = Duration::from_secs(30);
+pub(crate) const RESCAN_INTERVAL: Duration = Duration::from_secs(30);
 
 /// The open channels between A and B that the filter allows.
-pub async fn discover(
+pub(crate) async fn discover(
     config: &Config,
     a: &Arc<ChainHandle>,
     b: &Arc<ChainHandle>,
@@ -79,17 +79,17 @@ pub async fn discover(
 /// One channel named on the command line: its id on chain A (`channel-0`, `a:channel-0` or
 /// `<chain a id>:channel-0`), or on chain B (`b:channel-3` or `<chain b id>:channel-3`).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ChannelChoice {
+pub(crate) struct ChannelChoice {
     /// The chain the id is on.
-    pub side: Side,
+    pub(crate) side: Side,
     /// The channel id there.
-    pub channel: String,
+    pub(crate) channel: String,
 }
 
 impl ChannelChoice {
     /// Reads `wanted` for the pair of chains `a_id` and `b_id`. A prefix that names neither
     /// chain is part of the id (on chain A).
-    pub fn parse(wanted: &str, a_id: &str, b_id: &str) -> Self {
+    pub(crate) fn parse(wanted: &str, a_id: &str, b_id: &str) -> Self {
         let (side, channel) = match wanted.split_once(':') {
             Some((side, id)) if side == "b" || side == b_id => (Side::B, id),
             Some((side, id)) if side == "a" || side == a_id => (Side::A, id),
@@ -102,7 +102,7 @@ impl ChannelChoice {
     }
 
     /// Whether the channel with id `on_a` on chain A and `on_b` on chain B is the one chosen.
-    pub fn matches(&self, on_a: &str, on_b: &str) -> bool {
+    pub(crate) fn matches(&self, on_a: &str, on_b: &str) -> bool {
         match self.side {
             Side::A => on_a == self.channel,
             Side::B => on_b == self.channel,

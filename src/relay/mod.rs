@@ -14,19 +14,19 @@
 //! - `sampler` and `report`: the numbers and states handed to telemetry;
 //! - [`reload`] and `signals`: reloading the pair file, and the process signals of the daemon.
 
-pub mod cache;
-pub mod channel;
+pub(crate) mod cache;
+pub(crate) mod channel;
 pub mod clear;
 pub mod clearing;
 pub(crate) mod discovery;
-pub mod refresh;
+pub(crate) mod refresh;
 pub mod reload;
 pub(crate) mod report;
 pub(crate) mod sampler;
 pub(crate) mod signals;
 pub(crate) mod step;
 pub mod supervisor;
-pub mod worker;
+pub(crate) mod worker;
 
 use crate::chain::events::EventHub;
 use crate::chain::query::IbcQuerier;
@@ -34,13 +34,13 @@ use crate::config::ChainConfig;
 use crate::tx::engine::TxEngine;
 
 /// Everything the workers use to reach one chain: its settings, queries, event hub and TxEngine.
-pub struct ChainHandle {
+pub(crate) struct ChainHandle {
     /// The chain's settings.
-    pub config: ChainConfig,
+    pub(crate) config: ChainConfig,
     /// IBC queries and proofs.
-    pub query: IbcQuerier,
+    pub(crate) query: IbcQuerier,
     /// Packet events, demultiplexed by channel.
-    pub hub: EventHub,
+    pub(crate) hub: EventHub,
     /// Batching, signing and broadcasting on this chain.
-    pub engine: TxEngine,
+    pub(crate) engine: TxEngine,
 }

@@ -43,14 +43,14 @@ use crate::config::Config;
 use crate::tx::engine::{Outcome, TxEngine};
 
 /// Shortest interval between two checks.
-pub const MIN_CHECK_INTERVAL: Duration = Duration::from_millis(500);
+pub(crate) const MIN_CHECK_INTERVAL: Duration = Duration::from_millis(500);
 /// Longest interval between two checks.
-pub const MAX_CHECK_INTERVAL: Duration = Duration::from_secs(60);
+pub(crate) const MAX_CHECK_INTERVAL: Duration = Duration::from_secs(60);
 
 /// Updates `client_id` on the engine's chain (`host`) from its latest height `trusted` to the
 /// latest height of `counterparty`, with one `MsgUpdateClient` signed by `signer`, and waits
 /// for the tx. Returns the new height, or `None` when the counterparty has no newer block.
-pub async fn update_client(
+pub(crate) async fn update_client(
     host: &str,
     engine: &TxEngine,
     signer: &str,
@@ -190,7 +190,7 @@ impl Watched {
 }
 
 /// How long to wait between checks of clients with these trusting periods.
-pub fn check_interval(trusting_periods: impl IntoIterator<Item = Duration>) -> Duration {
+pub(crate) fn check_interval(trusting_periods: impl IntoIterator<Item = Duration>) -> Duration {
     trusting_periods
         .into_iter()
         .map(|tp| tp / 10)
@@ -221,7 +221,7 @@ async fn relied_on(
 /// Watches and refreshes the clients the relayed channels between `a` and `b` rely on until
 /// `token` is cancelled. `signers` are the relayer's addresses on A and B (the signers of the
 /// `MsgUpdateClient`s each chain's TxEngine submits).
-pub async fn run(
+pub(crate) async fn run(
     config: Config,
     a: Arc<ChainHandle>,
     b: Arc<ChainHandle>,

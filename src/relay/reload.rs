@@ -25,7 +25,7 @@ pub struct ReloadReport {
 }
 
 /// A reload request: the answer goes back on `reply`.
-pub type ReloadRequest = oneshot::Sender<Result<ReloadReport, String>>;
+pub(crate) type ReloadRequest = oneshot::Sender<Result<ReloadReport, String>>;
 
 /// Asks the supervisor to reload. Cheap to clone.
 #[derive(Clone, Debug)]
@@ -61,7 +61,7 @@ impl ReloadHandle {
 
 /// Reads and validates the file at `current.path` again and returns the config to run with:
 /// `current` with the new `[relay]` section, plus the changes that were ignored.
-pub fn prepare(current: &Config) -> Result<(Config, Vec<String>), String> {
+pub(crate) fn prepare(current: &Config) -> Result<(Config, Vec<String>), String> {
     let new = Config::load(&current.path).map_err(|e| e.to_string())?;
     let mut ignored = Vec::new();
     // The chains are connected; comparing their debug renderings covers every field.

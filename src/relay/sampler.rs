@@ -19,11 +19,15 @@ use crate::telemetry::metrics::metrics;
 use crate::telemetry::state::DaemonState;
 
 /// How often the sampler refreshes wallet balances, client expiries and heights.
-pub const SAMPLE_INTERVAL: Duration = Duration::from_secs(30);
+pub(crate) const SAMPLE_INTERVAL: Duration = Duration::from_secs(30);
 
 /// The balance of `address` in `denom` (base units), via `abci_query`
 /// `/cosmos.bank.v1beta1.Query/Balance`.
-pub async fn wallet_balance(q: &IbcQuerier, address: &str, denom: &str) -> Result<u128, String> {
+pub(crate) async fn wallet_balance(
+    q: &IbcQuerier,
+    address: &str,
+    denom: &str,
+) -> Result<u128, String> {
     let req = QueryBalanceRequest {
         address: address.to_string(),
         denom: denom.to_string(),
@@ -53,11 +57,11 @@ pub async fn wallet_balance(q: &IbcQuerier, address: &str, denom: &str) -> Resul
 }
 
 /// The chains of the pair (A, then B) and the relayer's address on each.
-pub type SampledChains = [(Arc<ChainHandle>, String); 2];
+pub(crate) type SampledChains = [(Arc<ChainHandle>, String); 2];
 
 /// Refreshes the sampled gauges once: chain heights, wallet balances, and the expiry of the
 /// clients under the workers `state` lists.
-pub async fn sample_once(chains: &SampledChains, state: &DaemonState) {
+pub(crate) async fn sample_once(chains: &SampledChains, state: &DaemonState) {
     let m = metrics();
     for (h, address) in chains {
         let id = h.config.id.as_str();
@@ -95,7 +99,7 @@ pub async fn sample_once(chains: &SampledChains, state: &DaemonState) {
 
 /// Samples every `interval` until `token` is cancelled. The first sample comes a few seconds
 /// after the start, once the first channels were discovered (their clients are sampled too).
-pub async fn run(
+pub(crate) async fn run(
     chains: SampledChains,
     state: Arc<DaemonState>,
     interval: Duration,

@@ -4,7 +4,7 @@
 use super::reload::ReloadHandle;
 
 /// Reloads the pair file on every SIGHUP, logging the outcome.
-pub async fn reload_on_sighup(reloader: ReloadHandle) {
+pub(crate) async fn reload_on_sighup(reloader: ReloadHandle) {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
@@ -36,7 +36,7 @@ pub async fn reload_on_sighup(reloader: ReloadHandle) {
 }
 
 /// Resolves on SIGTERM or SIGINT.
-pub async fn wait_for_signal() {
+pub(crate) async fn wait_for_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};

@@ -16,7 +16,7 @@ use crate::tx::engine::Outcome;
 
 /// The two kinds of work on a channel, one queue (and one worker task) each.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Task {
+pub(crate) enum Task {
     /// Sent packets: `MsgRecvPacket` on the destination, or `MsgTimeout` on the source once the
     /// packet has expired on the destination.
     Pump,
@@ -26,7 +26,7 @@ pub enum Task {
 
 impl Task {
     /// `pump` or `sweep`, for logs and errors.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Self::Pump => "pump",
             Self::Sweep => "sweep",
@@ -34,7 +34,7 @@ impl Task {
     }
 
     /// The side whose chain proves `job` (it must have a block above the event's height first).
-    pub fn proof_side(self, job: &Job) -> Side {
+    pub(crate) fn proof_side(self, job: &Job) -> Side {
         match self {
             Self::Pump => job.from,
             Self::Sweep => job.from.other(),
@@ -44,7 +44,7 @@ impl Task {
 
 /// The step a `task` job needs, given the destination chain's latest height and block time
 /// (Unix ns). An unknown destination status means trying delivery (a failure is retried).
-pub fn step_for(task: Task, job: &Job, destination: Option<(u64, u64)>) -> RelayKind {
+pub(crate) fn step_for(task: Task, job: &Job, destination: Option<(u64, u64)>) -> RelayKind {
     match (task, destination) {
         (Task::Sweep, _) => RelayKind::Ack,
         (Task::Pump, Some((height, time_ns))) if timed_out(&job.packet, height, time_ns) => {
@@ -56,7 +56,7 @@ pub fn step_for(task: Task, job: &Job, destination: Option<(u64, u64)>) -> Relay
 
 /// The side whose TxEngine submits `step` for a packet sent from `from`: the destination
 /// receives, the source takes acknowledgements and timeouts.
-pub fn submit_side(step: &RelayKind, from: Side) -> Side {
+pub(crate) fn submit_side(step: &RelayKind, from: Side) -> Side {
     match step {
         RelayKind::Recv => from.other(),
         RelayKind::Ack | RelayKind::Timeout => from,
@@ -64,12 +64,12 @@ pub fn submit_side(step: &RelayKind, from: Side) -> Side {
 }
 
 /// The latest height and block time (Unix ns) of `chain`, what timeouts are decided with.
-pub async fn chain_status(chain: &ChainHandle) -> Result<(u64, u64), QueryError> {
+pub(crate) async fn chain_status(chain: &ChainHandle) -> Result<(u64, u64), QueryError> {
     chain.query.latest_height_and_time().await
 }
 
 /// The cache key of a relay step.
-pub fn key(src_chain: &str, packet: &Packet, kind: RelayKind) -> CacheKey {
+pub(crate) fn key(src_chain: &str, packet: &Packet, kind: RelayKind) -> CacheKey {
     CacheKey {
         src_chain: src_chain.to_string(),
         port: packet.source_port.clone(),
@@ -80,13 +80,13 @@ pub fn key(src_chain: &str, packet: &Packet, kind: RelayKind) -> CacheKey {
 }
 
 /// The cache key of `step` of `job` on `spec`.
-pub fn job_key(spec: &ChannelSpec, job: &Job, step: RelayKind) -> CacheKey {
+pub(crate) fn job_key(spec: &ChannelSpec, job: &Job, step: RelayKind) -> CacheKey {
     key(&spec.end(job.from).chain.config.id, &job.packet, step)
 }
 
 /// Hands `step` of `job` to the TxEngine of the chain that submits it; the returned future
 /// resolves to the outcome once the engine knows it.
-pub async fn submit(
+pub(crate) async fn submit(
     spec: &ChannelSpec,
     job: &Job,
     step: RelayKind,
@@ -109,7 +109,7 @@ pub async fn submit(
 
 /// Whether `packet` can no longer be received on a destination at `height` / `time_ns`: the
 /// proof of non-receipt at the latest height then proves the timeout.
-pub fn timed_out(packet: &Packet, height: u64, time_ns: u64) -> bool {
+pub(crate) fn timed_out(packet: &Packet, height: u64, time_ns: u64) -> bool {
     let by_height = packet
         .timeout_height
         .as_ref()

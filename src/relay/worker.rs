@@ -37,7 +37,7 @@ use crate::tx::engine::Outcome;
 
 /// Why a worker stopped.
 #[derive(Debug, thiserror::Error)]
-pub enum WorkerError {
+pub(crate) enum WorkerError {
     /// A task ended although nothing asked it to.
     #[error("{task} task ended: {reason}")]
     TaskEnded {
@@ -52,10 +52,10 @@ pub enum WorkerError {
 }
 
 /// Capacity of the pump and sweep queues.
-pub const QUEUE_CAPACITY: usize = 20_000;
+pub(crate) const QUEUE_CAPACITY: usize = 20_000;
 
 /// Runs one channel's worker until `token` is cancelled (Ok) or a task fails (Err).
-pub async fn run_worker(
+pub(crate) async fn run_worker(
     spec: Arc<ChannelSpec>,
     cache: Arc<SequenceCache>,
     token: CancellationToken,
@@ -403,7 +403,7 @@ async fn chain_status(chain: &ChainHandle) -> Option<(u64, u64)> {
 
 /// How long the supervisor waits before restarting a failed worker, doubling up to a minute,
 /// with up to 25% jitter.
-pub fn restart_delay(failures: u32) -> Duration {
+pub(crate) fn restart_delay(failures: u32) -> Duration {
     let base = Duration::from_millis(500).saturating_mul(1u32 << failures.min(7));
     let base = base.min(Duration::from_secs(60));
     let jitter = rand::random::<f64>() * 0.25;

@@ -15,29 +15,29 @@ use super::registry::{key, lock, CounterVec, GaugeVec, HistogramVec, Registry};
 
 /// Labels of packet metrics: the packet's source chain, its destination chain, and its source
 /// port and channel (so `chain` → `counterparty` is the direction).
-pub const PACKET_LABELS: &[&str] = &["chain", "counterparty", "port", "channel"];
+pub(crate) const PACKET_LABELS: &[&str] = &["chain", "counterparty", "port", "channel"];
 
 /// The values of [`PACKET_LABELS`] for packets going one way over a channel.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct PacketLabels {
+pub(crate) struct PacketLabels {
     /// The chain the packets are sent from.
-    pub chain: String,
+    pub(crate) chain: String,
     /// The chain they go to.
-    pub counterparty: String,
+    pub(crate) counterparty: String,
     /// Port on the sending chain.
-    pub port: String,
+    pub(crate) port: String,
     /// Channel on the sending chain.
-    pub channel: String,
+    pub(crate) channel: String,
 }
 
 impl PacketLabels {
     /// The label values, in [`PACKET_LABELS`] order.
-    pub fn values(&self) -> [&str; 4] {
+    pub(crate) fn values(&self) -> [&str; 4] {
         [&self.chain, &self.counterparty, &self.port, &self.channel]
     }
 
     /// The label values followed by one more (`step`, `event` or `kind`).
-    pub fn with<'a>(&'a self, last: &'a str) -> [&'a str; 5] {
+    pub(crate) fn with<'a>(&'a self, last: &'a str) -> [&'a str; 5] {
         [
             &self.chain,
             &self.counterparty,
@@ -69,11 +69,11 @@ const PACKET_BOUNDS: &[f64] = &[
 ];
 
 /// At most this many packet observations are remembered for latencies.
-pub const MAX_TRACKED_PACKETS: usize = 200_000;
+pub(crate) const MAX_TRACKED_PACKETS: usize = 200_000;
 
 /// Which latency an observation starts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Clock {
+pub(crate) enum Clock {
     /// `send_packet` seen: ends when our `MsgRecvPacket` is confirmed.
     Send,
     /// `write_acknowledgement` seen: ends when our `MsgAcknowledgement` is confirmed.
@@ -85,74 +85,74 @@ type ClockKey = (String, String, String, u64, Clock);
 
 /// The backlog of one channel direction and kind, from the last clearing round.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Backlog {
+pub(crate) struct Backlog {
     /// Pending items (capped by the clearing limit).
-    pub pending: u64,
+    pub(crate) pending: u64,
     /// Lowest pending sequence (0 when nothing is pending).
-    pub oldest_sequence: u64,
+    pub(crate) oldest_sequence: u64,
     /// Since when that sequence is known to be pending.
-    pub oldest_since: Option<Instant>,
+    pub(crate) oldest_since: Option<Instant>,
 }
 
 /// Every metric of the relayer. See the README's metrics table.
-pub struct Metrics {
+pub(crate) struct Metrics {
     registry: Registry,
     /// `send_packet`, `write_acknowledgement`, … events seen by the workers.
-    pub packets_observed: Arc<CounterVec>,
+    pub(crate) packets_observed: Arc<CounterVec>,
     /// Packets and acks found by clearing rounds.
-    pub packets_cleared: Arc<CounterVec>,
+    pub(crate) packets_cleared: Arc<CounterVec>,
     /// `MsgRecvPacket` confirmed by this relayer.
-    pub packets_relayed: Arc<CounterVec>,
+    pub(crate) packets_relayed: Arc<CounterVec>,
     /// `MsgAcknowledgement` confirmed by this relayer.
-    pub packets_acked: Arc<CounterVec>,
+    pub(crate) packets_acked: Arc<CounterVec>,
     /// `MsgTimeout` confirmed by this relayer.
-    pub packets_timed_out: Arc<CounterVec>,
+    pub(crate) packets_timed_out: Arc<CounterVec>,
     /// Steps another relayer did first.
-    pub packets_redundant: Arc<CounterVec>,
+    pub(crate) packets_redundant: Arc<CounterVec>,
     /// Failed relay steps (retried or given up).
-    pub packet_failures: Arc<CounterVec>,
+    pub(crate) packet_failures: Arc<CounterVec>,
     /// Txs broadcast.
-    pub txs_submitted: Arc<CounterVec>,
+    pub(crate) txs_submitted: Arc<CounterVec>,
     /// Txs included with code 0.
-    pub txs_confirmed: Arc<CounterVec>,
+    pub(crate) txs_confirmed: Arc<CounterVec>,
     /// Txs that failed, by cause.
-    pub txs_failed: Arc<CounterVec>,
+    pub(crate) txs_failed: Arc<CounterVec>,
     /// Broadcast → found in a block.
-    pub tx_latency: Arc<HistogramVec>,
+    pub(crate) tx_latency: Arc<HistogramVec>,
     /// `send_packet` observed → `MsgRecvPacket` confirmed.
-    pub packet_recv_latency: Arc<HistogramVec>,
+    pub(crate) packet_recv_latency: Arc<HistogramVec>,
     /// `write_acknowledgement` observed → `MsgAcknowledgement` confirmed.
-    pub packet_ack_latency: Arc<HistogramVec>,
+    pub(crate) packet_ack_latency: Arc<HistogramVec>,
     /// Backlog size.
-    pub backlog_packets: Arc<GaugeVec>,
+    pub(crate) backlog_packets: Arc<GaugeVec>,
     /// Backlog's oldest sequence.
-    pub backlog_oldest_sequence: Arc<GaugeVec>,
+    pub(crate) backlog_oldest_sequence: Arc<GaugeVec>,
     /// Backlog's oldest age.
-    pub backlog_oldest_age: Arc<GaugeVec>,
+    pub(crate) backlog_oldest_age: Arc<GaugeVec>,
     /// Confirmed `MsgUpdateClient`.
-    pub client_updates: Arc<CounterVec>,
+    pub(crate) client_updates: Arc<CounterVec>,
     /// Seconds until a client expires.
-    pub client_expiry: Arc<GaugeVec>,
+    pub(crate) client_expiry: Arc<GaugeVec>,
     /// RPC requests sent.
-    pub rpc_requests: Arc<CounterVec>,
+    pub(crate) rpc_requests: Arc<CounterVec>,
     /// RPC requests failed.
-    pub rpc_errors: Arc<CounterVec>,
+    pub(crate) rpc_errors: Arc<CounterVec>,
     /// RPC exchange duration.
-    pub rpc_latency: Arc<HistogramVec>,
+    pub(crate) rpc_latency: Arc<HistogramVec>,
     /// Time waiting for an endpoint permit.
-    pub rpc_semaphore_wait: Arc<HistogramVec>,
+    pub(crate) rpc_semaphore_wait: Arc<HistogramVec>,
     /// Websocket reconnects.
-    pub websocket_reconnects: Arc<CounterVec>,
+    pub(crate) websocket_reconnects: Arc<CounterVec>,
     /// Signer balance.
-    pub wallet_balance: Arc<GaugeVec>,
+    pub(crate) wallet_balance: Arc<GaugeVec>,
     /// Worker restarts.
-    pub worker_restarts: Arc<CounterVec>,
+    pub(crate) worker_restarts: Arc<CounterVec>,
     /// 1 while a worker runs.
-    pub worker_up: Arc<GaugeVec>,
+    pub(crate) worker_up: Arc<GaugeVec>,
     /// 1 when the chain's RPC answered the last check.
-    pub chain_up: Arc<GaugeVec>,
+    pub(crate) chain_up: Arc<GaugeVec>,
     /// Latest height delivered by the chain's event hub.
-    pub chain_height: Arc<GaugeVec>,
+    pub(crate) chain_height: Arc<GaugeVec>,
     clocks: Mutex<HashMap<ClockKey, Instant>>,
     backlogs: Mutex<BTreeMap<Vec<String>, Backlog>>,
 }
@@ -171,7 +171,7 @@ impl Default for Metrics {
 
 impl Metrics {
     /// A fresh set of families.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let r = Registry::default();
         Self {
             packets_observed: r.counter(
@@ -326,7 +326,7 @@ impl Metrics {
     }
 
     /// Every metric in the text exposition format 0.0.4 (backlog ages computed now).
-    pub fn render(&self) -> String {
+    pub(crate) fn render(&self) -> String {
         let now = Instant::now();
         let ages: Vec<(Vec<String>, f64)> = lock(&self.backlogs)
             .iter()
@@ -346,7 +346,14 @@ impl Metrics {
     }
 
     /// Remembers when a packet event was observed (the start of a latency).
-    pub fn start_clock(&self, chain: &str, port: &str, channel: &str, seq: u64, clock: Clock) {
+    pub(crate) fn start_clock(
+        &self,
+        chain: &str,
+        port: &str,
+        channel: &str,
+        seq: u64,
+        clock: Clock,
+    ) {
         let mut clocks = lock(&self.clocks);
         if clocks.len() >= MAX_TRACKED_PACKETS {
             // Forget observations older than an hour (packets someone else relayed).
@@ -371,7 +378,7 @@ impl Metrics {
     }
 
     /// Ends a latency: the time since [`Metrics::start_clock`], if it was started.
-    pub fn stop_clock(
+    pub(crate) fn stop_clock(
         &self,
         chain: &str,
         port: &str,
@@ -392,7 +399,7 @@ impl Metrics {
 
     /// Records what a clearing round found for one direction and kind (`labels` as
     /// `BACKLOG_LABELS`): the pending sequences.
-    pub fn set_backlog(&self, labels: &[&str; 5], sequences: &[u64]) {
+    pub(crate) fn set_backlog(&self, labels: &[&str; 5], sequences: &[u64]) {
         let oldest = sequences.iter().copied().min().unwrap_or(0);
         let pending = sequences.len() as u64;
         let k = key(labels);
@@ -438,7 +445,12 @@ impl Metrics {
     }
 
     /// The backlogs whose packets come from `chain` over `port`/`channel`, as (kind, backlog).
-    pub fn backlogs_of(&self, chain: &str, port: &str, channel: &str) -> Vec<(String, Backlog)> {
+    pub(crate) fn backlogs_of(
+        &self,
+        chain: &str,
+        port: &str,
+        channel: &str,
+    ) -> Vec<(String, Backlog)> {
         lock(&self.backlogs)
             .iter()
             .filter(|(k, _)| {
@@ -452,13 +464,13 @@ impl Metrics {
 }
 
 /// The process-wide metrics.
-pub fn metrics() -> &'static Metrics {
+pub(crate) fn metrics() -> &'static Metrics {
     static METRICS: OnceLock<Metrics> = OnceLock::new();
     METRICS.get_or_init(Metrics::new)
 }
 
 /// The `cause` label of a failed tx from its code, codespace and log.
-pub fn tx_failure_cause(code: u32, codespace: &str, log: &str) -> &'static str {
+pub(crate) fn tx_failure_cause(code: u32, codespace: &str, log: &str) -> &'static str {
     let sdk = codespace == "sdk" || codespace.is_empty();
     if (code == 22 && codespace == "channel") || log.contains("packet messages are redundant") {
         "redundant"

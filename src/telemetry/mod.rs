@@ -14,10 +14,10 @@
 //! metric families, registers chains and channels in the [`state::DaemonState`], and waits on
 //! the [`clear_trigger`] of its channel. What `/state` shows is what it was handed.
 
-pub mod metrics;
+pub(crate) mod metrics;
 pub mod notify;
-pub mod registry;
-pub mod server;
+pub(crate) mod registry;
+pub(crate) mod server;
 pub mod state;
 
 use std::collections::HashMap;
@@ -29,7 +29,7 @@ use self::state::ChannelInfo;
 
 /// The trigger that makes the worker of `channel` run a clearing round now (`POST /clear`). One
 /// `Notify` per channel, created on first use and shared by whoever asks for the same channel.
-pub fn clear_trigger(channel: &ChannelInfo) -> Arc<Notify> {
+pub(crate) fn clear_trigger(channel: &ChannelInfo) -> Arc<Notify> {
     static TRIGGERS: OnceLock<Mutex<HashMap<String, Arc<Notify>>>> = OnceLock::new();
     let key = format!(
         "{}\u{0}{}\u{0}{}\u{0}{}",

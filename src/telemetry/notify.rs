@@ -18,7 +18,7 @@ pub struct Notifier {
 
 impl Notifier {
     /// A notifier for `$NOTIFY_SOCKET`, if it is set and not empty.
-    pub fn from_env() -> Option<Self> {
+    pub(crate) fn from_env() -> Option<Self> {
         std::env::var("NOTIFY_SOCKET")
             .ok()
             .filter(|s| !s.is_empty())
@@ -33,27 +33,27 @@ impl Notifier {
     }
 
     /// Sends `state` (e.g. `READY=1`, several lines allowed) in one datagram.
-    pub fn notify(&self, state: &str) -> io::Result<()> {
+    pub(crate) fn notify(&self, state: &str) -> io::Result<()> {
         send(&self.socket, state.as_bytes())
     }
 
     /// `READY=1` with a status line.
-    pub fn ready(&self, status: &str) {
+    pub(crate) fn ready(&self, status: &str) {
         self.log(&format!("READY=1\nSTATUS={status}"));
     }
 
     /// `WATCHDOG=1`.
-    pub fn watchdog(&self) {
+    pub(crate) fn watchdog(&self) {
         self.log("WATCHDOG=1");
     }
 
     /// `STOPPING=1`.
-    pub fn stopping(&self) {
+    pub(crate) fn stopping(&self) {
         self.log("STOPPING=1\nSTATUS=draining in-flight work");
     }
 
     /// `RELOADING=1` (followed by [`Notifier::ready`] when the reload is done).
-    pub fn reloading(&self) {
+    pub(crate) fn reloading(&self) {
         self.log("RELOADING=1");
     }
 
@@ -66,7 +66,7 @@ impl Notifier {
 
 /// Half of `$WATCHDOG_USEC` (the interval at which to send `WATCHDOG=1`), when the watchdog is
 /// enabled for this process (`$WATCHDOG_PID` unset or ours).
-pub fn watchdog_interval() -> Option<Duration> {
+pub(crate) fn watchdog_interval() -> Option<Duration> {
     if let Ok(pid) = std::env::var("WATCHDOG_PID") {
         if pid.trim().parse::<u32>().ok() != Some(std::process::id()) {
             return None;

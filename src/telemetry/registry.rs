@@ -103,7 +103,7 @@ trait Family: Send + Sync {
 
 /// A family of counters. The name must end in `_total`.
 #[derive(Debug)]
-pub struct CounterVec {
+pub(crate) struct CounterVec {
     desc: Desc,
     cells: Mutex<BTreeMap<Vec<String>, Arc<AtomicU64>>>,
 }
@@ -118,19 +118,20 @@ impl CounterVec {
     }
 
     /// Adds one.
-    pub fn inc(&self, labels: &[&str]) {
+    pub(crate) fn inc(&self, labels: &[&str]) {
         self.inc_by(labels, 1);
     }
 
     /// Adds `n`.
-    pub fn inc_by(&self, labels: &[&str], n: u64) {
+    pub(crate) fn inc_by(&self, labels: &[&str], n: u64) {
         if let Some(c) = self.cell(labels) {
             c.fetch_add(n, Ordering::Relaxed);
         }
     }
 
+    #[cfg(test)]
     /// The current value (0 for a series never touched).
-    pub fn get(&self, labels: &[&str]) -> u64 {
+    pub(crate) fn get(&self, labels: &[&str]) -> u64 {
         lock(&self.cells)
             .get(&key(labels))
             .map_or(0, |c| c.load(Ordering::Relaxed))
@@ -154,33 +155,27 @@ impl Family for CounterVec {
 
 /// A family of gauges (f64 values).
 #[derive(Debug)]
-pub struct GaugeVec {
+pub(crate) struct GaugeVec {
     desc: Desc,
     cells: Mutex<BTreeMap<Vec<String>, f64>>,
 }
 
 impl GaugeVec {
     /// Sets the value.
-    pub fn set(&self, labels: &[&str], v: f64) {
+    pub(crate) fn set(&self, labels: &[&str], v: f64) {
         if self.desc.check(labels) {
             lock(&self.cells).insert(key(labels), v);
         }
     }
 
-    /// Adds `d` (may be negative).
-    pub fn add(&self, labels: &[&str], d: f64) {
-        if self.desc.check(labels) {
-            *lock(&self.cells).entry(key(labels)).or_insert(0.0) += d;
-        }
-    }
-
     /// Removes a series (it is no longer exported).
-    pub fn remove(&self, labels: &[&str]) {
+    pub(crate) fn remove(&self, labels: &[&str]) {
         lock(&self.cells).remove(&key(labels));
     }
 
+    #[cfg(test)]
     /// The current value, if the series exists.
-    pub fn get(&self, labels: &[&str]) -> Option<f64> {
+    pub(crate) fn get(&self, labels: &[&str]) -> Option<f64> {
         lock(&self.cells).get(&key(labels)).copied()
     }
 }
@@ -210,7 +205,7 @@ struct HistogramCell {
 
 /// A family of histograms with fixed upper bounds (in the metric's base unit).
 #[derive(Debug)]
-pub struct HistogramVec {
+pub(crate) struct HistogramVec {
     desc: Desc,
     bounds: &'static [f64],
     cells: Mutex<BTreeMap<Vec<String>, HistogramCell>>,
@@ -218,7 +213,7 @@ pub struct HistogramVec {
 
 impl HistogramVec {
     /// Records one observation.
-    pub fn observe(&self, labels: &[&str], v: f64) {
+    pub(crate) fn observe(&self, labels: &[&str], v: f64) {
         if !self.desc.check(labels) || v.is_nan() {
             return;
         }
@@ -240,12 +235,13 @@ impl HistogramVec {
     }
 
     /// Records a duration in seconds.
-    pub fn observe_duration(&self, labels: &[&str], d: Duration) {
+    pub(crate) fn observe_duration(&self, labels: &[&str], d: Duration) {
         self.observe(labels, d.as_secs_f64());
     }
 
+    #[cfg(test)]
     /// Number of observations of a series.
-    pub fn count(&self, labels: &[&str]) -> u64 {
+    pub(crate) fn count(&self, labels: &[&str]) -> u64 {
         lock(&self.cells).get(&key(labels)).map_or(0, |c| c.count)
     }
 }
@@ -273,7 +269,7 @@ impl Family for HistogramVec {
 
 /// A set of families rendered together.
 #[derive(Default)]
-pub struct Registry {
+pub(crate) struct Registry {
     families: Mutex<Vec<Arc<dyn Family>>>,
 }
 
@@ -287,7 +283,7 @@ impl std::fmt::Debug for Registry {
 
 impl Registry {
     /// Registers a counter family (`name` should end in `_total`).
-    pub fn counter(
+    pub(crate) fn counter(
         &self,
         name: &'static str,
         help: &'static str,
@@ -302,7 +298,7 @@ impl Registry {
     }
 
     /// Registers a gauge family.
-    pub fn gauge(
+    pub(crate) fn gauge(
         &self,
         name: &'static str,
         help: &'static str,
@@ -317,7 +313,7 @@ impl Registry {
     }
 
     /// Registers a histogram family with upper bounds `bounds` (ascending).
-    pub fn histogram(
+    pub(crate) fn histogram(
         &self,
         name: &'static str,
         help: &'static str,
@@ -334,7 +330,7 @@ impl Registry {
     }
 
     /// Every family in the text exposition format 0.0.4.
-    pub fn render(&self) -> String {
+    pub(crate) fn render(&self) -> String {
         let families: Vec<Arc<dyn Family>> = lock(&self.families).clone();
         let mut out = String::new();
         for f in families {

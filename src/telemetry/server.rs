@@ -28,17 +28,17 @@ use super::metrics::metrics;
 use super::state::DaemonState;
 
 /// The content type of the text exposition format.
-pub const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+pub(crate) const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// A bound, not yet serving, telemetry server.
-pub struct TelemetryServer {
+pub(crate) struct TelemetryServer {
     listener: tokio::net::TcpListener,
     state: Arc<DaemonState>,
 }
 
 impl TelemetryServer {
     /// Binds `host:port`.
-    pub async fn bind(
+    pub(crate) async fn bind(
         host: &str,
         port: u16,
         state: Arc<DaemonState>,
@@ -48,12 +48,12 @@ impl TelemetryServer {
     }
 
     /// The bound address.
-    pub fn local_addr(&self) -> Option<SocketAddr> {
+    pub(crate) fn local_addr(&self) -> Option<SocketAddr> {
         self.listener.local_addr().ok()
     }
 
     /// Serves until `shutdown` is cancelled.
-    pub async fn serve(self, shutdown: CancellationToken) {
+    pub(crate) async fn serve(self, shutdown: CancellationToken) {
         let addr = self.local_addr();
         let app = router(self.state);
         tracing::info!(addr = ?addr, "telemetry server listening");
@@ -67,7 +67,7 @@ impl TelemetryServer {
 }
 
 /// The routes, over `state`.
-pub fn router(state: Arc<DaemonState>) -> Router {
+pub(crate) fn router(state: Arc<DaemonState>) -> Router {
     Router::new()
         .route("/metrics", get(get_metrics))
         .route("/health", get(get_health))
@@ -129,16 +129,16 @@ async fn post_clear(
 
 /// What a daemon's `/health` answered.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct HealthAnswer {
+pub(crate) struct HealthAnswer {
     /// The HTTP status (200 when healthy, 503 when not).
-    pub status: reqwest::StatusCode,
+    pub(crate) status: reqwest::StatusCode,
     /// The JSON body with the reasons.
-    pub body: String,
+    pub(crate) body: String,
 }
 
 /// Why `/health` could not be asked.
 #[derive(Debug, thiserror::Error)]
-pub enum HealthProbeError {
+pub(crate) enum HealthProbeError {
     /// No HTTP client could be built.
     #[error("cannot build an HTTP client: {0}")]
     Client(reqwest::Error),
@@ -153,7 +153,10 @@ pub enum HealthProbeError {
 }
 
 /// Asks the health endpoint at `url`, waiting at most `timeout`.
-pub async fn ask_health(url: &str, timeout: Duration) -> Result<HealthAnswer, HealthProbeError> {
+pub(crate) async fn ask_health(
+    url: &str,
+    timeout: Duration,
+) -> Result<HealthAnswer, HealthProbeError> {
     let client = reqwest::Client::builder()
         .timeout(timeout)
         .build()

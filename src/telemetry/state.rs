@@ -18,11 +18,11 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// How long `/health` waits for each chain's `/status`.
-pub const HEALTH_RPC_TIMEOUT: Duration = Duration::from_secs(3);
+pub(crate) const HEALTH_RPC_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Live readings of one chain, asked when `/health` or `/state` is served. Whoever connects to
 /// the chain implements it; telemetry knows nothing else about chains.
-pub trait ChainProbe: Send + Sync {
+pub(crate) trait ChainProbe: Send + Sync {
     /// Asks the chain's RPC for its status: `Err` says why it did not answer.
     fn check_status(&self) -> BoxFuture<'_, Result<(), String>>;
     /// The latest height the daemon has seen.
@@ -33,33 +33,33 @@ pub trait ChainProbe: Send + Sync {
 
 /// A chain of the pair and the address that signs on it.
 #[derive(Clone)]
-pub struct ChainEntry {
+pub(crate) struct ChainEntry {
     /// Chain id.
-    pub id: String,
+    pub(crate) id: String,
     /// Its RPC address.
-    pub rpc_addr: String,
+    pub(crate) rpc_addr: String,
     /// The relayer's account on it.
-    pub address: String,
+    pub(crate) address: String,
     /// Live readings.
-    pub probe: Arc<dyn ChainProbe>,
+    pub(crate) probe: Arc<dyn ChainProbe>,
 }
 
 /// One end of a relayed channel.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct EndInfo {
+pub(crate) struct EndInfo {
     /// Chain id.
-    pub chain: String,
+    pub(crate) chain: String,
     /// Port id on that chain.
-    pub port: String,
+    pub(crate) port: String,
     /// Channel id on that chain.
-    pub channel: String,
+    pub(crate) channel: String,
     /// The counterparty's client on that chain.
-    pub client: String,
+    pub(crate) client: String,
 }
 
 impl EndInfo {
     /// The labels of packets sent from this end to `to`.
-    pub fn labels_to(&self, to: &EndInfo) -> PacketLabels {
+    pub(crate) fn labels_to(&self, to: &EndInfo) -> PacketLabels {
         PacketLabels {
             chain: self.chain.clone(),
             counterparty: to.chain.clone(),
@@ -71,15 +71,15 @@ impl EndInfo {
 
 /// A relayed channel: its two ends, on chain A and chain B of the pair.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ChannelInfo {
+pub(crate) struct ChannelInfo {
     /// `port/channel` on chain A, what workers are known by.
-    pub name: String,
+    pub(crate) name: String,
     /// ORDERED channel.
-    pub ordered: bool,
+    pub(crate) ordered: bool,
     /// The end on chain A.
-    pub a: EndInfo,
+    pub(crate) a: EndInfo,
     /// The end on chain B.
-    pub b: EndInfo,
+    pub(crate) b: EndInfo,
 }
 
 impl ChannelInfo {
@@ -91,7 +91,7 @@ impl ChannelInfo {
 
 /// Whether a worker runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum WorkerState {
+pub(crate) enum WorkerState {
     /// Its tasks run.
     Running,
     /// It failed and waits for its restart.
@@ -111,13 +111,13 @@ impl WorkerState {
 #[derive(Clone)]
 pub struct WorkerEntry {
     /// The channel.
-    pub channel: Arc<ChannelInfo>,
+    pub(crate) channel: Arc<ChannelInfo>,
     /// Running or restarting.
-    pub state: WorkerState,
+    pub(crate) state: WorkerState,
     /// Restarts so far.
     pub restarts: u64,
     /// The last failure, kept after the restart.
-    pub last_error: Option<String>,
+    pub(crate) last_error: Option<String>,
     /// When the state last changed.
     pub since: Instant,
 }
@@ -144,17 +144,17 @@ impl DaemonState {
     }
 
     /// Adds a chain.
-    pub fn add_chain(&self, chain: ChainEntry) {
+    pub(crate) fn add_chain(&self, chain: ChainEntry) {
         lock(&self.chains).push(chain);
     }
 
     /// The chains.
-    pub fn chains(&self) -> Vec<ChainEntry> {
+    pub(crate) fn chains(&self) -> Vec<ChainEntry> {
         lock(&self.chains).clone()
     }
 
     /// The worker of `channel` runs (again).
-    pub fn worker_running(&self, channel: &Arc<ChannelInfo>) {
+    pub(crate) fn worker_running(&self, channel: &Arc<ChannelInfo>) {
         let labels = channel.worker_labels();
         metrics().worker_up.set(&labels.values(), 1.0);
         let mut workers = lock(&self.workers);
@@ -172,7 +172,7 @@ impl DaemonState {
     }
 
     /// The worker of `channel` failed (or stopped on its own) and will restart.
-    pub fn worker_failed(&self, channel: &ChannelInfo, error: String) {
+    pub(crate) fn worker_failed(&self, channel: &ChannelInfo, error: String) {
         let labels = channel.worker_labels();
         metrics().worker_up.set(&labels.values(), 0.0);
         metrics().worker_restarts.inc(&labels.values());
@@ -186,7 +186,7 @@ impl DaemonState {
     }
 
     /// The worker of `channel` stopped for good (shutdown, or the filter dropped its channel).
-    pub fn worker_stopped(&self, channel: &ChannelInfo) {
+    pub(crate) fn worker_stopped(&self, channel: &ChannelInfo) {
         let labels = channel.worker_labels();
         metrics().worker_up.remove(&labels.values());
         lock(&self.workers).remove(&channel.name);
@@ -199,7 +199,7 @@ impl DaemonState {
 
     /// The channels of the workers whose channel (on either end) is `channel`, and port `port`
     /// if given.
-    pub fn find_workers(&self, channel: &str, port: Option<&str>) -> Vec<Arc<ChannelInfo>> {
+    pub(crate) fn find_workers(&self, channel: &str, port: Option<&str>) -> Vec<Arc<ChannelInfo>> {
         lock(&self.workers)
             .values()
             .filter(|w| {
@@ -213,7 +213,7 @@ impl DaemonState {
 
     /// Whether the daemon is healthy: every chain answers `/status` (within
     /// [`HEALTH_RPC_TIMEOUT`]) and every worker runs. The JSON body says why not.
-    pub async fn health(&self) -> (bool, Value) {
+    pub(crate) async fn health(&self) -> (bool, Value) {
         let chains = self.chains();
         let checks = futures::future::join_all(chains.iter().map(|c| async move {
             match tokio::time::timeout(HEALTH_RPC_TIMEOUT, c.probe.check_status()).await {
@@ -262,7 +262,7 @@ impl DaemonState {
     }
 
     /// `/state`: chains, workers, channels, backlogs and last errors.
-    pub fn snapshot(&self) -> Value {
+    pub(crate) fn snapshot(&self) -> Value {
         let chains: Vec<Value> = self
             .chains()
             .iter()

@@ -102,24 +102,24 @@ const PUSH_QUEUE: usize = 1_024;
 
 /// Tunables of an [`EventHub`]; [`Default`] gives production values.
 #[derive(Clone, Debug)]
-pub struct EventHubOptions {
+pub(crate) struct EventHubOptions {
     /// Capacity of each subscriber's queue.
-    pub queue_capacity: usize,
+    pub(crate) queue_capacity: usize,
     /// How often the latest height is polled while the websocket is down or silent, and how
     /// often failed fetches are retried.
-    pub poll_interval: Duration,
+    pub(crate) poll_interval: Duration,
     /// How long an incomplete height waits for its remaining pushes before it is fetched.
-    pub ws_grace: Duration,
+    pub(crate) ws_grace: Duration,
     /// A websocket silent this long is considered broken (reconnect, and poll meanwhile).
-    pub stall_timeout: Duration,
+    pub(crate) stall_timeout: Duration,
     /// Bound on connecting and subscribing.
-    pub connect_timeout: Duration,
+    pub(crate) connect_timeout: Duration,
     /// First reconnect delay.
-    pub backoff_min: Duration,
+    pub(crate) backoff_min: Duration,
     /// Reconnect delay cap.
-    pub backoff_max: Duration,
+    pub(crate) backoff_max: Duration,
     /// Bound on one send to a full subscriber queue before the event is dropped for it.
-    pub send_timeout: Duration,
+    pub(crate) send_timeout: Duration,
 }
 
 impl Default for EventHubOptions {
@@ -185,7 +185,7 @@ impl EventHub {
     }
 
     /// Starts the hub of `chain_id` with `options`. Its tasks end when `shutdown` is cancelled.
-    pub fn spawn_with(
+    pub(crate) fn spawn_with(
         rpc: RpcClient,
         websocket_url: impl Into<String>,
         chain_id: impl Into<String>,
@@ -244,16 +244,6 @@ impl EventHub {
     /// How many times the websocket was lost or could not be (re)established.
     pub fn reconnects(&self) -> u64 {
         self.shared.reconnects.load(Ordering::Relaxed)
-    }
-
-    /// Events dropped for a subscriber whose queue stayed full for `send_timeout`.
-    pub fn dropped_events(&self) -> u64 {
-        self.shared.dropped.load(Ordering::Relaxed)
-    }
-
-    /// The chain id.
-    pub fn chain_id(&self) -> &str {
-        &self.shared.chain_id
     }
 
     /// Waits until the hub's tasks have ended (after the shutdown token is cancelled).

@@ -13,9 +13,9 @@ use ibc_proto::ibc::core::client::v1::Height;
 #[error("packet event attribute {key}: {what}")]
 pub struct PacketAttributeError {
     /// The attribute key.
-    pub key: &'static str,
+    pub(crate) key: &'static str,
     /// What is wrong with it.
-    pub what: String,
+    pub(crate) what: String,
 }
 
 /// Builds a `Packet` from the attributes of an ibc-go packet event (`send_packet`,
@@ -40,7 +40,7 @@ where
 
 /// The raw acknowledgement bytes of a `write_acknowledgement` event (`packet_ack_hex`, else the
 /// raw `packet_ack` string).
-pub fn ack_from_attributes<K, V>(
+pub(crate) fn ack_from_attributes<K, V>(
     attributes: impl IntoIterator<Item = (K, V)>,
 ) -> Result<Vec<u8>, PacketAttributeError>
 where
@@ -119,7 +119,7 @@ pub(super) fn ack_from_map(
 }
 
 /// Parses an IBC height written `"{revision}-{height}"`.
-pub fn parse_height(s: &str) -> Option<Height> {
+pub(crate) fn parse_height(s: &str) -> Option<Height> {
     let (rev, h) = s.split_once('-')?;
     Some(Height {
         revision_number: rev.parse().ok()?,

@@ -28,11 +28,6 @@ impl IbcQuerier {
         ))
     }
 
-    /// The latest block time in Unix nanoseconds.
-    pub async fn latest_block_time(&self) -> Result<u64, QueryError> {
-        Ok(self.latest_height_and_time().await?.1)
-    }
-
     /// The header of block `height` (from `/commit`), checked to be of this chain and height.
     pub async fn header(&self, height: u64) -> Result<tendermint::block::Header, QueryError> {
         Ok(self.signed_header(height).await?.header)
@@ -40,7 +35,7 @@ impl IbcQuerier {
 
     /// The signed header (header and commit) of block `height`, checked to be of this chain and
     /// height.
-    pub async fn signed_header(
+    pub(crate) async fn signed_header(
         &self,
         height: u64,
     ) -> Result<tendermint::block::signed_header::SignedHeader, QueryError> {
@@ -61,11 +56,6 @@ impl IbcQuerier {
             )));
         }
         Ok(sh)
-    }
-
-    /// The block time of `height` in Unix nanoseconds.
-    pub async fn block_time(&self, height: u64) -> Result<u64, QueryError> {
-        Ok(timestamp_nanos(self.header(height).await?.time))
     }
 }
 

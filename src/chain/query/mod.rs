@@ -35,9 +35,8 @@ use ibc_proto::ibc::core::client::v1::Height;
 
 use super::rpc::{RpcClient, RpcError};
 
-pub use attributes::{
-    ack_from_attributes, packet_from_attributes, parse_height, PacketAttributeError,
-};
+pub(crate) use attributes::ack_from_attributes;
+pub use attributes::packet_from_attributes;
 
 /// Default page size asked of paginated gRPC queries.
 const PAGE_LIMIT: u64 = 1000;
@@ -70,19 +69,11 @@ pub enum QueryError {
     },
 }
 
-impl QueryError {
-    /// Whether retrying later may succeed (transient RPC trouble).
-    pub fn is_transient(&self) -> bool {
-        match self {
-            QueryError::Rpc(e) => e.is_transient(),
-            QueryError::Abci { .. } | QueryError::Decode { .. } => false,
-        }
-    }
-}
+impl QueryError {}
 
 /// The revision number of a chain id as ibc-go parses it: the trailing `-N` (N ≥ 1 without
 /// leading zeros, preceded by a character other than `-`), else 0.
-pub fn revision_of(chain_id: &str) -> u64 {
+pub(crate) fn revision_of(chain_id: &str) -> u64 {
     let Some((name, n)) = chain_id.rsplit_once('-') else {
         return 0;
     };
@@ -123,7 +114,7 @@ impl IbcQuerier {
     }
 
     /// The RPC client.
-    pub fn rpc(&self) -> &RpcClient {
+    pub(crate) fn rpc(&self) -> &RpcClient {
         &self.rpc
     }
 

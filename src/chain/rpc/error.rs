@@ -83,9 +83,10 @@ pub enum RpcError {
 }
 
 impl RpcError {
+    #[cfg(test)]
     /// Whether retrying the same request later may succeed (transport trouble, timeouts, 5xx,
     /// 429, internal errors), as opposed to a request the node will always refuse.
-    pub fn is_transient(&self) -> bool {
+    pub(crate) fn is_transient(&self) -> bool {
         match self {
             RpcError::Transport { .. } | RpcError::Timeout { .. } => true,
             RpcError::Http { status, .. } => *status == 429 || *status >= 500,
@@ -97,7 +98,7 @@ impl RpcError {
     }
 
     /// A short name of the variant, the `kind` label of `arke_rpc_errors_total`.
-    pub fn kind(&self) -> &'static str {
+    pub(crate) fn kind(&self) -> &'static str {
         match self {
             RpcError::Transport { .. } => "transport",
             RpcError::Http { .. } => "http",
@@ -106,19 +107,6 @@ impl RpcError {
             RpcError::Decode { .. } => "decode",
             RpcError::Closed { .. } => "closed",
             RpcError::InvalidEndpoint { .. } => "invalid_endpoint",
-        }
-    }
-
-    /// The JSON-RPC method of the failed call, if any.
-    pub fn method(&self) -> Option<&'static str> {
-        match self {
-            RpcError::Transport { method, .. }
-            | RpcError::Http { method, .. }
-            | RpcError::Timeout { method, .. }
-            | RpcError::JsonRpc { method, .. }
-            | RpcError::Decode { method, .. }
-            | RpcError::Closed { method, .. } => Some(method),
-            RpcError::InvalidEndpoint { .. } => None,
         }
     }
 }

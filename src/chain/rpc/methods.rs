@@ -7,49 +7,48 @@ use base64::Engine as _;
 use serde_json::{json, Value};
 use tendermint::block::Height;
 use tendermint::Hash;
+#[cfg(test)]
+use tendermint_rpc::endpoint::abci_info;
 use tendermint_rpc::endpoint::{
-    abci_info, abci_query, block, block_results, block_search, broadcast, commit, status, tx,
-    tx_search, validators,
+    abci_query, block_results, broadcast, commit, status, tx, tx_search, validators,
 };
 
 use super::{RpcClient, RpcError};
 
 /// `per_page` used when fetching every page (CometBFT's maximum).
-pub const MAX_PER_PAGE: u8 = 100;
+pub(crate) const MAX_PER_PAGE: u8 = 100;
 
-/// Result order of `tx_search` / `block_search`.
+/// Result order of `tx_search`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Order {
+pub(crate) enum Order {
     /// Oldest first.
     Ascending,
-    /// Newest first.
-    Descending,
 }
 
 impl Order {
     fn as_str(self) -> &'static str {
         match self {
             Order::Ascending => "asc",
-            Order::Descending => "desc",
         }
     }
 }
 
 impl RpcClient {
     /// `/status`: node info, latest height and time, catching-up flag.
-    pub async fn status(&self) -> Result<status::Response, RpcError> {
+    pub(crate) async fn status(&self) -> Result<status::Response, RpcError> {
         self.call("status", json!({})).await
     }
 
+    #[cfg(test)]
     /// `/abci_info`: the application's last block height and app hash.
-    pub async fn abci_info(&self) -> Result<tendermint::abci::response::Info, RpcError> {
+    pub(crate) async fn abci_info(&self) -> Result<tendermint::abci::response::Info, RpcError> {
         let r: abci_info::Response = self.call("abci_info", json!({})).await?;
         Ok(r.response)
     }
 
     /// `/abci_query` on `path` with `data`, at `height` (latest when `None`), with a Merkle
     /// proof when `prove`. A non-zero `code` in the answer is returned as-is for the caller.
-    pub async fn abci_query(
+    pub(crate) async fn abci_query(
         &self,
         path: &str,
         data: &[u8],
@@ -64,14 +63,8 @@ impl RpcClient {
         Ok(r.response)
     }
 
-    /// `/block` at `height` (latest when `None`).
-    pub async fn block(&self, height: Option<Height>) -> Result<block::Response, RpcError> {
-        let r: block::v0_38::DialectResponse = self.call("block", height_params(height)).await?;
-        Ok(r.into())
-    }
-
     /// `/block_results` at `height` (latest when `None`).
-    pub async fn block_results(
+    pub(crate) async fn block_results(
         &self,
         height: Option<Height>,
     ) -> Result<block_results::Response, RpcError> {
@@ -79,12 +72,18 @@ impl RpcClient {
     }
 
     /// `/commit` at `height` (latest when `None`; then `canonical` is false).
-    pub async fn commit(&self, height: Option<Height>) -> Result<commit::Response, RpcError> {
+    pub(crate) async fn commit(
+        &self,
+        height: Option<Height>,
+    ) -> Result<commit::Response, RpcError> {
         self.call("commit", height_params(height)).await
     }
 
     /// `/validators` at `height`, every page, in the node's order.
-    pub async fn validators(&self, height: Height) -> Result<validators::Response, RpcError> {
+    pub(crate) async fn validators(
+        &self,
+        height: Height,
+    ) -> Result<validators::Response, RpcError> {
         let mut all = Vec::new();
         let mut page: u32 = 1;
         loop {
@@ -114,7 +113,7 @@ impl RpcClient {
     }
 
     /// `/tx` by hash.
-    pub async fn tx(&self, hash: Hash, prove: bool) -> Result<tx::Response, RpcError> {
+    pub(crate) async fn tx(&self, hash: Hash, prove: bool) -> Result<tx::Response, RpcError> {
         let params = json!({
             "hash": base64::engine::general_purpose::STANDARD.encode(hash.as_bytes()),
             "prove": prove,
@@ -123,7 +122,7 @@ impl RpcClient {
     }
 
     /// One page of `/tx_search` (`page` from 1, `per_page` up to 100).
-    pub async fn tx_search(
+    pub(crate) async fn tx_search(
         &self,
         query: &str,
         prove: bool,
@@ -142,7 +141,7 @@ impl RpcClient {
     }
 
     /// Every `/tx_search` result, page by page, up to `limit` txs.
-    pub async fn tx_search_all(
+    pub(crate) async fn tx_search_all(
         &self,
         query: &str,
         order: Order,
@@ -165,26 +164,8 @@ impl RpcClient {
         Ok(all)
     }
 
-    /// One page of `/block_search` (`page` from 1, `per_page` up to 100).
-    pub async fn block_search(
-        &self,
-        query: &str,
-        page: u32,
-        per_page: u8,
-        order: Order,
-    ) -> Result<block_search::Response, RpcError> {
-        let params = json!({
-            "query": query,
-            "page": page.to_string(),
-            "per_page": per_page.to_string(),
-            "order_by": order.as_str(),
-        });
-        let r: block_search::v0_38::DialectResponse = self.call("block_search", params).await?;
-        Ok(r.into())
-    }
-
     /// `/broadcast_tx_sync`: submits signed `TxRaw` bytes and returns the CheckTx result.
-    pub async fn broadcast_tx_sync(
+    pub(crate) async fn broadcast_tx_sync(
         &self,
         tx_bytes: &[u8],
     ) -> Result<broadcast::tx_sync::Response, RpcError> {

@@ -34,8 +34,8 @@ use tokio::sync::Semaphore;
 use crate::config::ChainConfig;
 
 pub(crate) use envelope::decode_response;
-pub use error::RpcError;
-pub use methods::{Order, MAX_PER_PAGE};
+pub(crate) use error::RpcError;
+pub(crate) use methods::Order;
 
 struct Inner {
     endpoint: Url,
@@ -83,7 +83,7 @@ impl RpcClient {
     }
 
     /// A client for `endpoint` that shares `permits` with other clients of the same endpoint.
-    pub fn with_semaphore(
+    pub(crate) fn with_semaphore(
         endpoint: Url,
         permits: Arc<Semaphore>,
         timeout: Duration,
@@ -125,17 +125,18 @@ impl RpcClient {
     }
 
     /// The endpoint URL.
-    pub fn endpoint(&self) -> &Url {
+    pub(crate) fn endpoint(&self) -> &Url {
         &self.inner.endpoint
     }
 
+    #[cfg(test)]
     /// The endpoint's semaphore (to share it, or to observe it).
-    pub fn semaphore(&self) -> &Arc<Semaphore> {
+    pub(crate) fn semaphore(&self) -> &Arc<Semaphore> {
         &self.inner.permits
     }
 
     /// Sends one JSON-RPC request and decodes its result as `R`.
-    pub async fn call<R: DeserializeOwned>(
+    pub(crate) async fn call<R: DeserializeOwned>(
         &self,
         method: &'static str,
         params: Value,
