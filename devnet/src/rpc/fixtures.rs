@@ -4,8 +4,8 @@
 //! crate depends on in the lockfile, found once through `cargo metadata`, so a fresh clone runs
 //! every comparison. A capture that cannot be found or read fails the test that asked for it.
 //!
-//! Only `std` and `serde_json`: the file stands on its own, so an integration test can include
-//! it with `#[path]` if it needs the captures too.
+//! Public so that the relayer's unit tests (which have the devnet as a dev-dependency) read the
+//! same captures through the same lookup; nothing here runs outside tests.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -20,15 +20,20 @@ pub fn capture(name: &str) -> Value {
 
 /// The JSON file at `relative` under the package's `tests/` directory.
 pub fn json(relative: &str) -> Value {
+    let bytes = read(relative);
+    serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("fixture {relative} is not JSON: {e}"))
+}
+
+/// The bytes of the file at `relative` under the package's `tests/` directory; a missing or
+/// unreadable file fails the calling test.
+pub fn read(relative: &str) -> Vec<u8> {
     let path = package_dir().join("tests").join(relative);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+    std::fs::read(&path).unwrap_or_else(|e| {
         panic!(
             "fixture {relative} is missing: cannot read {}: {e}",
             path.display()
         )
-    });
-    serde_json::from_str(&text)
-        .unwrap_or_else(|e| panic!("fixture {} is not JSON: {e}", path.display()))
+    })
 }
 
 /// The root of the `tendermint-rpc` package this crate is built with (looked up once).

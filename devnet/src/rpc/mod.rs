@@ -10,7 +10,7 @@
 //! - [`params`], [`jsonrpc`]: request decoding and the response envelope;
 //! - [`query`], [`index`]: event query language, tx / block index for `tx_search` / `block_search`;
 //! - [`shape`]: JSON key-path helpers to compare responses with real captures;
-//! - `fixtures` (tests only): the real CometBFT v0.38 captures the `tendermint-rpc` package ships;
+//! - `fixtures` (for tests, here and in the relayer's): the real CometBFT v0.38 captures the `tendermint-rpc` package ships;
 //! - [`grpc`]: [`serve_grpc`], any gRPC method → `abci_query(path, bytes)`.
 //!
 //! Integration-test notes (a running node): start `serve` on `127.0.0.1:0`, then (1) drive it
@@ -33,8 +33,7 @@ pub mod server;
 pub mod shape;
 pub mod ws;
 
-#[cfg(test)]
-pub(crate) mod fixtures;
+pub mod fixtures;
 #[cfg(test)]
 mod smoke_tests;
 
