@@ -228,3 +228,40 @@ async fn pause_stops_heights_and_resume_restarts_them() {
         .await
         .expect("blocks resume");
 }
+
+/// A process killed while it appended a block leaves a torn last line in `blocks.jsonl`. That
+/// block was never committed (the node commits in memory only after the line is written), so a
+/// restart drops the torn line and resumes at the last whole block, as CometBFT's block store
+/// ignores a block it did not finish saving.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_torn_last_block_line_is_dropped_on_restart() {
+    let dir = DataDir::new("torn");
+    let mut chain = start(Some(dir.0.clone())).await;
+    chain.wait_for_height(3).await.unwrap();
+    chain.devnet.stop().await;
+    let stopped_at = chain.node().latest_height();
+    let app_hash = chain.node().latest_block().unwrap().app_hash.clone();
+    drop(chain);
+
+    let blocks = dir.0.join("blocks.jsonl");
+    let whole = std::fs::read(&blocks).unwrap();
+    let mut torn = whole.clone();
+    torn.extend_from_slice(br#"{"block":{"header":{"version""#);
+    std::fs::write(&blocks, &torn).unwrap();
+
+    let mut chain = start_with(Some(dir.0.clone()), Duration::from_millis(500)).await;
+    assert_eq!(chain.node().latest_height(), stopped_at);
+    assert_eq!(chain.node().latest_block().unwrap().app_hash, app_hash);
+    chain
+        .devnet
+        .wait_for_height(stopped_at + 1, WAIT)
+        .await
+        .expect("blocks continue after the torn line");
+    chain.devnet.stop().await;
+    let text = std::fs::read_to_string(&blocks).unwrap();
+    assert!(
+        text.lines()
+            .all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()),
+        "every stored line is a whole block again"
+    );
+}

@@ -8,12 +8,11 @@
 //! `blocks.jsonl` and re-executed on start, so a stopped node resumes where it was.
 //!
 //! Making blocks (execution, signing the commit, appending to the data dir, the header
-//! hashes) is in `produce.rs`; this file holds the node's state, start-up and replay, and the
-//! read API.
+//! hashes) is in `produce.rs`, replaying the data dir on start in `replay.rs`; this file holds
+//! the node's state, start-up and the read API.
 
 use std::collections::HashMap;
-use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader};
+use std::fs::File;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 use std::time::Duration;
@@ -36,6 +35,7 @@ pub use crate::faults::{Faults, RpcFault};
 pub use crate::mempool::{MempoolError, MempoolLimits};
 
 mod produce;
+mod replay;
 
 /// One committed block with everything the RPC serves about it.
 #[derive(Clone, Debug)]
@@ -312,65 +312,6 @@ impl Node {
         };
         node.replay_and_open()?;
         Ok(node)
-    }
-
-    fn replay_and_open(&self) -> Result<(), NodeError> {
-        let Some(dir) = self.inner.params.data_dir.clone() else {
-            return Ok(());
-        };
-        let path = dir.join("blocks.jsonl");
-        if path.exists() {
-            let file = File::open(&path).map_err(|source| NodeError::Io {
-                path: path.clone(),
-                source,
-            })?;
-            for (i, line) in BufReader::new(file).lines().enumerate() {
-                let height = i as u64 + 1;
-                let replay_err = |reason: String| NodeError::Replay {
-                    path: path.clone(),
-                    height,
-                    reason,
-                };
-                let line = line.map_err(|e| replay_err(e.to_string()))?;
-                if line.trim().is_empty() {
-                    continue;
-                }
-                let stored: StoredBlock =
-                    serde_json::from_str(&line).map_err(|e| replay_err(e.to_string()))?;
-                let expected_prev = {
-                    let chain = self.read_chain();
-                    chain
-                        .blocks
-                        .last()
-                        .map(|b| b.app_hash.clone())
-                        .unwrap_or_else(|| chain.genesis_app_hash.clone())
-                };
-                if stored.block.header.app_hash.as_bytes() != expected_prev.as_slice() {
-                    return Err(replay_err(
-                        "app hash in the stored header differs from the replayed state".into(),
-                    ));
-                }
-                let header = stored.block.header.clone();
-                let txs = stored.block.data.clone();
-                let sends = stored.finalize_block_transfers.clone();
-                let (record, tx_records, state) =
-                    self.execute_block(header, txs, &sends, Some(stored));
-                self.commit_block(record, tx_records, state, None)
-                    .map_err(|e| replay_err(e.to_string()))?;
-            }
-        }
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .map_err(|source| NodeError::Io {
-                path: path.clone(),
-                source,
-            })?;
-        *lock(&self.inner.blocks_file) = Some(file);
-        let latest = self.read_chain().store.latest().1.clone();
-        lock(&self.inner.mempool).check_state = latest;
-        Ok(())
     }
 
     fn read_chain(&self) -> RwLockReadGuard<'_, Chain> {
