@@ -40,6 +40,8 @@ pub struct AppParams {
     pub version: String,
     /// The fee market, when on (see [`crate::feemarket`]).
     pub fee_market: Option<FeeMarketParams>,
+    /// Whether the node indexes txs (node info reports `tx_index` `on` or `off`).
+    pub tx_index: bool,
 }
 
 /// The outcome of CheckTx.
@@ -541,7 +543,7 @@ impl App {
                     channels: vec![0x40, 0x20, 0x21, 0x22, 0x23, 0x30, 0x38, 0x60, 0x61, 0x00],
                     moniker: "devnet".to_string(),
                     other: Some(tendermint_proto::p2p::DefaultNodeInfoOther {
-                        tx_index: "on".to_string(),
+                        tx_index: if self.params.tx_index { "on" } else { "off" }.to_string(),
                         rpc_address: String::new(),
                     }),
                 };

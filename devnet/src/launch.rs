@@ -231,6 +231,7 @@ impl Devnet {
             },
             version: env!("CARGO_PKG_VERSION").to_string(),
             fee_market: config.fee_market.clone(),
+            tx_index: config.tx_index,
         });
         let accounts: Vec<(String, Vec<Coin>)> = config
             .accounts

@@ -36,6 +36,24 @@ fn assert_internal_error(answer: &Value, data: &str) {
     );
 }
 
+/// `tx_index` as the gRPC `GetNodeInfo` reports it (what Hermes reads), through `abci_query`.
+fn grpc_tx_index(devnet: &Devnet) -> String {
+    use ibc_proto::cosmos::base::tendermint::v1beta1::GetNodeInfoResponse;
+    use prost::Message;
+    let answer = devnet.node().abci_query(
+        "/cosmos.base.tendermint.v1beta1.Service/GetNodeInfo",
+        &[],
+        0,
+        false,
+    );
+    assert_eq!(answer.code.value(), 0, "{}", answer.log);
+    let info = GetNodeInfoResponse::decode(answer.value.as_ref()).expect("GetNodeInfoResponse");
+    info.default_node_info
+        .and_then(|n| n.other)
+        .map(|o| o.tx_index)
+        .unwrap_or_default()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn null_indexer_answers_as_cometbft() {
     let mut config = DevnetConfig::for_tests("noindex-1");
@@ -54,6 +72,11 @@ async fn null_indexer_answers_as_cometbft() {
     assert_internal_error(&blocks, "block indexing is disabled");
     let status = rpc(&url, "status", json!({})).await;
     assert_eq!(status["result"]["node_info"]["other"]["tx_index"], "off");
+    assert_eq!(
+        grpc_tx_index(&devnet),
+        "off",
+        "GetNodeInfo agrees with status"
+    );
     // Blocks are still served.
     assert!(rpc(&url, "block", json!({"height": "1"})).await["result"]["block"].is_object());
 }
@@ -69,6 +92,7 @@ async fn default_node_indexes() {
     assert!(blocks["error"].is_null(), "{blocks}");
     let status = rpc(&url, "status", json!({})).await;
     assert_eq!(status["result"]["node_info"]["other"]["tx_index"], "on");
+    assert_eq!(grpc_tx_index(&devnet), "on");
     assert_eq!(status["result"]["sync_info"]["earliest_block_height"], "1");
 }
 
