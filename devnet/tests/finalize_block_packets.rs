@@ -3,6 +3,8 @@
 //! `block_results.finalize_block_events`, their commitments are real and relayable, and a
 //! `--data-dir` restart replays them to the same app hashes.
 
+mod support;
+
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -13,27 +15,10 @@ use devnet::harness::{has_commitment, packet_from_event, voucher, TestChain};
 use devnet::testing::{create_client, open_channel, open_connection, relay_packets, ChannelPath};
 use devnet::{Devnet, DevnetConfig};
 use ibc_proto::ibc::core::channel::v1::Packet;
-use serde_json::{json, Value};
+use serde_json::json;
+use support::rpc;
 
 const BLOCK: Duration = Duration::from_millis(100);
-
-/// A JSON-RPC call over plain HTTP.
-async fn rpc(url: &str, method: &str, params: Value) -> Value {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let addr = url.trim_start_matches("http://");
-    let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).to_string();
-    let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    let req = format!(
-        "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    s.write_all(req.as_bytes()).await.expect("write");
-    let mut out = Vec::new();
-    s.read_to_end(&mut out).await.expect("read");
-    let text = String::from_utf8_lossy(&out).into_owned();
-    let body = text.split("\r\n\r\n").nth(1).unwrap_or_default();
-    serde_json::from_str(body).expect("json-rpc answer")
-}
 
 fn funds() -> Vec<Coin> {
     vec![Coin::new("stake", 1_000_000_000_000)]

@@ -2,30 +2,15 @@
 //! (`retain_blocks`), answering with the texts of CometBFT v0.38's `rpc/core` (`tx.go`,
 //! `blocks.go`, `env.go`'s `getHeight`), copied here as literal strings.
 
+mod support;
+
 use std::time::Duration;
 
 use devnet::{Devnet, DevnetConfig};
 use serde_json::{json, Value};
+use support::rpc;
 
 const WAIT: Duration = Duration::from_secs(30);
-
-/// A JSON-RPC call over plain HTTP.
-async fn rpc(url: &str, method: &str, params: Value) -> Value {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let addr = url.trim_start_matches("http://");
-    let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).to_string();
-    let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    let req = format!(
-        "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    s.write_all(req.as_bytes()).await.expect("write");
-    let mut out = Vec::new();
-    s.read_to_end(&mut out).await.expect("read");
-    let text = String::from_utf8_lossy(&out).into_owned();
-    let body = text.split("\r\n\r\n").nth(1).unwrap_or_default();
-    serde_json::from_str(body).expect("json-rpc answer")
-}
 
 /// CometBFT's `RPCInternalError`: code -32603, message "Internal error", the Go error as data.
 fn assert_internal_error(answer: &Value, data: &str) {

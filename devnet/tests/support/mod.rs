@@ -1,4 +1,5 @@
-//! Helpers shared by the devnet's integration tests: coins and bank transfers.
+//! Helpers shared by the devnet's integration tests: coins, bank transfers and a raw JSON-RPC
+//! call.
 //!
 //! Each test binary includes this module with `mod support;` and uses what it needs.
 
@@ -23,4 +24,23 @@ pub fn bank_send(from: &str, to: &str, amount: u128) -> Any {
             amount: amount.to_string(),
         }],
     })
+}
+
+/// A JSON-RPC call over plain HTTP.
+pub async fn rpc(url: &str, method: &str, params: serde_json::Value) -> serde_json::Value {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = url.trim_start_matches("http://");
+    let body = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params})
+        .to_string();
+    let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let req = format!(
+        "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).await.expect("write");
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).await.expect("read");
+    let text = String::from_utf8_lossy(&out).into_owned();
+    let body = text.split("\r\n\r\n").nth(1).unwrap_or_default();
+    serde_json::from_str(body).expect("json-rpc answer")
 }
