@@ -6,11 +6,10 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use support::TempDir;
@@ -63,14 +62,7 @@ fn start(data_dir: &Path) -> Running {
         .expect("spawn arke devnet");
     let stdout = child.stdout.take().unwrap();
     let guard = Guard(child);
-    let (tx, rx) = mpsc::channel::<String>();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
+    let rx = support::line_channel(stdout);
     let deadline = Instant::now() + Duration::from_secs(60);
     let (mut rpc, mut admin) = (None, None);
     let mut lines = Vec::new();

@@ -4,10 +4,9 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use support::TempDir;
@@ -82,14 +81,7 @@ fn devnet_serves_until_sigterm_and_exits_0() {
 
     // Read stdout on a thread so the wait is bounded.
     let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel::<String>();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
+    let rx = support::line_channel(stdout);
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut lines = Vec::new();
     let mut rpc = None;

@@ -21,7 +21,7 @@ pub use {
     devnet::harness::{has_commitment, receive_counts, voucher},
     harness::{Harness, Relayer, BLOCK},
     logs::init_tracing,
-    output::{stderr, stdout},
+    output::{line_channel, stderr, stdout},
     pair::{pair_config, pair_config_text},
     scratch::{scratch_dir, TempDir},
     wait::bounded,
