@@ -17,7 +17,7 @@ use crate::app::{App, AppParams};
 use crate::feemarket::FeeMarketParams;
 use crate::finalize_block::PeriodicTransfer;
 use crate::mempool::{MempoolLimits, DEFAULT_MAX_TXS, DEFAULT_MAX_TXS_BYTES};
-use crate::node::{Node, NodeError, NodeKeys, NodeParams};
+use crate::node::{Node, NodeError, NodeKeys, NodeParams, ValidatorParams};
 use crate::tls::{TlsError, TlsFiles};
 use crate::tx::AnteParams;
 
@@ -96,6 +96,9 @@ pub struct DevnetConfig {
     /// An ICS-20 transfer the chain sends from FinalizeBlock every N blocks (none by default);
     /// see [`crate::finalize_block`].
     pub finalize_block_transfer: Option<PeriodicTransfer>,
+    /// Validators signing each block, and how often the set changes (`--validators`,
+    /// `--rotate-every`; default one validator for ever). See [`crate::node::ValidatorParams`].
+    pub validators: ValidatorParams,
 }
 
 impl DevnetConfig {
@@ -122,6 +125,7 @@ impl DevnetConfig {
             tx_index: true,
             retain_blocks: 0,
             finalize_block_transfer: None,
+            validators: ValidatorParams::default(),
         }
     }
 
@@ -217,6 +221,7 @@ impl Devnet {
                 "finalize_block_transfer.every_n_blocks must be above zero".into(),
             ));
         }
+        config.validators.validate().map_err(DevnetError::Config)?;
         let keys = match &config.data_dir {
             Some(dir) => load_or_create_keys(dir)?,
             None => NodeKeys::generate(),
@@ -262,6 +267,7 @@ impl Devnet {
                 tx_index: config.tx_index,
                 retain_blocks: config.retain_blocks,
                 finalize_block_transfer: config.finalize_block_transfer.clone(),
+                validators: config.validators,
             },
             app,
             keys,

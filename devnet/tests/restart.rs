@@ -265,3 +265,41 @@ async fn a_torn_last_block_line_is_dropped_on_restart() {
         "every stored line is a whole block again"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotating_validator_set_replays_and_other_validator_settings_are_refused() {
+    let dir = DataDir::new("validators");
+    let rotating = |data_dir: PathBuf, count: u32| {
+        let mut c = config(Some(data_dir), BLOCK);
+        c.validators = devnet::node::ValidatorParams {
+            count,
+            rotate_every: 3,
+        };
+        c
+    };
+    let mut devnet = Devnet::start(rotating(dir.0.clone(), 4)).await.unwrap();
+    devnet.wait_for_height(8, WAIT).await.unwrap();
+    devnet.stop().await;
+    let stopped_at = devnet.node().latest_height();
+    let last = devnet.node().latest_block().unwrap();
+    drop(devnet);
+
+    let mut again = Devnet::start(rotating(dir.0.clone(), 4)).await.unwrap();
+    let replayed = again.node().block(stopped_at).expect("replayed block");
+    assert_eq!(replayed.block_id.hash, last.block_id.hash);
+    assert_eq!(replayed.app_hash, last.app_hash);
+    again.wait_for_height(stopped_at + 4, WAIT).await.unwrap();
+    let next = again.node().block(stopped_at + 1).unwrap();
+    assert_eq!(next.commit.signatures.len(), 4);
+    again.stop().await;
+    drop(again);
+
+    let err = match Devnet::start(rotating(dir.0.clone(), 5)).await {
+        Ok(_) => panic!("a data dir made by 4 validators must not replay with 5"),
+        Err(e) => e.to_string(),
+    };
+    assert!(
+        err.contains("another validator set") && err.contains("--validators"),
+        "{err}"
+    );
+}

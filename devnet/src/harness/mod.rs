@@ -47,6 +47,12 @@ impl TestChain {
     pub async fn start(chain_id: &str, block_time: Duration) -> Result<Self, String> {
         let mut config = DevnetConfig::for_tests(chain_id);
         config.block_time = block_time;
+        Self::start_with(config).await
+    }
+
+    /// Starts the chain `config` describes, adding a relayer and a user account funded with
+    /// 10^12 `stake` each.
+    pub async fn start_with(config: DevnetConfig) -> Result<Self, String> {
         let funds = vec![Coin {
             denom: "stake".into(),
             amount: 1_000_000_000_000,

@@ -1,14 +1,15 @@
-//! The node: block production by the single validator, the block store, the mempool, and the
-//! read API the RPC servers answer from.
+//! The node: block production, the block store, the mempool, and the read API the RPC servers
+//! answer from.
 //!
-//! One ed25519 validator signs every block. Block `h` is executed on the state after `h - 1`;
+//! The validators of the schedule in `validators.rs` (one ed25519 validator unless configured
+//! otherwise) sign every block. Block `h` is executed on the state after `h - 1`;
 //! its header carries the app hash of that earlier state (CometBFT's rule), so a proof queried at
 //! height `h` verifies against header `h + 1`. Header `h + 1`'s time is the commit time of block
 //! `h`, as with CometBFT's BFT time. With a data dir, every committed block is appended to
 //! `blocks.jsonl` and re-executed on start, so a stopped node resumes where it was.
 //!
 //! Making blocks (execution, signing the commit, appending to the data dir, the header
-//! hashes) is in `produce.rs`, replaying the data dir on start in `replay.rs`; this file holds
+//! hashes) is in `produce.rs`, who signs at each height in `validators.rs`, replaying the data dir on start in `replay.rs`; this file holds
 //! the node's state, start-up and the read API.
 
 use std::collections::HashMap;
@@ -36,6 +37,9 @@ pub use crate::mempool::{MempoolError, MempoolLimits};
 
 mod produce;
 mod replay;
+mod validators;
+
+pub use validators::{ValidatorParams, MAX_VALIDATORS};
 
 /// One committed block with everything the RPC serves about it.
 #[derive(Clone, Debug)]
@@ -44,7 +48,7 @@ pub struct BlockRecord {
     pub block: tendermint::Block,
     /// Its id (hash and part set header).
     pub block_id: tendermint::block::Id,
-    /// The validator's commit for this block.
+    /// The validators' commit for this block.
     pub commit: tendermint::block::Commit,
     /// One result per tx, in block order.
     pub tx_results: Vec<ExecTxResult>,
@@ -121,6 +125,8 @@ pub struct NodeParams {
     pub retain_blocks: u64,
     /// An ICS-20 transfer sent from FinalizeBlock every N blocks.
     pub finalize_block_transfer: Option<crate::finalize_block::PeriodicTransfer>,
+    /// How many validators sign each block and how often the set changes.
+    pub validators: ValidatorParams,
 }
 
 /// The persistent identity and genesis of a chain (kept in `node.json` in the data dir).
@@ -197,8 +203,7 @@ struct Inner {
     tm_chain_id: tendermint::chain::Id,
     app: App,
     keys: NodeKeys,
-    validator_key: ed25519_consensus::SigningKey,
-    validator: tendermint::validator::Info,
+    validators: validators::Schedule,
     node_id: String,
     rpc_address: RwLock<String>,
     genesis_accounts: serde_json::Value,
@@ -264,11 +269,8 @@ impl Node {
             .as_slice()
             .try_into()
             .map_err(|_| NodeError::Genesis("validator key must be 32 bytes".into()))?;
-        let validator_key = ed25519_consensus::SigningKey::from(key_bytes);
-        let pk =
-            tendermint::PublicKey::from_raw_ed25519(validator_key.verification_key().as_bytes())
-                .ok_or_else(|| NodeError::Genesis("bad validator key".into()))?;
-        let validator = tendermint::validator::Info::new(pk, 10u32.into());
+        params.validators.validate().map_err(NodeError::Genesis)?;
+        let validators = validators::Schedule::new(params.validators, key_bytes);
         let node_key_bytes: [u8; 32] = keys
             .node_key
             .as_slice()
@@ -295,8 +297,7 @@ impl Node {
                 tm_chain_id,
                 app,
                 keys,
-                validator_key,
-                validator,
+                validators,
                 node_id,
                 rpc_address: RwLock::new(String::new()),
                 genesis_accounts,
@@ -346,9 +347,10 @@ impl Node {
         }
     }
 
-    /// The validator (address, public key, power).
+    /// The node's own validator (address, public key, power at the latest height: 0 once a
+    /// rotation has replaced it).
     pub fn validator(&self) -> tendermint::validator::Info {
-        self.inner.validator.clone()
+        self.inner.validators.own(self.latest_height().max(1))
     }
 
     /// The app.
@@ -399,16 +401,10 @@ impl Node {
         chain.blocks.get(usize::try_from(h - 1).ok()?).cloned()
     }
 
-    fn validator_set(&self) -> tendermint::validator::Set {
-        tendermint::validator::Set::new(
-            vec![self.inner.validator.clone()],
-            Some(self.inner.validator.clone()),
-        )
-    }
-
     /// The validator set at `height`, served up to `latest + 1`.
     pub fn validators(&self, height: u64) -> Option<tendermint::validator::Set> {
-        (height >= 1 && height <= self.latest_height() + 1).then(|| self.validator_set())
+        (height >= 1 && height <= self.latest_height() + 1)
+            .then(|| self.inner.validators.set(height))
     }
 
     /// Consensus params (block max bytes and gas, evidence, validator key types).
@@ -457,7 +453,7 @@ impl Node {
             chain_id: self.inner.tm_chain_id.clone(),
             initial_height: 1,
             consensus_params: self.consensus_params(),
-            validators: vec![self.inner.validator.clone()],
+            validators: self.inner.validators.set(1).validators().clone(),
             app_hash: tendermint::AppHash::try_from(app_hash).unwrap_or_default(),
             app_state: self.inner.genesis_accounts.clone(),
         }

@@ -1,5 +1,5 @@
 //! Block production: the block timer, executing a block's txs on the latest state, the
-//! header with CometBFT's hashes, the validator's precommit, and committing the block (data
+//! header with CometBFT's hashes, the validators' precommits, and committing the block (data
 //! dir, block store, mempool recheck, events).
 
 use std::collections::HashSet;
@@ -90,7 +90,8 @@ impl Node {
         let chain = self.read_chain();
         let height = chain.latest_height() + 1;
         let prev = chain.blocks.last();
-        let val_hash = self.validator_set().hash();
+        let validators = self.inner.validators.set(height);
+        let next_validators = self.inner.validators.set(height + 1);
         let now = Time::now();
         let time = match prev {
             // BFT time: the previous commit's timestamp, strictly after the previous header.
@@ -106,8 +107,8 @@ impl Node {
             last_block_id: prev.map(|p| p.block_id),
             last_commit_hash: Some(prev.map_or_else(empty_hash, |p| commit_hash(&p.commit))),
             data_hash: Some(merkle(&tx_hashes)),
-            validators_hash: val_hash,
-            next_validators_hash: val_hash,
+            validators_hash: validators.hash(),
+            next_validators_hash: next_validators.hash(),
             consensus_hash: self.consensus_hash(),
             app_hash: tendermint::AppHash::try_from(
                 prev.map(|p| p.app_hash.clone())
@@ -116,7 +117,10 @@ impl Node {
             .unwrap_or_default(),
             last_results_hash: Some(prev.map_or_else(empty_hash, |p| results_hash(&p.tx_results))),
             evidence_hash: Some(empty_hash()),
-            proposer_address: self.inner.validator.address,
+            proposer_address: validators
+                .proposer()
+                .as_ref()
+                .map_or(self.inner.validators.own(height).address, |p| p.address),
         }
     }
 
@@ -219,6 +223,7 @@ impl Node {
         (record, tx_records, state)
     }
 
+    /// Every validator of the block's height precommits it, in the set's order.
     fn sign_commit(&self, block: &Block, block_id: block::Id) -> Commit {
         let min = block
             .header
@@ -226,32 +231,40 @@ impl Node {
             .checked_add(Duration::from_millis(1))
             .unwrap_or(block.header.time);
         let timestamp = Time::now().max(min);
-        let vote = tendermint::vote::Vote {
-            vote_type: tendermint::vote::Type::Precommit,
-            height: block.header.height,
-            round: block::Round::default(),
-            block_id: Some(block_id),
-            timestamp: Some(timestamp),
-            validator_address: self.inner.validator.address,
-            validator_index: tendermint::vote::ValidatorIndex::try_from(0u32)
-                .expect("0 is a valid validator index"),
-            signature: None,
-            extension: Vec::new(),
-            extension_signature: None,
-        };
-        let sign_bytes = vote.into_signable_vec(block.header.chain_id.clone());
-        let signature = self.inner.validator_key.sign(&sign_bytes);
+        let signers = self.inner.validators.signers(block.header.height.value());
+        let signatures = signers
+            .iter()
+            .enumerate()
+            .map(|(index, signer)| {
+                let vote = tendermint::vote::Vote {
+                    vote_type: tendermint::vote::Type::Precommit,
+                    height: block.header.height,
+                    round: block::Round::default(),
+                    block_id: Some(block_id),
+                    timestamp: Some(timestamp),
+                    validator_address: signer.info.address,
+                    validator_index: tendermint::vote::ValidatorIndex::try_from(index)
+                        .expect("a set of at most MAX_VALIDATORS has small indices"),
+                    signature: None,
+                    extension: Vec::new(),
+                    extension_signature: None,
+                };
+                let sign_bytes = vote.into_signable_vec(block.header.chain_id.clone());
+                let signature = signer.key.sign(&sign_bytes);
+                CommitSig::BlockIdFlagCommit {
+                    validator_address: signer.info.address,
+                    timestamp,
+                    signature: tendermint::Signature::new(signature.to_bytes())
+                        .ok()
+                        .flatten(),
+                }
+            })
+            .collect();
         Commit {
             height: block.header.height,
             round: block::Round::default(),
             block_id,
-            signatures: vec![CommitSig::BlockIdFlagCommit {
-                validator_address: self.inner.validator.address,
-                timestamp,
-                signature: tendermint::Signature::new(signature.to_bytes())
-                    .ok()
-                    .flatten(),
-            }],
+            signatures,
         }
     }
 

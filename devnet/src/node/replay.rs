@@ -46,6 +46,15 @@ impl Node {
                         "app hash in the stored header differs from the replayed state".into(),
                     ));
                 }
+                if let Some(set) = self.validators(height) {
+                    if stored.block.header.validators_hash != set.hash() {
+                        return Err(replay_err(
+                            "the stored header was signed by another validator set (was the \
+                             data dir made with other --validators or --rotate-every?)"
+                                .into(),
+                        ));
+                    }
+                }
                 let header = stored.block.header.clone();
                 let txs = stored.block.data.clone();
                 let sends = stored.finalize_block_transfers.clone();

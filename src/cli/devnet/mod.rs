@@ -100,6 +100,14 @@ pub struct DevnetArgs {
     /// Serve only the latest N blocks over RPC, as a pruning node (0 = all). [default: 0]
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub retain_blocks: u64,
+    /// Validators that sign every block (equal power, 1 to 100). [default: 1]
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub validators: u32,
+    /// Every K blocks, replace all but a third of the validators (so the ones that stay hold at
+    /// most 1/3 of the old power and a light client must bisect across the change; 0 = never).
+    /// [default: 0]
+    #[arg(long, value_name = "K", default_value_t = 0)]
+    pub rotate_every: u64,
     /// Send an ICS-20 transfer from FinalizeBlock every N blocks:
     /// `N:ACCOUNT:PORT/CHANNEL:AMOUNT[:RECEIVER]` (ACCOUNT a genesis account name, AMOUNT like
     /// `100stake`; RECEIVER defaults to the sender's address).

@@ -455,6 +455,13 @@ pub fn build_config(args: DevnetArgs) -> Result<DevnetConfig, CliError> {
 
     config.tx_index = !args.no_tx_index;
     config.retain_blocks = args.retain_blocks;
+    config.validators = devnet::node::ValidatorParams {
+        count: args.validators,
+        rotate_every: args.rotate_every,
+    };
+    if let Err(e) = config.validators.validate() {
+        p.flag("validators", e);
+    }
     if let Some(text) = &args.finalize_block_transfer {
         match parse_finalize_block_transfer(text, &config) {
             Ok(t) => config.finalize_block_transfer = Some(t),

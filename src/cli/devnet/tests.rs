@@ -51,6 +51,35 @@ fn fee_market_is_off_unless_asked() {
 }
 
 #[test]
+fn validators_and_rotation() {
+    let config = build_config(parse(&["--chain-id", "d-1"])).unwrap();
+    assert_eq!(config.validators, devnet::node::ValidatorParams::default());
+    let config = build_config(parse(&[
+        "--chain-id",
+        "d-1",
+        "--validators",
+        "4",
+        "--rotate-every",
+        "5",
+    ]))
+    .unwrap();
+    assert_eq!(
+        config.validators,
+        devnet::node::ValidatorParams {
+            count: 4,
+            rotate_every: 5
+        }
+    );
+    let err = build_config(parse(&["--chain-id", "d-1", "--validators", "0"]))
+        .expect_err("zero validators is refused")
+        .to_string();
+    assert!(
+        err.contains("--validators: validators must be between 1 and 100"),
+        "{err}"
+    );
+}
+
+#[test]
 fn mempool_size_takes_txs_and_bytes() {
     let config = build_config(parse(&["--chain-id", "d-1", "--mempool-size", "10,2048"])).unwrap();
     assert_eq!(
