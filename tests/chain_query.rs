@@ -2,13 +2,13 @@
 //! JSON-RPC only: handshake objects (channel, connection, client and consensus states), packet
 //! commitments with paging, unreceived packets and acks, packet recovery from `tx_search` for a
 //! scattered set of sequences, proofs accepted by the counterparty after a `MsgUpdateClient`
-//! built by `update_header` (adjacent and non-adjacent), written acks, account, simulation, and
+//! built by `update_headers` (adjacent and non-adjacent: one header while the validator set stays), written acks, account, simulation, and
 //! a fresh client made from `create_client_states`.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use arke::chain::light::{cosmos_proof_specs, create_client_states, update_header};
+use arke::chain::light::{cosmos_proof_specs, create_client_states, update_headers, TrustLevel};
 use arke::chain::query::{packet_from_attributes, IbcQuerier, QueryError};
 use arke::chain::rpc::RpcClient;
 use cosmos::events::events_of;
@@ -215,14 +215,20 @@ async fn scenario() {
         .unwrap()
         .is_empty());
 
-    // --- Proofs: update B's client of A to H+1 with `update_header`, then recv 3 and 7 --------
+    // --- Proofs: update B's client of A to H+1 with `update_headers`, then recv 3 and 7 -------
     let h = qa.latest_height().await.unwrap();
     wait_for_height(&qa, h + 1).await;
     let trusted = qb.client_latest_height(&path.client_b).await.unwrap();
     assert!(trusted.revision_height < h + 1);
-    let header = update_header(&qa, h + 1, trusted.revision_height)
+    let mut headers = update_headers(&qa, h + 1, trusted.revision_height, TrustLevel::ONE_THIRD)
         .await
         .unwrap();
+    assert_eq!(
+        headers.len(),
+        1,
+        "one validator for ever: no intermediate header"
+    );
+    let header = headers.remove(0);
     assert_eq!(header.type_url, "/ibc.lightclients.tendermint.v1.Header");
     let relayer_b = chains.b.address(&chains.b.relayer);
     let mut msgs = vec![to_any(&client::MsgUpdateClient {
@@ -335,9 +341,11 @@ async fn scenario() {
     let new_client = cosmos::events::event_attr(&tx.result.events, "create_client", "client_id")
         .expect("create_client event");
     wait_for_height(&qa, created_at + 4).await;
-    let header = update_header(&qa, created_at + 4, created_at)
+    let mut headers = update_headers(&qa, created_at + 4, created_at, TrustLevel::ONE_THIRD)
         .await
         .unwrap();
+    assert_eq!(headers.len(), 1);
+    let header = headers.remove(0);
     chains
         .b
         .submit_ok(
@@ -354,5 +362,9 @@ async fn scenario() {
         qb.client_latest_height(&new_client).await.unwrap(),
         qa.ibc_height(created_at + 4)
     );
-    assert!(update_header(&qa, created_at, created_at).await.is_err());
+    assert!(
+        update_headers(&qa, created_at, created_at, TrustLevel::ONE_THIRD)
+            .await
+            .is_err()
+    );
 }

@@ -18,6 +18,7 @@ use prost::Message;
 
 use crate::harness::{packet_from_event, TestChain};
 use crate::node::TxRecord;
+use crate::DevnetConfig;
 
 /// Proofs and light-client material, which only the handshake and relay helpers below need.
 impl TestChain {
@@ -67,6 +68,34 @@ impl TestChain {
             trusted_validators: Some(trusted_vals.into()),
         };
         Ok(to_any(&header))
+    }
+
+    /// The headers that take a client of this chain trusting `trusted` to `target`, in order:
+    /// one while the validator set stays, and one more per change of the set on the way (to
+    /// the last height before it, whose next validators are the new set), so a client is never
+    /// asked to skip across a rotation it must refuse.
+    pub fn light_headers(&self, target: u64, trusted: u64) -> Result<Vec<Any>, String> {
+        let set_hash = |h: u64| {
+            self.node()
+                .validators(h)
+                .map(|s| s.hash())
+                .ok_or_else(|| format!("no validators at {h}"))
+        };
+        let mut headers = Vec::new();
+        let mut from = trusted;
+        while from < target {
+            let set = set_hash(from + 1)?;
+            let mut next = target;
+            for h in from + 1..target {
+                if set_hash(h + 1)? != set {
+                    next = h;
+                    break;
+                }
+            }
+            headers.push(self.light_header(next, from)?);
+            from = next;
+        }
+        Ok(headers)
     }
 
     /// A fresh client state and consensus state of this chain at its latest height.
@@ -173,12 +202,18 @@ pub async fn prepare_proof_height(
     src.wait_for_height(h + 1).await?;
     let trusted = client_height(dst, client_on_dst)?;
     if trusted < h + 1 {
-        let msg = client::MsgUpdateClient {
-            client_id: client_on_dst.to_string(),
-            client_message: Some(src.light_header(h + 1, trusted)?),
-            signer: dst.address(&dst.relayer),
-        };
-        dst.submit_ok(&dst.relayer, vec![to_any(&msg)]).await?;
+        let msgs = src
+            .light_headers(h + 1, trusted)?
+            .into_iter()
+            .map(|header| {
+                to_any(&client::MsgUpdateClient {
+                    client_id: client_on_dst.to_string(),
+                    client_message: Some(header),
+                    signer: dst.address(&dst.relayer),
+                })
+            })
+            .collect();
+        dst.submit_ok(&dst.relayer, msgs).await?;
     }
     Ok(h)
 }
@@ -436,8 +471,22 @@ pub struct ConnectedChains {
 impl ConnectedChains {
     /// Starts `devnet-1` and `devnet-2` with `block_time` and opens a channel (ordered or not).
     pub async fn start(block_time: Duration, ordered: bool) -> Result<Self, String> {
-        let a = TestChain::start("devnet-1", block_time).await?;
-        let b = TestChain::start("devnet-2", block_time).await?;
+        let mut a = DevnetConfig::for_tests("devnet-1");
+        a.block_time = block_time;
+        let mut b = DevnetConfig::for_tests("devnet-2");
+        b.block_time = block_time;
+        Self::start_with(a, b, ordered).await
+    }
+
+    /// Starts chains `a` and `b` as configured (each with a funded relayer and user, see
+    /// [`TestChain::start_with`]) and opens a channel between them.
+    pub async fn start_with(
+        a: DevnetConfig,
+        b: DevnetConfig,
+        ordered: bool,
+    ) -> Result<Self, String> {
+        let a = TestChain::start_with(a).await?;
+        let b = TestChain::start_with(b).await?;
         let client_a = create_client(&a, &b).await?;
         let client_b = create_client(&b, &a).await?;
         let (connection_a, connection_b) = open_connection(&a, &b, &client_a, &client_b).await?;

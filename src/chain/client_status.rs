@@ -12,6 +12,7 @@ use std::time::Duration;
 use ibc_proto::ibc::core::client::v1::Height;
 use ibc_proto::ibc::lightclients::tendermint::v1::ClientState;
 
+use super::light::TrustLevel;
 use super::query::IbcQuerier;
 
 /// Whether a client can still be updated.
@@ -61,6 +62,8 @@ pub struct ClientStatus {
     pub(crate) host_time_ns: u64,
     /// The client's trusting period.
     pub trusting_period: Duration,
+    /// The client's trust level (what a skipping update must overlap).
+    pub(crate) trust_level: TrustLevel,
     /// Time since the latest consensus state, by the host's clock.
     pub(crate) age: Duration,
 }
@@ -228,6 +231,7 @@ pub async fn client_status(
         consensus_time_ns,
         host_time_ns,
         trusting_period: trusting_period(&cs),
+        trust_level: TrustLevel::of(&cs),
         age,
     })
 }
@@ -281,6 +285,7 @@ mod tests {
             consensus_time_ns: 100 * S,
             host_time_ns: 103 * S,
             trusting_period: Duration::from_secs(12),
+            trust_level: TrustLevel::ONE_THIRD,
             age,
         };
         assert!(!status.refresh_due(1.0 / 3.0));
@@ -303,6 +308,7 @@ mod tests {
                 consensus_time_ns: 100 * S,
                 host_time_ns: host_ns,
                 trusting_period: Duration::from_secs(12),
+                trust_level: TrustLevel::ONE_THIRD,
                 age,
             }
         };

@@ -11,7 +11,6 @@
 //! Confirm, `a` runs Ack.
 
 use cosmos::events::event_attr;
-use cosmos::to_any;
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::Duration;
@@ -25,7 +24,7 @@ use super::events::tx_events;
 use super::resume::{most_advanced_step, started_on_b, HandshakeEnd, NextStep};
 use super::{Endpoint, Result};
 use crate::chain::client_status::is_frozen;
-use crate::chain::light::update_header;
+use crate::chain::light::{update_client_msgs, TrustLevel};
 use crate::tx::engine::Outcome;
 
 /// A step of the opening handshake.
@@ -402,14 +401,16 @@ async fn prepare_proof(
     }
     let mut msgs = Vec::new();
     if trusted < h + 1 {
-        let header = update_header(&src.querier, h + 1, trusted)
-            .await
-            .map_err(|e| src.err(step, format!("header {} for {client_on_dst}: {e}", h + 1)))?;
-        msgs.push(to_any(&client::MsgUpdateClient {
-            client_id: client_on_dst.to_string(),
-            client_message: Some(header),
-            signer: dst.signer.clone(),
-        }));
+        msgs = update_client_msgs(
+            &src.querier,
+            client_on_dst,
+            &dst.signer,
+            h + 1,
+            trusted,
+            TrustLevel::of(&cs),
+        )
+        .await
+        .map_err(|e| src.err(step, format!("header {} for {client_on_dst}: {e}", h + 1)))?;
     }
     Ok((h, msgs))
 }

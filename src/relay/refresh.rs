@@ -27,8 +27,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use cosmos::to_any;
-use ibc_proto::ibc::core::client::v1::{Height, MsgUpdateClient};
+use ibc_proto::ibc::core::client::v1::Height;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
@@ -37,7 +36,7 @@ use super::channel::Side;
 use super::discovery::{discover, RESCAN_INTERVAL};
 use super::ChainHandle;
 use crate::chain::client_status::{client_status, ClientError, ClientHealth, ClientStatus};
-use crate::chain::light::update_header;
+use crate::chain::light::{update_client_msgs, TrustLevel};
 use crate::chain::query::IbcQuerier;
 use crate::config::Config;
 use crate::tx::engine::{Outcome, TxEngine};
@@ -48,14 +47,16 @@ pub(crate) const MIN_CHECK_INTERVAL: Duration = Duration::from_millis(500);
 pub(crate) const MAX_CHECK_INTERVAL: Duration = Duration::from_secs(60);
 
 /// Updates `client_id` on the engine's chain (`host`) from its latest height `trusted` to the
-/// latest height of `counterparty`, with one `MsgUpdateClient` signed by `signer`, and waits
-/// for the tx. Returns the new height, or `None` when the counterparty has no newer block.
+/// latest height of `counterparty`, with the `MsgUpdateClient`s signed by `signer` it takes (one
+/// unless the validator set changed beyond the client's trust level `level`), and waits for the
+/// tx. Returns the new height, or `None` when the counterparty has no newer block.
 pub(crate) async fn update_client(
     host: &str,
     engine: &TxEngine,
     signer: &str,
     client_id: &str,
     trusted: Height,
+    level: TrustLevel,
     counterparty: &IbcQuerier,
 ) -> Result<Option<u64>, ClientError> {
     let target = counterparty.latest_height().await.map_err(|e| {
@@ -69,15 +70,17 @@ pub(crate) async fn update_client(
     if target <= trusted.revision_height {
         return Ok(None);
     }
-    let header = update_header(counterparty, target, trusted.revision_height)
-        .await
-        .map_err(|e| ClientError::new(counterparty.chain_id(), client_id, "header", e))?;
-    let msg = MsgUpdateClient {
-        client_id: client_id.to_string(),
-        client_message: Some(header),
-        signer: signer.to_string(),
-    };
-    match engine.submit_msgs(vec![to_any(&msg)]).await {
+    let msgs = update_client_msgs(
+        counterparty,
+        client_id,
+        signer,
+        target,
+        trusted.revision_height,
+        level,
+    )
+    .await
+    .map_err(|e| ClientError::new(counterparty.chain_id(), client_id, "header", e))?;
+    match engine.submit_msgs(msgs).await {
         Outcome::Done { .. } | Outcome::Redundant => Ok(Some(target)),
         Outcome::Failed { reason, .. } => {
             Err(ClientError::new(host, client_id, "update tx", reason))
@@ -118,6 +121,7 @@ impl Watched {
             &self.signer,
             &self.client_id,
             status.latest_height,
+            status.trust_level,
             &self.counterparty.query,
         )
         .await

@@ -10,6 +10,7 @@ use cosmos::events::events_of;
 use cosmos::{AccountKey, Coin};
 use devnet::harness::{packet_from_event, transfer_msg_on, TestChain};
 use devnet::testing::ConnectedChains;
+use devnet::DevnetConfig;
 use ibc_proto::ibc::core::channel::v1::Packet;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -61,6 +62,19 @@ impl Harness {
         let chains = ConnectedChains::start(BLOCK, ordered)
             .await
             .expect("chains and channel start");
+        Self::over(chains, extra_relay)
+    }
+
+    /// Two devnets started as `a` and `b` describe (block time: theirs), an unordered ICS-20
+    /// channel between them, and a matching config.
+    pub async fn with_configs(a: DevnetConfig, b: DevnetConfig, extra_relay: &str) -> Self {
+        let chains = ConnectedChains::start_with(a, b, false)
+            .await
+            .expect("chains and channel start");
+        Self::over(chains, extra_relay)
+    }
+
+    fn over(chains: ConnectedChains, extra_relay: &str) -> Self {
         let dir = scratch_dir("e2e");
         let config = pair_config(&chains.a, &chains.b, &dir, extra_relay);
         Self {

@@ -4,9 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use cosmos::to_any;
 use ibc_proto::google::protobuf::Any;
-use ibc_proto::ibc::core::client::v1::{Height, MsgUpdateClient};
+use ibc_proto::ibc::core::client::v1::Height;
 use tracing::debug;
 
 use crate::chain::client_status::is_frozen;
@@ -175,12 +174,18 @@ impl Submitter {
 
         let mut lead = Vec::new();
         if trusted < h + 1 {
-            match light::update_header(&self.counterparty, h + 1, trusted).await {
-                Ok(header) => lead.push(to_any(&MsgUpdateClient {
-                    client_id: client_id.to_string(),
-                    client_message: Some(header),
-                    signer: signer.clone(),
-                })),
+            let level = light::TrustLevel::of(&client_state);
+            match light::update_client_msgs(
+                &self.counterparty,
+                client_id,
+                &signer,
+                h + 1,
+                trusted,
+                level,
+            )
+            .await
+            {
+                Ok(msgs) => lead = msgs,
                 Err(e) => {
                     let reason = format!("header {} for {client_id}: {e}", h + 1);
                     for (_, waiter) in ready {

@@ -1,6 +1,8 @@
-//! Light-client headers: a Tendermint `Header` for `MsgUpdateClient` from `/commit` and
+//! Light-client headers: Tendermint `Header`s for `MsgUpdateClient` from `/commit` and
 //! `/validators` (the target's signed header and validator set, the trusted validators from
 //! trusted height + 1, proposer set), and the client and consensus states for `MsgCreateClient`.
+//! Which headers an update needs (one, or more across a change of the validator set) is
+//! `bisect.rs`.
 //!
 //! What the counterparty's 07-tendermint client checks, and therefore what is built here:
 //! `validator_set` hashes to the target header's `validators_hash`; `trusted_validators` hashes
@@ -12,7 +14,7 @@ use std::time::Duration;
 
 use cosmos::to_any;
 use ibc_proto::google::protobuf::Any;
-use ibc_proto::ibc::core::client::v1::Height;
+use ibc_proto::ibc::core::client::v1::{Height, MsgUpdateClient};
 use ibc_proto::ibc::core::commitment::v1::MerkleRoot;
 use ibc_proto::ibc::lightclients::tendermint::v1::{ClientState, ConsensusState, Fraction, Header};
 use ibc_proto::ics23::ProofSpec;
@@ -20,6 +22,11 @@ use tendermint::account;
 use tendermint::validator::{Info, Set};
 
 use super::query::{IbcQuerier, QueryError};
+
+mod bisect;
+
+use bisect::Fetched;
+pub use bisect::{update_headers, TrustLevel};
 
 /// The upgrade path of Cosmos SDK chains (`x/upgrade`'s store key and the IBC upgraded-state key).
 pub(crate) const UPGRADE_PATH: [&str; 2] = ["upgrade", "upgradedIBCState"];
@@ -91,45 +98,22 @@ async fn validator_set(
     Ok(Set::new(validators, Some(proposer)))
 }
 
-/// A `/ibc.lightclients.tendermint.v1.Header` Any for target height `target`, trusted `trusted`.
-///
-/// `trusted` must be a height the counterparty client has a consensus state for, below `target`.
-pub async fn update_header(
-    chain: &IbcQuerier,
+/// The `/ibc.lightclients.tendermint.v1.Header` Any for `target` trusting `trusted`, from
+/// the signed headers and sets in `fetched`.
+async fn header_any(
+    fetched: &mut Fetched<'_>,
     target: u64,
     trusted: u64,
 ) -> Result<Any, QueryError> {
-    if trusted >= target {
-        return Err(chain.decode_error(format!(
-            "cannot build a header for {target} trusting {trusted}: the target must be higher"
-        )));
-    }
-    let signed_header = chain.signed_header(target).await?;
-    let validators =
-        validator_set(chain, target, Some(signed_header.header.proposer_address)).await?;
+    let chain = fetched.chain();
+    let signed_header = fetched.signed_header(target).await?;
+    let validators = fetched.validators(target).await?;
     if validators.hash() != signed_header.header.validators_hash {
         return Err(chain.decode_error(format!(
             "the validator set at {target} does not hash to the header's validators_hash"
         )));
     }
-    let next_to_trusted = trusted + 1;
-    let trusted_proposer = if next_to_trusted == target {
-        Some(signed_header.header.proposer_address)
-    } else {
-        match chain.header(next_to_trusted).await {
-            Ok(h) => Some(h.proposer_address),
-            Err(e) => {
-                tracing::debug!(
-                    chain = chain.chain_id(),
-                    height = next_to_trusted,
-                    error = %e,
-                    "no header for the trusted validators' proposer; using the strongest validator"
-                );
-                None
-            }
-        }
-    };
-    let trusted_validators = validator_set(chain, next_to_trusted, trusted_proposer).await?;
+    let trusted_validators = fetched.validators(trusted + 1).await?;
     let header = Header {
         signed_header: Some(signed_header.into()),
         validator_set: Some(validators.into()),
@@ -137,6 +121,29 @@ pub async fn update_header(
         trusted_validators: Some(trusted_validators.into()),
     };
     Ok(to_any(&header))
+}
+
+/// The `MsgUpdateClient`s, signed by `signer`, that take `client_id` (a client of `chain` at
+/// trusted height `trusted`, trust level `level`) to `target`, in submission order.
+pub(crate) async fn update_client_msgs(
+    chain: &IbcQuerier,
+    client_id: &str,
+    signer: &str,
+    target: u64,
+    trusted: u64,
+    level: TrustLevel,
+) -> Result<Vec<Any>, QueryError> {
+    let headers = update_headers(chain, target, trusted, level).await?;
+    Ok(headers
+        .into_iter()
+        .map(|header| {
+            to_any(&MsgUpdateClient {
+                client_id: client_id.to_string(),
+                client_message: Some(header),
+                signer: signer.to_string(),
+            })
+        })
+        .collect())
 }
 
 /// A client state and consensus state of `reference` at its latest height, as
