@@ -155,6 +155,10 @@ impl App {
             if packet_msgs > 0 && packet_msgs == redundant {
                 return Err(TxError::redundant_packets());
             }
+            // What the decorator's handlers leave in the check state while the tx is pending.
+            for msg in &tx.messages {
+                ibc::record_pending(&mut st, msg);
+            }
             Ok(())
         });
         out.gas_used = st.gas.used();

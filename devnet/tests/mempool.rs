@@ -353,3 +353,94 @@ async fn recheck_evicts_packets_another_relayer_delivered() {
         .expect("blocks");
     assert!(b.node().tx(&cosmos::tx_hash(&ours)).is_none());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pending_delivery_makes_another_redundant_until_it_is_evicted() {
+    use cosmos::events::events_of;
+    use devnet::harness::{packet_from_event, transfer_msg};
+    use devnet::testing::{prepare_proof_height, recv_msg, ConnectedChains};
+    use ibc_proto::ibc::core::channel::v1::MsgRecvPacket;
+    let chains = ConnectedChains::start(Duration::from_millis(100), false)
+        .await
+        .expect("channel opens");
+    let (a, b) = (&chains.a, &chains.b);
+    let far = b.ibc_height(b.node().latest_height() + 1000);
+    let sent = a
+        .submit_ok(
+            &a.user,
+            vec![transfer_msg(
+                &a.address(&a.user),
+                &b.address(&b.user),
+                &chains.path.channel_a,
+                &cosmos::Coin {
+                    denom: "stake".into(),
+                    amount: 3,
+                },
+                Some(far),
+                0,
+            )],
+        )
+        .await
+        .expect("transfer");
+    let packet =
+        packet_from_event(&events_of(&sent.result.events, "send_packet")[0]).expect("packet");
+    let h = prepare_proof_height(a, b, &chains.path.client_b)
+        .await
+        .expect("client updated");
+    let recv = recv_msg(a, b, &packet, h).expect("recv msg");
+    b.devnet.pause();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    // Another relayer (b's user account) has tx n (a send) and tx n + 1 (the delivery) pending.
+    let mut foreign = b.wallet(&b.user).expect("wallet");
+    let n = foreign.sequence;
+    let mut theirs_msg = MsgRecvPacket::decode(recv.value.as_slice()).expect("recv");
+    theirs_msg.signer = b.address(&b.user);
+    let tx_n = foreign.sign_next(vec![send(b, 1)], Vec::new(), 200_000, "");
+    let theirs = foreign.sign_next(vec![to_any(&theirs_msg)], Vec::new(), 5_000_000, "");
+    broadcast_ok(b, tx_n.clone());
+    broadcast_ok(b, theirs.clone());
+
+    // Our delivery of the same packet is refused at CheckTx as redundant, costing nothing.
+    let ours = b.wallet(&b.relayer).expect("wallet").sign_tx(
+        vec![recv.clone()],
+        Vec::new(),
+        5_000_000,
+        "",
+    );
+    let refused = b.node().try_broadcast_tx(ours.clone()).expect("checked");
+    assert_eq!(refused.code.value(), 22, "{}", refused.log);
+    assert!(
+        refused.log.contains("packet messages are redundant"),
+        "{}",
+        refused.log
+    );
+
+    // A block from another node takes the foreign account's sequences n and n + 1 with other
+    // txs: the recheck evicts tx n and the delivery, which never execute.
+    let mut other = b.wallet(&b.user).expect("wallet");
+    other.sequence = n;
+    let conflicting = vec![
+        other.sign_next(vec![send(b, 2)], Vec::new(), 200_000, ""),
+        other.sign_next(vec![send(b, 3)], Vec::new(), 200_000, ""),
+    ];
+    produce_block_with(b, conflicting).await;
+    assert_eq!(b.node().mempool_size(), 0);
+
+    // The packet is unreceived again, and our delivery now passes CheckTx and executes.
+    broadcast_ok(b, ours.clone());
+    b.devnet.resume();
+    let hash = cosmos::tx_hash(&ours);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while b.node().tx(&hash).is_none() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "our delivery not committed"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let rec = b.node().tx(&hash).expect("committed");
+    assert_eq!(rec.result.code.value(), 0, "{}", rec.result.log);
+    assert_eq!(events_of(&rec.result.events, "recv_packet").len(), 1);
+    assert!(b.node().tx(&cosmos::tx_hash(&theirs)).is_none());
+}

@@ -16,6 +16,7 @@ mod errors;
 mod events;
 mod keys;
 mod query;
+mod redundancy;
 pub mod transfer;
 
 use cosmos::to_any;
@@ -35,12 +36,12 @@ use ibc_proto::ibc::core::connection::v1 as conn;
 use prost::Message;
 
 use self::context::{IbcContext, Shared};
-use self::keys::IBC_STORE;
 use self::transfer::TransferModule;
 use crate::error::TxError;
 use crate::exec::ExecState;
 
 pub use self::keys::{decode_u64, encode_u64, revision_of_chain_id};
+pub use self::redundancy::{is_redundant, record_pending};
 pub use self::transfer::{bank_denom, denom_hash, escrow_address, packet_data_bytes, ACK_SUCCESS};
 
 /// What the host chain knows about itself that IBC handlers need.
@@ -136,82 +137,6 @@ fn packet_response(type_url: &str, result: i32) -> Option<Any> {
 /// The `NOOP` response of a redundant packet message (what ibc-go returns in DeliverTx).
 pub fn noop_response(type_url: &str) -> Option<Any> {
     packet_response(type_url, RESULT_NOOP)
-}
-
-fn packet_path(packet: Option<&chan::Packet>, destination: bool) -> Option<(String, String, u64)> {
-    let p = packet?;
-    Some(if destination {
-        (
-            p.destination_port.clone(),
-            p.destination_channel.clone(),
-            p.sequence,
-        )
-    } else {
-        (p.source_port.clone(), p.source_channel.clone(), p.sequence)
-    })
-}
-
-/// For a packet message (recv, ack, timeout, timeout-on-close): whether executing it would be a
-/// no-op because the packet was already relayed. `None` for any other message.
-pub fn is_redundant(state: &mut ExecState, msg: &Any) -> Option<bool> {
-    let value = msg.value.as_slice();
-    let (path, is_recv) = match msg.type_url.as_str() {
-        MSG_RECV_PACKET => (
-            chan::MsgRecvPacket::decode(value)
-                .ok()
-                .and_then(|m| packet_path(m.packet.as_ref(), true)),
-            true,
-        ),
-        MSG_ACKNOWLEDGEMENT => (
-            chan::MsgAcknowledgement::decode(value)
-                .ok()
-                .and_then(|m| packet_path(m.packet.as_ref(), false)),
-            false,
-        ),
-        MSG_TIMEOUT => (
-            chan::MsgTimeout::decode(value)
-                .ok()
-                .and_then(|m| packet_path(m.packet.as_ref(), false)),
-            false,
-        ),
-        MSG_TIMEOUT_ON_CLOSE => (
-            chan::MsgTimeoutOnClose::decode(value)
-                .ok()
-                .and_then(|m| packet_path(m.packet.as_ref(), false)),
-            false,
-        ),
-        _ => return None,
-    };
-    // An undecodable message is not redundant: executing it reports the real error.
-    let Some((port, channel, sequence)) = path else {
-        return Some(false);
-    };
-    let key = |kind: &str| format!("{kind}/ports/{port}/channels/{channel}");
-    if !is_recv {
-        let commitment = state.get(
-            IBC_STORE,
-            format!("{}/sequences/{sequence}", key("commitments")).as_bytes(),
-        );
-        return Some(commitment.is_none());
-    }
-    let Some(raw_channel) = state.get(IBC_STORE, key("channelEnds").as_bytes()) else {
-        return Some(false);
-    };
-    let Ok(channel_end) = chan::Channel::decode(raw_channel.as_slice()) else {
-        return Some(false);
-    };
-    if channel_end.ordering == chan::Order::Ordered as i32 {
-        let next = state
-            .get(IBC_STORE, key("nextSequenceRecv").as_bytes())
-            .and_then(|raw| decode_u64(&raw));
-        Some(next.is_some_and(|next| sequence < next))
-    } else {
-        let receipt = state.get(
-            IBC_STORE,
-            format!("{}/sequences/{sequence}", key("receipts")).as_bytes(),
-        );
-        Some(receipt.is_some())
-    }
 }
 
 /// The router: the transfer module bound to port `transfer`.
