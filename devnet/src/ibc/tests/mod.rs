@@ -16,6 +16,7 @@ mod messages;
 mod queries;
 mod transfer;
 
+use crate::ibc::keys::IBC_STORE;
 use std::time::Duration;
 
 use ibc::clients::tendermint::types::{
