@@ -1,6 +1,7 @@
 //! The TxEngine against two real devnets with an open ICS-20 channel:
 //! - 40 packets submitted at once are received in fewer txs than packets, the vouchers arrive,
-//!   a second submission of a received packet is `Redundant`, the acknowledgements relayed back
+//!   a second submission of a received packet is refused at CheckTx (`RedundantInMempool`: the
+//!   engine cannot tell a pending delivery from a committed one), the acknowledgements relayed back
 //!   clear the commitments, and the engine stops when its token is cancelled;
 //! - two engines signing with the same key race on the same packets: every packet is received
 //!   exactly once and no outcome is a failure (sequence mismatches are recovered).
@@ -195,11 +196,14 @@ async fn batches_recv_redundant_and_acks() {
         );
     }
 
-    // The same packet again: another relayer (we) got there first.
+    // The same packet again: another relayer (we) got there first, and CheckTx says so.
     let again = engine_b
         .submit(&chains.path.client_b, recv_item(&packets[0]))
         .await;
-    assert_eq!(outcomes(vec![again]).await, vec![Outcome::Redundant]);
+    assert_eq!(
+        outcomes(vec![again]).await,
+        vec![Outcome::RedundantInMempool]
+    );
 
     // Acknowledgements from the recv txs back to A.
     let mut acks = Vec::new();
@@ -313,7 +317,7 @@ async fn two_engines_with_one_key_race_without_failures() {
         for outcome in [&one[i], &two[i]] {
             match outcome {
                 Outcome::Done { .. } => *done_per_packet.entry(p.sequence).or_default() += 1,
-                Outcome::Redundant => {}
+                Outcome::Redundant | Outcome::RedundantInMempool => {}
                 Outcome::Failed { reason, .. } => {
                     panic!("packet {} failed: {reason}", p.sequence)
                 }

@@ -245,7 +245,9 @@ fn transfer(args: TransferArgs) -> Result<(), CliError> {
                         }
                     );
                 }
-                Outcome::Redundant => failures.push(format!("{k} transfer(s): tx was redundant")),
+                Outcome::Redundant | Outcome::RedundantInMempool => {
+                    failures.push(format!("{k} transfer(s): tx was redundant"))
+                }
                 Outcome::Failed { reason, .. } => {
                     failures.push(format!("{k} transfer(s): {reason}"))
                 }

@@ -428,7 +428,9 @@ pub(super) async fn submit(
                 .await
                 .map_err(|e| chain.err(step, e))
         }
-        Outcome::Redundant => Err(chain.err(step, "the tx was reported redundant")),
+        Outcome::Redundant | Outcome::RedundantInMempool => {
+            Err(chain.err(step, "the tx was reported redundant"))
+        }
         Outcome::Failed { reason, .. } => Err(chain.err(step, reason)),
     }
 }

@@ -246,6 +246,8 @@ async fn clear_pair(
                     entry.1 = entry.1.max(*height);
                 }
                 Outcome::Redundant => succeeded = true,
+                // Pending in a mempool: the next round looks at the chain again.
+                Outcome::RedundantInMempool => {}
                 Outcome::Failed { reason, .. } => {
                     tracing::warn!(step = %label, %reason, "clear: step failed");
                 }
@@ -265,7 +267,7 @@ async fn clear_pair(
             (Outcome::Done { .. }, RelayKind::Recv) => report.received += 1,
             (Outcome::Done { .. }, RelayKind::Ack) => report.acked += 1,
             (Outcome::Done { .. }, RelayKind::Timeout) => report.timed_out += 1,
-            (Outcome::Redundant, _) => report.already_relayed += 1,
+            (Outcome::Redundant | Outcome::RedundantInMempool, _) => report.already_relayed += 1,
             (Outcome::Failed { reason, .. }, _) => report.failed.push(format!("{label}: {reason}")),
         }
     }

@@ -36,23 +36,23 @@ impl<'a> EndQuery<'a> {
     }
 }
 
-/// Packets committed on `src` and not received on `dst` (ascending), and the lowest sequence
-/// still committed on `src`.
+/// Packets committed on `src` and not received on `dst` (ascending), and every sequence still
+/// committed on `src` (ascending).
 async fn unreceived(
     src: EndQuery<'_>,
     dst: EndQuery<'_>,
-) -> Result<(Vec<u64>, Option<u64>), QueryError> {
-    let committed = src.query.packet_commitments(src.port, src.channel).await?;
-    let lowest_open = committed.iter().min().copied();
+) -> Result<(Vec<u64>, Vec<u64>), QueryError> {
+    let mut committed = src.query.packet_commitments(src.port, src.channel).await?;
+    committed.sort_unstable();
     if committed.is_empty() {
-        return Ok((Vec::new(), lowest_open));
+        return Ok((Vec::new(), committed));
     }
     let mut unreceived = dst
         .query
         .unreceived_packets(dst.port, dst.channel, &committed)
         .await?;
     unreceived.sort_unstable();
-    Ok((unreceived, lowest_open))
+    Ok((unreceived, committed))
 }
 
 /// Acknowledgements written on `dst` for packets sent from `src` whose commitment still exists
@@ -78,9 +78,9 @@ async fn unrelayed_acks(src: EndQuery<'_>, dst: EndQuery<'_>) -> Result<Vec<u64>
 pub(crate) struct UnreceivedPackets {
     /// Packets not yet received on the other end.
     pub(crate) jobs: Vec<Job>,
-    /// The lowest sequence whose commitment still exists on the source; every packet below it
-    /// is finished for good (acknowledged or timed out). `None` when no commitment is left.
-    pub(crate) lowest_open: Option<u64>,
+    /// The sequences whose commitment still exists on the source (ascending); every other
+    /// packet is finished for good (acknowledged or timed out).
+    pub(crate) open: Vec<u64>,
 }
 
 /// Packets sent from `from` and not yet received on the other end.
@@ -89,12 +89,12 @@ pub(crate) async fn pending_packets(
     from: Side,
 ) -> Result<UnreceivedPackets, QueryError> {
     let src = EndQuery::of(spec, from);
-    let (mut unreceived, lowest_open) = unreceived(src, EndQuery::of(spec, from.other())).await?;
+    let (mut unreceived, open) = unreceived(src, EndQuery::of(spec, from.other())).await?;
     unreceived.truncate(CLEAR_LIMIT);
     if unreceived.is_empty() {
         return Ok(UnreceivedPackets {
             jobs: Vec::new(),
-            lowest_open,
+            open,
         });
     }
     let packets = src
@@ -110,7 +110,7 @@ pub(crate) async fn pending_packets(
             event_height: 0,
         })
         .collect();
-    Ok(UnreceivedPackets { jobs, lowest_open })
+    Ok(UnreceivedPackets { jobs, open })
 }
 
 /// Acknowledgements written on the other end for packets sent from `from`, not yet relayed back.

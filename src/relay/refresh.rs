@@ -81,7 +81,7 @@ pub(crate) async fn update_client(
     .await
     .map_err(|e| ClientError::new(counterparty.chain_id(), client_id, "header", e))?;
     match engine.submit_msgs(msgs).await {
-        Outcome::Done { .. } | Outcome::Redundant => Ok(Some(target)),
+        Outcome::Done { .. } | Outcome::Redundant | Outcome::RedundantInMempool => Ok(Some(target)),
         Outcome::Failed { reason, .. } => {
             Err(ClientError::new(host, client_id, "update tx", reason))
         }

@@ -156,7 +156,7 @@ pub(crate) fn relay_outcome(spec: &ChannelSpec, key: &CacheKey, job: &Job, outco
                 let _ = stop(Clock::Send);
             }
         },
-        Outcome::Redundant => {
+        Outcome::Redundant | Outcome::RedundantInMempool => {
             m.packets_redundant.inc(&labels.with(&step));
             let _ = stop(if key.kind == RelayKind::Ack {
                 Clock::WriteAck

@@ -28,7 +28,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn, Instrument};
 
-use super::cache::{CacheKey, Next, SequenceCache};
+use super::cache::{CacheKey, Claim, Next, SequenceCache};
 use super::channel::{ChannelSpec, Job, Side};
 use super::step::{self, Task};
 use super::{clearing, report, ChainHandle};
@@ -60,7 +60,8 @@ pub(crate) async fn run_worker(
     cache: Arc<SequenceCache>,
     token: CancellationToken,
 ) -> Result<(), WorkerError> {
-    let token = token.child_token();
+    let stop = token;
+    let token = stop.child_token();
     let (pump_tx, pump_rx) = mpsc::channel::<Job>(QUEUE_CAPACITY);
     let (sweep_tx, sweep_rx) = mpsc::channel::<Job>(QUEUE_CAPACITY);
     let span = tracing::info_span!("channel", channel = %spec.name());
@@ -90,7 +91,7 @@ pub(crate) async fn run_worker(
         pipeline(
             Task::Sweep,
             spec.clone(),
-            cache,
+            cache.clone(),
             sweep_rx,
             sweep_tx,
             token.clone(),
@@ -111,6 +112,17 @@ pub(crate) async fn run_worker(
         }
         // The first task to stop takes its siblings with it.
         token.cancel();
+    }
+    for side in [Side::A, Side::B] {
+        let end = spec.end(side);
+        let (chain, port, channel) = (&end.chain.config.id, &end.port, &end.channel);
+        if stop.is_cancelled() {
+            // Stopped for good (reload or shutdown): nothing of this channel is needed.
+            cache.forget_channel(chain, port, channel);
+        } else {
+            // A failed task may have left claims behind; clearing must be able to take them.
+            cache.release_in_flight(chain, port, channel);
+        }
     }
     result
 }
@@ -226,14 +238,9 @@ async fn clear(
     for from in [Side::A, Side::B] {
         match clearing::pending_packets(spec, from).await {
             Ok(found) => {
-                // Everything below the lowest open commitment is finished: forget it.
+                // A packet without a commitment is finished: forget it.
                 let src = spec.end(from);
-                cache.prune_done(
-                    &src.chain.config.id,
-                    &src.port,
-                    &src.channel,
-                    found.lowest_open.unwrap_or(u64::MAX),
-                );
+                cache.prune_settled(&src.chain.config.id, &src.port, &src.channel, &found.open);
                 let jobs = found.jobs;
                 report::cleared_packets(spec, from, &jobs);
                 if !jobs.is_empty() {
@@ -354,6 +361,9 @@ fn record(
         Outcome::Redundant => {
             debug!(sequence = job.packet.sequence, step = %key.kind, "already relayed by someone else")
         }
+        Outcome::RedundantInMempool => {
+            debug!(sequence = job.packet.sequence, step = %key.kind, "refused as redundant at CheckTx; clearing will look again")
+        }
         Outcome::Failed { reason, .. } => {
             warn!(sequence = job.packet.sequence, step = %key.kind, %reason, next = ?next, "relay failed")
         }
@@ -383,7 +393,14 @@ async fn route(
     };
     let kind = step::step_for(task, &job, destination);
     let key = step::job_key(spec, &job, kind.clone());
-    if !cache.try_claim(&key) {
+    // Jobs without an event height come from clearing (or are retries of failures, which the
+    // cache treats alike): the chain showed the work unfinished.
+    let by = if job.event_height == 0 {
+        Claim::Clearing
+    } else {
+        Claim::Event
+    };
+    if !cache.try_claim(&key, by) {
         return None;
     }
     let outcome = step::submit(spec, &job, kind).await;

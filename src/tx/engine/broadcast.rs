@@ -96,7 +96,7 @@ impl Submitter {
             }
             if is_redundant(code, codespace, log) {
                 info!(tx_hash = %hash, items = plan.items.len(), "redundant relay; another relayer was first");
-                return plan.settle_all(Outcome::Redundant);
+                return plan.settle_all(Outcome::RedundantInMempool);
             }
             warn!(tx_hash = %hash, code, codespace, log, "CheckTx rejected the tx");
             let reason = format!("CheckTx code {code} ({codespace}): {log}");

@@ -27,8 +27,9 @@
 //! 5. the tx is signed at the local sequence and broadcast with `broadcast_tx_sync`. Code 0
 //!    advances the sequence and hands the tx to a confirmation task; code 32 sets the sequence
 //!    from "expected N" (or re-queries the account) and re-signs, a few times; code 22 "packet
-//!    messages are redundant" makes every item of the tx [`Outcome::Redundant`] without
-//!    advancing the sequence; anything else fails the tx's items.
+//!    messages are redundant" makes every item of the tx [`Outcome::RedundantInMempool`]
+//!    without advancing the sequence (a tx still pending elsewhere also causes it, so it is not
+//!    final); anything else fails the tx's items.
 //!
 //! Confirmation tasks poll `/tx` by hash every `confirm_poll` until `confirm_timeout`; they live
 //! in a `JoinSet` of the submitter, so the submitter builds the next batch while earlier txs confirm. An
@@ -94,9 +95,13 @@ pub enum Outcome {
         /// Block height.
         height: u64,
     },
-    /// Another relayer got there first: CheckTx code 22 "packet messages are redundant", or a
-    /// NOOP result in an executed tx. Counts as done.
+    /// Another relayer got there first, as the chain shows: a NOOP result in an executed tx, or
+    /// the effect already on chain. Counts as done.
     Redundant,
+    /// CheckTx refused the tx with code 22 "packet messages are redundant": another tx with
+    /// these packets exists, but perhaps only in the mempool (another relayer's, or ours after
+    /// a "lost" verdict), where it may still be evicted. Nothing was paid; not final.
+    RedundantInMempool,
     /// Failed; `retryable` tells whether trying again later can help.
     Failed {
         /// Why.
