@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
 
+use super::json::KeyJson;
+use super::output::{print_json, JsonArg};
 use super::CliError;
 use crate::config::{default_key_store, ChainConfig, Config};
 use crate::tx::keys::{KeyStore, Mnemonic, DEFAULT_HD_PATH};
@@ -20,7 +22,7 @@ pub(crate) enum KeysCommand {
     /// Derive a key from a mnemonic and store it.
     Add(AddArgs),
     /// List stored keys (names and addresses).
-    List(StoreArgs),
+    List(ListArgs),
     /// Delete a stored key.
     Delete(DeleteArgs),
 }
@@ -37,6 +39,17 @@ pub(crate) struct StoreArgs {
     /// Which chain of `--config` (id or `a`/`b`).
     #[arg(long, requires = "config")]
     pub(crate) chain: Option<String>,
+}
+
+/// `arke keys list`.
+#[derive(Debug, Args)]
+pub(crate) struct ListArgs {
+    /// Key store location.
+    #[command(flatten)]
+    pub(crate) store: StoreArgs,
+    /// `--json`.
+    #[command(flatten)]
+    pub(crate) output: JsonArg,
 }
 
 /// `arke keys add`.
@@ -75,7 +88,7 @@ pub(crate) struct DeleteArgs {
 pub(crate) fn run(cmd: KeysCommand) -> Result<(), CliError> {
     match cmd {
         KeysCommand::Add(args) => add(args),
-        KeysCommand::List(store) => list(&store),
+        KeysCommand::List(args) => list(&args),
         KeysCommand::Delete(args) => {
             let (store, _) = open_store(&args.store)?;
             store.delete(&args.name)?;
@@ -109,21 +122,28 @@ fn add(args: AddArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-fn list(args: &StoreArgs) -> Result<(), CliError> {
-    let (store, _) = open_store(args)?;
+fn list(args: &ListArgs) -> Result<(), CliError> {
+    let (store, _) = open_store(&args.store)?;
     let entries = store.list()?;
-    if entries.is_empty() {
-        println!("no keys in {}", store.dir().display());
-        return Ok(());
-    }
+    let mut keys = Vec::new();
     let mut failed = 0;
     for entry in entries {
         match entry {
-            Ok(info) => println!("{}\t{}\t{}", info.name, info.address, info.hd_path),
+            Ok(info) => keys.push(info),
             Err(e) => {
                 failed += 1;
                 eprintln!("error: {e}");
             }
+        }
+    }
+    if args.output.json {
+        let json: Vec<KeyJson> = keys.iter().map(KeyJson::from).collect();
+        print_json(&json)?;
+    } else if keys.is_empty() && failed == 0 {
+        println!("no keys in {}", store.dir().display());
+    } else {
+        for info in &keys {
+            println!("{}\t{}\t{}", info.name, info.address, info.hd_path);
         }
     }
     if failed > 0 {
