@@ -35,7 +35,7 @@ pub(crate) use self::defaults::{derive_websocket_addr, DEFAULT_GAS_MULTIPLIER, D
 // `arke devnet` reads its own settings file and reports its problems in the same form.
 #[cfg(feature = "devnet")]
 pub(crate) use self::duration::format_duration;
-pub(crate) use self::duration::parse_duration;
+pub(crate) use self::duration::{parse_duration, HumanDuration};
 pub(crate) use self::errors::ConfigError;
 #[cfg(any(test, feature = "devnet"))]
 pub(crate) use self::errors::ConfigIssue;

@@ -219,7 +219,10 @@ impl DaemonState {
             match tokio::time::timeout(HEALTH_RPC_TIMEOUT, c.probe.check_status()).await {
                 Ok(Ok(())) => Ok(()),
                 Ok(Err(e)) => Err(e),
-                Err(_) => Err(format!("no answer within {HEALTH_RPC_TIMEOUT:?}")),
+                Err(_) => Err(format!(
+                    "no answer within {}",
+                    crate::config::HumanDuration(HEALTH_RPC_TIMEOUT)
+                )),
             }
         }))
         .await;
