@@ -629,3 +629,41 @@ fn timeout_seconds_errors_are_clear() {
         stderr(&o)
     );
 }
+
+#[test]
+fn readme_error_sample_is_what_validate_prints() {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+        .expect("README.md");
+    let command = "$ arke config validate pair.toml";
+    let start = readme
+        .find(command)
+        .unwrap_or_else(|| panic!("no `{command}` sample in the README"));
+    let expected: Vec<&str> = readme[start + command.len()..]
+        .lines()
+        .skip(1)
+        .map(str::trim)
+        .take_while(|l| !l.starts_with("```"))
+        .collect();
+    assert!(!expected.is_empty(), "the README sample shows no output");
+
+    // The file the README describes: the example with `id = "devnet 1"` in [chains.a].
+    let tmp = TempDir::new("readme");
+    tmp.write(
+        "pair.toml",
+        &example().replacen("id = \"devnet-1\"", "id = \"devnet 1\"", 1),
+    );
+    let o = Command::new(env!("CARGO_BIN_EXE_arke"))
+        .args(["config", "validate", "pair.toml"])
+        .current_dir(tmp.path())
+        .env("HOME", tmp.path())
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run arke");
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let err = stderr(&o);
+    let got: Vec<&str> = err.lines().collect();
+    assert_eq!(
+        got, expected,
+        "update the README sample to what the binary prints"
+    );
+}
