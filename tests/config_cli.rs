@@ -500,7 +500,11 @@ fn mnemonic_from_stdin_and_keys_list_json() {
         "abandon secretword\n",
     );
     assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("2 words"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("the mnemonic on stdin holds 2 words"),
+        "{}",
+        stderr(&o)
+    );
     assert!(!stderr(&o).contains("secretword"), "{}", stderr(&o));
 
     let m = tmp.write("m.txt", MNEMONIC);

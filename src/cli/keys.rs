@@ -3,9 +3,10 @@
 //! The key store directory is, in order: `--key-store DIR` (or `ARKE_KEY_STORE`), the
 //! `key_store_folder` of `--chain` in `--config`, or the default
 //! (`$XDG_DATA_HOME/arke/keys`, else `~/.local/share/arke/keys`). The mnemonic is read from a
-//! file (`-` for stdin) and is never echoed.
+//! file, or with `-` from stdin when that is a pipe or a redirect (not a terminal, where typed
+//! words would stay on screen), and is never echoed.
 
-use std::io::Read;
+use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
@@ -185,21 +186,31 @@ fn open_store(args: &StoreArgs) -> Result<(KeyStore, Option<ChainConfig>), CliEr
 }
 
 fn read_mnemonic(path: &Path) -> Result<Mnemonic, CliError> {
+    let from_stdin = path == Path::new("-");
+    let source = if from_stdin {
+        "the mnemonic on stdin".to_string()
+    } else {
+        format!("mnemonic file {}", path.display())
+    };
+    if from_stdin && std::io::stdin().is_terminal() {
+        // Typed words would stay on the screen and in the scrollback.
+        return Err(CliError::Failed(
+            "--mnemonic-file - reads a pipe or a redirect, not a terminal: use `--mnemonic-file - < FILE`"
+                .into(),
+        ));
+    }
     let mut text = String::new();
-    let result = if path == Path::new("-") {
+    let result = if from_stdin {
         std::io::stdin().read_to_string(&mut text).map(|_| ())
     } else {
         std::fs::File::open(path).and_then(|mut f| f.read_to_string(&mut text).map(|_| ()))
     };
-    result.map_err(|e| {
-        CliError::Failed(format!("cannot read mnemonic file {}: {e}", path.display()))
-    })?;
+    result.map_err(|e| CliError::Failed(format!("cannot read {source}: {e}")))?;
     let mnemonic = Mnemonic::new(&text);
     let words = mnemonic.word_count();
     if ![12, 15, 18, 21, 24].contains(&words) {
         return Err(CliError::Failed(format!(
-            "mnemonic file {} holds {words} words; a BIP-39 mnemonic has 12, 15, 18, 21 or 24",
-            path.display()
+            "{source} holds {words} words; a BIP-39 mnemonic has 12, 15, 18, 21 or 24"
         )));
     }
     Ok(mnemonic)
