@@ -44,7 +44,6 @@ fn chain_config(chain: &TestChain, label: &str) -> ChainConfig {
         id: devnet.chain_id().to_string(),
         rpc_addr: Url::parse(&devnet.rpc_url()).unwrap(),
         websocket_addr: Url::parse(&devnet.websocket_url()).unwrap(),
-        grpc_addr: None,
         account_prefix: devnet.config().bech32_prefix.clone(),
         key_name: "relayer".into(),
         key_store_folder: std::env::temp_dir(),

@@ -35,9 +35,8 @@ pub(crate) use self::defaults::{derive_websocket_addr, DEFAULT_GAS_MULTIPLIER, D
 // `arke devnet` reads its own settings file and reports its problems in the same form.
 #[cfg(feature = "devnet")]
 pub(crate) use self::duration::format_duration;
-pub(crate) use self::duration::parse_duration;
+pub(crate) use self::duration::{parse_duration, HumanDuration};
 pub(crate) use self::errors::ConfigError;
-#[cfg(any(test, feature = "devnet"))]
 pub(crate) use self::errors::ConfigIssue;
 pub(crate) use self::filter::{ChannelFilter, FilterPolicy, Pattern};
 pub(crate) use self::validate::valid_key_name;
@@ -55,6 +54,8 @@ pub struct Config {
     pub(crate) relay: RelayConfig,
     /// Metrics endpoint.
     pub telemetry: TelemetryConfig,
+    /// Keys that were accepted but have no effect (`grpc_addr`), located like errors.
+    pub(crate) warnings: Vec<ConfigIssue>,
 }
 
 /// `[chains.a]` and `[chains.b]`.
@@ -101,8 +102,6 @@ pub struct ChainConfig {
     pub rpc_addr: Url,
     /// Websocket endpoint; derived from `rpc_addr` when absent (`ws[s]://…/websocket`).
     pub websocket_addr: Url,
-    /// Optional gRPC endpoint.
-    pub grpc_addr: Option<Url>,
     /// Bech32 prefix of account addresses.
     pub account_prefix: String,
     /// Name of the signing key in the key store.

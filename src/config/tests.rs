@@ -201,3 +201,30 @@ fn refresh_rates() {
     let c = parse(&GOOD.replace("[relay]", "[relay]\nclient_refresh_rate = \"1/4\"")).unwrap();
     assert_eq!(c.relay.client_refresh_rate, 0.25);
 }
+
+#[test]
+fn grpc_addr_is_accepted_with_a_located_warning() {
+    let c = parse(GOOD).unwrap();
+    let line = GOOD
+        .lines()
+        .position(|l| l.starts_with("grpc_addr"))
+        .unwrap()
+        + 1;
+    assert_eq!(c.warnings.len(), 1, "{:?}", c.warnings);
+    assert_eq!(c.warnings[0].key.as_deref(), Some("chains.b.grpc_addr"));
+    assert_eq!(c.warnings[0].line, Some(line));
+    assert_eq!(
+        c.warning_lines(),
+        vec![format!(
+            "/etc/arke/pair.toml:{line}:1: key `chains.b.grpc_addr`: is not used: Arke queries \
+             the chain over its RPC endpoint (abci_query); remove the key"
+        )]
+    );
+    let without = parse(&GOOD.replace("grpc_addr = \"http://127.0.0.1:9191\"\n", "")).unwrap();
+    assert!(without.warnings.is_empty());
+    assert!(without.warning_lines().is_empty());
+    // Still a string key: another type is an error, located as any other.
+    let issue = one_issue(&GOOD.replace("\"http://127.0.0.1:9191\"", "9191"));
+    assert_eq!(issue.key.as_deref(), Some("chains.b.grpc_addr"));
+    assert_eq!(issue.line, Some(line));
+}

@@ -40,6 +40,7 @@ impl Config {
         let mut check = Checker {
             map: &map,
             issues: Vec::new(),
+            warnings: Vec::new(),
         };
         let base_dir = path
             .parent()
@@ -66,6 +67,7 @@ impl Config {
                 chains: ChainPair { a, b },
                 relay,
                 telemetry,
+                warnings: check.warnings,
             }),
             _ => Err(ConfigError {
                 file: path.to_path_buf(),
@@ -97,11 +99,24 @@ pub(crate) fn valid_key_name(name: &str) -> bool {
 struct Checker<'m, 't> {
     map: &'m SourceMap<'t>,
     issues: Vec<ConfigIssue>,
+    /// Accepted, but worth telling the operator (keys that have no effect).
+    warnings: Vec<ConfigIssue>,
 }
 
 impl Checker<'_, '_> {
     /// Records a problem at `key`, located at the key if present, else its nearest present parent.
     fn issue(&mut self, key: &str, message: impl Into<String>) {
+        let issue = self.locate(key, message.into());
+        self.issues.push(issue);
+    }
+
+    /// Records a warning at `key`, located as [`Self::issue`] locates problems.
+    fn warning(&mut self, key: &str, message: impl Into<String>) {
+        let warning = self.locate(key, message.into());
+        self.warnings.push(warning);
+    }
+
+    fn locate(&self, key: &str, message: String) -> ConfigIssue {
         let mut path = key;
         let span = loop {
             if let Some(span) = self.map.span_of(path) {
@@ -119,12 +134,12 @@ impl Checker<'_, '_> {
             }
             None => (None, None),
         };
-        self.issues.push(ConfigIssue {
+        ConfigIssue {
             line,
             column,
             key: Some(key.to_string()),
-            message: message.into(),
-        });
+            message,
+        }
     }
 
     fn url(&mut self, key: &str, text: &str, schemes: &[&str]) -> Option<Url> {
@@ -217,10 +232,14 @@ impl Checker<'_, '_> {
             },
             (None, None) => None,
         };
-        let grpc_addr = raw
-            .grpc_addr
-            .as_deref()
-            .and_then(|g| self.url(&k("grpc_addr"), g, &["http", "https"]));
+        // Accepted so that a chain section written for Hermes loads unchanged, but nothing would
+        // use it: every query goes through the RPC endpoint (`abci_query`).
+        if raw.grpc_addr.is_some() {
+            self.warning(
+                &k("grpc_addr"),
+                "is not used: Arke queries the chain over its RPC endpoint (abci_query); remove the key",
+            );
+        }
 
         let prefix_ok = !raw.account_prefix.is_empty()
             && raw.account_prefix.len() <= 32
@@ -355,7 +374,6 @@ impl Checker<'_, '_> {
             id: raw.id,
             rpc_addr: rpc_addr?,
             websocket_addr: websocket_addr?,
-            grpc_addr,
             account_prefix: raw.account_prefix,
             key_name: raw.key_name,
             key_store_folder: key_store_folder?,

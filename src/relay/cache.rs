@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use dashmap::DashMap;
 
 use crate::chain::types::RelayKind;
+use crate::config::HumanDuration;
 use crate::tx::engine::Outcome;
 
 /// Identifies one relay step of one packet: the chain the packet was sent from, its source port,
@@ -62,6 +63,17 @@ pub(crate) enum Next {
     RetryAfter(Duration),
     /// Give up until clearing finds the packet again.
     GiveUp,
+}
+
+/// How logs show it: `next=retry in 1.5s`.
+impl std::fmt::Display for Next {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Next::Finished => f.write_str("finished"),
+            Next::RetryAfter(d) => write!(f, "retry in {}", HumanDuration(*d)),
+            Next::GiveUp => f.write_str("left to clearing"),
+        }
+    }
 }
 
 impl SequenceCache {

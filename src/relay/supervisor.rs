@@ -246,7 +246,7 @@ pub async fn run_with(
     if let Some(n) = &notifier {
         n.stopping();
     }
-    info!(grace = ?config.relay.shutdown_grace, "shutting down: draining in-flight work");
+    info!(grace = %crate::config::HumanDuration(config.relay.shutdown_grace), "shutting down: draining in-flight work");
     let drain = async {
         workers_token.cancel();
         while workers.join_next().await.is_some() {}

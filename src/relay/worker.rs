@@ -355,7 +355,7 @@ fn record(
             debug!(sequence = job.packet.sequence, step = %key.kind, "already relayed by someone else")
         }
         Outcome::Failed { reason, .. } => {
-            warn!(sequence = job.packet.sequence, step = %key.kind, %reason, next = ?next, "relay failed")
+            warn!(sequence = job.packet.sequence, step = %key.kind, %reason, %next, "relay failed")
         }
     }
     next

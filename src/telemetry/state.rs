@@ -211,25 +211,36 @@ impl DaemonState {
             .collect()
     }
 
-    /// Whether the daemon is healthy: every chain answers `/status` (within
-    /// [`HEALTH_RPC_TIMEOUT`]) and every worker runs. The JSON body says why not.
-    pub(crate) async fn health(&self) -> (bool, Value) {
+    /// Asks every chain's `/status` (each within [`HEALTH_RPC_TIMEOUT`]) and sets
+    /// `arke_chain_up` from the answers: the one check behind `/health` and the sampler.
+    pub(crate) async fn check_chains(&self) -> Vec<(ChainEntry, Result<(), String>)> {
         let chains = self.chains();
         let checks = futures::future::join_all(chains.iter().map(|c| async move {
             match tokio::time::timeout(HEALTH_RPC_TIMEOUT, c.probe.check_status()).await {
                 Ok(Ok(())) => Ok(()),
                 Ok(Err(e)) => Err(e),
-                Err(_) => Err(format!("no answer within {HEALTH_RPC_TIMEOUT:?}")),
+                Err(_) => Err(format!(
+                    "no answer within {}",
+                    crate::config::HumanDuration(HEALTH_RPC_TIMEOUT)
+                )),
             }
         }))
         .await;
-        let mut reasons = Vec::new();
-        let mut chain_json = serde_json::Map::new();
-        for (c, check) in chains.iter().zip(checks) {
-            let id = c.id.clone();
+        for (c, check) in chains.iter().zip(&checks) {
             metrics()
                 .chain_up
-                .set(&[id.as_str()], if check.is_ok() { 1.0 } else { 0.0 });
+                .set(&[c.id.as_str()], if check.is_ok() { 1.0 } else { 0.0 });
+        }
+        chains.into_iter().zip(checks).collect()
+    }
+
+    /// Whether the daemon is healthy: every chain answers `/status` (within
+    /// [`HEALTH_RPC_TIMEOUT`]) and every worker runs. The JSON body says why not.
+    pub(crate) async fn health(&self) -> (bool, Value) {
+        let mut reasons = Vec::new();
+        let mut chain_json = serde_json::Map::new();
+        for (c, check) in self.check_chains().await {
+            let id = c.id.clone();
             match check {
                 Ok(()) => {
                     chain_json.insert(id, json!("ok"));

@@ -62,7 +62,7 @@ impl WsTask {
                 .inc(&[chain.as_str()]);
             let delay = backoff(attempt, self.options.backoff_min, self.options.backoff_max);
             attempt = attempt.saturating_add(1);
-            tracing::warn!(chain = %chain, %reason, ?delay, "event websocket lost; polling meanwhile, reconnecting");
+            tracing::warn!(chain = %chain, %reason, delay = %crate::config::HumanDuration(delay), "event websocket lost; polling meanwhile, reconnecting");
             if self.pushes.send(Push::Disconnected).await.is_err() {
                 return;
             }
