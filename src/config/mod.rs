@@ -10,6 +10,7 @@
 
 mod defaults;
 mod duration;
+mod endpoints;
 mod errors;
 mod filter;
 mod raw;
@@ -30,12 +31,14 @@ pub(crate) use self::defaults::{
     default_key_store, DEFAULT_CLEAR_INTERVAL, DEFAULT_CLIENT_REFRESH_RATE, DEFAULT_SHUTDOWN_GRACE,
     DEFAULT_TELEMETRY_PORT,
 };
+pub(crate) use self::defaults::derive_websocket_addr;
 #[cfg(test)]
-pub(crate) use self::defaults::{derive_websocket_addr, DEFAULT_GAS_MULTIPLIER, DEFAULT_MAX_GAS};
+pub(crate) use self::defaults::{DEFAULT_GAS_MULTIPLIER, DEFAULT_MAX_GAS};
 // `arke devnet` reads its own settings file and reports its problems in the same form.
 #[cfg(feature = "devnet")]
 pub(crate) use self::duration::format_duration;
 pub(crate) use self::duration::parse_duration;
+pub use self::endpoints::{CaFile, EndpointAddrs, EndpointsConfig};
 pub(crate) use self::errors::ConfigError;
 #[cfg(any(test, feature = "devnet"))]
 pub(crate) use self::errors::ConfigIssue;
@@ -133,6 +136,20 @@ pub struct ChainConfig {
     pub trust_threshold: TrustThreshold,
     /// ICS-23 proof specs of the chain's store.
     pub proof_specs: ProofSpecs,
+    /// Backup endpoints, their probing, and extra TLS trust roots.
+    pub endpoints: EndpointsConfig,
+}
+
+impl ChainConfig {
+    /// Every endpoint in order of preference: `rpc_addr` / `websocket_addr`, then the backups.
+    pub(crate) fn all_endpoints(&self) -> Vec<EndpointAddrs> {
+        let mut all = vec![EndpointAddrs {
+            rpc: self.rpc_addr.clone(),
+            websocket: self.websocket_addr.clone(),
+        }];
+        all.extend(self.endpoints.backups.iter().cloned());
+        all
+    }
 }
 
 /// `gas_price = { price = 0.025, denom = "stake" }`.

@@ -166,17 +166,16 @@ impl std::fmt::Debug for EventHub {
 }
 
 impl EventHub {
-    /// Starts the hub of `chain_id` with default [`EventHubOptions`]. See the module doc.
+    /// Starts the hub of `chain_id` with default [`EventHubOptions`]. See the module doc. The
+    /// websocket is that of `rpc`'s active endpoint, and follows it when failover moves it.
     pub fn spawn(
         rpc: RpcClient,
-        websocket_url: impl Into<String>,
         chain_id: impl Into<String>,
         start_height: Option<u64>,
         shutdown: CancellationToken,
     ) -> EventHub {
         Self::spawn_with(
             rpc,
-            websocket_url,
             chain_id,
             start_height,
             shutdown,
@@ -187,7 +186,6 @@ impl EventHub {
     /// Starts the hub of `chain_id` with `options`. Its tasks end when `shutdown` is cancelled.
     pub(crate) fn spawn_with(
         rpc: RpcClient,
-        websocket_url: impl Into<String>,
         chain_id: impl Into<String>,
         start_height: Option<u64>,
         shutdown: CancellationToken,
@@ -204,7 +202,7 @@ impl EventHub {
         let (push_tx, push_rx) = mpsc::channel(PUSH_QUEUE);
         let tasks = TaskTracker::new();
         let ws = WsTask {
-            url: websocket_url.into(),
+            rpc: rpc.clone(),
             shared: shared.clone(),
             pushes: push_tx,
             shutdown: shutdown.clone(),
