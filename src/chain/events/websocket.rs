@@ -62,7 +62,8 @@ impl WsTask {
             let (reason, healthy) = match end {
                 SessionEnd::Shutdown => return,
                 SessionEnd::Switched => {
-                    tracing::info!(chain = %chain, url = %self.rpc.active_websocket().1, "RPC endpoint switched; moving the event websocket");
+                    let url = crate::chain::rpc::redact(&self.rpc.active_websocket().1);
+                    tracing::info!(chain = %chain, %url, "RPC endpoint switched; moving the event websocket");
                     attempt = 0;
                     if self.pushes.send(Push::Disconnected).await.is_err() {
                         return;
@@ -106,18 +107,24 @@ impl WsTask {
         };
         tokio::select! {
             _ = switch => SessionEnd::Switched,
-            end = self.session_on(url.as_str()) => end,
+            end = self.session_on(&url) => end,
         }
     }
 
-    async fn session_on(&self, url: &str) -> SessionEnd {
+    async fn session_on(&self, url: &reqwest::Url) -> SessionEnd {
         let failed = |reason: String, healthy| SessionEnd::Failed { reason, healthy };
         let connector = Connector::Rustls(self.rpc.tls_config());
-        let connect =
-            tokio_tungstenite::connect_async_tls_with_config(url, None, false, Some(connector));
+        let connect = tokio_tungstenite::connect_async_tls_with_config(
+            url.as_str(),
+            None,
+            false,
+            Some(connector),
+        );
+        // Credentials in the URL never reach a log.
+        let shown = crate::chain::rpc::redact(url);
         let mut ws = match tokio::time::timeout(self.options.connect_timeout, connect).await {
-            Err(_) => return failed(format!("connecting to {url} timed out"), false),
-            Ok(Err(e)) => return failed(format!("connecting to {url}: {}", ws_error(&e)), false),
+            Err(_) => return failed(format!("connecting to {shown} timed out"), false),
+            Ok(Err(e)) => return failed(format!("connecting to {shown}: {}", ws_error(&e)), false),
             Ok(Ok((ws, _))) => ws,
         };
         for (id, query) in [

@@ -4,12 +4,13 @@
 //!
 //! # When the active endpoint changes
 //!
-//! - **On a failed request**: a transport error, a timeout, or an HTTP 429 / 5xx without a
-//!   JSON-RPC answer marks the endpoint down; if it was active, the first usable endpoint in
-//!   preference order becomes active (or the next one in the list when none is known usable).
-//!   A read is then retried once on each other endpoint before its error is returned; a
-//!   broadcast is not retried (its caller decides), it only goes to the new active endpoint
-//!   next time. A JSON-RPC error is an answer and changes nothing.
+//! - **On a failed request**: a transport error, a TLS failure, a timeout, or an HTTP 429 / 5xx
+//!   without a JSON-RPC answer marks the endpoint down; if it was active, the first usable
+//!   endpoint in preference order becomes active. A read is then retried once on each other
+//!   endpoint before its error is returned, and the first that answers becomes active if the
+//!   active one is down (so with every endpoint down nothing flaps, and the first to come back
+//!   takes the traffic); a broadcast is not retried (its caller decides), it only goes to the
+//!   new active endpoint next time. A JSON-RPC error is an answer and changes nothing.
 //! - **On a probe round** ([`super::RpcClient::watch_endpoints`], every `probe_interval`): every
 //!   endpoint's `/status` is asked. An endpoint is *usable* when it answered, serves the
 //!   configured chain, is not catching up, and is at most `max_lag` blocks behind the highest
@@ -188,17 +189,25 @@ impl Endpoints {
         (0..self.list.len()).find(|&i| self.unusable_reason(all, i).is_none())
     }
 
-    /// A request to endpoint `i` answered (possibly with a JSON-RPC error).
+    /// A request to endpoint `i` answered (possibly with a JSON-RPC error). When the active
+    /// endpoint is down and `i` is another one, `i` becomes active.
     pub(super) fn succeeded(&self, i: usize) {
-        let mut h = lock(&self.list[i].health);
-        if h.down {
-            tracing::info!(chain = %self.chain, endpoint = %self.list[i].label, "RPC endpoint answers again");
+        {
+            let mut h = lock(&self.list[i].health);
+            if h.down {
+                tracing::info!(chain = %self.chain, endpoint = %self.list[i].label, "RPC endpoint answers again");
+            }
+            h.down = false;
         }
-        h.down = false;
+        let active = self.active();
+        if active != i && lock(&self.list[active].health).down {
+            self.switch(active, i, "error");
+        }
     }
 
     /// A request to endpoint `i` failed with `error`, an endpoint failure: marks it down and,
-    /// when it was active, moves to another endpoint.
+    /// when it was active, moves to the first usable endpoint (none known usable: it stays, and
+    /// requests still try the others in turn).
     pub(super) fn failed(&self, i: usize, error: &RpcError) {
         {
             let mut h = lock(&self.list[i].health);
@@ -210,13 +219,7 @@ impl Endpoints {
             return;
         }
         let all = self.all_health();
-        let next = self.first_usable(&all).or_else(|| {
-            // None known usable: try the next one that serves the right chain, in order.
-            (1..self.list.len())
-                .map(|k| (i + k) % self.list.len())
-                .find(|&j| all[j].wrong_chain.is_none())
-        });
-        if let Some(j) = next.filter(|&j| j != i) {
+        if let Some(j) = self.first_usable(&all).filter(|&j| j != i) {
             self.switch(i, j, "error");
         }
     }
@@ -348,7 +351,7 @@ impl Endpoints {
 }
 
 /// `url` without its user name and password (an endpoint's credentials never reach a log).
-pub(super) fn redact(url: &Url) -> String {
+pub(crate) fn redact(url: &Url) -> String {
     if url.username().is_empty() && url.password().is_none() {
         return url.to_string();
     }

@@ -39,7 +39,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::{ChainConfig, EndpointAddrs};
 use endpoints::{Endpoint, Endpoints};
 
-pub(crate) use endpoints::{EndpointStatus, NodeStatus, Probe};
+pub(crate) use endpoints::{redact, EndpointStatus, NodeStatus, Probe};
 pub(crate) use envelope::decode_response;
 pub(crate) use error::RpcError;
 pub(crate) use methods::Order;
