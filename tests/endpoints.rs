@@ -83,7 +83,11 @@ impl Daemon {
             .timeout(Duration::from_secs(10))
             .build()
             .ok()?;
-        let r = client.get(format!("{}{path}", self.base)).send().await.ok()?;
+        let r = client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .ok()?;
         let status = r.status().as_u16();
         Some((status, r.text().await.ok()?))
     }
@@ -91,9 +95,14 @@ impl Daemon {
     /// `arke_rpc_requests_total` of `method` to `endpoint`.
     async fn requests_to(&self, endpoint: &str, method: &str) -> f64 {
         let (_, text) = self.get_text("/metrics").await.expect("/metrics");
-        let (e, m) = (format!("endpoint=\"{endpoint}\""), format!("method=\"{method}\""));
+        let (e, m) = (
+            format!("endpoint=\"{endpoint}\""),
+            format!("method=\"{method}\""),
+        );
         text.lines()
-            .filter(|l| l.starts_with("arke_rpc_requests_total{") && l.contains(&e) && l.contains(&m))
+            .filter(|l| {
+                l.starts_with("arke_rpc_requests_total{") && l.contains(&e) && l.contains(&m)
+            })
             .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
             .sum()
     }
@@ -191,7 +200,10 @@ fn harness(chains: ConnectedChains, tag: &str, edit: impl Fn(String) -> String) 
 
 /// Adds `line` to both chain tables of a pair config text.
 fn in_both_chains(text: String, line: &str) -> String {
-    text.replace("rpc_timeout = \"5s\"\n", &format!("rpc_timeout = \"5s\"\n{line}\n"))
+    text.replace(
+        "rpc_timeout = \"5s\"\n",
+        &format!("rpc_timeout = \"5s\"\n{line}\n"),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -204,7 +216,10 @@ async fn relays_over_https_and_wss_with_the_test_ca_and_says_why_without_it() {
         c.tls = Some(certs.files());
         c
     };
-    let (a, b) = (chain_with(tls("tls-1")).await, chain_with(tls("tls-2")).await);
+    let (a, b) = (
+        chain_with(tls("tls-1")).await,
+        chain_with(tls("tls-2")).await,
+    );
     assert!(a.devnet.rpc_url().starts_with("https://"));
     let chains = connect(a, b).await;
     let ca = certs.ca_cert.display().to_string();
@@ -240,8 +255,13 @@ async fn relays_over_https_and_wss_with_the_test_ca_and_says_why_without_it() {
     let state = daemon.get("/state").await.expect("/state").1;
     for id in ["tls-1", "tls-2"] {
         let c = chain_state(&state, id);
-        assert_eq!(c["websocket_reconnects"], 0, "websocket of {id} churned: {c}");
-        let ws = c["endpoints"][0]["websocket_addr"].as_str().unwrap_or_default();
+        assert_eq!(
+            c["websocket_reconnects"], 0,
+            "websocket of {id} churned: {c}"
+        );
+        let ws = c["endpoints"][0]["websocket_addr"]
+            .as_str()
+            .unwrap_or_default();
         assert!(ws.starts_with("wss://127.0.0.1:"), "{c}");
     }
     let (code, health) = daemon.get("/health").await.expect("/health");
@@ -419,15 +439,23 @@ async fn starts_while_both_chains_are_down_and_relays_once_they_come_up() {
             code == 503 && body["status"] == "starting"
         })
         .await;
-    daemon.stop().await.expect("SIGTERM while waiting exits cleanly");
+    daemon
+        .stop()
+        .await
+        .expect("SIGTERM while waiting exits cleanly");
     let sent = notifications(&socket);
     assert!(
-        sent.iter().any(|n| n.starts_with("STATUS=waiting for chains: chain devnet-1")
-            && n.contains("EXTEND_TIMEOUT_USEC=")),
+        sent.iter().any(
+            |n| n.starts_with("STATUS=waiting for chains: chain devnet-1")
+                && n.contains("EXTEND_TIMEOUT_USEC=")
+        ),
         "{sent:?}"
     );
     assert!(!sent.iter().any(|n| n.contains("READY=1")), "{sent:?}");
-    assert!(sent.last().is_some_and(|n| n.starts_with("STOPPING=1")), "{sent:?}");
+    assert!(
+        sent.last().is_some_and(|n| n.starts_with("STOPPING=1")),
+        "{sent:?}"
+    );
 
     // Started while down, relays once both chains are up.
     let daemon = Daemon::start(h.config.clone(), keys(&h.chains), notifier());
@@ -454,7 +482,8 @@ async fn starts_while_both_chains_are_down_and_relays_once_they_come_up() {
         .await;
     let sent = notifications(&socket);
     assert!(
-        sent.iter().any(|n| n.starts_with("READY=1\nSTATUS=relaying 1 channels")),
+        sent.iter()
+            .any(|n| n.starts_with("READY=1\nSTATUS=relaying 1 channels")),
         "{sent:?}"
     );
     daemon.stop().await.expect("clean stop");

@@ -163,19 +163,31 @@ max_endpoint_lag = 3"#,
         assert_eq!(
             all,
             [
-                ("https://rpc-1.example.com/", "wss://rpc-1.example.com/websocket"),
-                ("https://rpc-2.example.com/cosmos/", "wss://rpc-2.example.com/cosmos/websocket"),
+                (
+                    "https://rpc-1.example.com/",
+                    "wss://rpc-1.example.com/websocket"
+                ),
+                (
+                    "https://rpc-2.example.com/cosmos/",
+                    "wss://rpc-2.example.com/cosmos/websocket"
+                ),
                 ("http://10.0.0.3:26657/", "ws://10.0.0.3:26657/websocket"),
             ]
             .map(|(r, w)| (r.to_string(), w.to_string()))
         );
-        assert_eq!(a.endpoints.probe_interval, std::time::Duration::from_secs(2));
+        assert_eq!(
+            a.endpoints.probe_interval,
+            std::time::Duration::from_secs(2)
+        );
         assert_eq!(a.endpoints.max_lag, 3);
         assert!(a.endpoints.ca_file.is_none());
         // Defaults: no backups.
         let b = &c.chains.b;
         assert_eq!(b.all_endpoints().len(), 1);
-        assert_eq!(b.endpoints.probe_interval, super::DEFAULT_ENDPOINT_PROBE_INTERVAL);
+        assert_eq!(
+            b.endpoints.probe_interval,
+            super::DEFAULT_ENDPOINT_PROBE_INTERVAL
+        );
 
         let c = with_a(
             &dir,

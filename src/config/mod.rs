@@ -24,6 +24,7 @@ use std::time::Duration;
 use reqwest::Url;
 use serde::Deserialize;
 
+pub(crate) use self::defaults::derive_websocket_addr;
 #[cfg(feature = "devnet")]
 pub(crate) use self::defaults::resolve_path;
 pub use self::defaults::DEFAULT_MAX_TX_SIZE;
@@ -31,7 +32,6 @@ pub(crate) use self::defaults::{
     default_key_store, DEFAULT_CLEAR_INTERVAL, DEFAULT_CLIENT_REFRESH_RATE, DEFAULT_SHUTDOWN_GRACE,
     DEFAULT_TELEMETRY_PORT,
 };
-pub(crate) use self::defaults::derive_websocket_addr;
 #[cfg(test)]
 pub(crate) use self::defaults::{DEFAULT_GAS_MULTIPLIER, DEFAULT_MAX_GAS};
 // `arke devnet` reads its own settings file and reports its problems in the same form.

@@ -413,7 +413,10 @@ impl Checker<'_, '_> {
                 continue;
             };
             if seen.contains(&rpc) {
-                self.issue(&key, format!("{rpc} is listed twice among the chain's endpoints"));
+                self.issue(
+                    &key,
+                    format!("{rpc} is listed twice among the chain's endpoints"),
+                );
                 continue;
             }
             seen.push(rpc.clone());

@@ -133,7 +133,10 @@ mod tests {
         let path = dir.join("notify.sock");
         let server = UnixDatagram::bind(&path).expect("bind");
         let n = Notifier::new(path.to_string_lossy().into_owned());
-        n.waiting("waiting for chains: chain a: refused", Duration::from_secs(61));
+        n.waiting(
+            "waiting for chains: chain a: refused",
+            Duration::from_secs(61),
+        );
         n.ready("relaying 1 channel");
         n.watchdog();
         n.stopping();

@@ -331,10 +331,9 @@ impl Endpoints {
                 let problem = match reason {
                     None => None,
                     Some("error") => h.last_error.clone(),
-                    Some("wrong_chain") => h
-                        .wrong_chain
-                        .as_ref()
-                        .map(|c| format!("serves chain {c}")),
+                    Some("wrong_chain") => {
+                        h.wrong_chain.as_ref().map(|c| format!("serves chain {c}"))
+                    }
                     Some(r) => Some(r.replace('_', " ")),
                 };
                 EndpointStatus {

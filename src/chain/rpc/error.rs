@@ -18,7 +18,10 @@ pub enum RpcError {
         detail: String,
     },
     /// The TLS handshake failed (an untrusted or invalid certificate, a protocol mismatch).
-    #[error("{method} on {endpoint}: TLS handshake failed: {reason} ({})", super::tls::TLS_HINT)]
+    #[error(
+        "{method} on {endpoint}: TLS handshake failed: {reason} ({})",
+        super::tls::TLS_HINT
+    )]
     Tls {
         /// The endpoint URL.
         endpoint: String,

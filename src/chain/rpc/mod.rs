@@ -141,7 +141,8 @@ impl RpcClient {
         max_lag: u64,
     ) -> Result<Self, RpcError> {
         let first = addrs.first().map(|a| endpoints::redact(&a.rpc));
-        let invalid = |endpoint: String, reason: String| RpcError::InvalidEndpoint { endpoint, reason };
+        let invalid =
+            |endpoint: String, reason: String| RpcError::InvalidEndpoint { endpoint, reason };
         let Some(first) = first else {
             return Err(invalid(String::new(), "no endpoint given".into()));
         };
@@ -151,7 +152,8 @@ impl RpcClient {
                 "max_concurrent_requests must be at least 1".into(),
             ));
         }
-        let tls = tls::client_config(extra_roots).map_err(|reason| invalid(first.clone(), reason))?;
+        let tls =
+            tls::client_config(extra_roots).map_err(|reason| invalid(first.clone(), reason))?;
         let mut list = Vec::with_capacity(addrs.len());
         for a in addrs {
             let label = endpoints::redact(&a.rpc);

@@ -343,7 +343,8 @@ async fn fake_node(network: &'static str, height: u64) -> FakeNode {
                 served.fetch_add(1, Ordering::SeqCst);
                 let req: Value = serde_json::from_slice(&body).unwrap();
                 let result = status_result(network, h.load(Ordering::SeqCst));
-                let out = json!({ "jsonrpc": "2.0", "id": req["id"], "result": result }).to_string();
+                let out =
+                    json!({ "jsonrpc": "2.0", "id": req["id"], "result": result }).to_string();
                 let resp = format!(
                     "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{out}",
                     out.len()
@@ -403,7 +404,10 @@ async fn a_failed_endpoint_fails_over_and_traffic_returns_after_healthy_probes()
     client.status().await.unwrap();
     assert_eq!(preferred.served.load(Ordering::SeqCst), before);
     let statuses = client.endpoint_statuses();
-    assert!(!statuses[0].usable && statuses[0].problem.is_some(), "{statuses:?}");
+    assert!(
+        !statuses[0].usable && statuses[0].problem.is_some(),
+        "{statuses:?}"
+    );
     assert!(statuses[1].active && statuses[1].usable, "{statuses:?}");
 
     // Back: one good probe is not enough, RETURN_STREAK are.

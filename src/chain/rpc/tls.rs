@@ -74,7 +74,9 @@ pub(crate) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
     parts.join(": ")
 }
 
-fn inner<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a (dyn std::error::Error + 'static)> {
+fn inner<'a>(
+    e: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a (dyn std::error::Error + 'static)> {
     if let Some(io) = e.downcast_ref::<std::io::Error>() {
         if let Some(wrapped) = io.get_ref() {
             return Some(wrapped);
