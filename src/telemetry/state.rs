@@ -171,7 +171,7 @@ impl DaemonState {
     }
 
     /// Why the daemon is still starting, if it is.
-    pub fn starting(&self) -> Option<String> {
+    pub(crate) fn starting(&self) -> Option<String> {
         lock(&self.starting).clone()
     }
 

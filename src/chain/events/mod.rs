@@ -1,7 +1,9 @@
 //! The event hub of one chain: one websocket connection to CometBFT's `/websocket` with two
 //! subscriptions (`tm.event='NewBlock'` and `tm.event='Tx'`), demultiplexed to per-channel
 //! receivers, with a polling fallback over `block_results` that fills every height gap after a
-//! dropped subscription or a restart, so no packet event is missed and none is seen twice.
+//! dropped subscription or a restart, so no packet event is missed and none is seen twice. The
+//! websocket is that of the RPC client's active endpoint (`ws://` or `wss://` with the chain's TLS
+//! trust) and moves with it when the client fails over.
 //!
 //! # Shape
 //!
