@@ -62,6 +62,7 @@ fn chain_config(chain: &TestChain, label: &str) -> ChainConfig {
         trusting_period: None,
         trust_threshold: TrustThreshold::default(),
         proof_specs: ProofSpecs::default(),
+        endpoints: Default::default(),
     }
 }
 

@@ -10,6 +10,7 @@
 
 mod defaults;
 mod duration;
+mod endpoints;
 mod errors;
 mod filter;
 mod raw;
@@ -23,6 +24,7 @@ use std::time::Duration;
 use reqwest::Url;
 use serde::Deserialize;
 
+pub(crate) use self::defaults::derive_websocket_addr;
 #[cfg(feature = "devnet")]
 pub(crate) use self::defaults::resolve_path;
 pub use self::defaults::DEFAULT_MAX_TX_SIZE;
@@ -31,11 +33,12 @@ pub(crate) use self::defaults::{
     DEFAULT_TELEMETRY_PORT,
 };
 #[cfg(test)]
-pub(crate) use self::defaults::{derive_websocket_addr, DEFAULT_GAS_MULTIPLIER, DEFAULT_MAX_GAS};
+pub(crate) use self::defaults::{DEFAULT_GAS_MULTIPLIER, DEFAULT_MAX_GAS};
 // `arke devnet` reads its own settings file and reports its problems in the same form.
 #[cfg(feature = "devnet")]
 pub(crate) use self::duration::format_duration;
 pub(crate) use self::duration::{parse_duration, HumanDuration};
+pub use self::endpoints::{CaFile, EndpointAddrs, EndpointsConfig};
 pub(crate) use self::errors::ConfigError;
 pub(crate) use self::errors::ConfigIssue;
 pub(crate) use self::filter::{ChannelFilter, FilterPolicy, Pattern};
@@ -132,6 +135,20 @@ pub struct ChainConfig {
     pub trust_threshold: TrustThreshold,
     /// ICS-23 proof specs of the chain's store.
     pub proof_specs: ProofSpecs,
+    /// Backup endpoints, their probing, and extra TLS trust roots.
+    pub endpoints: EndpointsConfig,
+}
+
+impl ChainConfig {
+    /// Every endpoint in order of preference: `rpc_addr` / `websocket_addr`, then the backups.
+    pub(crate) fn all_endpoints(&self) -> Vec<EndpointAddrs> {
+        let mut all = vec![EndpointAddrs {
+            rpc: self.rpc_addr.clone(),
+            websocket: self.websocket_addr.clone(),
+        }];
+        all.extend(self.endpoints.backups.iter().cloned());
+        all
+    }
 }
 
 /// `gas_price = { price = 0.025, denom = "stake" }`.

@@ -46,6 +46,12 @@ pub(super) struct RawChain {
     pub(super) trusting_period: Option<String>,
     pub(super) trust_threshold: Option<String>,
     pub(super) proof_specs: Option<String>,
+    // Failover and TLS (`super::endpoints`).
+    pub(super) backup_rpc_addrs: Option<Vec<String>>,
+    pub(super) backup_websocket_addrs: Option<Vec<String>>,
+    pub(super) endpoint_probe_interval: Option<String>,
+    pub(super) max_endpoint_lag: Option<u64>,
+    pub(super) ca_file: Option<String>,
 }
 
 #[derive(Deserialize, Default)]

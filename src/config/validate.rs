@@ -14,6 +14,10 @@ use super::defaults::{
     DEFAULT_MAX_BLOCK_TIME, DEFAULT_MAX_CONCURRENT_REQUESTS, DEFAULT_MAX_GAS, DEFAULT_MAX_MSG_NUM,
     DEFAULT_MAX_TX_SIZE, DEFAULT_RPC_TIMEOUT, DEFAULT_SHUTDOWN_GRACE, MAX_TX_SIZE_LIMIT,
 };
+use super::endpoints::{
+    CaFile, EndpointAddrs, EndpointsConfig, DEFAULT_ENDPOINT_PROBE_INTERVAL,
+    DEFAULT_MAX_ENDPOINT_LAG,
+};
 use super::errors::{deserialize_issue, ConfigError, ConfigIssue};
 use super::raw::{RawChain, RawConfig, RawRelay, RawTelemetry};
 use super::source::SourceMap;
@@ -366,6 +370,8 @@ impl Checker<'_, '_> {
             }
         };
 
+        let endpoints = self.endpoints(label, &raw, rpc_addr.as_ref(), base_dir);
+
         if self.issues.len() != before {
             return None;
         }
@@ -389,7 +395,90 @@ impl Checker<'_, '_> {
             trusting_period,
             trust_threshold,
             proof_specs,
+            endpoints,
         })
+    }
+
+    /// `backup_rpc_addrs`, `backup_websocket_addrs`, `endpoint_probe_interval`,
+    /// `max_endpoint_lag` and `ca_file` of chain `label`.
+    fn endpoints(
+        &mut self,
+        label: &str,
+        raw: &RawChain,
+        rpc_addr: Option<&Url>,
+        base_dir: &Path,
+    ) -> EndpointsConfig {
+        let k = |field: &str| format!("chains.{label}.{field}");
+        let rpcs = raw.backup_rpc_addrs.as_deref().unwrap_or_default();
+        let sockets = raw.backup_websocket_addrs.as_deref();
+        if let Some(ws) = sockets {
+            if ws.len() != rpcs.len() {
+                self.issue(
+                    &k("backup_websocket_addrs"),
+                    format!(
+                        "has {} entries but backup_rpc_addrs has {}; give one websocket per backup (or none to derive them)",
+                        ws.len(),
+                        rpcs.len()
+                    ),
+                );
+            }
+        }
+        let mut backups = Vec::new();
+        let mut seen: Vec<Url> = rpc_addr.cloned().into_iter().collect();
+        for (i, text) in rpcs.iter().enumerate() {
+            let key = format!("{}[{i}]", k("backup_rpc_addrs"));
+            let Some(rpc) = self.url(&key, text, &["http", "https"]) else {
+                continue;
+            };
+            if seen.contains(&rpc) {
+                self.issue(
+                    &key,
+                    format!("{rpc} is listed twice among the chain's endpoints"),
+                );
+                continue;
+            }
+            seen.push(rpc.clone());
+            let websocket = match sockets.and_then(|s| s.get(i)) {
+                Some(ws) => {
+                    let key = format!("{}[{i}]", k("backup_websocket_addrs"));
+                    self.url(&key, ws, &["ws", "wss"])
+                }
+                None => derive_websocket_addr(&rpc)
+                    .map_err(|e| self.issue(&key, e))
+                    .ok(),
+            };
+            if let Some(websocket) = websocket {
+                backups.push(EndpointAddrs { rpc, websocket });
+            }
+        }
+        let probe_interval = self.positive_duration(
+            &k("endpoint_probe_interval"),
+            raw.endpoint_probe_interval.as_deref(),
+            DEFAULT_ENDPOINT_PROBE_INTERVAL,
+        );
+        let max_lag = raw.max_endpoint_lag.unwrap_or(DEFAULT_MAX_ENDPOINT_LAG);
+        let ca_file = match raw.ca_file.as_deref() {
+            None => None,
+            Some(t) if t.trim().is_empty() => {
+                self.issue(&k("ca_file"), "must not be empty");
+                None
+            }
+            Some(t) => match resolve_path(t, base_dir) {
+                None => {
+                    self.issue(&k("ca_file"), "cannot expand `~`: HOME is not set");
+                    None
+                }
+                Some(path) => CaFile::load(&path)
+                    .map_err(|e| self.issue(&k("ca_file"), e))
+                    .ok(),
+            },
+        };
+        EndpointsConfig {
+            backups,
+            probe_interval,
+            max_lag,
+            ca_file,
+        }
     }
 
     fn relay(&mut self, raw: RawRelay) -> RelayConfig {

@@ -55,6 +55,8 @@ const TX_FAIL_LABELS: &[&str] = &["chain", "counterparty", "cause"];
 const RPC_LABELS: &[&str] = &["endpoint", "method"];
 const RPC_ERROR_LABELS: &[&str] = &["endpoint", "method", "kind"];
 const ENDPOINT_LABELS: &[&str] = &["endpoint"];
+const CHAIN_ENDPOINT_LABELS: &[&str] = &["chain", "endpoint"];
+const ENDPOINT_SWITCH_LABELS: &[&str] = &["chain", "from", "to", "reason"];
 const CHAIN_LABELS: &[&str] = &["chain"];
 const CLIENT_LABELS: &[&str] = &["chain", "counterparty", "client"];
 const WALLET_LABELS: &[&str] = &["chain", "address", "denom"];
@@ -143,6 +145,12 @@ pub(crate) struct Metrics {
     pub(crate) rpc_semaphore_wait: Arc<HistogramVec>,
     /// Websocket reconnects.
     pub(crate) websocket_reconnects: Arc<CounterVec>,
+    /// 1 for the endpoint a chain's requests go to, 0 for its other endpoints.
+    pub(crate) rpc_endpoint_active: Arc<GaugeVec>,
+    /// Latest height each endpoint reported to the failover probe.
+    pub(crate) rpc_endpoint_height: Arc<GaugeVec>,
+    /// Changes of a chain's active endpoint, by reason.
+    pub(crate) rpc_endpoint_switches: Arc<CounterVec>,
     /// Signer balance.
     pub(crate) wallet_balance: Arc<GaugeVec>,
     /// Worker restarts.
@@ -293,6 +301,21 @@ impl Metrics {
                 "arke_websocket_reconnects_total",
                 "Event websocket sessions lost (each is followed by a reconnect).",
                 CHAIN_LABELS,
+            ),
+            rpc_endpoint_active: r.gauge(
+                "arke_rpc_endpoint_active",
+                "1 for the RPC endpoint the chain's requests and event websocket use, 0 for its other endpoints.",
+                CHAIN_ENDPOINT_LABELS,
+            ),
+            rpc_endpoint_height: r.gauge(
+                "arke_rpc_endpoint_height",
+                "Latest block height each RPC endpoint reported to the failover probe.",
+                CHAIN_ENDPOINT_LABELS,
+            ),
+            rpc_endpoint_switches: r.counter(
+                "arke_rpc_endpoint_switches_total",
+                "Changes of a chain's active RPC endpoint (reason = error, lagging, catching_up, wrong_chain, recovered).",
+                ENDPOINT_SWITCH_LABELS,
             ),
             wallet_balance: r.gauge(
                 "arke_wallet_balance",
