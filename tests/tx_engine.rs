@@ -16,7 +16,7 @@ use std::time::Duration;
 use arke::chain::query::IbcQuerier;
 use arke::chain::rpc::RpcClient;
 use arke::chain::types::{RelayItem, RelayKind};
-use arke::config::{ChainConfig, GasPrice, ProofSpecs, TrustThreshold};
+use arke::config::{ChainConfig, DynamicGasPrice, GasPrice, ProofSpecs, TrustThreshold};
 use arke::tx::engine::{Outcome, TxEngine};
 use cosmos::events::events_of;
 use cosmos::Coin;
@@ -54,6 +54,10 @@ fn chain_config(chain: &TestChain, label: &str) -> ChainConfig {
         },
         gas_multiplier: 1.3,
         max_gas: 40_000_000,
+        dynamic_gas_price: DynamicGasPrice::default(),
+        default_gas: 100_000,
+        fee_granter: None,
+        memo_prefix: None,
         max_msg_num: 16,
         max_tx_size: arke::config::DEFAULT_MAX_TX_SIZE,
         max_concurrent_requests: 16,
