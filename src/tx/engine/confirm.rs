@@ -1,6 +1,7 @@
 //! Asynchronous confirmation: a task per broadcast tx polls `/tx` by hash until the tx is in a
 //! block, lost (its sequence was used by another tx, or the timeout passed) or moot (every
-//! item's effect is on chain already), and settles its waiters.
+//! item's effect is on chain already), and settles its waiters. A tx in a block has paid its fee
+//! (even when its messages failed), which `arke_fees_paid_total` counts.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -18,8 +19,15 @@ use super::Outcome;
 
 impl Submitter {
     /// Follows the tx in a task of the confirmation set and settles its waiters.
-    pub(super) fn confirm(&mut self, plan: TxPlan, hash: String, sequence: u64) {
+    pub(super) fn confirm(
+        &mut self,
+        plan: TxPlan,
+        hash: String,
+        sequence: u64,
+        fee: Option<cosmos::Coin>,
+    ) {
         let watch = TxWatch {
+            fee,
             counterparty: self.counterparty.chain_id().to_string(),
             submitted: Instant::now(),
             host: self.host.clone(),
@@ -45,6 +53,8 @@ struct TxWatch {
     address: String,
     sequence: u64,
     hash: String,
+    /// The fee the tx was signed with (paid once it is in a block, whatever its result).
+    fee: Option<cosmos::Coin>,
     poll: Duration,
     timeout: Duration,
 }
@@ -69,6 +79,10 @@ impl TxWatch {
         let chains = [self.host.chain_id(), self.counterparty.as_str()];
         match self.follow(&effects).await {
             Fate::Included(tx) => {
+                if let Some(fee) = &self.fee {
+                    let amount = u64::try_from(fee.amount).unwrap_or(u64::MAX);
+                    m.fees_paid.inc_by(&[chains[0], &fee.denom], amount);
+                }
                 let height = tx.height.value();
                 let result = &tx.tx_result;
                 if result.code.is_ok() {
