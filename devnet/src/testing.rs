@@ -436,8 +436,22 @@ pub struct ConnectedChains {
 impl ConnectedChains {
     /// Starts `devnet-1` and `devnet-2` with `block_time` and opens a channel (ordered or not).
     pub async fn start(block_time: Duration, ordered: bool) -> Result<Self, String> {
-        let a = TestChain::start("devnet-1", block_time).await?;
-        let b = TestChain::start("devnet-2", block_time).await?;
+        let config = |id: &str| {
+            let mut c = crate::launch::DevnetConfig::for_tests(id);
+            c.block_time = block_time;
+            c
+        };
+        Self::start_with(config("devnet-1"), config("devnet-2"), ordered).await
+    }
+
+    /// Starts chains of `a` and `b` (their fee markets, latencies, …) and opens a channel.
+    pub async fn start_with(
+        a: crate::launch::DevnetConfig,
+        b: crate::launch::DevnetConfig,
+        ordered: bool,
+    ) -> Result<Self, String> {
+        let a = TestChain::start_with(a).await?;
+        let b = TestChain::start_with(b).await?;
         let client_a = create_client(&a, &b).await?;
         let client_b = create_client(&b, &a).await?;
         let (connection_a, connection_b) = open_connection(&a, &b, &client_a, &client_b).await?;

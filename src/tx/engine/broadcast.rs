@@ -67,7 +67,8 @@ impl Submitter {
                     items = plan.items.len(),
                     "broadcast tx"
                 );
-                return self.confirm(plan, hash, sequence, fee);
+                let priced_at = self.pricer.is_dynamic().then_some(price.price);
+                return self.confirm(plan, hash, sequence, fee, priced_at);
             }
             let (codespace, log) = (response.codespace.as_str(), response.log.as_str());
             let cause = crate::telemetry::metrics::tx_failure_cause(code, codespace, log);

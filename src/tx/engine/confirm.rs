@@ -1,6 +1,8 @@
 //! Asynchronous confirmation: a task per broadcast tx polls `/tx` by hash until the tx is in a
 //! block, lost (its sequence was used by another tx, or the timeout passed) or moot (every
-//! item's effect is on chain already), and settles its waiters. A tx in a block has paid its fee
+//! item's effect is on chain already), and settles its waiters. Under a fee market, a tx whose
+//! price fell below the chain's base price before it was included is lost too (the mempool's
+//! re-check evicts it). A tx in a block has paid its fee
 //! (even when its messages failed), which `arke_fees_paid_total` counts.
 
 use std::collections::BTreeMap;
@@ -25,9 +27,11 @@ impl Submitter {
         hash: String,
         sequence: u64,
         fee: Option<cosmos::Coin>,
+        priced_at: Option<f64>,
     ) {
         let watch = TxWatch {
             fee,
+            priced_at,
             counterparty: self.counterparty.chain_id().to_string(),
             submitted: Instant::now(),
             host: self.host.clone(),
@@ -55,6 +59,8 @@ struct TxWatch {
     hash: String,
     /// The fee the tx was signed with (paid once it is in a block, whatever its result).
     fee: Option<cosmos::Coin>,
+    /// With a dynamic gas price, the price the tx was signed at.
+    priced_at: Option<f64>,
     poll: Duration,
     timeout: Duration,
 }
@@ -183,6 +189,9 @@ impl TxWatch {
                     )));
                 }
             }
+            if verdict.is_none() {
+                verdict = self.priced_out().await;
+            }
             if verdict.is_none()
                 && polls >= 4
                 && !effects.is_empty()
@@ -200,6 +209,23 @@ impl TxWatch {
                 };
             }
         }
+    }
+}
+
+impl TxWatch {
+    /// With a dynamic gas price: whether the chain's base price rose above the tx's since it
+    /// was accepted. A fee market's mempool re-checks its txs after each block and evicts those
+    /// whose fee no longer pays the base price, so such a tx (not in a block yet) is lost.
+    async fn priced_out(&self) -> Option<Fate> {
+        let paid = self.priced_at?;
+        let denom = &self.fee.as_ref()?.denom;
+        let base = self.host.base_gas_price(denom, None).await.ok()?;
+        (base.price > paid).then(|| {
+            Fate::Lost(format!(
+                "tx {} was priced out: the base gas price {} is above its {paid}",
+                self.hash, base.price
+            ))
+        })
     }
 }
 

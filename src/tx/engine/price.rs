@@ -57,6 +57,11 @@ impl Pricer {
         }
     }
 
+    /// Whether the price follows the chain's.
+    pub(super) fn is_dynamic(&self) -> bool {
+        self.dynamic.enabled
+    }
+
     /// The price to sign with now.
     pub(super) fn current(&self) -> GasPrice {
         match (&self.base, self.dynamic.enabled) {
