@@ -3,7 +3,8 @@
 //!   a second submission of a received packet is `Redundant`, the acknowledgements relayed back
 //!   clear the commitments, and the engine stops when its token is cancelled;
 //! - two engines signing with the same key race on the same packets: every packet is received
-//!   exactly once and no outcome is a failure (sequence mismatches are recovered).
+//!   exactly once and no outcome is a failure (sequence mismatches are recovered, and none sends
+//!   a tx at `default_gas`).
 //!
 //! Every wait is bounded; nothing asserts on timing.
 
@@ -334,6 +335,20 @@ async fn two_engines_with_one_key_race_without_failures() {
     }
     let after = chains.b.balance(&receiver, &voucher(&chains)).unwrap();
     assert_eq!(after - before, 24 * 3, "every packet received exactly once");
+    // The race shows in simulations as sequence mismatches, which resynchronise the sequence:
+    // no tx falls back to default_gas for it.
+    let fallbacks = support::metric(
+        "arke_txs_default_gas_total",
+        &[("chain", "devnet-2"), ("cause", "sequence_mismatch")],
+    );
+    assert_eq!(fallbacks, 0.0);
+    eprintln!(
+        "simulations answered with a sequence mismatch: {}",
+        support::metric(
+            "arke_simulation_failures_total",
+            &[("chain", "devnet-2"), ("cause", "sequence_mismatch")]
+        )
+    );
 
     shutdown.cancel();
     bounded("engine 1 stops", task_1).await.unwrap();

@@ -235,3 +235,39 @@ impl Submitter {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn simulation_causes() {
+        let abci = |code: u32, log: &str| QueryError::Abci {
+            chain: "c".into(),
+            path: "/cosmos.tx.v1beta1.Service/Simulate".into(),
+            code,
+            log: log.into(),
+        };
+        let mismatch = "account sequence mismatch, expected 5, got 4: incorrect account sequence";
+        assert_eq!(simulation_cause(&abci(32, mismatch)), "sequence_mismatch");
+        assert_eq!(simulation_cause(&abci(1, mismatch)), "sequence_mismatch");
+        assert_eq!(
+            simulation_cause(&abci(2, "client state height")),
+            "rejected"
+        );
+        let decode = QueryError::Decode {
+            chain: "c".into(),
+            what: "no gas info".into(),
+        };
+        assert_eq!(simulation_cause(&decode), "decode");
+        let mut seen = OverMaxGas::default();
+        let effect = Effect {
+            received: true,
+            port: "transfer".into(),
+            channel: "channel-0".into(),
+            sequence: 1,
+        };
+        assert!(seen.first(&effect));
+        assert!(!seen.first(&effect), "warned once");
+    }
+}
