@@ -6,7 +6,8 @@
 //!   sequence race, and fees per packet stay within 10 % of the same traffic without delay;
 //! - a `fee_granter`'s grant pays the fees (the relayer's balance does not move) and
 //!   `memo_prefix` leads every memo;
-//! - a single message above `max_gas` is not broadcast (nothing paid, counted).
+//! - a single message above `max_gas`, or one the chain refuses in simulation, is not broadcast
+//!   (nothing paid, counted).
 //!
 //! Every chain of this file has its own id, so the process-wide metrics of one test are not
 //! another's. Every wait is bounded; nothing asserts on timing.
@@ -230,6 +231,26 @@ async fn a_single_message_above_max_gas_is_not_broadcast() {
         }
         assert_eq!(over() - before, f64::from(attempt));
     }
+    // A message set the chain refuses in simulation would fail in its block: not sent either.
+    let doomed = transfer_msg(
+        &relayer,
+        &chains.a.address(&chains.a.user),
+        "channel-99",
+        &Coin::new("stake", 1),
+        None,
+        u64::MAX / 2,
+    );
+    match support::bounded(WAIT, "submit_msgs", engine.submit_msgs(vec![doomed])).await {
+        Outcome::Failed { reason, .. } => assert!(reason.starts_with("simulation:"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        metric(
+            "arke_simulation_failures_total",
+            &[("chain", "maxgas-2"), ("cause", "rejected")]
+        ),
+        1.0
+    );
     // Nothing was broadcast: no fee, no sequence used, the packet not received.
     assert_eq!(chains.b.balance(&relayer, "stake").unwrap(), balance);
     assert_eq!(query_account(chains.b.node(), &relayer).unwrap(), account);

@@ -13,6 +13,7 @@ use prost::Message;
 use tokio::time::Instant;
 use tracing::{debug, info, info_span, warn, Instrument};
 
+use crate::chain::query::fees::PriceSource;
 use crate::chain::query::IbcQuerier;
 
 use super::plan::{result_data, Effect, TxPlan};
@@ -32,6 +33,7 @@ impl Submitter {
         let watch = TxWatch {
             fee,
             priced_at,
+            price_source: self.pricer.source(),
             counterparty: self.counterparty.chain_id().to_string(),
             submitted: Instant::now(),
             host: self.host.clone(),
@@ -61,6 +63,7 @@ struct TxWatch {
     fee: Option<cosmos::Coin>,
     /// With a dynamic gas price, the price the tx was signed at.
     priced_at: Option<f64>,
+    price_source: Option<PriceSource>,
     poll: Duration,
     timeout: Duration,
 }
@@ -219,7 +222,11 @@ impl TxWatch {
     async fn priced_out(&self) -> Option<Fate> {
         let paid = self.priced_at?;
         let denom = &self.fee.as_ref()?.denom;
-        let base = self.host.base_gas_price(denom, None).await.ok()?;
+        let base = self
+            .host
+            .base_gas_price(denom, self.price_source)
+            .await
+            .ok()?;
         (base.price > paid).then(|| {
             Fate::Lost(format!(
                 "tx {} was priced out: the base gas price {} is above its {paid}",

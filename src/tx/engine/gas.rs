@@ -5,8 +5,9 @@
 //!   mismatch that persists falls back to `default_gas`.
 //! - A simulation that fails for another reason (RPC error, undecodable answer) uses
 //!   `default_gas`; one the chain ran and refused (the messages fail) is not broadcast, since
-//!   the tx would fail in its block and pay the fee: a plan of several items is split to keep
-//!   the good ones, a single item fails (retryable). Each failure is counted by cause.
+//!   the tx would fail in its block and pay the fee: the item of the failing message (the SDK
+//!   names its index) fails, retryable, and the others are simulated again; a failing lead fails
+//!   them all. Each failure is counted by cause.
 //! - A plan whose estimate exceeds `max_gas` is split in two until it fits; a single message
 //!   above `max_gas` is not broadcast at all (logged once per packet, counted, failed for good so
 //!   that clearing finds it again).
@@ -50,6 +51,17 @@ fn simulation_cause(e: &QueryError) -> &'static str {
         }
         QueryError::Abci { .. } => "rejected",
     }
+}
+
+/// The index of the failing message in an SDK execution error ("message index: N").
+fn failed_message(log: &str) -> Option<usize> {
+    let rest = &log[log.find("message index:")? + "message index:".len()..];
+    let digits: String = rest
+        .trim_start()
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok()
 }
 
 /// Packets already warned about for exceeding `max_gas` (bounded).
@@ -114,10 +126,29 @@ impl Submitter {
                     continue;
                 }
                 Estimate::Refused { log, .. } if plan.items.len() > 1 => {
-                    debug!(%log, msgs = plan.len(), "simulation refused; splitting the tx");
-                    let (a, b) = plan.split();
-                    stack.push(b);
-                    stack.push(a);
+                    // The SDK names the failing message: drop that item and try the rest; a
+                    // failing lead fails them all; without an index, split.
+                    match failed_message(&log).map(|i| i.checked_sub(plan.lead.len())) {
+                        Some(Some(i)) if i < plan.items.len() => {
+                            let mut plan = plan;
+                            let (_, waiter) = plan.items.remove(i);
+                            debug!(%log, "simulation refused one message; sending the others");
+                            let _ = waiter
+                                .reply
+                                .send(Outcome::failed(format!("simulation: {log}"), true));
+                            stack.push(plan);
+                        }
+                        Some(_) => {
+                            warn!(%log, "simulation refused the leading messages; not broadcasting");
+                            plan.settle_all(Outcome::failed(format!("simulation: {log}"), true));
+                        }
+                        None => {
+                            debug!(%log, msgs = plan.len(), "simulation refused; splitting the tx");
+                            let (a, b) = plan.split();
+                            stack.push(b);
+                            stack.push(a);
+                        }
+                    }
                     continue;
                 }
                 Estimate::Refused { log, .. } => {
@@ -260,6 +291,9 @@ mod tests {
             what: "no gas info".into(),
         };
         assert_eq!(simulation_cause(&decode), "decode");
+        let log = "failed to execute message; message index: 3: packet already received";
+        assert_eq!(failed_message(log), Some(3));
+        assert_eq!(failed_message("no index"), None);
         let mut seen = OverMaxGas::default();
         let effect = Effect {
             received: true,

@@ -62,6 +62,11 @@ impl Pricer {
         self.dynamic.enabled
     }
 
+    /// The query that answers the chain's base price, once known.
+    pub(super) fn source(&self) -> Option<PriceSource> {
+        self.source
+    }
+
     /// The price to sign with now.
     pub(super) fn current(&self) -> GasPrice {
         match (&self.base, self.dynamic.enabled) {
