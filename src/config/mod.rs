@@ -32,6 +32,10 @@ pub(crate) use self::defaults::{
     default_key_store, DEFAULT_CLEAR_INTERVAL, DEFAULT_CLIENT_REFRESH_RATE, DEFAULT_SHUTDOWN_GRACE,
     DEFAULT_TELEMETRY_PORT,
 };
+pub(crate) use self::defaults::{
+    DEFAULT_DEFAULT_GAS, DEFAULT_DYNAMIC_GAS_MAX, DEFAULT_DYNAMIC_GAS_MULTIPLIER,
+    MAX_MEMO_PREFIX_CHARS,
+};
 #[cfg(test)]
 pub(crate) use self::defaults::{DEFAULT_GAS_MULTIPLIER, DEFAULT_MAX_GAS};
 // `arke devnet` reads its own settings file and reports its problems in the same form.
@@ -117,6 +121,16 @@ pub struct ChainConfig {
     pub gas_multiplier: f64,
     /// Gas cap per tx.
     pub max_gas: u64,
+    /// `dynamic_gas_price`: pay the chain's current base gas price (fee market) times a
+    /// multiplier, capped; off by default.
+    pub dynamic_gas_price: DynamicGasPrice,
+    /// Gas limit of a tx whose simulation failed for another reason than a sequence mismatch
+    /// (at most `max_gas`).
+    pub default_gas: u64,
+    /// Account whose fee grant (x/feegrant) pays the fees; `None`: the signer pays.
+    pub fee_granter: Option<String>,
+    /// Text put in front of every tx memo.
+    pub memo_prefix: Option<String>,
     /// Messages per tx, 1..=100.
     pub max_msg_num: usize,
     /// Tx size cap in bytes.
@@ -159,6 +173,30 @@ pub struct GasPrice {
     pub price: f64,
     /// Fee denom.
     pub denom: String,
+}
+
+/// `dynamic_gas_price = { enabled = true, multiplier = 1.1, max = 0.6 }`: the fee follows the
+/// chain's base gas price (the feemarket module's `GasPrice` or Osmosis's EIP-1559 base fee):
+/// `clamp(base × multiplier, gas_price.price, max)`. When off, or while the chain's price cannot
+/// be read, the fee is `gas_price`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DynamicGasPrice {
+    /// Follow the chain's price.
+    pub enabled: bool,
+    /// Factor on the chain's price (1.0..=10.0).
+    pub multiplier: f64,
+    /// Highest price paid, in `gas_price.denom` per gas.
+    pub max: f64,
+}
+
+impl Default for DynamicGasPrice {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            multiplier: DEFAULT_DYNAMIC_GAS_MULTIPLIER,
+            max: DEFAULT_DYNAMIC_GAS_MAX,
+        }
+    }
 }
 
 /// A fraction in [1/3, 1], written `"2/3"`.

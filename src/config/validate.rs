@@ -22,8 +22,9 @@ use super::errors::{deserialize_issue, ConfigError, ConfigIssue};
 use super::raw::{RawChain, RawConfig, RawRelay, RawTelemetry};
 use super::source::SourceMap;
 use super::{
-    parse_duration, ChainConfig, ChainPair, ChannelFilter, Config, Pattern, ProofSpecs,
-    RelayConfig, TelemetryConfig, TrustThreshold,
+    parse_duration, ChainConfig, ChainPair, ChannelFilter, Config, DynamicGasPrice, Pattern,
+    ProofSpecs, RelayConfig, TelemetryConfig, TrustThreshold, DEFAULT_DEFAULT_GAS,
+    DEFAULT_DYNAMIC_GAS_MAX, DEFAULT_DYNAMIC_GAS_MULTIPLIER, MAX_MEMO_PREFIX_CHARS,
 };
 
 impl Config {
@@ -313,6 +314,8 @@ impl Checker<'_, '_> {
         if max_gas == 0 {
             self.issue(&k("max_gas"), "must be greater than zero");
         }
+        let (dynamic_gas_price, default_gas, fee_granter, memo_prefix) =
+            self.fee_keys(label, &raw, max_gas);
         let max_msg_num = self.range(
             &k("max_msg_num"),
             raw.max_msg_num,
@@ -386,6 +389,10 @@ impl Checker<'_, '_> {
             gas_price: raw.gas_price,
             gas_multiplier,
             max_gas,
+            dynamic_gas_price,
+            default_gas,
+            fee_granter,
+            memo_prefix,
             max_msg_num,
             max_tx_size,
             max_concurrent_requests,
@@ -479,6 +486,93 @@ impl Checker<'_, '_> {
             max_lag,
             ca_file,
         }
+    }
+
+    /// `dynamic_gas_price`, `default_gas`, `fee_granter` and `memo_prefix` of one chain.
+    fn fee_keys(
+        &mut self,
+        label: &str,
+        raw: &RawChain,
+        max_gas: u64,
+    ) -> (DynamicGasPrice, u64, Option<String>, Option<String>) {
+        let k = |field: &str| format!("chains.{label}.{field}");
+        let mut dynamic = DynamicGasPrice::default();
+        if let Some(d) = &raw.dynamic_gas_price {
+            dynamic.enabled = d.enabled.unwrap_or(false);
+            dynamic.multiplier = d.multiplier.unwrap_or(DEFAULT_DYNAMIC_GAS_MULTIPLIER);
+            dynamic.max = d.max.unwrap_or(DEFAULT_DYNAMIC_GAS_MAX);
+            if !dynamic.multiplier.is_finite() || !(1.0..=10.0).contains(&dynamic.multiplier) {
+                self.issue(
+                    &k("dynamic_gas_price.multiplier"),
+                    format!("must be between 1.0 and 10.0, got {}", dynamic.multiplier),
+                );
+            }
+            if !dynamic.max.is_finite() || dynamic.max <= 0.0 {
+                self.issue(
+                    &k("dynamic_gas_price.max"),
+                    format!("must be a positive number, got {}", dynamic.max),
+                );
+            } else if dynamic.enabled && dynamic.max < raw.gas_price.price {
+                self.issue(
+                    &k("dynamic_gas_price.max"),
+                    format!(
+                        "{} is below gas_price.price {}, the lowest price paid",
+                        dynamic.max, raw.gas_price.price
+                    ),
+                );
+            }
+        }
+        let default_gas = match raw.default_gas {
+            None => DEFAULT_DEFAULT_GAS.min(max_gas),
+            Some(0) => {
+                self.issue(&k("default_gas"), "must be greater than zero");
+                1
+            }
+            Some(g) if g > max_gas => {
+                self.issue(&k("default_gas"), format!("{g} is above max_gas {max_gas}"));
+                max_gas
+            }
+            Some(g) => g,
+        };
+        let fee_granter =
+            raw.fee_granter
+                .as_ref()
+                .and_then(|g| match cosmos::address::decode_address(g) {
+                    Ok((hrp, _)) if hrp == raw.account_prefix => Some(g.clone()),
+                    Ok((hrp, _)) => {
+                        self.issue(
+                            &k("fee_granter"),
+                            format!(
+                                "{g:?} has prefix {hrp:?}, not the chain's account_prefix {:?}",
+                                raw.account_prefix
+                            ),
+                        );
+                        None
+                    }
+                    Err(e) => {
+                        self.issue(
+                            &k("fee_granter"),
+                            format!("{g:?} is not a bech32 address: {e}"),
+                        );
+                        None
+                    }
+                });
+        let memo_prefix = raw.memo_prefix.as_ref().and_then(|m| {
+            let chars = m.chars().count();
+            if chars > MAX_MEMO_PREFIX_CHARS {
+                self.issue(
+                    &k("memo_prefix"),
+                    format!("is {chars} characters long; at most {MAX_MEMO_PREFIX_CHARS}"),
+                );
+                None
+            } else if m.chars().any(char::is_control) {
+                self.issue(&k("memo_prefix"), "must not contain control characters");
+                None
+            } else {
+                Some(m.clone()).filter(|m| !m.trim().is_empty())
+            }
+        });
+        (dynamic, default_gas, fee_granter, memo_prefix)
     }
 
     fn relay(&mut self, raw: RawRelay) -> RelayConfig {
