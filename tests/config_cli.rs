@@ -395,3 +395,279 @@ fn loose_key_file_is_refused() {
     );
     assert!(!stdout(&o).contains("cosmos1"), "{}", stdout(&o));
 }
+
+#[test]
+fn grpc_addr_is_accepted_with_a_warning() {
+    let tmp = TempDir::new("grpc");
+    let text = example().replace(
+        "# grpc_addr = \"http://127.0.0.1:9090\"",
+        "grpc_addr = \"http://127.0.0.1:9090\"",
+    );
+    let file = tmp.write("pair.toml", &text);
+    let o = arke(&["config", "validate", file.to_str().unwrap()], tmp.path());
+    assert!(o.status.success(), "stderr: {}", stderr(&o));
+    assert_eq!(stdout(&o).trim(), "ok");
+    let err = stderr(&o);
+    let line = line_of(&text, "grpc_addr = ");
+    assert_eq!(
+        err.trim_end(),
+        format!(
+            "warning: {}:{line}:1: key `chains.a.grpc_addr`: is not used: Arke queries the chain \
+             over its RPC endpoint (abci_query); remove the key",
+            file.display()
+        )
+    );
+    // Without the key, nothing on stderr.
+    let file = tmp.write("plain.toml", &example());
+    let o = arke(&["config", "validate", file.to_str().unwrap()], tmp.path());
+    assert!(o.status.success(), "stderr: {}", stderr(&o));
+    assert_eq!(stderr(&o), "");
+}
+
+/// Runs the binary with `input` on its stdin.
+fn arke_with_stdin(args: &[&str], home: &Path, input: &str) -> Output {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_arke"))
+        .args(args)
+        .env("HOME", home)
+        .env("XDG_DATA_HOME", home.join("data"))
+        .env_remove("RUST_LOG")
+        .env_remove("ARKE_KEY_STORE")
+        .env_remove("ARKE_CONFIG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run arke");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.as_bytes())
+        .expect("write stdin");
+    child.wait_with_output().expect("arke output")
+}
+
+#[test]
+fn mnemonic_from_stdin_and_keys_list_json() {
+    let tmp = TempDir::new("stdinkeys");
+    let store = tmp.path().join("store");
+    let store_s = store.to_str().unwrap();
+
+    // An empty store lists as an empty array.
+    let o = arke(
+        &["keys", "list", "--key-store", store_s, "--json"],
+        tmp.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&stdout(&o)).unwrap(),
+        serde_json::json!([])
+    );
+
+    // `--mnemonic-file -` reads the mnemonic from stdin (what `sudo -u arke` needs when only
+    // the admin can read the file), and never echoes it.
+    let o = arke_with_stdin(
+        &[
+            "keys",
+            "add",
+            "relayer",
+            "--mnemonic-file",
+            "-",
+            "--key-store",
+            store_s,
+        ],
+        tmp.path(),
+        &format!("{MNEMONIC}\n"),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let address = "cosmos19rl4cm2hmr8afy4kldpxz3fka4jguq0auqdal4";
+    assert!(stdout(&o).contains(address), "{}", stdout(&o));
+    assert!(!stdout(&o).contains("abandon") && !stderr(&o).contains("abandon"));
+    // Too few words on stdin: named as stdin's, without the words.
+    let o = arke_with_stdin(
+        &[
+            "keys",
+            "add",
+            "x",
+            "--mnemonic-file",
+            "-",
+            "--key-store",
+            store_s,
+        ],
+        tmp.path(),
+        "abandon secretword\n",
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("the mnemonic on stdin holds 2 words"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!stderr(&o).contains("secretword"), "{}", stderr(&o));
+
+    let m = tmp.write("m.txt", MNEMONIC);
+    let o = arke(
+        &[
+            "keys",
+            "add",
+            "other",
+            "--mnemonic-file",
+            m.to_str().unwrap(),
+            "--key-store",
+            store_s,
+            "--account-prefix",
+            "osmo",
+        ],
+        tmp.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    let o = arke(
+        &["keys", "list", "--key-store", store_s, "--json"],
+        tmp.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("one JSON document");
+    let keys = v.as_array().expect("an array");
+    assert_eq!(keys.len(), 2, "{v}");
+    assert_eq!(keys[0]["name"], "other");
+    assert_eq!(keys[0]["account_prefix"], "osmo");
+    assert!(keys[0]["address"].as_str().unwrap().starts_with("osmo1"));
+    assert_eq!(
+        keys[1],
+        serde_json::json!({
+            "name": "relayer",
+            "address": address,
+            "account_prefix": "cosmos",
+            "hd_path": "m/44'/118'/0'/0/0",
+        })
+    );
+
+    // An unreadable key file: the others are still listed as JSON, the error goes to stderr,
+    // and the exit code says something is wrong.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let file = store.join("other.json");
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let o = arke(
+            &["keys", "list", "--key-store", store_s, "--json"],
+            tmp.path(),
+        );
+        assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+        let v: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("one JSON document");
+        assert_eq!(v.as_array().map(Vec::len), Some(1), "{v}");
+        assert_eq!(v[0]["name"], "relayer");
+        assert!(
+            stderr(&o).contains(file.to_str().unwrap()),
+            "{}",
+            stderr(&o)
+        );
+    }
+}
+
+#[test]
+fn completions_for_every_shell() {
+    let tmp = TempDir::new("completions");
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let o = arke(&["completions", shell], tmp.path());
+        assert!(o.status.success(), "{shell}: {}", stderr(&o));
+        let script = stdout(&o);
+        assert!(script.len() > 1_000, "{shell}: {script}");
+        for word in ["start", "keys", "query", "pending", "completions", "json"] {
+            assert!(script.contains(word), "{shell}: no {word:?} in\n{script}");
+        }
+    }
+    let o = arke(&["completions", "tcsh"], tmp.path());
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("powershell"), "{}", stderr(&o));
+}
+
+#[test]
+fn timeout_seconds_errors_are_clear() {
+    let tmp = TempDir::new("timeouts");
+    let file = tmp.write("pair.toml", &example());
+    let cfg = file.to_str().unwrap();
+    let transfer = |timeout: &str| {
+        arke(
+            &[
+                "tx",
+                "transfer",
+                "--config",
+                cfg,
+                "--from-chain",
+                "a",
+                "--channel",
+                "channel-0",
+                "--amount",
+                "1stake",
+                "--to",
+                "cosmos1x",
+                "--timeout-seconds",
+                timeout,
+            ],
+            tmp.path(),
+        )
+    };
+    for (bad, says) in [
+        ("soon", "give a number of seconds (e.g. 600) or a duration"),
+        ("1.5", "fractions are not accepted"),
+        ("10 parsecs", "unknown unit"),
+    ] {
+        let o = transfer(bad);
+        assert_eq!(o.status.code(), Some(2), "{bad}: {}", stderr(&o));
+        let err = stderr(&o);
+        assert!(
+            err.contains("--timeout-seconds") && err.contains(says),
+            "{bad}: {err}"
+        );
+    }
+    // 0 means no timeout timestamp, as in Hermes: then a timeout height is needed.
+    let o = transfer("0");
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("--timeout-height-offset"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn readme_error_sample_is_what_validate_prints() {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+        .expect("README.md");
+    let command = "$ arke config validate pair.toml";
+    let start = readme
+        .find(command)
+        .unwrap_or_else(|| panic!("no `{command}` sample in the README"));
+    let expected: Vec<&str> = readme[start + command.len()..]
+        .lines()
+        .skip(1)
+        .map(str::trim)
+        .take_while(|l| !l.starts_with("```"))
+        .collect();
+    assert!(!expected.is_empty(), "the README sample shows no output");
+
+    // The file the README describes: the example with `id = "devnet 1"` in [chains.a].
+    let tmp = TempDir::new("readme");
+    tmp.write(
+        "pair.toml",
+        &example().replacen("id = \"devnet-1\"", "id = \"devnet 1\"", 1),
+    );
+    let o = Command::new(env!("CARGO_BIN_EXE_arke"))
+        .args(["config", "validate", "pair.toml"])
+        .current_dir(tmp.path())
+        .env("HOME", tmp.path())
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run arke");
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let err = stderr(&o);
+    let got: Vec<&str> = err.lines().collect();
+    assert_eq!(
+        got, expected,
+        "update the README sample to what the binary prints"
+    );
+}

@@ -30,7 +30,6 @@ fn hub(chain: &TestChain, start_height: Option<u64>, shutdown: &CancellationToke
     let rpc = RpcClient::new(url, 8, Duration::from_secs(5)).expect("RPC client");
     EventHub::spawn(
         rpc,
-        chain.devnet.websocket_url(),
         chain.devnet.chain_id(),
         start_height,
         shutdown.child_token(),

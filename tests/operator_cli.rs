@@ -6,6 +6,8 @@
 //! - `tx transfer --count 5` packs 5 transfers into txs of at most `max_msg_num` (2) messages;
 //! - `query pending` (JSON and table) shows the 5 packets unreceived, `query channels` lists
 //!   the channels, `query client` reports the client's height and time left;
+//! - `tx transfer --timeout-seconds 3600` (a bare number of seconds, as Hermes takes it) sets
+//!   the packet's timeout an hour ahead; `keys list --json` lists the keys of the store;
 //! - an unknown chain is a clear error with exit code 1.
 
 mod support;
@@ -346,6 +348,68 @@ async fn channel_transfer_and_queries() {
         "{text}"
     );
     assert!(text.contains("time left"), "{text}");
+
+    // A bare number of seconds as the timeout: the packet expires an hour after it was sent.
+    let before = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    let out = arke(
+        &[
+            "tx",
+            "transfer",
+            "--config",
+            cfg,
+            "--from-chain",
+            "a",
+            "--channel",
+            "channel-0",
+            "--amount",
+            "7stake",
+            "--to",
+            &receiver,
+            "--timeout-seconds",
+            "3600",
+        ],
+        home,
+    )
+    .await;
+    assert_ok("tx transfer --timeout-seconds 3600", &out);
+    let text = stdout(&out);
+    assert!(text.contains("sent 1 of 1 transfer(s)"), "{text}");
+    let hash = text
+        .lines()
+        .find_map(|l| l.strip_prefix("tx ")?.split(' ').next())
+        .unwrap_or_else(|| panic!("no tx line in {text}"));
+    let record = a
+        .node()
+        .tx(&hex::decode(hash).unwrap())
+        .unwrap_or_else(|| panic!("tx {hash} not on devnet-1"));
+    let sends = cosmos::events::events_of(&record.result.events, "send_packet");
+    assert_eq!(sends.len(), 1, "{:?}", record.result.events);
+    let packet = devnet::harness::packet_from_event(&sends[0]).unwrap();
+    let ahead = Duration::from_nanos(packet.timeout_timestamp).saturating_sub(before);
+    assert!(
+        ahead >= Duration::from_secs(3600) && ahead <= Duration::from_secs(3600 + 300),
+        "timeout {ahead:?} after the command started"
+    );
+    assert_eq!(
+        packet.timeout_height.map_or(0, |h| h.revision_height),
+        0,
+        "no timeout height was asked for"
+    );
+
+    // The key store as JSON.
+    let out = arke(&["keys", "list", "--key-store", keys_arg, "--json"], home).await;
+    assert_ok("keys list --json", &out);
+    let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let names: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, vec!["relayer-a", "relayer-b"], "{v}");
+    assert!(v[0]["address"].as_str().unwrap().starts_with("cosmos1"));
 
     // Clear errors.
     let out = arke(

@@ -1,8 +1,10 @@
 //! Running it in production: `/metrics` after a relay (checked against a small parser of the
 //! Prometheus text format), `/health` following a chain's RPC outage, `/state` and `/clear`, the
-//! systemd readiness notification to a fake `NOTIFY_SOCKET`, and reloading the pair file (an
+//! systemd readiness notification to a fake `NOTIFY_SOCKET`, reloading the pair file (an
 //! added channel starts its worker, a broken file keeps the old config, a removed channel stops
-//! only its worker). Two devnets on loopback per test.
+//! only its worker), and `arke start` as a process with its output piped: `arke_chain_up`
+//! follows a chain that stops and comes back without anyone asking `/health`, and the log has
+//! no colour escapes. Two devnets on loopback per test.
 
 #[allow(unused_imports)]
 mod support;
@@ -582,4 +584,153 @@ async fn reload_starts_added_channels_and_keeps_the_old_config_on_errors() {
     wait_for_workers(&state, std::slice::from_ref(&second)).await;
     assert_eq!(state.workers()[&second].restarts, 0);
     daemon.stop().await;
+}
+
+// ─────────────────────────── `arke start` as an operator runs it ───────────────────────────
+
+/// Fixed BIP-39 test mnemonics (test accounts only).
+const MNEMONIC_A: &str = "ready kind exist alpha route bamboo village enact aisle very similar toddler possible name rate believe gain sniff crucial soon title enhance wagon slow";
+const MNEMONIC_B: &str = "perfect wear suggest cactus else lyrics shoot hub garlic violin wash tragic clump middle high holiday patrol load describe skull clean tuition since bulk";
+
+/// `arke_chain_up{chain=…}` in the exposition at `base`, if the series exists.
+async fn chain_up(base: &str, chain: &str) -> Option<f64> {
+    let (status, text) = get(&format!("{base}/metrics")).await?;
+    assert_eq!(status, 200, "{text}");
+    parse_exposition(&text)
+        .get(&("arke_chain_up".to_string(), labels(&[("chain", chain)])))
+        .copied()
+}
+
+/// Polls `/metrics` until `arke_chain_up{chain}` is `want`.
+async fn wait_chain_up(base: &str, chain: &str, want: f64, limit: Duration) {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        let got = chain_up(base, chain).await;
+        if got == Some(want) {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "arke_chain_up{{chain={chain:?}}} is {got:?}, not {want}, after {limit:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chain_up_follows_a_stopped_chain_and_the_piped_log_has_no_colours() {
+    let dir = support::TempDir::new("chainup");
+    let mut chains = Vec::new();
+    for (id, mnemonic) in [("devnet-1", MNEMONIC_A), ("devnet-2", MNEMONIC_B)] {
+        let mut config = devnet::DevnetConfig::for_tests(id);
+        config.block_time = BLOCK;
+        let config = config
+            .with_mnemonic_account(
+                "relayer",
+                mnemonic,
+                vec![cosmos::Coin::new("stake", 1_000_000_000)],
+            )
+            .expect("genesis account");
+        chains.push(devnet::Devnet::start(config).await.expect("devnet starts"));
+    }
+    let keys = dir.path().join("keys");
+    let port = free_port();
+    let mut text = String::new();
+    for (label, (devnet, mnemonic)) in ["a", "b"]
+        .iter()
+        .zip(chains.iter().zip([MNEMONIC_A, MNEMONIC_B]))
+    {
+        let file = dir.write(&format!("{label}.mnemonic"), mnemonic);
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_arke"))
+            .args([
+                "keys",
+                "add",
+                &format!("relayer-{label}"),
+                "--mnemonic-file",
+            ])
+            .arg(&file)
+            .arg("--key-store")
+            .arg(&keys)
+            .output()
+            .expect("run arke keys add");
+        assert!(out.status.success(), "{}", support::stderr(&out));
+        text.push_str(&format!(
+            "[chains.{label}]\nid = \"{}\"\nrpc_addr = \"{}\"\naccount_prefix = \"cosmos\"\n\
+             key_name = \"relayer-{label}\"\nkey_store_folder = \"{}\"\n\
+             gas_price = {{ price = 0.0, denom = \"stake\" }}\nrpc_timeout = \"2s\"\n\n",
+            devnet.chain_id(),
+            devnet.rpc_url(),
+            keys.display()
+        ));
+    }
+    text.push_str(&format!("[telemetry]\nenabled = true\nport = {port}\n"));
+    let config = dir.write("pair.toml", &text);
+
+    // Output piped, as under a supervisor that is not systemd or into a log file; a colour
+    // terminal type in the environment must not matter.
+    let mut daemon = std::process::Command::new(env!("CARGO_BIN_EXE_arke"))
+        .arg("start")
+        .arg("--config")
+        .arg(&config)
+        .env("TERM", "xterm-256color")
+        .env_remove("NO_COLOR")
+        .env_remove("RUST_LOG")
+        .env_remove("JOURNAL_STREAM")
+        .env_remove("NOTIFY_SOCKET")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("arke start");
+    // Both streams are drained on threads so that a full pipe never blocks the daemon.
+    let drain = |mut r: Box<dyn std::io::Read + Send>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = r.read_to_end(&mut bytes);
+            bytes
+        })
+    };
+    let stderr = drain(Box::new(daemon.stderr.take().expect("stderr")));
+    let stdout = drain(Box::new(daemon.stdout.take().expect("stdout")));
+
+    // No request to /health in this test: only the sampler can move the gauge.
+    let base = format!("http://127.0.0.1:{port}");
+    let (a, b) = (
+        chains[0].chain_id().to_string(),
+        chains[1].chain_id().to_string(),
+    );
+    wait_chain_up(&base, &a, 1.0, Duration::from_secs(60)).await;
+    wait_chain_up(&base, &b, 1.0, Duration::from_secs(60)).await;
+
+    chains[0].stop().await;
+    wait_chain_up(&base, &a, 0.0, Duration::from_secs(60)).await;
+    assert_eq!(
+        chain_up(&base, &b).await,
+        Some(1.0),
+        "chain b still answers"
+    );
+
+    chains[0].restart().await.expect("devnet-1 restarts");
+    wait_chain_up(&base, &a, 1.0, Duration::from_secs(60)).await;
+
+    // Stop it as systemd would (SIGTERM), then read everything it wrote.
+    let pid = daemon.id().to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill -TERM");
+    assert!(killed.success());
+    let status = tokio::task::spawn_blocking(move || daemon.wait())
+        .await
+        .expect("join")
+        .expect("wait");
+    let log = stderr.join().expect("stderr thread");
+    let out = stdout.join().expect("stdout thread");
+    let text = String::from_utf8_lossy(&log);
+    assert!(status.success(), "exit {status:?}\n{text}");
+    assert!(text.contains("relayer started"), "{text}");
+    assert!(
+        !log.contains(&0x1b) && !out.contains(&0x1b),
+        "escape bytes in piped output:\n{text}"
+    );
 }

@@ -4,7 +4,8 @@
 //!   engine cannot tell a pending delivery from a committed one), the acknowledgements relayed back
 //!   clear the commitments, and the engine stops when its token is cancelled;
 //! - two engines signing with the same key race on the same packets: every packet is received
-//!   exactly once and no outcome is a failure (sequence mismatches are recovered).
+//!   exactly once and no outcome is a failure (sequence mismatches are recovered, and none sends
+//!   a tx at `default_gas`).
 //!
 //! Every wait is bounded; nothing asserts on timing.
 
@@ -17,7 +18,7 @@ use std::time::Duration;
 use arke::chain::query::IbcQuerier;
 use arke::chain::rpc::RpcClient;
 use arke::chain::types::{RelayItem, RelayKind};
-use arke::config::{ChainConfig, GasPrice, ProofSpecs, TrustThreshold};
+use arke::config::{ChainConfig, DynamicGasPrice, GasPrice, ProofSpecs, TrustThreshold};
 use arke::tx::engine::{Outcome, TxEngine};
 use cosmos::events::events_of;
 use cosmos::Coin;
@@ -45,7 +46,6 @@ fn chain_config(chain: &TestChain, label: &str) -> ChainConfig {
         id: devnet.chain_id().to_string(),
         rpc_addr: Url::parse(&devnet.rpc_url()).unwrap(),
         websocket_addr: Url::parse(&devnet.websocket_url()).unwrap(),
-        grpc_addr: None,
         account_prefix: devnet.config().bech32_prefix.clone(),
         key_name: "relayer".into(),
         key_store_folder: std::env::temp_dir(),
@@ -55,6 +55,10 @@ fn chain_config(chain: &TestChain, label: &str) -> ChainConfig {
         },
         gas_multiplier: 1.3,
         max_gas: 40_000_000,
+        dynamic_gas_price: DynamicGasPrice::default(),
+        default_gas: 100_000,
+        fee_granter: None,
+        memo_prefix: None,
         max_msg_num: 16,
         max_tx_size: arke::config::DEFAULT_MAX_TX_SIZE,
         max_concurrent_requests: 16,
@@ -64,6 +68,7 @@ fn chain_config(chain: &TestChain, label: &str) -> ChainConfig {
         trusting_period: None,
         trust_threshold: TrustThreshold::default(),
         proof_specs: ProofSpecs::default(),
+        endpoints: Default::default(),
     }
 }
 
@@ -334,6 +339,20 @@ async fn two_engines_with_one_key_race_without_failures() {
     }
     let after = chains.b.balance(&receiver, &voucher(&chains)).unwrap();
     assert_eq!(after - before, 24 * 3, "every packet received exactly once");
+    // The race shows in simulations as sequence mismatches, which resynchronise the sequence:
+    // no tx falls back to default_gas for it.
+    let fallbacks = support::metric(
+        "arke_txs_default_gas_total",
+        &[("chain", "devnet-2"), ("cause", "sequence_mismatch")],
+    );
+    assert_eq!(fallbacks, 0.0);
+    eprintln!(
+        "simulations answered with a sequence mismatch: {}",
+        support::metric(
+            "arke_simulation_failures_total",
+            &[("chain", "devnet-2"), ("cause", "sequence_mismatch")]
+        )
+    );
 
     shutdown.cancel();
     bounded("engine 1 stops", task_1).await.unwrap();

@@ -305,6 +305,9 @@ impl App {
             };
             return Ok((events, Some(response)));
         }
+        if msg.type_url == crate::feegrant::MSG_GRANT_ALLOWANCE {
+            return crate::feegrant::execute_grant(st, msg, signer);
+        }
         if ibc::handles(&msg.type_url) {
             if ibc::is_redundant(st, msg) == Some(true) {
                 return Ok((Vec::new(), noop_response(&msg.type_url)));
@@ -330,14 +333,12 @@ impl App {
             .collect::<Vec<_>>()
             .join(",");
         let seq = tx.signer_sequences.first().copied().unwrap_or_default();
+        let payer = match &tx.fee_granter {
+            Some(granter) => granter.clone(),
+            None => signer.to_string(),
+        };
         vec![
-            Event::new(
-                "tx",
-                [
-                    ("fee", fee).index(),
-                    ("fee_payer", signer.to_string()).index(),
-                ],
-            ),
+            Event::new("tx", [("fee", fee).index(), ("fee_payer", payer).index()]),
             Event::new("tx", [("acc_seq", format!("{signer}/{seq}")).index()]),
         ]
     }

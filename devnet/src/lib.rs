@@ -16,6 +16,7 @@ pub mod bank;
 pub mod error;
 pub mod exec;
 pub mod faults;
+pub mod feegrant;
 pub mod feemarket;
 pub mod finalize_block;
 pub mod harness;

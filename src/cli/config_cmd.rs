@@ -10,7 +10,8 @@ use crate::config::Config;
 /// `arke config …`.
 #[derive(Debug, Subcommand)]
 pub(crate) enum ConfigCommand {
-    /// Check a config file; prints `ok` or every problem found, with file, line and key.
+    /// Check a config file; prints `ok` or every problem found, with file, line and key
+    /// (warnings about keys without effect go to stderr as `warning: …`).
     Validate {
         /// The config file.
         file: PathBuf,
@@ -21,7 +22,10 @@ pub(crate) enum ConfigCommand {
 pub(crate) fn run(cmd: ConfigCommand) -> Result<(), CliError> {
     match cmd {
         ConfigCommand::Validate { file } => {
-            Config::load(&file)?;
+            let config = Config::load(&file)?;
+            for line in config.warning_lines() {
+                eprintln!("warning: {line}");
+            }
             println!("ok");
             Ok(())
         }

@@ -3,13 +3,16 @@
 //! The key store directory is, in order: `--key-store DIR` (or `ARKE_KEY_STORE`), the
 //! `key_store_folder` of `--chain` in `--config`, or the default
 //! (`$XDG_DATA_HOME/arke/keys`, else `~/.local/share/arke/keys`). The mnemonic is read from a
-//! file (`-` for stdin) and is never echoed.
+//! file, or with `-` from stdin when that is a pipe or a redirect (not a terminal, where typed
+//! words would stay on screen), and is never echoed.
 
-use std::io::Read;
+use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
 
+use super::json::KeyJson;
+use super::output::{print_json, JsonArg};
 use super::CliError;
 use crate::config::{default_key_store, ChainConfig, Config};
 use crate::tx::keys::{KeyStore, Mnemonic, DEFAULT_HD_PATH};
@@ -20,7 +23,7 @@ pub(crate) enum KeysCommand {
     /// Derive a key from a mnemonic and store it.
     Add(AddArgs),
     /// List stored keys (names and addresses).
-    List(StoreArgs),
+    List(ListArgs),
     /// Delete a stored key.
     Delete(DeleteArgs),
 }
@@ -37,6 +40,17 @@ pub(crate) struct StoreArgs {
     /// Which chain of `--config` (id or `a`/`b`).
     #[arg(long, requires = "config")]
     pub(crate) chain: Option<String>,
+}
+
+/// `arke keys list`.
+#[derive(Debug, Args)]
+pub(crate) struct ListArgs {
+    /// Key store location.
+    #[command(flatten)]
+    pub(crate) store: StoreArgs,
+    /// `--json`.
+    #[command(flatten)]
+    pub(crate) output: JsonArg,
 }
 
 /// `arke keys add`.
@@ -75,7 +89,7 @@ pub(crate) struct DeleteArgs {
 pub(crate) fn run(cmd: KeysCommand) -> Result<(), CliError> {
     match cmd {
         KeysCommand::Add(args) => add(args),
-        KeysCommand::List(store) => list(&store),
+        KeysCommand::List(args) => list(&args),
         KeysCommand::Delete(args) => {
             let (store, _) = open_store(&args.store)?;
             store.delete(&args.name)?;
@@ -109,21 +123,28 @@ fn add(args: AddArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-fn list(args: &StoreArgs) -> Result<(), CliError> {
-    let (store, _) = open_store(args)?;
+fn list(args: &ListArgs) -> Result<(), CliError> {
+    let (store, _) = open_store(&args.store)?;
     let entries = store.list()?;
-    if entries.is_empty() {
-        println!("no keys in {}", store.dir().display());
-        return Ok(());
-    }
+    let mut keys = Vec::new();
     let mut failed = 0;
     for entry in entries {
         match entry {
-            Ok(info) => println!("{}\t{}\t{}", info.name, info.address, info.hd_path),
+            Ok(info) => keys.push(info),
             Err(e) => {
                 failed += 1;
                 eprintln!("error: {e}");
             }
+        }
+    }
+    if args.output.json {
+        let json: Vec<KeyJson> = keys.iter().map(KeyJson::from).collect();
+        print_json(&json)?;
+    } else if keys.is_empty() && failed == 0 {
+        println!("no keys in {}", store.dir().display());
+    } else {
+        for info in &keys {
+            println!("{}\t{}\t{}", info.name, info.address, info.hd_path);
         }
     }
     if failed > 0 {
@@ -165,21 +186,31 @@ fn open_store(args: &StoreArgs) -> Result<(KeyStore, Option<ChainConfig>), CliEr
 }
 
 fn read_mnemonic(path: &Path) -> Result<Mnemonic, CliError> {
+    let from_stdin = path == Path::new("-");
+    let source = if from_stdin {
+        "the mnemonic on stdin".to_string()
+    } else {
+        format!("mnemonic file {}", path.display())
+    };
+    if from_stdin && std::io::stdin().is_terminal() {
+        // Typed words would stay on the screen and in the scrollback.
+        return Err(CliError::Failed(
+            "--mnemonic-file - reads a pipe or a redirect, not a terminal: use `--mnemonic-file - < FILE`"
+                .into(),
+        ));
+    }
     let mut text = String::new();
-    let result = if path == Path::new("-") {
+    let result = if from_stdin {
         std::io::stdin().read_to_string(&mut text).map(|_| ())
     } else {
         std::fs::File::open(path).and_then(|mut f| f.read_to_string(&mut text).map(|_| ()))
     };
-    result.map_err(|e| {
-        CliError::Failed(format!("cannot read mnemonic file {}: {e}", path.display()))
-    })?;
+    result.map_err(|e| CliError::Failed(format!("cannot read {source}: {e}")))?;
     let mnemonic = Mnemonic::new(&text);
     let words = mnemonic.word_count();
     if ![12, 15, 18, 21, 24].contains(&words) {
         return Err(CliError::Failed(format!(
-            "mnemonic file {} holds {words} words; a BIP-39 mnemonic has 12, 15, 18, 21 or 24",
-            path.display()
+            "{source} holds {words} words; a BIP-39 mnemonic has 12, 15, 18, 21 or 24"
         )));
     }
     Ok(mnemonic)

@@ -1,8 +1,10 @@
-//! The `arke` command line: argument definitions (clap derive), logging set-up, dispatch to
-//! one module per command family, and the error type that `main` turns into `error: …` lines
-//! and an exit code (1 for failures, 2 for commands not implemented yet).
+//! The `arke` command line: argument definitions (clap derive), dispatch to one module per
+//! command family (logging is set up by `logging`, printing shared in `output` and `json`), and
+//! the error type that `main` turns into `error: …` lines and an exit code (1 for failures, 2
+//! for commands not implemented yet).
 
 pub(crate) mod clear;
+pub(crate) mod completions;
 pub(crate) mod config_cmd;
 pub(crate) mod create;
 #[cfg(feature = "devnet")]
@@ -10,7 +12,10 @@ pub(crate) mod demo;
 #[cfg(feature = "devnet")]
 pub(crate) mod devnet;
 pub(crate) mod health;
+pub(crate) mod json;
 pub(crate) mod keys;
+pub(crate) mod logging;
+pub(crate) mod output;
 pub(crate) mod query;
 pub(crate) mod start;
 pub(crate) mod tx;
@@ -82,6 +87,8 @@ pub(crate) enum Command {
     Config(config_cmd::ConfigCommand),
     /// Ask a running daemon's /health endpoint (exit 0 when healthy).
     Health(health::HealthArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(completions::CompletionsArgs),
 }
 
 /// `--config FILE`, shared by many commands.
@@ -95,6 +102,25 @@ pub(crate) struct ConfigArg {
 /// Parses a human duration argument (`10s`, `500ms`, `14days`).
 pub(crate) fn duration_arg(s: &str) -> Result<Duration, String> {
     parse_duration(s)
+}
+
+/// Parses a timeout argument: a bare number of seconds (`600`, as Hermes takes it) or a human
+/// duration (`10min`, `90s`, `1h 30min`).
+pub(crate) fn seconds_or_duration_arg(s: &str) -> Result<Duration, String> {
+    let t = s.trim();
+    if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) {
+        return t.parse::<u64>().map(Duration::from_secs).map_err(|_| {
+            format!("{t} seconds is too large; give a number of seconds (e.g. 600) or a duration (e.g. 10min)")
+        });
+    }
+    if t.contains('.') {
+        return Err(format!(
+            "{t:?}: fractions are not accepted; give whole seconds (e.g. 600) or a duration in a smaller unit (e.g. 1500ms)"
+        ));
+    }
+    parse_duration(t).map_err(|e| {
+        format!("{e}; give a number of seconds (e.g. 600) or a duration (e.g. 10min, 90s)")
+    })
 }
 
 /// Why a command failed.
@@ -136,68 +162,6 @@ impl Command {
     }
 }
 
-/// Sets up `tracing` on stderr: `--log-level`, else `RUST_LOG`, else the command's default.
-pub(crate) fn init_logging(cli: &Cli) -> Result<(), CliError> {
-    use tracing_subscriber::EnvFilter;
-    let filter = match &cli.log_level {
-        Some(level) => EnvFilter::try_new(level)
-            .map_err(|e| CliError::Failed(format!("invalid --log-level {level:?}: {e}")))?,
-        None => match std::env::var("RUST_LOG") {
-            Ok(v) if !v.trim().is_empty() => EnvFilter::try_new(&v)
-                .map_err(|e| CliError::Failed(format!("invalid RUST_LOG {v:?}: {e}")))?,
-            _ => EnvFilter::new(cli.command.default_log_level()),
-        },
-    };
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    // Under systemd, stderr goes to the journal: prefix each line with its syslog priority
-    // (`<3>` error … `<7>` debug) so the journal records levels, and leave timestamps and colours
-    // to it.
-    let journal = std::env::var_os("JOURNAL_STREAM").is_some();
-    let result = match (cli.log_format, journal) {
-        (LogFormat::Text, false) => builder.try_init(),
-        (LogFormat::Text, true) => builder
-            .with_ansi(false)
-            .event_format(JournalPriority(
-                tracing_subscriber::fmt::format().without_time(),
-            ))
-            .try_init(),
-        (LogFormat::Json, _) => builder.json().try_init(),
-    };
-    result.map_err(|e| CliError::Failed(format!("cannot set up logging: {e}")))
-}
-
-/// Prefixes every log line with its syslog priority for the systemd journal.
-struct JournalPriority<F>(F);
-
-impl<S, N, F> tracing_subscriber::fmt::FormatEvent<S, N> for JournalPriority<F>
-where
-    F: tracing_subscriber::fmt::FormatEvent<S, N>,
-    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
-    N: for<'a> tracing_subscriber::fmt::FormatFields<'a> + 'static,
-{
-    fn format_event(
-        &self,
-        ctx: &tracing_subscriber::fmt::FmtContext<'_, S, N>,
-        mut writer: tracing_subscriber::fmt::format::Writer<'_>,
-        event: &tracing::Event<'_>,
-    ) -> std::fmt::Result {
-        write!(writer, "<{}>", syslog_priority(*event.metadata().level()))?;
-        self.0.format_event(ctx, writer, event)
-    }
-}
-
-/// The syslog priority of a tracing level.
-fn syslog_priority(level: tracing::Level) -> u8 {
-    match level {
-        tracing::Level::ERROR => 3,
-        tracing::Level::WARN => 4,
-        tracing::Level::INFO => 6,
-        _ => 7,
-    }
-}
-
 /// Runs the parsed command.
 pub(crate) fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
@@ -213,6 +177,7 @@ pub(crate) fn run(cli: Cli) -> Result<(), CliError> {
         Command::Clear(args) => clear::run(args),
         Command::Config(cmd) => config_cmd::run(cmd),
         Command::Health(args) => health::run(args),
+        Command::Completions(args) => completions::run(args),
     }
 }
 
@@ -227,7 +192,8 @@ pub(crate) fn report(err: &CliError) -> ExitCode {
 /// Parses the command line, sets up logging, runs the command and reports any error.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Err(e) = init_logging(&cli) {
+    let default_level = cli.command.default_log_level();
+    if let Err(e) = logging::init(cli.log_format, cli.log_level.as_deref(), default_level) {
         return report(&e);
     }
     match run(cli) {
@@ -240,14 +206,6 @@ pub fn main() -> ExitCode {
 mod tests {
     use super::*;
     use clap::CommandFactory;
-
-    #[test]
-    fn journal_priorities_follow_syslog() {
-        assert_eq!(syslog_priority(tracing::Level::ERROR), 3);
-        assert_eq!(syslog_priority(tracing::Level::WARN), 4);
-        assert_eq!(syslog_priority(tracing::Level::INFO), 6);
-        assert_eq!(syslog_priority(tracing::Level::DEBUG), 7);
-    }
 
     #[test]
     fn cli_definition_is_consistent() {
@@ -340,5 +298,48 @@ mod tests {
     #[test]
     fn failures_exit_1() {
         assert_eq!(CliError::Failed("x".into()).exit_code(), 1);
+    }
+
+    #[test]
+    fn timeouts_take_seconds_or_durations() {
+        let ok = |s: &str| seconds_or_duration_arg(s).unwrap();
+        assert_eq!(ok("600"), Duration::from_secs(600));
+        assert_eq!(ok(" 0 "), Duration::ZERO);
+        assert_eq!(ok("10min"), Duration::from_secs(600));
+        assert_eq!(ok("1h 30min"), Duration::from_secs(5_400));
+        assert_eq!(ok("1500ms"), Duration::from_millis(1_500));
+        for bad in [
+            "",
+            "-5",
+            "1.5",
+            "1.5s",
+            "ten",
+            "10 parsecs",
+            "99999999999999999999999",
+        ] {
+            let e = seconds_or_duration_arg(bad).unwrap_err();
+            assert!(e.contains("seconds (e.g. 600)"), "{bad:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn json_on_every_query_and_on_keys_list() {
+        let cmd = Cli::command();
+        let query = cmd.find_subcommand("query").unwrap();
+        let mut n = 0;
+        for sub in query.get_subcommands() {
+            assert!(
+                sub.get_arguments().any(|a| a.get_long() == Some("json")),
+                "arke query {} has no --json",
+                sub.get_name()
+            );
+            n += 1;
+        }
+        assert!(n >= 3);
+        let list = cmd
+            .find_subcommand("keys")
+            .and_then(|k| k.find_subcommand("list"))
+            .unwrap();
+        assert!(list.get_arguments().any(|a| a.get_long() == Some("json")));
     }
 }

@@ -1,16 +1,18 @@
 //! `arke query pending|channels|client`: what is pending and the state of channels and clients.
 //!
-//! Human tables by default, `--json` for machines. The numbers come from the library:
+//! Human tables by default, `--json` for machines (the shapes are in `json.rs`). The numbers
+//! come from the library:
 //! [`pending_on`] (unreceived packets and unrelayed acknowledgements both ways on one channel,
 //! counted the way clearing finds them) and [`client_status`] (height, trusting period, time
 //! left before expiry by the host chain's clock, the reading client refresh acts on).
 
 use clap::{Args, Subcommand};
-use serde::Serialize;
 
 use super::create::{block_on, chain};
+use super::json::{ChannelJson, ClientJson, PendingJson};
+use super::output::{print_json, print_table, JsonArg};
 use super::{CliError, ConfigArg};
-use crate::chain::client_status::{client_status, ClientHealth, ClientStatus};
+use crate::chain::client_status::client_status;
 use crate::chain::query::IbcQuerier;
 use crate::config::Config;
 use crate::handshake::{pair_channels, pair_channels_both_sides, querier_for, PairChannel};
@@ -37,9 +39,9 @@ pub(crate) struct PendingArgs {
     /// Only this channel (its id on chain a, or `b:channel-N` for an id on chain b).
     #[arg(long)]
     pub(crate) channel: Option<String>,
-    /// Machine-readable output.
-    #[arg(long)]
-    pub(crate) json: bool,
+    /// `--json`.
+    #[command(flatten)]
+    pub(crate) output: JsonArg,
 }
 
 /// `arke query channels`.
@@ -48,9 +50,9 @@ pub(crate) struct ChannelsArgs {
     /// The chain pair.
     #[command(flatten)]
     pub(crate) config: ConfigArg,
-    /// Machine-readable output.
-    #[arg(long)]
-    pub(crate) json: bool,
+    /// `--json`.
+    #[command(flatten)]
+    pub(crate) output: JsonArg,
 }
 
 /// `arke query client`.
@@ -65,9 +67,9 @@ pub(crate) struct ClientArgs {
     /// Client id, e.g. `07-tendermint-0`.
     #[arg(long)]
     pub(crate) client: String,
-    /// Machine-readable output.
-    #[arg(long)]
-    pub(crate) json: bool,
+    /// `--json`.
+    #[command(flatten)]
+    pub(crate) output: JsonArg,
 }
 
 /// Runs `arke query …`.
@@ -111,35 +113,6 @@ fn ranges(seqs: &[u64]) -> String {
     format!("{} [{}]", seqs.len(), parts.join(","))
 }
 
-/// Prints `rows` as a table with `header`, columns padded to their widest cell.
-fn print_table(header: &[&str], rows: &[Vec<String>]) {
-    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-    for row in rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let line = |cells: Vec<String>| {
-        let text: Vec<String> = cells
-            .iter()
-            .zip(&widths)
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect();
-        println!("{}", text.join("  ").trim_end());
-    };
-    line(header.iter().map(|h| h.to_string()).collect());
-    for row in rows {
-        line(row.clone());
-    }
-}
-
-fn print_json<T: Serialize>(value: &T) -> Result<(), CliError> {
-    let text = serde_json::to_string_pretty(value)
-        .map_err(|e| CliError::Failed(format!("cannot encode JSON: {e}")))?;
-    println!("{text}");
-    Ok(())
-}
-
 fn pending(args: PendingArgs) -> Result<(), CliError> {
     let config = Config::load(&args.config.config)?;
     block_on(async move {
@@ -170,8 +143,9 @@ fn pending(args: PendingArgs) -> Result<(), CliError> {
                 })?;
             reports.push(p);
         }
-        if args.json {
-            return print_json(&reports);
+        if args.output.json {
+            let json: Vec<PendingJson> = reports.iter().map(PendingJson::from).collect();
+            return print_json(&json);
         }
         if reports.is_empty() {
             println!(
@@ -209,8 +183,9 @@ fn channels(args: ChannelsArgs) -> Result<(), CliError> {
     block_on(async move {
         let (qa, qb) = queriers(&config)?;
         let list = pair_channels_both_sides(&qa, &qb).await.map_err(failed)?;
-        if args.json {
-            return print_json(&list);
+        if args.output.json {
+            let json: Vec<ChannelJson> = list.iter().map(ChannelJson::from).collect();
+            return print_json(&json);
         }
         if list.is_empty() {
             println!(
@@ -269,49 +244,6 @@ fn channels(args: ChannelsArgs) -> Result<(), CliError> {
     })?
 }
 
-/// The state of a client and how long until it expires, as `arke query client --json` prints
-/// it.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub(crate) struct ClientReport {
-    /// Host chain.
-    pub(crate) host_chain: String,
-    /// Client id.
-    pub(crate) client_id: String,
-    /// The chain the client tracks.
-    pub(crate) tracked_chain: String,
-    /// Latest height, `revision-height`.
-    pub(crate) latest_height: String,
-    /// Time of the consensus state at the latest height, Unix seconds.
-    pub(crate) latest_consensus_time: i64,
-    /// Trusting period in seconds.
-    pub(crate) trusting_period_secs: u64,
-    /// Seconds left until the consensus state at the latest height leaves the trusting period,
-    /// by the host chain's clock (negative: expired).
-    pub(crate) seconds_until_expiry: i64,
-    /// Frozen (misbehaviour found)?
-    pub(crate) frozen: bool,
-    /// `active`, `expired` or `frozen`.
-    pub(crate) status: String,
-}
-
-impl From<&ClientStatus> for ClientReport {
-    fn from(s: &ClientStatus) -> Self {
-        let h = s.latest_height;
-        Self {
-            host_chain: s.host_chain.clone(),
-            client_id: s.client_id.clone(),
-            tracked_chain: s.tracked_chain.clone(),
-            latest_height: format!("{}-{}", h.revision_number, h.revision_height),
-            latest_consensus_time: i64::try_from(s.consensus_time_ns / 1_000_000_000)
-                .unwrap_or(i64::MAX),
-            trusting_period_secs: s.trusting_period.as_secs(),
-            seconds_until_expiry: s.seconds_until_expiry(),
-            frozen: s.health == ClientHealth::Frozen,
-            status: s.health.to_string(),
-        }
-    }
-}
-
 /// `1d 2h 3m 4s`-style rendering of a number of seconds.
 fn human_secs(secs: i64) -> String {
     let sign = if secs < 0 { "-" } else { "" };
@@ -341,8 +273,8 @@ fn client(args: ClientArgs) -> Result<(), CliError> {
     block_on(async move {
         let q = querier_for(&host).map_err(failed)?;
         let status = client_status(&q, &args.client).await.map_err(failed)?;
-        let report = ClientReport::from(&status);
-        if args.json {
+        let report = ClientJson::from(&status);
+        if args.output.json {
             return print_json(&report);
         }
         let rows = vec![

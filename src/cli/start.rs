@@ -25,6 +25,9 @@ pub(crate) struct StartArgs {
 /// Runs `arke start`.
 pub(crate) fn run(args: StartArgs) -> Result<(), CliError> {
     let config = Config::load(&args.config.config)?;
+    for line in config.warning_lines() {
+        tracing::warn!("{line}");
+    }
     let key_a = KeyStore::new(&config.chains.a.key_store_folder).load(&config.chains.a.key_name)?;
     let key_b = KeyStore::new(&config.chains.b.key_store_folder).load(&config.chains.b.key_name)?;
     let keys = PairKeys {

@@ -19,7 +19,7 @@ use ibc_proto::ibc::core::channel::v1::State;
 use tokio_util::sync::CancellationToken;
 
 use super::create::{block_on, chain, load_key, other};
-use super::{duration_arg, CliError, ConfigArg};
+use super::{seconds_or_duration_arg, CliError, ConfigArg};
 use crate::chain::query::IbcQuerier;
 use crate::config::{ChainConfig, Config};
 use crate::handshake::{querier_for, tx_events};
@@ -63,8 +63,9 @@ pub(crate) struct TransferArgs {
     /// Timeout height: the destination's latest height plus this many blocks.
     #[arg(long)]
     pub(crate) timeout_height_offset: Option<u64>,
-    /// Timeout after this long (default 10min when no timeout height is given either).
-    #[arg(long, value_parser = duration_arg)]
+    /// Timeout after this long: seconds (`600`) or a duration (`10min`); 0 sets no timeout
+    /// timestamp (as in Hermes). Default 10min when no timeout height is given either.
+    #[arg(long, value_name = "SECONDS|DURATION", value_parser = seconds_or_duration_arg)]
     pub(crate) timeout_seconds: Option<Duration>,
     /// Memo.
     #[arg(long)]
@@ -152,6 +153,13 @@ fn transfer(args: TransferArgs) -> Result<(), CliError> {
     let from = chain(&config, &args.from_chain)?.clone();
     let to_chain = other(&config, &from).clone();
     let (amount, denom) = parse_amount(&args.amount).map_err(CliError::Failed)?;
+    if args.timeout_seconds.is_some_and(|d| d.is_zero()) && args.timeout_height_offset.is_none() {
+        return Err(CliError::Failed(
+            "--timeout-seconds 0 sets no timeout timestamp; a packet needs a timeout, so give \
+             --timeout-height-offset N too (or a non-zero --timeout-seconds)"
+                .into(),
+        ));
+    }
     let key = load_key(&from)?;
     block_on(async move {
         let fail = |what: String| CliError::Failed(format!("{}: {what}", from.id));
@@ -182,7 +190,9 @@ fn transfer(args: TransferArgs) -> Result<(), CliError> {
             }
             None => None,
         };
+        // As in Hermes, 0 seconds means no timeout timestamp (the height then bounds the packet).
         let timeout = match (args.timeout_seconds, timeout_height.is_some()) {
+            (Some(d), _) if d.is_zero() => None,
             (Some(d), _) => Some(d),
             (None, false) => Some(DEFAULT_TRANSFER_TIMEOUT),
             (None, true) => None,

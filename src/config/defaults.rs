@@ -10,6 +10,14 @@ use reqwest::Url;
 pub(crate) const DEFAULT_GAS_MULTIPLIER: f64 = 1.1;
 /// Default `max_gas`.
 pub(crate) const DEFAULT_MAX_GAS: u64 = 400_000;
+/// Default `default_gas` (capped by `max_gas`).
+pub(crate) const DEFAULT_DEFAULT_GAS: u64 = 100_000;
+/// Default `dynamic_gas_price.multiplier`.
+pub(crate) const DEFAULT_DYNAMIC_GAS_MULTIPLIER: f64 = 1.1;
+/// Default `dynamic_gas_price.max`.
+pub(crate) const DEFAULT_DYNAMIC_GAS_MAX: f64 = 0.6;
+/// Longest `memo_prefix`, in characters (the SDK's memo limit is 256; our own memo follows).
+pub(crate) const MAX_MEMO_PREFIX_CHARS: usize = 128;
 /// Default `max_msg_num`.
 pub(crate) const DEFAULT_MAX_MSG_NUM: usize = 30;
 /// Default `max_tx_size`, in bytes.

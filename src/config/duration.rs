@@ -2,8 +2,10 @@
 //!
 //! A small hand-written parser in the spirit of `humantime`: one or more `<integer><unit>` groups,
 //! optionally separated by spaces. A bare number is refused, because a unit-less duration in a
-//! config file is a bug waiting to happen.
+//! config file is a bug waiting to happen. [`HumanDuration`] is the other direction, for logs
+//! and messages: `150ms`, `1.5s`, `2m30s`, `14d`.
 
+use std::fmt;
 use std::time::Duration;
 
 /// Parses a duration such as `"10s"`, `"500ms"`, `"14days"` or `"1h 30min"`.
@@ -103,9 +105,81 @@ pub(crate) fn format_duration(d: Duration) -> String {
     out
 }
 
+/// A duration as logs and messages show it, rounded to what a reader needs: `0s`, `850us`,
+/// `150ms`, `1.5s`, `12.25s`, `2m30s`, `1h5m`, `14d`. Log fields take it with `%`
+/// (`delay = %HumanDuration(d)`), never the `Debug` form (`1.234567891s`, `1209600s`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct HumanDuration(pub(crate) Duration);
+
+impl fmt::Display for HumanDuration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let d = self.0;
+        let micros = d.as_micros();
+        if micros == 0 {
+            return if d.is_zero() {
+                f.write_str("0s")
+            } else {
+                write!(f, "{}ns", d.as_nanos())
+            };
+        }
+        if micros < 1_000 {
+            return write!(f, "{micros}us");
+        }
+        // Milliseconds below a second, rounded; 999.6ms reads as 1s.
+        let millis = (micros + 500) / 1_000;
+        if millis < 1_000 {
+            return write!(f, "{millis}ms");
+        }
+        // Seconds with up to two decimals below a minute; 59.996s reads as 1m.
+        let centis = (micros + 5_000) / 10_000;
+        if centis < 6_000 {
+            let (whole, frac) = (centis / 100, centis % 100);
+            return match frac {
+                0 => write!(f, "{whole}s"),
+                f2 if f2 % 10 == 0 => write!(f, "{whole}.{}s", f2 / 10),
+                f2 => write!(f, "{whole}.{f2:02}s"),
+            };
+        }
+        // Whole units from a minute on, zero ones left out: 2m30s, 1h, 14d, 1d2h.
+        let mut secs = (micros + 500_000) / 1_000_000;
+        for (unit, len) in [("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)] {
+            if secs >= len {
+                write!(f, "{}{unit}", secs / len)?;
+                secs %= len;
+            }
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn logs_show_durations_as_people_write_them() {
+        let show = |d: Duration| HumanDuration(d).to_string();
+        assert_eq!(show(Duration::ZERO), "0s");
+        assert_eq!(show(Duration::from_nanos(300)), "300ns");
+        assert_eq!(show(Duration::from_micros(850)), "850us");
+        assert_eq!(show(Duration::from_millis(150)), "150ms");
+        assert_eq!(show(Duration::from_micros(999_600)), "1s");
+        assert_eq!(show(Duration::from_millis(1_500)), "1.5s");
+        assert_eq!(show(Duration::from_nanos(1_234_567_891)), "1.23s");
+        assert_eq!(show(Duration::from_millis(12_250)), "12.25s");
+        assert_eq!(show(Duration::from_secs(10)), "10s");
+        assert_eq!(show(Duration::from_millis(59_996)), "1m");
+        assert_eq!(show(Duration::from_secs(150)), "2m30s");
+        assert_eq!(show(Duration::from_millis(150_400)), "2m30s");
+        assert_eq!(show(Duration::from_secs(3_900)), "1h5m");
+        assert_eq!(show(Duration::from_secs(14 * 86_400)), "14d");
+        assert_eq!(show(Duration::from_secs(93_784)), "1d2h3m4s");
+        // From a minute on, what the log shows is a valid config duration.
+        for secs in [60, 150, 3_600, 93_784, 14 * 86_400] {
+            let d = Duration::from_secs(secs);
+            assert_eq!(parse_duration(&show(d)), Ok(d), "{secs}s");
+        }
+    }
 
     #[test]
     fn parses_common_forms() {

@@ -1,10 +1,12 @@
 //! Config errors: one [`ConfigIssue`] per problem (line, column, dotted key), all of a file's
 //! issues in one [`ConfigError`], and the translation of `toml`/serde errors into issues.
+//! Warnings (keys accepted without effect) are issues too, printed the same way.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 use super::source::SourceMap;
+use super::Config;
 
 /// One problem in a config file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,6 +66,20 @@ impl ConfigError {
                 message,
             }],
         }
+    }
+}
+
+impl Config {
+    /// The warnings as `file:line:col: key `…`: …` lines, for `config validate` and the log.
+    pub(crate) fn warning_lines(&self) -> Vec<String> {
+        let all = ConfigError {
+            file: self.path.clone(),
+            issues: self.warnings.clone(),
+        };
+        if all.issues.is_empty() {
+            return Vec::new();
+        }
+        all.to_string().lines().map(str::to_string).collect()
     }
 }
 

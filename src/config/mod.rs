@@ -10,6 +10,7 @@
 
 mod defaults;
 mod duration;
+mod endpoints;
 mod errors;
 mod filter;
 mod raw;
@@ -23,6 +24,7 @@ use std::time::Duration;
 use reqwest::Url;
 use serde::Deserialize;
 
+pub(crate) use self::defaults::derive_websocket_addr;
 #[cfg(feature = "devnet")]
 pub(crate) use self::defaults::resolve_path;
 pub use self::defaults::DEFAULT_MAX_TX_SIZE;
@@ -30,14 +32,18 @@ pub(crate) use self::defaults::{
     default_key_store, DEFAULT_CLEAR_INTERVAL, DEFAULT_CLIENT_REFRESH_RATE, DEFAULT_SHUTDOWN_GRACE,
     DEFAULT_TELEMETRY_PORT,
 };
+pub(crate) use self::defaults::{
+    DEFAULT_DEFAULT_GAS, DEFAULT_DYNAMIC_GAS_MAX, DEFAULT_DYNAMIC_GAS_MULTIPLIER,
+    MAX_MEMO_PREFIX_CHARS,
+};
 #[cfg(test)]
-pub(crate) use self::defaults::{derive_websocket_addr, DEFAULT_GAS_MULTIPLIER, DEFAULT_MAX_GAS};
+pub(crate) use self::defaults::{DEFAULT_GAS_MULTIPLIER, DEFAULT_MAX_GAS};
 // `arke devnet` reads its own settings file and reports its problems in the same form.
 #[cfg(feature = "devnet")]
 pub(crate) use self::duration::format_duration;
-pub(crate) use self::duration::parse_duration;
+pub(crate) use self::duration::{parse_duration, HumanDuration};
+pub use self::endpoints::{CaFile, EndpointAddrs, EndpointsConfig};
 pub(crate) use self::errors::ConfigError;
-#[cfg(any(test, feature = "devnet"))]
 pub(crate) use self::errors::ConfigIssue;
 pub(crate) use self::filter::{ChannelFilter, FilterPolicy, Pattern};
 pub(crate) use self::validate::valid_key_name;
@@ -55,6 +61,8 @@ pub struct Config {
     pub(crate) relay: RelayConfig,
     /// Metrics endpoint.
     pub telemetry: TelemetryConfig,
+    /// Keys that were accepted but have no effect (`grpc_addr`), located like errors.
+    pub(crate) warnings: Vec<ConfigIssue>,
 }
 
 /// `[chains.a]` and `[chains.b]`.
@@ -101,8 +109,6 @@ pub struct ChainConfig {
     pub rpc_addr: Url,
     /// Websocket endpoint; derived from `rpc_addr` when absent (`ws[s]://…/websocket`).
     pub websocket_addr: Url,
-    /// Optional gRPC endpoint.
-    pub grpc_addr: Option<Url>,
     /// Bech32 prefix of account addresses.
     pub account_prefix: String,
     /// Name of the signing key in the key store.
@@ -115,6 +121,16 @@ pub struct ChainConfig {
     pub gas_multiplier: f64,
     /// Gas cap per tx.
     pub max_gas: u64,
+    /// `dynamic_gas_price`: pay the chain's current base gas price (fee market) times a
+    /// multiplier, capped; off by default.
+    pub dynamic_gas_price: DynamicGasPrice,
+    /// Gas limit of a tx whose simulation failed for another reason than a sequence mismatch
+    /// (at most `max_gas`).
+    pub default_gas: u64,
+    /// Account whose fee grant (x/feegrant) pays the fees; `None`: the signer pays.
+    pub fee_granter: Option<String>,
+    /// Text put in front of every tx memo.
+    pub memo_prefix: Option<String>,
     /// Messages per tx, 1..=100.
     pub max_msg_num: usize,
     /// Tx size cap in bytes.
@@ -133,6 +149,20 @@ pub struct ChainConfig {
     pub trust_threshold: TrustThreshold,
     /// ICS-23 proof specs of the chain's store.
     pub proof_specs: ProofSpecs,
+    /// Backup endpoints, their probing, and extra TLS trust roots.
+    pub endpoints: EndpointsConfig,
+}
+
+impl ChainConfig {
+    /// Every endpoint in order of preference: `rpc_addr` / `websocket_addr`, then the backups.
+    pub(crate) fn all_endpoints(&self) -> Vec<EndpointAddrs> {
+        let mut all = vec![EndpointAddrs {
+            rpc: self.rpc_addr.clone(),
+            websocket: self.websocket_addr.clone(),
+        }];
+        all.extend(self.endpoints.backups.iter().cloned());
+        all
+    }
 }
 
 /// `gas_price = { price = 0.025, denom = "stake" }`.
@@ -143,6 +173,30 @@ pub struct GasPrice {
     pub price: f64,
     /// Fee denom.
     pub denom: String,
+}
+
+/// `dynamic_gas_price = { enabled = true, multiplier = 1.1, max = 0.6 }`: the fee follows the
+/// chain's base gas price (the feemarket module's `GasPrice` or Osmosis's EIP-1559 base fee):
+/// `clamp(base × multiplier, gas_price.price, max)`. When off, or while the chain's price cannot
+/// be read, the fee is `gas_price`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DynamicGasPrice {
+    /// Follow the chain's price.
+    pub enabled: bool,
+    /// Factor on the chain's price (1.0..=10.0).
+    pub multiplier: f64,
+    /// Highest price paid, in `gas_price.denom` per gas.
+    pub max: f64,
+}
+
+impl Default for DynamicGasPrice {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            multiplier: DEFAULT_DYNAMIC_GAS_MULTIPLIER,
+            max: DEFAULT_DYNAMIC_GAS_MAX,
+        }
+    }
 }
 
 /// A fraction in [1/3, 1], written `"2/3"`.

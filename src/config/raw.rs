@@ -37,6 +37,10 @@ pub(super) struct RawChain {
     pub(super) gas_price: GasPrice,
     pub(super) gas_multiplier: Option<f64>,
     pub(super) max_gas: Option<u64>,
+    pub(super) dynamic_gas_price: Option<RawDynamicGasPrice>,
+    pub(super) default_gas: Option<u64>,
+    pub(super) fee_granter: Option<String>,
+    pub(super) memo_prefix: Option<String>,
     pub(super) max_msg_num: Option<u64>,
     pub(super) max_tx_size: Option<u64>,
     pub(super) max_concurrent_requests: Option<u64>,
@@ -46,6 +50,20 @@ pub(super) struct RawChain {
     pub(super) trusting_period: Option<String>,
     pub(super) trust_threshold: Option<String>,
     pub(super) proof_specs: Option<String>,
+    // Failover and TLS (`super::endpoints`).
+    pub(super) backup_rpc_addrs: Option<Vec<String>>,
+    pub(super) backup_websocket_addrs: Option<Vec<String>>,
+    pub(super) endpoint_probe_interval: Option<String>,
+    pub(super) max_endpoint_lag: Option<u64>,
+    pub(super) ca_file: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawDynamicGasPrice {
+    pub(super) enabled: Option<bool>,
+    pub(super) multiplier: Option<f64>,
+    pub(super) max: Option<f64>,
 }
 
 #[derive(Deserialize, Default)]

@@ -201,3 +201,98 @@ fn refresh_rates() {
     let c = parse(&GOOD.replace("[relay]", "[relay]\nclient_refresh_rate = \"1/4\"")).unwrap();
     assert_eq!(c.relay.client_refresh_rate, 0.25);
 }
+
+#[test]
+fn grpc_addr_is_accepted_with_a_located_warning() {
+    let c = parse(GOOD).unwrap();
+    let line = GOOD
+        .lines()
+        .position(|l| l.starts_with("grpc_addr"))
+        .unwrap()
+        + 1;
+    assert_eq!(c.warnings.len(), 1, "{:?}", c.warnings);
+    assert_eq!(c.warnings[0].key.as_deref(), Some("chains.b.grpc_addr"));
+    assert_eq!(c.warnings[0].line, Some(line));
+    assert_eq!(
+        c.warning_lines(),
+        vec![format!(
+            "/etc/arke/pair.toml:{line}:1: key `chains.b.grpc_addr`: is not used: Arke queries \
+             the chain over its RPC endpoint (abci_query); remove the key"
+        )]
+    );
+    let without = parse(&GOOD.replace("grpc_addr = \"http://127.0.0.1:9191\"\n", "")).unwrap();
+    assert!(without.warnings.is_empty());
+    assert!(without.warning_lines().is_empty());
+    // Still a string key: another type is an error, located as any other.
+    let issue = one_issue(&GOOD.replace("\"http://127.0.0.1:9191\"", "9191"));
+    assert_eq!(issue.key.as_deref(), Some("chains.b.grpc_addr"));
+    assert_eq!(issue.line, Some(line));
+}
+
+#[test]
+fn fee_keys_defaults_and_errors() {
+    let c = parse(GOOD).unwrap();
+    let a = &c.chains.a;
+    assert_eq!(a.dynamic_gas_price, DynamicGasPrice::default());
+    assert!(!a.dynamic_gas_price.enabled);
+    assert_eq!(a.default_gas, 100_000);
+    assert_eq!(
+        (a.fee_granter.as_deref(), a.memo_prefix.as_deref()),
+        (None, None)
+    );
+    let granter = cosmos::address::encode_address("cosmos", &[7; 20]);
+    let extra = format!(
+        "max_gas = 50000\ndynamic_gas_price = {{ enabled = true, multiplier = 1.2, max = 0.5 }}\nfee_granter = \"{granter}\"\nmemo_prefix = \"ops team\"\n"
+    );
+    let text = GOOD.replace(
+        "key_store_folder = \"keys\"\n",
+        &format!("key_store_folder = \"keys\"\n{extra}"),
+    );
+    let a = parse(&text).unwrap().chains.a;
+    assert_eq!(
+        a.dynamic_gas_price,
+        DynamicGasPrice {
+            enabled: true,
+            multiplier: 1.2,
+            max: 0.5
+        }
+    );
+    assert_eq!(a.default_gas, 50_000, "capped by max_gas");
+    assert_eq!(a.fee_granter.as_deref(), Some(granter.as_str()));
+    assert_eq!(a.memo_prefix.as_deref(), Some("ops team"));
+
+    let osmo = cosmos::address::encode_address("osmo", &[7; 20]);
+    let bad = GOOD.replace(
+        "key_store_folder = \"keys\"\n",
+        &format!(
+            "key_store_folder = \"keys\"\ndynamic_gas_price = {{ enabled = true, multiplier = 0.5, max = 0.01 }}\ndefault_gas = 500000\nfee_granter = \"{osmo}\"\nmemo_prefix = \"{}\"\n",
+            "x".repeat(MAX_MEMO_PREFIX_CHARS + 1)
+        ),
+    );
+    let err = parse(&bad).unwrap_err();
+    let keys: Vec<_> = err.issues.iter().filter_map(|i| i.key.clone()).collect();
+    for k in [
+        "chains.a.dynamic_gas_price.multiplier",
+        "chains.a.dynamic_gas_price.max",
+        "chains.a.default_gas",
+        "chains.a.fee_granter",
+        "chains.a.memo_prefix",
+    ] {
+        assert!(keys.iter().any(|x| x == k), "missing {k} in {keys:?}");
+    }
+    assert!(err.issues.iter().all(|i| i.line.is_some()), "{err}");
+    let unknown = GOOD.replace(
+        "key_store_folder = \"keys\"\n",
+        "key_store_folder = \"keys\"\ndynamic_gas_price = { enable = true }\n",
+    );
+    assert!(parse(&unknown).is_err());
+    let not_bech32 = GOOD.replace(
+        "key_store_folder = \"keys\"\n",
+        "key_store_folder = \"keys\"\nfee_granter = \"cosmos1nope\"\nmemo_prefix = \"a\\nb\"\n",
+    );
+    let err = parse(&not_bech32).unwrap_err().to_string();
+    assert!(
+        err.contains("chains.a.fee_granter") && err.contains("chains.a.memo_prefix"),
+        "{err}"
+    );
+}

@@ -14,12 +14,17 @@ use super::defaults::{
     DEFAULT_MAX_BLOCK_TIME, DEFAULT_MAX_CONCURRENT_REQUESTS, DEFAULT_MAX_GAS, DEFAULT_MAX_MSG_NUM,
     DEFAULT_MAX_TX_SIZE, DEFAULT_RPC_TIMEOUT, DEFAULT_SHUTDOWN_GRACE, MAX_TX_SIZE_LIMIT,
 };
+use super::endpoints::{
+    CaFile, EndpointAddrs, EndpointsConfig, DEFAULT_ENDPOINT_PROBE_INTERVAL,
+    DEFAULT_MAX_ENDPOINT_LAG,
+};
 use super::errors::{deserialize_issue, ConfigError, ConfigIssue};
 use super::raw::{RawChain, RawConfig, RawRelay, RawTelemetry};
 use super::source::SourceMap;
 use super::{
-    parse_duration, ChainConfig, ChainPair, ChannelFilter, Config, Pattern, ProofSpecs,
-    RelayConfig, TelemetryConfig, TrustThreshold,
+    parse_duration, ChainConfig, ChainPair, ChannelFilter, Config, DynamicGasPrice, Pattern,
+    ProofSpecs, RelayConfig, TelemetryConfig, TrustThreshold, DEFAULT_DEFAULT_GAS,
+    DEFAULT_DYNAMIC_GAS_MAX, DEFAULT_DYNAMIC_GAS_MULTIPLIER, MAX_MEMO_PREFIX_CHARS,
 };
 
 impl Config {
@@ -40,6 +45,7 @@ impl Config {
         let mut check = Checker {
             map: &map,
             issues: Vec::new(),
+            warnings: Vec::new(),
         };
         let base_dir = path
             .parent()
@@ -66,6 +72,7 @@ impl Config {
                 chains: ChainPair { a, b },
                 relay,
                 telemetry,
+                warnings: check.warnings,
             }),
             _ => Err(ConfigError {
                 file: path.to_path_buf(),
@@ -97,11 +104,24 @@ pub(crate) fn valid_key_name(name: &str) -> bool {
 struct Checker<'m, 't> {
     map: &'m SourceMap<'t>,
     issues: Vec<ConfigIssue>,
+    /// Accepted, but worth telling the operator (keys that have no effect).
+    warnings: Vec<ConfigIssue>,
 }
 
 impl Checker<'_, '_> {
     /// Records a problem at `key`, located at the key if present, else its nearest present parent.
     fn issue(&mut self, key: &str, message: impl Into<String>) {
+        let issue = self.locate(key, message.into());
+        self.issues.push(issue);
+    }
+
+    /// Records a warning at `key`, located as [`Self::issue`] locates problems.
+    fn warning(&mut self, key: &str, message: impl Into<String>) {
+        let warning = self.locate(key, message.into());
+        self.warnings.push(warning);
+    }
+
+    fn locate(&self, key: &str, message: String) -> ConfigIssue {
         let mut path = key;
         let span = loop {
             if let Some(span) = self.map.span_of(path) {
@@ -119,12 +139,12 @@ impl Checker<'_, '_> {
             }
             None => (None, None),
         };
-        self.issues.push(ConfigIssue {
+        ConfigIssue {
             line,
             column,
             key: Some(key.to_string()),
-            message: message.into(),
-        });
+            message,
+        }
     }
 
     fn url(&mut self, key: &str, text: &str, schemes: &[&str]) -> Option<Url> {
@@ -217,10 +237,14 @@ impl Checker<'_, '_> {
             },
             (None, None) => None,
         };
-        let grpc_addr = raw
-            .grpc_addr
-            .as_deref()
-            .and_then(|g| self.url(&k("grpc_addr"), g, &["http", "https"]));
+        // Accepted so that a chain section written for Hermes loads unchanged, but nothing would
+        // use it: every query goes through the RPC endpoint (`abci_query`).
+        if raw.grpc_addr.is_some() {
+            self.warning(
+                &k("grpc_addr"),
+                "is not used: Arke queries the chain over its RPC endpoint (abci_query); remove the key",
+            );
+        }
 
         let prefix_ok = !raw.account_prefix.is_empty()
             && raw.account_prefix.len() <= 32
@@ -290,6 +314,8 @@ impl Checker<'_, '_> {
         if max_gas == 0 {
             self.issue(&k("max_gas"), "must be greater than zero");
         }
+        let (dynamic_gas_price, default_gas, fee_granter, memo_prefix) =
+            self.fee_keys(label, &raw, max_gas);
         let max_msg_num = self.range(
             &k("max_msg_num"),
             raw.max_msg_num,
@@ -347,6 +373,8 @@ impl Checker<'_, '_> {
             }
         };
 
+        let endpoints = self.endpoints(label, &raw, rpc_addr.as_ref(), base_dir);
+
         if self.issues.len() != before {
             return None;
         }
@@ -355,13 +383,16 @@ impl Checker<'_, '_> {
             id: raw.id,
             rpc_addr: rpc_addr?,
             websocket_addr: websocket_addr?,
-            grpc_addr,
             account_prefix: raw.account_prefix,
             key_name: raw.key_name,
             key_store_folder: key_store_folder?,
             gas_price: raw.gas_price,
             gas_multiplier,
             max_gas,
+            dynamic_gas_price,
+            default_gas,
+            fee_granter,
+            memo_prefix,
             max_msg_num,
             max_tx_size,
             max_concurrent_requests,
@@ -371,7 +402,177 @@ impl Checker<'_, '_> {
             trusting_period,
             trust_threshold,
             proof_specs,
+            endpoints,
         })
+    }
+
+    /// `backup_rpc_addrs`, `backup_websocket_addrs`, `endpoint_probe_interval`,
+    /// `max_endpoint_lag` and `ca_file` of chain `label`.
+    fn endpoints(
+        &mut self,
+        label: &str,
+        raw: &RawChain,
+        rpc_addr: Option<&Url>,
+        base_dir: &Path,
+    ) -> EndpointsConfig {
+        let k = |field: &str| format!("chains.{label}.{field}");
+        let rpcs = raw.backup_rpc_addrs.as_deref().unwrap_or_default();
+        let sockets = raw.backup_websocket_addrs.as_deref();
+        if let Some(ws) = sockets {
+            if ws.len() != rpcs.len() {
+                self.issue(
+                    &k("backup_websocket_addrs"),
+                    format!(
+                        "has {} entries but backup_rpc_addrs has {}; give one websocket per backup (or none to derive them)",
+                        ws.len(),
+                        rpcs.len()
+                    ),
+                );
+            }
+        }
+        let mut backups = Vec::new();
+        let mut seen: Vec<Url> = rpc_addr.cloned().into_iter().collect();
+        for (i, text) in rpcs.iter().enumerate() {
+            let key = format!("{}[{i}]", k("backup_rpc_addrs"));
+            let Some(rpc) = self.url(&key, text, &["http", "https"]) else {
+                continue;
+            };
+            if seen.contains(&rpc) {
+                self.issue(
+                    &key,
+                    format!("{rpc} is listed twice among the chain's endpoints"),
+                );
+                continue;
+            }
+            seen.push(rpc.clone());
+            let websocket = match sockets.and_then(|s| s.get(i)) {
+                Some(ws) => {
+                    let key = format!("{}[{i}]", k("backup_websocket_addrs"));
+                    self.url(&key, ws, &["ws", "wss"])
+                }
+                None => derive_websocket_addr(&rpc)
+                    .map_err(|e| self.issue(&key, e))
+                    .ok(),
+            };
+            if let Some(websocket) = websocket {
+                backups.push(EndpointAddrs { rpc, websocket });
+            }
+        }
+        let probe_interval = self.positive_duration(
+            &k("endpoint_probe_interval"),
+            raw.endpoint_probe_interval.as_deref(),
+            DEFAULT_ENDPOINT_PROBE_INTERVAL,
+        );
+        let max_lag = raw.max_endpoint_lag.unwrap_or(DEFAULT_MAX_ENDPOINT_LAG);
+        let ca_file = match raw.ca_file.as_deref() {
+            None => None,
+            Some(t) if t.trim().is_empty() => {
+                self.issue(&k("ca_file"), "must not be empty");
+                None
+            }
+            Some(t) => match resolve_path(t, base_dir) {
+                None => {
+                    self.issue(&k("ca_file"), "cannot expand `~`: HOME is not set");
+                    None
+                }
+                Some(path) => CaFile::load(&path)
+                    .map_err(|e| self.issue(&k("ca_file"), e))
+                    .ok(),
+            },
+        };
+        EndpointsConfig {
+            backups,
+            probe_interval,
+            max_lag,
+            ca_file,
+        }
+    }
+
+    /// `dynamic_gas_price`, `default_gas`, `fee_granter` and `memo_prefix` of one chain.
+    fn fee_keys(
+        &mut self,
+        label: &str,
+        raw: &RawChain,
+        max_gas: u64,
+    ) -> (DynamicGasPrice, u64, Option<String>, Option<String>) {
+        let k = |field: &str| format!("chains.{label}.{field}");
+        let mut dynamic = DynamicGasPrice::default();
+        if let Some(d) = &raw.dynamic_gas_price {
+            dynamic.enabled = d.enabled.unwrap_or(false);
+            dynamic.multiplier = d.multiplier.unwrap_or(DEFAULT_DYNAMIC_GAS_MULTIPLIER);
+            dynamic.max = d.max.unwrap_or(DEFAULT_DYNAMIC_GAS_MAX);
+            if !dynamic.multiplier.is_finite() || !(1.0..=10.0).contains(&dynamic.multiplier) {
+                self.issue(
+                    &k("dynamic_gas_price.multiplier"),
+                    format!("must be between 1.0 and 10.0, got {}", dynamic.multiplier),
+                );
+            }
+            if !dynamic.max.is_finite() || dynamic.max <= 0.0 {
+                self.issue(
+                    &k("dynamic_gas_price.max"),
+                    format!("must be a positive number, got {}", dynamic.max),
+                );
+            } else if dynamic.enabled && dynamic.max < raw.gas_price.price {
+                self.issue(
+                    &k("dynamic_gas_price.max"),
+                    format!(
+                        "{} is below gas_price.price {}, the lowest price paid",
+                        dynamic.max, raw.gas_price.price
+                    ),
+                );
+            }
+        }
+        let default_gas = match raw.default_gas {
+            None => DEFAULT_DEFAULT_GAS.min(max_gas),
+            Some(0) => {
+                self.issue(&k("default_gas"), "must be greater than zero");
+                1
+            }
+            Some(g) if g > max_gas => {
+                self.issue(&k("default_gas"), format!("{g} is above max_gas {max_gas}"));
+                max_gas
+            }
+            Some(g) => g,
+        };
+        let fee_granter =
+            raw.fee_granter
+                .as_ref()
+                .and_then(|g| match cosmos::address::decode_address(g) {
+                    Ok((hrp, _)) if hrp == raw.account_prefix => Some(g.clone()),
+                    Ok((hrp, _)) => {
+                        self.issue(
+                            &k("fee_granter"),
+                            format!(
+                                "{g:?} has prefix {hrp:?}, not the chain's account_prefix {:?}",
+                                raw.account_prefix
+                            ),
+                        );
+                        None
+                    }
+                    Err(e) => {
+                        self.issue(
+                            &k("fee_granter"),
+                            format!("{g:?} is not a bech32 address: {e}"),
+                        );
+                        None
+                    }
+                });
+        let memo_prefix = raw.memo_prefix.as_ref().and_then(|m| {
+            let chars = m.chars().count();
+            if chars > MAX_MEMO_PREFIX_CHARS {
+                self.issue(
+                    &k("memo_prefix"),
+                    format!("is {chars} characters long; at most {MAX_MEMO_PREFIX_CHARS}"),
+                );
+                None
+            } else if m.chars().any(char::is_control) {
+                self.issue(&k("memo_prefix"), "must not contain control characters");
+                None
+            } else {
+                Some(m.clone()).filter(|m| !m.trim().is_empty())
+            }
+        });
+        (dynamic, default_gas, fee_granter, memo_prefix)
     }
 
     fn relay(&mut self, raw: RawRelay) -> RelayConfig {

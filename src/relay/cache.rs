@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 use dashmap::DashMap;
 
 use crate::chain::types::RelayKind;
+use crate::config::HumanDuration;
 use crate::tx::engine::Outcome;
 
 /// Most entries one channel direction keeps (in flight entries are never dropped for this).
@@ -109,6 +110,17 @@ pub(crate) enum Next {
     RetryAfter(Duration),
     /// Give up until clearing finds the packet again.
     GiveUp,
+}
+
+/// How logs show it: `next=retry in 1.5s`.
+impl std::fmt::Display for Next {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Next::Finished => f.write_str("finished"),
+            Next::RetryAfter(d) => write!(f, "retry in {}", HumanDuration(*d)),
+            Next::GiveUp => f.write_str("left to clearing"),
+        }
+    }
 }
 
 impl SequenceCache {

@@ -37,7 +37,7 @@ use super::supervisor::{connect, PairKeys, SupervisorError};
 use super::{clearing, ChainHandle};
 use crate::chain::query::QueryError;
 use crate::chain::types::RelayKind;
-use crate::config::{ChannelFilter, Config};
+use crate::config::{ChannelFilter, Config, HumanDuration};
 use crate::tx::engine::Outcome;
 
 /// Rounds in a row without a single successful step after which clearing gives up.
@@ -86,7 +86,7 @@ pub enum ClearError {
         source: QueryError,
     },
     /// A chain made no block above the txs just included.
-    #[error("{chain}: waiting for a block above {height}: none within {limit:?}")]
+    #[error("{chain}: waiting for a block above {height}: none within {}", HumanDuration(*limit))]
     NoNewBlock {
         /// The chain.
         chain: String,

@@ -38,7 +38,7 @@ use super::ChainHandle;
 use crate::chain::client_status::{client_status, ClientError, ClientHealth, ClientStatus};
 use crate::chain::light::{update_client_msgs, TrustLevel};
 use crate::chain::query::IbcQuerier;
-use crate::config::Config;
+use crate::config::{Config, HumanDuration};
 use crate::tx::engine::{Outcome, TxEngine};
 
 /// Shortest interval between two checks.
@@ -133,8 +133,8 @@ impl Watched {
                     client = %self.client_id,
                     from = status.latest_height.revision_height,
                     to = height,
-                    age = ?status.age,
-                    trusting_period = ?status.trusting_period,
+                    age = %HumanDuration(status.age),
+                    trusting_period = %HumanDuration(status.trusting_period),
                     "client refreshed"
                 );
             }
@@ -170,15 +170,15 @@ impl Watched {
             ClientHealth::Active => info!(
                 %chain, %client, tracks = %s.tracked_chain,
                 height = s.latest_height.revision_height,
-                time_left = ?s.time_left(),
-                trusting_period = ?s.trusting_period,
+                time_left = %HumanDuration(s.time_left()),
+                trusting_period = %HumanDuration(s.trusting_period),
                 "watching client for refresh"
             ),
             ClientHealth::Expired => error!(
                 %chain, %client, tracks = %s.tracked_chain,
                 height = s.latest_height.revision_height,
-                age = ?s.age,
-                trusting_period = ?s.trusting_period,
+                age = %HumanDuration(s.age),
+                trusting_period = %HumanDuration(s.trusting_period),
                 "client expired: its latest consensus state is older than its trusting period, so \
                  it can no longer be updated and packets over it cannot be relayed; it needs \
                  governance recovery (substitute it with a new client)"

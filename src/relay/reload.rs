@@ -63,6 +63,9 @@ impl ReloadHandle {
 /// `current` with the new `[relay]` section, plus the changes that were ignored.
 pub(crate) fn prepare(current: &Config) -> Result<(Config, Vec<String>), String> {
     let new = Config::load(&current.path).map_err(|e| e.to_string())?;
+    for line in new.warning_lines() {
+        tracing::warn!("reload: {line}");
+    }
     let mut ignored = Vec::new();
     // The chains are connected; comparing their debug renderings covers every field.
     if format!("{:?}", new.chains) != format!("{:?}", current.chains) {

@@ -12,7 +12,7 @@ use super::channel::{ChannelEnd, ChannelSpec, Job, Side};
 use super::ChainHandle;
 use crate::chain::types::{PacketEvent, RelayKind};
 use crate::telemetry::metrics::{metrics, Clock, PacketLabels};
-use crate::telemetry::state::{ChainEntry, ChainProbe, ChannelInfo, EndInfo};
+use crate::telemetry::state::{ChainEntry, ChainProbe, ChannelInfo, EndInfo, EndpointInfo};
 use crate::tx::engine::Outcome;
 
 impl ChainProbe for ChainHandle {
@@ -33,6 +33,22 @@ impl ChainProbe for ChainHandle {
 
     fn websocket_reconnects(&self) -> u64 {
         self.hub.reconnects()
+    }
+
+    fn endpoints(&self) -> Vec<EndpointInfo> {
+        self.query
+            .rpc()
+            .endpoint_statuses()
+            .into_iter()
+            .map(|e| EndpointInfo {
+                rpc: e.rpc,
+                websocket: e.websocket,
+                active: e.active,
+                usable: e.usable,
+                height: e.height,
+                problem: e.problem,
+            })
+            .collect()
     }
 }
 

@@ -1,8 +1,10 @@
-//! The sampler: the gauges that need a query, refreshed every [`SAMPLE_INTERVAL`] while the
-//! telemetry server runs. Per chain the latest height its event hub delivered and the
-//! relayer's wallet balance in the fee denom; per client under a running worker (both ends of
-//! each channel) the seconds until it expires, from [`client_status`], the same reading that
-//! client refresh acts on. The numbers go to telemetry's metric families.
+//! The sampler: the gauges that need a query, refreshed while the telemetry server runs. Every
+//! [`CHAIN_UP_INTERVAL`], whether each chain answers `/status` (`arke_chain_up`, the same check
+//! as `/health`, so the gauge is current without anyone asking `/health`). Every
+//! [`SAMPLE_INTERVAL`], per chain the latest height its event hub delivered and the relayer's
+//! wallet balance in the fee denom; per client under a running worker (both ends of each
+//! channel) the seconds until it expires, from [`client_status`], the same reading that client
+//! refresh acts on. The numbers go to telemetry's metric families.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -20,6 +22,11 @@ use crate::telemetry::state::DaemonState;
 
 /// How often the sampler refreshes wallet balances, client expiries and heights.
 pub(crate) const SAMPLE_INTERVAL: Duration = Duration::from_secs(30);
+
+/// How often the sampler asks each chain's `/status` for `arke_chain_up`: one cheap request per
+/// chain, so an outage shows within seconds (each check waits at most
+/// [`crate::telemetry::state::HEALTH_RPC_TIMEOUT`]).
+pub(crate) const CHAIN_UP_INTERVAL: Duration = Duration::from_secs(5);
 
 /// The balance of `address` in `denom` (base units), via `abci_query`
 /// `/cosmos.bank.v1beta1.Query/Balance`.
@@ -97,26 +104,34 @@ pub(crate) async fn sample_once(chains: &SampledChains, state: &DaemonState) {
     }
 }
 
-/// Samples every `interval` until `token` is cancelled. The first sample comes a few seconds
-/// after the start, once the first channels were discovered (their clients are sampled too).
+/// Samples every `interval`, and checks the chains every [`CHAIN_UP_INTERVAL`], until `token`
+/// is cancelled. The chain check starts at once; the first sample comes a few seconds after the
+/// start, once the first channels were discovered (their clients are sampled too). The two
+/// loops run side by side, so a slow balance query never delays the chain check.
 pub(crate) async fn run(
     chains: SampledChains,
     state: Arc<DaemonState>,
     interval: Duration,
     token: CancellationToken,
 ) {
+    let chain_up = async {
+        let mut tick = tokio::time::interval(CHAIN_UP_INTERVAL);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            state.check_chains().await;
+        }
+    };
+    let samples = async {
+        tokio::time::sleep(interval.min(Duration::from_secs(5))).await;
+        loop {
+            sample_once(&chains, &state).await;
+            tokio::time::sleep(interval).await;
+        }
+    };
     tokio::select! {
-        _ = token.cancelled() => return,
-        _ = tokio::time::sleep(interval.min(Duration::from_secs(5))) => {}
-    }
-    loop {
-        tokio::select! {
-            _ = token.cancelled() => return,
-            _ = sample_once(&chains, &state) => {}
-        }
-        tokio::select! {
-            _ = token.cancelled() => return,
-            _ = tokio::time::sleep(interval) => {}
-        }
+        _ = token.cancelled() => {}
+        _ = chain_up => {}
+        _ = samples => {}
     }
 }

@@ -4,10 +4,16 @@
 //! stops the workers, lets in-flight txs confirm for up to `shutdown_grace`, then stops
 //! everything.
 //!
+//! **Start-up never gives up on an unreachable chain.** Until some endpoint of each chain
+//! answers `/status`, the supervisor retries with a backoff of 1 s doubling to 30 s, says why on
+//! `/health` and in systemd's `STATUS=` (extending the start timeout with
+//! `EXTEND_TIMEOUT_USEC=` each time), and exits cleanly if asked to stop meanwhile. An endpoint
+//! that answers for another chain id is a fatal error ([`SupervisorError::WrongChain`]).
+//!
 //! [`run_with`] adds what a managed daemon needs: the telemetry server and sampler when
-//! `[telemetry] enabled`, systemd notifications (`READY=1` after the first channel discovery,
-//! watchdog pings, `STOPPING=1`), and reloads of the pair file, which start and stop single
-//! workers: every worker has its own child token, kept in a map by channel.
+//! `[telemetry] enabled`, systemd notifications (`READY=1` once the first channel discovery has
+//! started the workers, watchdog pings, `STOPPING=1`), and reloads of the pair file, which start
+//! and stop single workers: every worker has its own child token, kept in a map by channel.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -44,7 +50,7 @@ pub enum SupervisorError {
         source: RpcError,
     },
     /// The node answers for another chain.
-    #[error("chain {configured}: the node at {rpc} serves chain {actual}")]
+    #[error("chain {configured}: the node at {rpc} serves chain {actual:?}, not {configured:?}; fix `id` or the endpoint in the config")]
     WrongChain {
         /// Configured id.
         configured: String,
@@ -52,6 +58,12 @@ pub enum SupervisorError {
         rpc: String,
         /// What the node says.
         actual: String,
+    },
+    /// No endpoint of a chain answers (one-shot commands, which do not wait).
+    #[error("{reason}")]
+    Unreachable {
+        /// Which chains, and each endpoint's error.
+        reason: String,
     },
     /// A query failed.
     #[error(transparent)]
@@ -126,26 +138,9 @@ pub async fn run_with(
         keys.a.address(&config.chains.a.account_prefix),
         keys.b.address(&config.chains.b.account_prefix),
     ];
-    let (a, b) = connect(&config, keys, &infra, &mut infra_tasks).await?;
-    let [address_a, address_b] = addresses.clone();
-    state.add_chain(report::chain_entry(&a, address_a.clone()));
-    state.add_chain(report::chain_entry(&b, address_b.clone()));
-    // Keeps the relayed channels' clients from expiring (see `refresh`).
-    infra_tasks.spawn(super::refresh::run(
-        config.clone(),
-        a.clone(),
-        b.clone(),
-        addresses,
-        infra.clone(),
-    ));
+    // Served while waiting for the chains, so `/health` can say why the daemon is not ready.
     if let Some(server) = server {
         infra_tasks.spawn(server.serve(infra.clone()));
-        infra_tasks.spawn(sampler::run(
-            [(a.clone(), address_a), (b.clone(), address_b)],
-            state.clone(),
-            sampler::SAMPLE_INTERVAL,
-            infra.clone(),
-        ));
     }
     if let (Some(n), Some(every)) = (notifier.clone(), watchdog_interval()) {
         let t = infra.clone();
@@ -159,6 +154,43 @@ pub async fn run_with(
             }
         });
     }
+    let rpcs = match wait_for_chains(&config, &state, notifier.as_ref(), &shutdown).await {
+        Ok(Some(rpcs)) => rpcs,
+        Ok(None) => {
+            info!("stopped while waiting for the chains");
+            if let Some(n) = &notifier {
+                n.stopping();
+            }
+            infra.cancel();
+            while infra_tasks.join_next().await.is_some() {}
+            return Ok(());
+        }
+        Err(e) => {
+            infra.cancel();
+            while infra_tasks.join_next().await.is_some() {}
+            return Err(e);
+        }
+    };
+    let (a, b) = start_chains(&config, rpcs, keys, &infra, &mut infra_tasks);
+    let [address_a, address_b] = addresses.clone();
+    state.add_chain(report::chain_entry(&a, address_a.clone()));
+    state.add_chain(report::chain_entry(&b, address_b.clone()));
+    // Keeps the relayed channels' clients from expiring (see `refresh`).
+    infra_tasks.spawn(super::refresh::run(
+        config.clone(),
+        a.clone(),
+        b.clone(),
+        addresses,
+        infra.clone(),
+    ));
+    if config.telemetry.enabled {
+        infra_tasks.spawn(sampler::run(
+            [(a.clone(), address_a), (b.clone(), address_b)],
+            state.clone(),
+            sampler::SAMPLE_INTERVAL,
+            infra.clone(),
+        ));
+    }
     let cache = Arc::new(SequenceCache::new(5, Duration::from_millis(500)));
     let workers_token = shutdown.child_token();
     let mut workers = JoinSet::new();
@@ -166,11 +198,15 @@ pub async fn run_with(
     let mut running: HashMap<(String, String), CancellationToken> = HashMap::new();
     let mut pending_reload: Option<(reload::ReloadRequest, ReloadReport)> = None;
     let mut ready = false;
+    let mut discovery_failures = 0u32;
     info!(a = %a.config.id, b = %b.config.id, "relayer started");
     loop {
         let mut started = Vec::new();
+        let mut next_scan = RESCAN_INTERVAL;
+        let mut discovered = false;
         match discover(&config, &a, &b).await {
             Ok(specs) => {
+                discovered = true;
                 for spec in specs {
                     let id = (spec.a.port.clone(), spec.a.channel.clone());
                     if let std::collections::hash_map::Entry::Vacant(slot) = running.entry(id) {
@@ -189,7 +225,19 @@ pub async fn run_with(
                     }
                 }
             }
-            Err(e) => warn!(error = %e, "looking for channels failed; retrying"),
+            Err(e) => {
+                warn!(error = %e, "looking for channels failed; retrying");
+                if !ready {
+                    // Not ready yet: retry sooner than the rescan, and say why.
+                    next_scan = startup_backoff(discovery_failures).min(RESCAN_INTERVAL);
+                    discovery_failures = discovery_failures.saturating_add(1);
+                    let reason = format!("looking for channels failed: {e}");
+                    state.set_starting(Some(reason.clone()));
+                    if let Some(n) = &notifier {
+                        n.waiting(&reason, next_scan + STARTUP_TIMEOUT_MARGIN);
+                    }
+                }
+            }
         }
         if let Some((reply, mut report)) = pending_reload.take() {
             report.started = started;
@@ -199,15 +247,17 @@ pub async fn run_with(
                 n.ready(&format!("relaying {} channels", running.len()));
             }
         }
-        if !ready {
+        // Ready once a discovery has started the workers of every channel it found.
+        if !ready && discovered {
             ready = true;
+            state.set_starting(None);
             if let Some(n) = &notifier {
                 n.ready(&format!("relaying {} channels", running.len()));
             }
         }
         tokio::select! {
             _ = shutdown.cancelled() => break,
-            _ = tokio::time::sleep(RESCAN_INTERVAL) => {}
+            _ = tokio::time::sleep(next_scan) => {}
             Some(_) = workers.join_next(), if !workers.is_empty() => {}
             Some(reply) = async { reloads.as_mut()?.rx.recv().await }, if reloads.is_some() => {
                 if let Some(n) = &notifier {
@@ -246,7 +296,7 @@ pub async fn run_with(
     if let Some(n) = &notifier {
         n.stopping();
     }
-    info!(grace = ?config.relay.shutdown_grace, "shutting down: draining in-flight work");
+    info!(grace = %crate::config::HumanDuration(config.relay.shutdown_grace), "shutting down: draining in-flight work");
     let drain = async {
         workers_token.cancel();
         while workers.join_next().await.is_some() {}
@@ -316,26 +366,146 @@ impl Drop for StopGuard<'_> {
     }
 }
 
-/// Connects to both chains (checking their ids) and starts their event hubs and TxEngines,
-/// whose tasks go into `tasks` and stop when `infra` is cancelled.
+/// First delay of the start-up retries, doubled per attempt up to [`STARTUP_BACKOFF_MAX`].
+const STARTUP_BACKOFF_MIN: Duration = Duration::from_secs(1);
+/// Cap of the start-up retry delay.
+const STARTUP_BACKOFF_MAX: Duration = Duration::from_secs(30);
+/// Added to the next retry delay in `EXTEND_TIMEOUT_USEC=`, for the probe itself.
+const STARTUP_TIMEOUT_MARGIN: Duration = Duration::from_secs(60);
+
+/// The delay before start-up retry `attempt` (from 0): 1 s doubling to 30 s.
+fn startup_backoff(attempt: u32) -> Duration {
+    let factor = 1u32.checked_shl(attempt.min(16)).unwrap_or(u32::MAX);
+    STARTUP_BACKOFF_MIN
+        .saturating_mul(factor)
+        .min(STARTUP_BACKOFF_MAX)
+}
+
+/// RPC clients of both chains (not yet asked anything).
+fn pair_clients(config: &Config) -> Result<(RpcClient, RpcClient), SupervisorError> {
+    let client = |chain: &ChainConfig| {
+        RpcClient::from_config(chain).map_err(|source| SupervisorError::Rpc {
+            chain: chain.id.clone(),
+            source,
+        })
+    };
+    Ok((client(&config.chains.a)?, client(&config.chains.b)?))
+}
+
+/// Probes every endpoint of both chains once: why a chain cannot be used yet (no endpoint
+/// answered), one line per such chain; an endpoint serving another chain id is fatal.
+async fn probe_pair(
+    config: &Config,
+    rpcs: &(RpcClient, RpcClient),
+) -> Result<Vec<String>, SupervisorError> {
+    let probes = futures::future::join(rpcs.0.probe_endpoints(), rpcs.1.probe_endpoints()).await;
+    let mut waiting = Vec::new();
+    for (chain, probes) in [(&config.chains.a, probes.0), (&config.chains.b, probes.1)] {
+        let mut errors = Vec::new();
+        let mut answered = false;
+        for p in probes {
+            match p.answer {
+                Ok(s) if s.network != chain.id => {
+                    return Err(SupervisorError::WrongChain {
+                        configured: chain.id.clone(),
+                        rpc: p.endpoint,
+                        actual: s.network,
+                    })
+                }
+                Ok(_) => answered = true,
+                Err(e) => errors.push(e.to_string()),
+            }
+        }
+        if !answered {
+            waiting.push(format!("chain {}: {}", chain.id, errors.join("; ")));
+        }
+    }
+    Ok(waiting)
+}
+
+/// RPC clients of both chains once some endpoint of each answers `/status` for the configured
+/// chain id, retried with backoff until then; `None` when `shutdown` comes first. An endpoint
+/// serving another chain is fatal.
+async fn wait_for_chains(
+    config: &Config,
+    state: &DaemonState,
+    notifier: Option<&Notifier>,
+    shutdown: &CancellationToken,
+) -> Result<Option<(RpcClient, RpcClient)>, SupervisorError> {
+    // The system's trust roots are files: read them off the async threads.
+    let _ = tokio::task::spawn_blocking(crate::chain::rpc::tls::preload_roots).await;
+    let rpcs = pair_clients(config)?;
+    let mut attempt = 0u32;
+    loop {
+        let waiting = tokio::select! {
+            _ = shutdown.cancelled() => return Ok(None),
+            w = probe_pair(config, &rpcs) => w?,
+        };
+        if waiting.is_empty() {
+            if attempt > 0 {
+                info!("both chains answer; starting");
+            }
+            return Ok(Some(rpcs));
+        }
+        let delay = startup_backoff(attempt);
+        attempt = attempt.saturating_add(1);
+        let reason = format!("waiting for chains: {}", waiting.join("; "));
+        warn!(retry_in = ?delay, "{reason}");
+        state.set_starting(Some(reason.clone()));
+        if let Some(n) = notifier {
+            n.waiting(&reason, delay + STARTUP_TIMEOUT_MARGIN);
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return Ok(None),
+            _ = tokio::time::sleep(delay) => {}
+        }
+    }
+}
+
+/// Connects to both chains once, failing when one cannot be reached or serves another chain
+/// (for one-shot commands, which should not wait), then starts them as [`start_chains`] does.
 pub(crate) async fn connect(
     config: &Config,
     keys: PairKeys,
     infra: &CancellationToken,
     tasks: &mut JoinSet<()>,
 ) -> Result<(Arc<ChainHandle>, Arc<ChainHandle>), SupervisorError> {
-    let qa = querier(&config.chains.a).await?;
-    let qb = querier(&config.chains.b).await?;
+    let rpcs = pair_clients(config)?;
+    let waiting = probe_pair(config, &rpcs).await?;
+    if !waiting.is_empty() {
+        return Err(SupervisorError::Unreachable {
+            reason: waiting.join("; "),
+        });
+    }
+    Ok(start_chains(config, rpcs, keys, infra, tasks))
+}
+
+/// Starts both chains' event hubs, TxEngines and endpoint probes on the connected `rpcs`; their
+/// tasks go into `tasks` and stop when `infra` is cancelled.
+fn start_chains(
+    config: &Config,
+    rpcs: (RpcClient, RpcClient),
+    keys: PairKeys,
+    infra: &CancellationToken,
+    tasks: &mut JoinSet<()>,
+) -> (Arc<ChainHandle>, Arc<ChainHandle>) {
+    let (ra, rb) = rpcs;
+    for (rpc, chain) in [(&ra, &config.chains.a), (&rb, &config.chains.b)] {
+        tasks.spawn(
+            rpc.clone()
+                .watch_endpoints(chain.endpoints.probe_interval, infra.clone()),
+        );
+    }
+    let qa = IbcQuerier::new(ra, config.chains.a.id.clone());
+    let qb = IbcQuerier::new(rb, config.chains.b.id.clone());
     let hub_a = EventHub::spawn(
         qa.rpc().clone(),
-        config.chains.a.websocket_addr.to_string(),
         config.chains.a.id.clone(),
         None,
         infra.clone(),
     );
     let hub_b = EventHub::spawn(
         qb.rpc().clone(),
-        config.chains.b.websocket_addr.to_string(),
         config.chains.b.id.clone(),
         None,
         infra.clone(),
@@ -360,7 +530,7 @@ pub(crate) async fn connect(
     tasks.spawn(async move {
         let _ = task_b.await;
     });
-    Ok((
+    (
         Arc::new(ChainHandle {
             config: config.chains.a.clone(),
             query: qa,
@@ -373,26 +543,5 @@ pub(crate) async fn connect(
             hub: hub_b,
             engine: engine_b,
         }),
-    ))
-}
-
-/// An RPC client and querier for `chain`, after checking the node serves that chain.
-async fn querier(chain: &ChainConfig) -> Result<IbcQuerier, SupervisorError> {
-    let rpc = RpcClient::from_config(chain).map_err(|source| SupervisorError::Rpc {
-        chain: chain.id.clone(),
-        source,
-    })?;
-    let status = rpc.status().await.map_err(|source| SupervisorError::Rpc {
-        chain: chain.id.clone(),
-        source,
-    })?;
-    let actual = status.node_info.network.to_string();
-    if actual != chain.id {
-        return Err(SupervisorError::WrongChain {
-            configured: chain.id.clone(),
-            rpc: chain.rpc_addr.to_string(),
-            actual,
-        });
-    }
-    Ok(IbcQuerier::new(rpc, chain.id.clone()))
+    )
 }

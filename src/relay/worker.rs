@@ -365,7 +365,7 @@ fn record(
             debug!(sequence = job.packet.sequence, step = %key.kind, "refused as redundant at CheckTx; clearing will look again")
         }
         Outcome::Failed { reason, .. } => {
-            warn!(sequence = job.packet.sequence, step = %key.kind, %reason, next = ?next, "relay failed")
+            warn!(sequence = job.packet.sequence, step = %key.kind, %reason, %next, "relay failed")
         }
     }
     next

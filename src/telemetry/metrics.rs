@@ -55,9 +55,13 @@ const TX_FAIL_LABELS: &[&str] = &["chain", "counterparty", "cause"];
 const RPC_LABELS: &[&str] = &["endpoint", "method"];
 const RPC_ERROR_LABELS: &[&str] = &["endpoint", "method", "kind"];
 const ENDPOINT_LABELS: &[&str] = &["endpoint"];
+const CHAIN_ENDPOINT_LABELS: &[&str] = &["chain", "endpoint"];
+const ENDPOINT_SWITCH_LABELS: &[&str] = &["chain", "from", "to", "reason"];
 const CHAIN_LABELS: &[&str] = &["chain"];
 const CLIENT_LABELS: &[&str] = &["chain", "counterparty", "client"];
 const WALLET_LABELS: &[&str] = &["chain", "address", "denom"];
+const FEE_LABELS: &[&str] = &["chain", "denom"];
+const CAUSE_LABELS: &[&str] = &["chain", "cause"];
 
 const RPC_BOUNDS: &[f64] = &[
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
@@ -143,6 +147,12 @@ pub(crate) struct Metrics {
     pub(crate) rpc_semaphore_wait: Arc<HistogramVec>,
     /// Websocket reconnects.
     pub(crate) websocket_reconnects: Arc<CounterVec>,
+    /// 1 for the endpoint a chain's requests go to, 0 for its other endpoints.
+    pub(crate) rpc_endpoint_active: Arc<GaugeVec>,
+    /// Latest height each endpoint reported to the failover probe.
+    pub(crate) rpc_endpoint_height: Arc<GaugeVec>,
+    /// Changes of a chain's active endpoint, by reason.
+    pub(crate) rpc_endpoint_switches: Arc<CounterVec>,
     /// Signer balance.
     pub(crate) wallet_balance: Arc<GaugeVec>,
     /// Worker restarts.
@@ -153,6 +163,19 @@ pub(crate) struct Metrics {
     pub(crate) chain_up: Arc<GaugeVec>,
     /// Latest height delivered by the chain's event hub.
     pub(crate) chain_height: Arc<GaugeVec>,
+    // Fees and gas (the TxEngine).
+    /// Gas price the chain's txs are signed with.
+    pub(crate) gas_price: Arc<GaugeVec>,
+    /// Txs re-priced and signed again after an insufficient-fee rejection.
+    pub(crate) fee_retries: Arc<CounterVec>,
+    /// Failed simulations by cause.
+    pub(crate) simulation_failures: Arc<CounterVec>,
+    /// Txs broadcast with `default_gas` by the cause of their failed simulation.
+    pub(crate) default_gas_txs: Arc<CounterVec>,
+    /// Single messages not broadcast because their gas exceeds `max_gas`.
+    pub(crate) over_max_gas: Arc<CounterVec>,
+    /// Fees of the relayer's txs included in a block.
+    pub(crate) fees_paid: Arc<CounterVec>,
     clocks: Mutex<HashMap<ClockKey, Instant>>,
     backlogs: Mutex<BTreeMap<Vec<String>, Backlog>>,
 }
@@ -294,6 +317,21 @@ impl Metrics {
                 "Event websocket sessions lost (each is followed by a reconnect).",
                 CHAIN_LABELS,
             ),
+            rpc_endpoint_active: r.gauge(
+                "arke_rpc_endpoint_active",
+                "1 for the RPC endpoint the chain's requests and event websocket use, 0 for its other endpoints.",
+                CHAIN_ENDPOINT_LABELS,
+            ),
+            rpc_endpoint_height: r.gauge(
+                "arke_rpc_endpoint_height",
+                "Latest block height each RPC endpoint reported to the failover probe.",
+                CHAIN_ENDPOINT_LABELS,
+            ),
+            rpc_endpoint_switches: r.counter(
+                "arke_rpc_endpoint_switches_total",
+                "Changes of a chain's active RPC endpoint (reason = error, lagging, catching_up, wrong_chain, recovered).",
+                ENDPOINT_SWITCH_LABELS,
+            ),
             wallet_balance: r.gauge(
                 "arke_wallet_balance",
                 "Balance of the relayer's signing account in the fee denom's base units.",
@@ -318,6 +356,36 @@ impl Metrics {
                 "arke_chain_latest_height",
                 "Latest height delivered by the chain's event hub.",
                 CHAIN_LABELS,
+            ),
+            gas_price: r.gauge(
+                "arke_gas_price",
+                "Gas price the chain's txs are signed with (fee denom per gas): gas_price, or the chain's base price times the multiplier with dynamic_gas_price.",
+                FEE_LABELS,
+            ),
+            fee_retries: r.counter(
+                "arke_fee_retries_total",
+                "Txs re-priced from a fresh base gas price and signed again after an insufficient-fee rejection (at most once per price change).",
+                CHAIN_LABELS,
+            ),
+            simulation_failures: r.counter(
+                "arke_simulation_failures_total",
+                "Failed gas simulations (cause = sequence_mismatch, rpc, rejected, decode).",
+                CAUSE_LABELS,
+            ),
+            default_gas_txs: r.counter(
+                "arke_txs_default_gas_total",
+                "Txs broadcast with default_gas because their simulation failed (cause = sequence_mismatch, rpc, decode).",
+                CAUSE_LABELS,
+            ),
+            over_max_gas: r.counter(
+                "arke_msgs_over_max_gas_total",
+                "Single messages not broadcast because their estimated gas exceeds max_gas (left for clearing).",
+                CHAIN_LABELS,
+            ),
+            fees_paid: r.counter(
+                "arke_fees_paid_total",
+                "Fees of the relayer's txs included in a block (whatever their result), in the denom's base units.",
+                FEE_LABELS,
             ),
             registry: r,
             clocks: Mutex::default(),

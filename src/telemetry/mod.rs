@@ -27,6 +27,11 @@ use tokio::sync::Notify;
 
 use self::state::ChannelInfo;
 
+/// Every metric of this process in the Prometheus text format (what `GET /metrics` serves).
+pub fn metrics_text() -> String {
+    metrics::metrics().render()
+}
+
 /// The trigger that makes the worker of `channel` run a clearing round now (`POST /clear`). One
 /// `Notify` per channel, created on first use and shared by whoever asks for the same channel.
 pub(crate) fn clear_trigger(channel: &ChannelInfo) -> Arc<Notify> {

@@ -4,7 +4,9 @@
 //!
 //! The daemon sends `READY=1` once its workers run (`Type=notify`), `WATCHDOG=1` every half
 //! `WATCHDOG_USEC` while it runs (`WatchdogSec=`), `RELOADING=1`/`READY=1` around a reload, and
-//! `STOPPING=1` when shutdown starts. Without `NOTIFY_SOCKET` every call is a no-op.
+//! `STOPPING=1` when shutdown starts. While it waits for its chains at start-up it says why in
+//! `STATUS=` and extends systemd's start timeout (`EXTEND_TIMEOUT_USEC=`) past its next retry,
+//! so a node down at boot does not fail the unit. Without `NOTIFY_SOCKET` every call is a no-op.
 
 use std::io;
 use std::time::Duration;
@@ -40,6 +42,15 @@ impl Notifier {
     /// `READY=1` with a status line.
     pub(crate) fn ready(&self, status: &str) {
         self.log(&format!("READY=1\nSTATUS={status}"));
+    }
+
+    /// Not ready yet: `STATUS=` says why, and the start timeout is extended by `extend`.
+    pub(crate) fn waiting(&self, why: &str, extend: Duration) {
+        let why = why.replace('\n', " ");
+        self.log(&format!(
+            "STATUS={why}\nEXTEND_TIMEOUT_USEC={}",
+            extend.as_micros()
+        ));
     }
 
     /// `WATCHDOG=1`.
@@ -122,15 +133,23 @@ mod tests {
         let path = dir.join("notify.sock");
         let server = UnixDatagram::bind(&path).expect("bind");
         let n = Notifier::new(path.to_string_lossy().into_owned());
+        n.waiting(
+            "waiting for chains: chain a: refused",
+            Duration::from_secs(61),
+        );
         n.ready("relaying 1 channel");
         n.watchdog();
         n.stopping();
         let mut buf = [0u8; 256];
         let mut got = Vec::new();
-        for _ in 0..3 {
+        for _ in 0..4 {
             let len = server.recv(&mut buf).expect("datagram");
             got.push(String::from_utf8_lossy(&buf[..len]).into_owned());
         }
+        assert_eq!(
+            got.remove(0),
+            "STATUS=waiting for chains: chain a: refused\nEXTEND_TIMEOUT_USEC=61000000"
+        );
         assert_eq!(got[0], "READY=1\nSTATUS=relaying 1 channel");
         assert_eq!(got[1], "WATCHDOG=1");
         assert!(got[2].starts_with("STOPPING=1"));

@@ -29,6 +29,25 @@ pub(crate) trait ChainProbe: Send + Sync {
     fn latest_height(&self) -> u64;
     /// Event websocket sessions lost so far.
     fn websocket_reconnects(&self) -> u64;
+    /// The chain's RPC endpoints in order of preference, and which one is active.
+    fn endpoints(&self) -> Vec<EndpointInfo>;
+}
+
+/// One RPC endpoint of a chain, as `/state` shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct EndpointInfo {
+    /// RPC URL (without credentials).
+    pub(crate) rpc: String,
+    /// Websocket URL (without credentials).
+    pub(crate) websocket: String,
+    /// Requests and the event websocket go here now.
+    pub(crate) active: bool,
+    /// It answers, serves the chain and is not behind.
+    pub(crate) usable: bool,
+    /// The latest height it reported.
+    pub(crate) height: Option<u64>,
+    /// Why it is not usable, or its last error.
+    pub(crate) problem: Option<String>,
 }
 
 /// A chain of the pair and the address that signs on it.
@@ -127,6 +146,9 @@ pub struct WorkerEntry {
 pub struct DaemonState {
     chains: Mutex<Vec<ChainEntry>>,
     workers: Mutex<BTreeMap<String, WorkerEntry>>,
+    /// Why the daemon is not relaying yet (waiting for its chains, or for the first channel
+    /// discovery); `None` once it runs.
+    starting: Mutex<Option<String>>,
 }
 
 impl std::fmt::Debug for DaemonState {
@@ -141,6 +163,16 @@ impl DaemonState {
     /// An empty state.
     pub fn new() -> Arc<Self> {
         Arc::new(Self::default())
+    }
+
+    /// The daemon is still starting, for `reason` (`None`: it runs).
+    pub(crate) fn set_starting(&self, reason: Option<String>) {
+        *lock(&self.starting) = reason;
+    }
+
+    /// Why the daemon is still starting, if it is.
+    pub(crate) fn starting(&self) -> Option<String> {
+        lock(&self.starting).clone()
     }
 
     /// Adds a chain.
@@ -211,25 +243,40 @@ impl DaemonState {
             .collect()
     }
 
-    /// Whether the daemon is healthy: every chain answers `/status` (within
-    /// [`HEALTH_RPC_TIMEOUT`]) and every worker runs. The JSON body says why not.
-    pub(crate) async fn health(&self) -> (bool, Value) {
+    /// Asks every chain's `/status` (each within [`HEALTH_RPC_TIMEOUT`]) and sets
+    /// `arke_chain_up` from the answers: the one check behind `/health` and the sampler.
+    pub(crate) async fn check_chains(&self) -> Vec<(ChainEntry, Result<(), String>)> {
         let chains = self.chains();
         let checks = futures::future::join_all(chains.iter().map(|c| async move {
             match tokio::time::timeout(HEALTH_RPC_TIMEOUT, c.probe.check_status()).await {
                 Ok(Ok(())) => Ok(()),
                 Ok(Err(e)) => Err(e),
-                Err(_) => Err(format!("no answer within {HEALTH_RPC_TIMEOUT:?}")),
+                Err(_) => Err(format!(
+                    "no answer within {}",
+                    crate::config::HumanDuration(HEALTH_RPC_TIMEOUT)
+                )),
             }
         }))
         .await;
-        let mut reasons = Vec::new();
-        let mut chain_json = serde_json::Map::new();
-        for (c, check) in chains.iter().zip(checks) {
-            let id = c.id.clone();
+        for (c, check) in chains.iter().zip(&checks) {
             metrics()
                 .chain_up
-                .set(&[id.as_str()], if check.is_ok() { 1.0 } else { 0.0 });
+                .set(&[c.id.as_str()], if check.is_ok() { 1.0 } else { 0.0 });
+        }
+        chains.into_iter().zip(checks).collect()
+    }
+
+    /// Whether the daemon is healthy: every chain answers `/status` (within
+    /// [`HEALTH_RPC_TIMEOUT`]) and every worker runs. The JSON body says why not.
+    pub(crate) async fn health(&self) -> (bool, Value) {
+        let mut reasons = Vec::new();
+        let starting = self.starting();
+        if let Some(why) = &starting {
+            reasons.push(why.clone());
+        }
+        let mut chain_json = serde_json::Map::new();
+        for (c, check) in self.check_chains().await {
+            let id = c.id.clone();
             match check {
                 Ok(()) => {
                     chain_json.insert(id, json!("ok"));
@@ -252,8 +299,13 @@ impl DaemonState {
             worker_json.insert(name, json!(w.state.as_str()));
         }
         let ok = reasons.is_empty();
+        let status = match (ok, &starting) {
+            (true, _) => "ok",
+            (false, Some(_)) => "starting",
+            (false, None) => "unavailable",
+        };
         let body = json!({
-            "status": if ok { "ok" } else { "unavailable" },
+            "status": status,
             "reasons": reasons,
             "chains": chain_json,
             "workers": worker_json,
@@ -267,9 +319,26 @@ impl DaemonState {
             .chains()
             .iter()
             .map(|c| {
+                let endpoints = c.probe.endpoints();
+                let active = endpoints.iter().find(|e| e.active).map(|e| e.rpc.clone());
+                let endpoints: Vec<Value> = endpoints
+                    .into_iter()
+                    .map(|e| {
+                        json!({
+                            "rpc_addr": e.rpc,
+                            "websocket_addr": e.websocket,
+                            "active": e.active,
+                            "usable": e.usable,
+                            "height": e.height,
+                            "problem": e.problem,
+                        })
+                    })
+                    .collect();
                 json!({
                     "id": c.id,
                     "rpc_addr": c.rpc_addr,
+                    "active_rpc_addr": active,
+                    "endpoints": endpoints,
                     "address": c.address,
                     "latest_height": c.probe.latest_height(),
                     "websocket_reconnects": c.probe.websocket_reconnects(),

@@ -4,23 +4,29 @@
 //! The encoding itself (`TxBody`, `AuthInfo`, `SignDoc`, `TxRaw`) is `cosmos::Wallet`'s, the same
 //! bytes Hermes and cosmjs produce, and the devnet decodes and verifies them with the same crate,
 //! so the relayer and the devnet cannot drift apart.
-//! This module adds what a relayer needs around it: the fee from a gas amount and a gas price,
-//! the gas limit from a simulation, the size of the tx envelope, and parsing the "expected N" of an
-//! account sequence mismatch. The key is never formatted: `AccountKey`'s `Debug` is redacted and
+//! This module adds what a relayer needs around it: the fee from a gas amount and a gas price
+//! (paid from a fee grant when the chain has a `fee_granter`), the memo (`memo_prefix` then
+//! ours), the gas limit from a simulation, the size of the tx envelope, and parsing the
+//! "expected N" of an account sequence mismatch. The key is never formatted: `AccountKey`'s `Debug` is redacted and
 //! nothing here logs it.
 
+use cosmos::tx::Fee;
 use cosmos::{AccountKey, Coin, Wallet};
 use ibc_proto::google::protobuf::Any;
 
 use crate::config::GasPrice;
 
-/// Memo put on every tx the relayer signs.
+/// Memo put on every tx the relayer signs (after the chain's `memo_prefix`, if any).
 pub(crate) const MEMO: &str = concat!("arke ", env!("CARGO_PKG_VERSION"));
 
 /// Signs txs for one account on one chain, tracking its sequence.
 #[derive(Clone, Debug)]
 pub(crate) struct TxSigner {
     wallet: Wallet,
+    /// `memo_prefix` followed by [`MEMO`].
+    memo: String,
+    /// Whose fee grant pays the fees.
+    fee_granter: Option<String>,
 }
 
 impl TxSigner {
@@ -29,7 +35,30 @@ impl TxSigner {
     pub(crate) fn new(key: AccountKey, account_prefix: &str, chain_id: &str) -> Self {
         Self {
             wallet: Wallet::new(key, account_prefix, chain_id, 0, 0),
+            memo: MEMO.to_string(),
+            fee_granter: None,
         }
+    }
+
+    /// The same signer putting `memo_prefix` in front of its memo and paying fees from
+    /// `fee_granter`'s grant.
+    pub(crate) fn with_fee_options(
+        mut self,
+        fee_granter: Option<String>,
+        memo_prefix: Option<&str>,
+    ) -> Self {
+        self.fee_granter = fee_granter;
+        self.memo = match memo_prefix {
+            Some(prefix) => format!("{prefix} {MEMO}"),
+            None => MEMO.to_string(),
+        };
+        self
+    }
+
+    /// The memo of every tx.
+    #[cfg(test)]
+    pub(crate) fn memo(&self) -> &str {
+        &self.memo
     }
 
     /// The bech32 address (the `signer` of every message).
@@ -67,7 +96,15 @@ impl TxSigner {
     /// A signed `TxRaw` with `msgs`, `gas_limit` and a fee of `fee` at the current sequence.
     pub(crate) fn sign(&self, msgs: Vec<Any>, gas_limit: u64, fee: Option<Coin>) -> Vec<u8> {
         self.wallet
-            .sign_tx(msgs, fee.into_iter().collect(), gas_limit, MEMO)
+            .sign_with_fee(msgs, &self.fee(gas_limit, fee), &self.memo)
+    }
+
+    fn fee(&self, gas_limit: u64, fee: Option<Coin>) -> Fee {
+        let fee = Fee::new(fee.into_iter().collect(), gas_limit);
+        match &self.fee_granter {
+            Some(granter) => fee.with_granter(granter.clone()),
+            None => fee,
+        }
     }
 
     /// A signed `TxRaw` at `sequence` instead of the tracked one (for simulation).
@@ -80,7 +117,7 @@ impl TxSigner {
     ) -> Vec<u8> {
         let mut wallet = self.wallet.clone();
         wallet.sequence = sequence;
-        wallet.sign_tx(msgs, fee.into_iter().collect(), gas_limit, MEMO)
+        wallet.sign_with_fee(msgs, &self.fee(gas_limit, fee), &self.memo)
     }
 
     /// Bytes a signed tx takes beyond its messages' encodings: the size of an empty tx signed
@@ -180,5 +217,29 @@ mod tests {
         let other = s.sign_at(2, Vec::new(), 1000, None);
         assert_ne!(raw, other);
         assert_eq!(s.sequence(), 8);
+    }
+
+    #[test]
+    fn granter_and_memo_prefix_are_signed() {
+        use ibc_proto::cosmos::tx::v1beta1::{AuthInfo, TxBody, TxRaw};
+        use prost::Message;
+        let decode = |raw: &[u8]| {
+            let tx = TxRaw::decode(raw).unwrap();
+            let body = TxBody::decode(tx.body_bytes.as_slice()).unwrap();
+            let auth = AuthInfo::decode(tx.auth_info_bytes.as_slice()).unwrap();
+            (body.memo, auth.fee.unwrap().granter)
+        };
+        let plain = TxSigner::new(AccountKey::random(), "cosmos", "c-1");
+        let (memo, granter) = decode(&plain.sign(Vec::new(), 10, None));
+        assert_eq!((memo.as_str(), granter.as_str()), (MEMO, ""));
+        let s = plain.with_fee_options(Some("cosmos1granter".into()), Some("ops"));
+        let (memo, granter) = decode(&s.sign(Vec::new(), 10, None));
+        assert_eq!(memo, format!("ops {MEMO}"));
+        assert_eq!(granter, "cosmos1granter");
+        let (memo, granter) = decode(&s.sign_at(3, Vec::new(), 10, None));
+        assert_eq!(
+            (memo.as_str(), granter.as_str()),
+            (s.memo(), "cosmos1granter")
+        );
     }
 }

@@ -1,7 +1,8 @@
 //! Shared set-up of the integration tests, one file per concept: the end-to-end harness (two
 //! devnets with an open channel and the relayer daemon in-process), the pair config, chain-side
-//! checks (packets received exactly once, commitments cleared, balances, failed txs), scratch
-//! directories, bounded waits, test logs and the output of a finished `arke` process.
+//! checks (packets received exactly once, commitments cleared, balances, failed txs), this
+//! process's metrics, scratch directories, bounded waits, test logs and the output of a
+//! finished `arke` process.
 //!
 //! Each test binary includes this module with `mod support;` and uses what it needs.
 
@@ -10,6 +11,7 @@
 mod chain;
 mod harness;
 mod logs;
+mod metrics;
 mod output;
 mod pair;
 mod scratch;
@@ -21,6 +23,7 @@ pub use {
     devnet::harness::{has_commitment, receive_counts, voucher},
     harness::{Harness, Relayer, BLOCK},
     logs::init_tracing,
+    metrics::metric,
     output::{line_channel, stderr, stdout},
     pair::{pair_config, pair_config_text},
     scratch::{scratch_dir, TempDir},

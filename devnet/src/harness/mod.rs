@@ -94,8 +94,27 @@ impl TestChain {
     /// committed tx; a CheckTx rejection is an error carrying its code and log.
     pub async fn submit(&self, key: &AccountKey, msgs: Vec<Any>) -> Result<TxRecord, String> {
         let wallet = self.wallet(key)?;
-        let raw = wallet.sign_tx(msgs, Vec::new(), HELPER_GAS, "");
+        let raw = wallet.sign_tx(msgs, self.helper_fee(), HELPER_GAS, "");
         self.submit_raw(raw).await
+    }
+
+    /// The fee of a harness tx: none on a free chain; with a minimum gas price or a fee market,
+    /// enough for [`HELPER_GAS`] at the minimum price and at the fee market's cap, so it is
+    /// never refused whatever the base price does.
+    pub fn helper_fee(&self) -> Vec<Coin> {
+        let config = self.devnet.config();
+        let at_min = crate::tx::required_fee(config.min_gas_price, HELPER_GAS);
+        let at_cap = config
+            .fee_market
+            .as_ref()
+            .map_or(0, |m| m.max_base_gas_price.fee_for(HELPER_GAS));
+        match at_min.max(at_cap) {
+            0 => Vec::new(),
+            amount => vec![Coin {
+                denom: config.denom.clone(),
+                amount,
+            }],
+        }
     }
 
     /// Broadcasts a signed tx and waits for it to be committed.

@@ -1,5 +1,5 @@
-//! The ante handler: the SDK 0.50 decorators (memo, tx size gas, fee, public key, signature
-//! gas, sequence, signature) run on an [`ExecState`], plus the fee arithmetic and the timeout
+//! The ante handler: the SDK 0.50 decorators (memo, tx size gas, fee with fee grants, public
+//! key, signature gas, sequence, signature) run on an [`ExecState`], plus the fee arithmetic and the timeout
 //! height check its callers run.
 
 use ibc_proto::cosmos::tx::signing::v1beta1::SignMode;
@@ -152,6 +152,14 @@ pub fn ante(
             format!("fee payer address: {signer} does not exist: unknown address"),
         ));
     };
+    // With a granter (other than the signer), the fee comes out of its allowance and balance.
+    let fee_payer = match &tx.fee_granter {
+        Some(granter) if *granter != signer => {
+            crate::feegrant::use_grant(state, granter, &signer, &tx.fee)?;
+            granter.clone()
+        }
+        _ => signer.clone(),
+    };
     if tx.fee.iter().any(|c| c.amount > 0) {
         if !validate_coins(&tx.fee) {
             return Err(TxError::sdk(
@@ -163,7 +171,7 @@ pub fn ante(
             ));
         }
         for coin in &tx.fee {
-            crate::bank::send(state, &signer, &params.fee_collector, coin).map_err(|e| {
+            crate::bank::send(state, &fee_payer, &params.fee_collector, coin).map_err(|e| {
                 if e.codespace == "sdk" && e.code == 5 {
                     TxError::insufficient_funds(e.log)
                 } else {

@@ -320,9 +320,19 @@ pub fn decode(raw: &[u8]) -> Result<Tx, TxError> {
     if has_tip {
         return Err(TxError::invalid_request("tips are not supported"));
     }
-    if !fee_info.granter.is_empty() {
-        return Err(TxError::invalid_request("fee grants are not enabled"));
-    }
+    let fee_granter = if fee_info.granter.is_empty() {
+        None
+    } else if decode_address(&fee_info.granter).is_err() {
+        return Err(TxError::sdk(
+            7,
+            format!(
+                "invalid fee granter address {:?}: invalid address",
+                fee_info.granter
+            ),
+        ));
+    } else {
+        Some(fee_info.granter.clone())
+    };
     let signer_key = match signer_pub_keys.first() {
         Some(Some(key)) => key.clone(),
         _ => {
@@ -350,6 +360,7 @@ pub fn decode(raw: &[u8]) -> Result<Tx, TxError> {
         timeout_height: body.timeout_height,
         gas_limit: fee_info.gas_limit,
         fee,
+        fee_granter,
         signer_pub_keys,
         signer_sequences,
         sign_modes,

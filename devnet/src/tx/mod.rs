@@ -59,6 +59,8 @@ pub struct Tx {
     pub gas_limit: u64,
     /// Fee amount.
     pub fee: Vec<Coin>,
+    /// The account whose fee grant pays the fee (`Fee.granter`), if any.
+    pub fee_granter: Option<String>,
     /// Signer public keys (compressed secp256k1) from the signer infos; empty keys when absent.
     pub signer_pub_keys: Vec<Option<Vec<u8>>>,
     /// Signer sequences from the signer infos.

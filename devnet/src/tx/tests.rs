@@ -441,7 +441,17 @@ fn structurally_unacceptable_txs() {
             fee.granter = wallet.address.clone();
         }
     });
-    assert_eq!(decode(&granter).unwrap_err().code, 18);
+    // The granter is read here and used by the ante handler (see `fee_grants_pay_fees`).
+    assert_eq!(
+        decode(&granter).unwrap().fee_granter.as_deref(),
+        Some(wallet.address.as_str())
+    );
+    let bad_granter = edit_auth_info(&raw, |a| {
+        if let Some(fee) = a.fee.as_mut() {
+            fee.granter = "cosmos1nope".into();
+        }
+    });
+    assert_eq!(decode(&bad_granter).unwrap_err().code, 7);
     let payer_self = edit_auth_info(&raw, |a| {
         if let Some(fee) = a.fee.as_mut() {
             fee.payer = wallet.address.clone();
@@ -552,4 +562,60 @@ fn tx_msg_data_round_trips() {
     assert_eq!(decoded.msg_responses, vec![response]);
     // Field 2 only: the deprecated `data` stays empty.
     assert_eq!(bytes[0], 0x12);
+}
+
+#[test]
+fn fee_grants_pay_fees() {
+    use crate::feegrant::{allowance, execute_grant, grant_msg};
+    let (mut st, mut wallet) = setup();
+    let p = params(0.0);
+    let granter = encode_address("cosmos", &[9; 20]);
+    let collector = p.fee_collector.clone();
+    crate::bank::mint(&mut st, &granter, &Coin::new("stake", 1_000)).unwrap();
+    crate::bank::mint(&mut st, &wallet.address, &Coin::new("stake", 1_000)).unwrap();
+    let granted = |w: &Wallet, amount: u128| {
+        let fee = Fee::new(vec![Coin::new("stake", amount)], 100_000).with_granter(granter.clone());
+        w.sign_with_fee(vec![msg(&w.address)], &fee, "")
+    };
+
+    // Without a grant: the SDK's feegrant error, nothing paid.
+    let err = run(&mut st, &granted(&wallet, 10), &p, Mode::Deliver).unwrap_err();
+    assert_eq!((err.codespace, err.code), ("feegrant", 6), "{}", err.log);
+    assert!(
+        err.log.contains("does not allow to pay fees"),
+        "{}",
+        err.log
+    );
+
+    // Only the granter can grant, once.
+    let grant = grant_msg(&granter, &wallet.address, &[Coin::new("stake", 25)]);
+    assert_eq!(
+        execute_grant(&mut st, &grant, &wallet.address)
+            .unwrap_err()
+            .code,
+        8
+    );
+    execute_grant(&mut st, &grant, &granter).unwrap();
+    assert_eq!(
+        execute_grant(&mut st, &grant, &granter).unwrap_err().code,
+        18
+    );
+
+    // With it: the granter pays, within the limit; the signer's balance is untouched.
+    run(&mut st, &granted(&wallet, 10), &p, Mode::Deliver).unwrap();
+    wallet.sequence += 1;
+    assert_eq!(crate::bank::balance(&mut st, &granter, "stake"), 990);
+    assert_eq!(
+        crate::bank::balance(&mut st, &wallet.address, "stake"),
+        1_000
+    );
+    assert_eq!(crate::bank::balance(&mut st, &collector, "stake"), 10);
+    let left = allowance(&mut st, &granter, &wallet.address).unwrap();
+    assert_eq!(left.spend_limit[0].amount, "15");
+    let err = run(&mut st, &granted(&wallet, 16), &p, Mode::Deliver).unwrap_err();
+    assert_eq!((err.codespace, err.code), ("feegrant", 2), "{}", err.log);
+    // Spending the rest removes the grant.
+    run(&mut st, &granted(&wallet, 15), &p, Mode::Deliver).unwrap();
+    assert!(allowance(&mut st, &granter, &wallet.address).is_none());
+    assert_eq!(crate::bank::balance(&mut st, &granter, "stake"), 975);
 }

@@ -135,7 +135,7 @@ impl Core {
                     let delay =
                         backoff(attempt, self.options.backoff_min, self.options.backoff_max);
                     attempt += 1;
-                    tracing::warn!(chain = %self.shared.chain_id, error = %e, ?delay, "event hub cannot learn the latest height; retrying");
+                    tracing::warn!(chain = %self.shared.chain_id, error = %e, delay = %crate::config::HumanDuration(delay), "event hub cannot learn the latest height; retrying");
                     tokio::time::sleep(delay).await;
                 }
             }

@@ -1,7 +1,9 @@
 //! The event hub of one chain: one websocket connection to CometBFT's `/websocket` with two
 //! subscriptions (`tm.event='NewBlock'` and `tm.event='Tx'`), demultiplexed to per-channel
 //! receivers, with a polling fallback over `block_results` that fills every height gap after a
-//! dropped subscription or a restart, so no packet event is missed and none is seen twice.
+//! dropped subscription or a restart, so no packet event is missed and none is seen twice. The
+//! websocket is that of the RPC client's active endpoint (`ws://` or `wss://` with the chain's TLS
+//! trust) and moves with it when the client fails over.
 //!
 //! # Shape
 //!
@@ -166,17 +168,16 @@ impl std::fmt::Debug for EventHub {
 }
 
 impl EventHub {
-    /// Starts the hub of `chain_id` with default [`EventHubOptions`]. See the module doc.
+    /// Starts the hub of `chain_id` with default [`EventHubOptions`]. See the module doc. The
+    /// websocket is that of `rpc`'s active endpoint, and follows it when failover moves it.
     pub fn spawn(
         rpc: RpcClient,
-        websocket_url: impl Into<String>,
         chain_id: impl Into<String>,
         start_height: Option<u64>,
         shutdown: CancellationToken,
     ) -> EventHub {
         Self::spawn_with(
             rpc,
-            websocket_url,
             chain_id,
             start_height,
             shutdown,
@@ -187,7 +188,6 @@ impl EventHub {
     /// Starts the hub of `chain_id` with `options`. Its tasks end when `shutdown` is cancelled.
     pub(crate) fn spawn_with(
         rpc: RpcClient,
-        websocket_url: impl Into<String>,
         chain_id: impl Into<String>,
         start_height: Option<u64>,
         shutdown: CancellationToken,
@@ -204,7 +204,7 @@ impl EventHub {
         let (push_tx, push_rx) = mpsc::channel(PUSH_QUEUE);
         let tasks = TaskTracker::new();
         let ws = WsTask {
-            url: websocket_url.into(),
+            rpc: rpc.clone(),
             shared: shared.clone(),
             pushes: push_tx,
             shutdown: shutdown.clone(),

@@ -2,6 +2,11 @@
 //! subscriptions, each push parsed and forwarded to the core. Any failure ends the connection;
 //! the task tells the core (which polls meanwhile), counts a reconnect and retries after an
 //! exponential backoff with jitter. It holds no delivery state, so losing it costs only RPC calls.
+//!
+//! It always connects to the websocket of the RPC client's *active* endpoint (`ws://` or
+//! `wss://`, with the chain's TLS trust), and when failover makes another endpoint active it
+//! ends the session and connects to the new one at once: the core fills the heights in between
+//! from `block_results`, as after any reconnect. Such a switch is not counted as a reconnect.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -12,10 +17,12 @@ use rand::Rng;
 use serde_json::json;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::Connector;
 use tokio_util::sync::CancellationToken;
 
 use super::pushes::{parse_frame, Frame, Push};
 use super::{EventHubOptions, Shared};
+use crate::chain::rpc::RpcClient;
 
 /// JSON-RPC id of the `tm.event='Tx'` subscription.
 const TX_SUBSCRIPTION_ID: u64 = 1;
@@ -23,7 +30,8 @@ const TX_SUBSCRIPTION_ID: u64 = 1;
 const BLOCK_SUBSCRIPTION_ID: u64 = 2;
 
 pub(super) struct WsTask {
-    pub(super) url: String,
+    /// Whose active endpoint's websocket to use.
+    pub(super) rpc: RpcClient,
     pub(super) shared: Arc<Shared>,
     pub(super) pushes: mpsc::Sender<Push>,
     pub(super) shutdown: CancellationToken,
@@ -33,6 +41,8 @@ pub(super) struct WsTask {
 /// Why a websocket session ended.
 enum SessionEnd {
     Shutdown,
+    /// Another endpoint became active: reconnect to it now.
+    Switched,
     /// Failed; `healthy` when it delivered at least one push (resets the backoff).
     Failed {
         reason: String,
@@ -51,6 +61,15 @@ impl WsTask {
             };
             let (reason, healthy) = match end {
                 SessionEnd::Shutdown => return,
+                SessionEnd::Switched => {
+                    let url = crate::chain::rpc::redact(&self.rpc.active_websocket().1);
+                    tracing::info!(chain = %chain, %url, "RPC endpoint switched; moving the event websocket");
+                    attempt = 0;
+                    if self.pushes.send(Push::Disconnected).await.is_err() {
+                        return;
+                    }
+                    continue;
+                }
                 SessionEnd::Failed { reason, healthy } => (reason, healthy),
             };
             if healthy {
@@ -62,7 +81,7 @@ impl WsTask {
                 .inc(&[chain.as_str()]);
             let delay = backoff(attempt, self.options.backoff_min, self.options.backoff_max);
             attempt = attempt.saturating_add(1);
-            tracing::warn!(chain = %chain, %reason, ?delay, "event websocket lost; polling meanwhile, reconnecting");
+            tracing::warn!(chain = %chain, %reason, delay = %crate::config::HumanDuration(delay), "event websocket lost; polling meanwhile, reconnecting");
             if self.pushes.send(Push::Disconnected).await.is_err() {
                 return;
             }
@@ -74,11 +93,38 @@ impl WsTask {
     }
 
     async fn session(&self) -> SessionEnd {
+        let mut switched = self.rpc.watch_active();
+        let (index, url) = self.rpc.active_websocket();
+        switched.mark_unchanged();
+        let switch = async move {
+            // Ends when another endpoint than `index` is active (never when the client is gone).
+            while switched.changed().await.is_ok() {
+                if *switched.borrow_and_update() != index {
+                    return;
+                }
+            }
+            std::future::pending::<()>().await
+        };
+        tokio::select! {
+            _ = switch => SessionEnd::Switched,
+            end = self.session_on(&url) => end,
+        }
+    }
+
+    async fn session_on(&self, url: &reqwest::Url) -> SessionEnd {
         let failed = |reason: String, healthy| SessionEnd::Failed { reason, healthy };
-        let connect = tokio_tungstenite::connect_async(self.url.as_str());
+        let connector = Connector::Rustls(self.rpc.tls_config());
+        let connect = tokio_tungstenite::connect_async_tls_with_config(
+            url.as_str(),
+            None,
+            false,
+            Some(connector),
+        );
+        // Credentials in the URL never reach a log.
+        let shown = crate::chain::rpc::redact(url);
         let mut ws = match tokio::time::timeout(self.options.connect_timeout, connect).await {
-            Err(_) => return failed(format!("connecting to {} timed out", self.url), false),
-            Ok(Err(e)) => return failed(format!("connecting to {}: {e}", self.url), false),
+            Err(_) => return failed(format!("connecting to {shown} timed out"), false),
+            Ok(Err(e)) => return failed(format!("connecting to {shown}: {}", ws_error(&e)), false),
             Ok(Ok((ws, _))) => ws,
         };
         for (id, query) in [
@@ -137,6 +183,17 @@ impl WsTask {
                 return failed(format!("NewBlock pushes skipped to {h}"), healthy);
             }
         }
+    }
+}
+
+/// A websocket error with its causes, and the `ca_file` hint for a TLS failure.
+fn ws_error(e: &tokio_tungstenite::tungstenite::Error) -> String {
+    use crate::chain::rpc::tls;
+    let text = tls::error_chain(e);
+    if tls::is_tls_failure(e) {
+        format!("TLS handshake failed: {text} ({})", tls::TLS_HINT)
+    } else {
+        text
     }
 }
 

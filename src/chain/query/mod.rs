@@ -20,9 +20,10 @@
 //! paging), `headers` (latest height and time, signed headers), `state` (channels, connections,
 //! clients and consensus states), `sequences` (commitments, acks, unreceived sequences),
 //! `packets` (packet data recovery from `tx_search`), `proofs` (`store/ibc/key` proofs) and
-//! `sdk` (account, simulation, staking params). `attributes` reads packet event attributes.
+//! `sdk` (account, simulation, staking params), `fees` (the base gas price of a fee market). `attributes` reads packet event attributes.
 
 mod attributes;
+pub(crate) mod fees;
 mod grpc;
 mod headers;
 mod packets;

@@ -8,15 +8,27 @@ use std::time::Duration;
 #[derive(Debug, thiserror::Error)]
 pub enum RpcError {
     /// Connection or protocol failure below JSON-RPC.
-    #[error("{method} on {endpoint}: transport error: {source}")]
+    #[error("{method} on {endpoint}: transport error: {detail}")]
     Transport {
         /// The endpoint URL.
         endpoint: String,
         /// The JSON-RPC method.
         method: &'static str,
-        /// The cause.
-        #[source]
-        source: reqwest::Error,
+        /// The cause, with its whole chain of causes.
+        detail: String,
+    },
+    /// The TLS handshake failed (an untrusted or invalid certificate, a protocol mismatch).
+    #[error(
+        "{method} on {endpoint}: TLS handshake failed: {reason} ({})",
+        super::tls::TLS_HINT
+    )]
+    Tls {
+        /// The endpoint URL.
+        endpoint: String,
+        /// The JSON-RPC method.
+        method: &'static str,
+        /// rustls's reason, with its chain of causes.
+        reason: String,
     },
     /// A non-success HTTP status without a JSON-RPC body.
     #[error("{method} on {endpoint}: HTTP {status}: {body}")]
@@ -89,9 +101,24 @@ impl RpcError {
     pub(crate) fn is_transient(&self) -> bool {
         match self {
             RpcError::Transport { .. } | RpcError::Timeout { .. } => true,
+            RpcError::Tls { .. } => false,
             RpcError::Http { status, .. } => *status == 429 || *status >= 500,
             RpcError::JsonRpc { code, .. } => *code == -32603,
             RpcError::Decode { .. }
+            | RpcError::Closed { .. }
+            | RpcError::InvalidEndpoint { .. } => false,
+        }
+    }
+
+    /// Whether the endpoint itself failed (no answer, a TLS failure, a timeout, an HTTP 429 or
+    /// 5xx without a JSON-RPC body), so another endpoint of the chain should be tried. A
+    /// JSON-RPC error or an undecodable answer is the node's answer, not an endpoint failure.
+    pub(crate) fn is_endpoint_failure(&self) -> bool {
+        match self {
+            RpcError::Transport { .. } | RpcError::Tls { .. } | RpcError::Timeout { .. } => true,
+            RpcError::Http { status, .. } => *status == 429 || *status >= 500,
+            RpcError::JsonRpc { .. }
+            | RpcError::Decode { .. }
             | RpcError::Closed { .. }
             | RpcError::InvalidEndpoint { .. } => false,
         }
@@ -101,6 +128,7 @@ impl RpcError {
     pub(crate) fn kind(&self) -> &'static str {
         match self {
             RpcError::Transport { .. } => "transport",
+            RpcError::Tls { .. } => "tls",
             RpcError::Http { .. } => "http",
             RpcError::Timeout { .. } => "timeout",
             RpcError::JsonRpc { .. } => "jsonrpc",

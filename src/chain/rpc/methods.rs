@@ -170,12 +170,13 @@ impl RpcClient {
         tx_bytes: &[u8],
     ) -> Result<broadcast::tx_sync::Response, RpcError> {
         let params = json!({ "tx": base64::engine::general_purpose::STANDARD.encode(tx_bytes) });
-        self.call("broadcast_tx_sync", params).await
+        // Not retried on another endpoint: the caller decides what a lost broadcast means.
+        self.call_once("broadcast_tx_sync", params).await
     }
 
     fn decode_error(&self, method: &'static str, reason: String) -> RpcError {
         RpcError::Decode {
-            endpoint: self.inner.endpoint_str.clone(),
+            endpoint: self.endpoint(),
             method,
             reason,
         }

@@ -279,3 +279,180 @@ async fn timeouts_and_transport_errors_are_typed() {
         "{err}"
     );
 }
+
+/// A `/status` result of the capture, for chain `network` at `height`.
+fn status_result(network: &str, height: u64) -> Value {
+    let body: Value = serde_json::from_slice(&capture("status.json")).unwrap();
+    let mut r = body["result"].clone();
+    r["node_info"]["network"] = json!(network);
+    r["sync_info"]["latest_block_height"] = json!(height.to_string());
+    r["sync_info"]["catching_up"] = json!(false);
+    r
+}
+
+/// A node that can be switched off (it then drops every connection unanswered), answering
+/// `/status` for `network` at the height in `height`.
+struct FakeNode {
+    url: Url,
+    up: Arc<std::sync::atomic::AtomicBool>,
+    height: Arc<std::sync::atomic::AtomicU64>,
+    served: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+async fn fake_node(network: &'static str, height: u64) -> FakeNode {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = Url::parse(&format!("http://{}/", listener.local_addr().unwrap())).unwrap();
+    let up = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let h = Arc::new(std::sync::atomic::AtomicU64::new(height));
+    let served = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (up2, h2, served2) = (up.clone(), h.clone(), served.clone());
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut sock, _)) = listener.accept().await else {
+                return;
+            };
+            if !up2.load(Ordering::SeqCst) {
+                drop(sock);
+                continue;
+            }
+            let (h, served) = (h2.clone(), served2.clone());
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                let body = loop {
+                    let n = sock.read(&mut chunk).await.unwrap_or(0);
+                    if n == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    let text = String::from_utf8_lossy(&buf).to_string();
+                    if let Some(i) = text.find("\r\n\r\n") {
+                        let len = text[..i]
+                            .lines()
+                            .find_map(|l| {
+                                l.to_ascii_lowercase()
+                                    .strip_prefix("content-length:")
+                                    .map(|v| v.trim().parse::<usize>().unwrap())
+                            })
+                            .unwrap_or(0);
+                        if buf.len() >= i + 4 + len {
+                            break buf[i + 4..i + 4 + len].to_vec();
+                        }
+                    }
+                };
+                served.fetch_add(1, Ordering::SeqCst);
+                let req: Value = serde_json::from_slice(&body).unwrap();
+                let result = status_result(network, h.load(Ordering::SeqCst));
+                let out =
+                    json!({ "jsonrpc": "2.0", "id": req["id"], "result": result }).to_string();
+                let resp = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{out}",
+                    out.len()
+                );
+                let _ = sock.write_all(resp.as_bytes()).await;
+            });
+        }
+    });
+    FakeNode {
+        url,
+        up,
+        height: h,
+        served,
+    }
+}
+
+fn pair_client(nodes: &[&FakeNode], max_lag: u64) -> RpcClient {
+    let addrs: Vec<crate::config::EndpointAddrs> = nodes
+        .iter()
+        .map(|n| crate::config::EndpointAddrs {
+            rpc: n.url.clone(),
+            websocket: crate::config::derive_websocket_addr(&n.url).unwrap(),
+        })
+        .collect();
+    RpcClient::build(
+        &addrs,
+        4,
+        Duration::from_secs(2),
+        &[],
+        "dockerchain".into(),
+        Some("dockerchain".into()),
+        max_lag,
+    )
+    .unwrap()
+}
+
+fn active(client: &RpcClient) -> usize {
+    client.active_websocket().0
+}
+
+#[tokio::test]
+async fn a_failed_endpoint_fails_over_and_traffic_returns_after_healthy_probes() {
+    let preferred = fake_node("dockerchain", 100).await;
+    let backup = fake_node("dockerchain", 100).await;
+    let client = pair_client(&[&preferred, &backup], 5);
+    let mut switches = client.watch_active();
+    assert_eq!(active(&client), 0);
+
+    preferred.up.store(false, Ordering::SeqCst);
+    // The read is retried on the backup, which becomes active.
+    let s = client.status().await.expect("answered by the backup");
+    assert_eq!(s.sync_info.latest_block_height.value(), 100);
+    assert_eq!(active(&client), 1);
+    assert!(switches.has_changed().unwrap());
+    switches.mark_unchanged();
+    let before = preferred.served.load(Ordering::SeqCst);
+    client.status().await.unwrap();
+    assert_eq!(preferred.served.load(Ordering::SeqCst), before);
+    let statuses = client.endpoint_statuses();
+    assert!(
+        !statuses[0].usable && statuses[0].problem.is_some(),
+        "{statuses:?}"
+    );
+    assert!(statuses[1].active && statuses[1].usable, "{statuses:?}");
+
+    // Back: one good probe is not enough, RETURN_STREAK are.
+    preferred.up.store(true, Ordering::SeqCst);
+    client.probe_endpoints().await;
+    assert_eq!(active(&client), 1);
+    for _ in 1..super::endpoints::RETURN_STREAK {
+        client.probe_endpoints().await;
+    }
+    assert_eq!(active(&client), 0);
+    assert!(switches.has_changed().unwrap());
+
+    // A broadcast is not retried elsewhere: its error comes back, the next request goes to
+    // the backup.
+    preferred.up.store(false, Ordering::SeqCst);
+    let err = client.broadcast_tx_sync(b"tx").await.unwrap_err();
+    assert!(err.is_endpoint_failure(), "{err}");
+    assert_eq!(active(&client), 1);
+}
+
+#[tokio::test]
+async fn an_endpoint_behind_by_more_than_max_lag_is_left_and_one_for_another_chain_never_used() {
+    let preferred = fake_node("dockerchain", 100).await;
+    let backup = fake_node("dockerchain", 120).await;
+    let client = pair_client(&[&preferred, &backup], 5);
+    client.probe_endpoints().await;
+    assert_eq!(active(&client), 1, "{:?}", client.endpoint_statuses());
+    assert_eq!(
+        client.endpoint_statuses()[0].problem.as_deref(),
+        Some("lagging")
+    );
+    // Within max_lag again: returns after RETURN_STREAK probes in a row.
+    preferred.height.store(118, Ordering::SeqCst);
+    client.probe_endpoints().await;
+    assert_eq!(active(&client), 0);
+
+    let other = fake_node("other-chain", 500).await;
+    let client = pair_client(&[&preferred, &other], 5);
+    let probes = client.probe_endpoints().await;
+    assert_eq!(probes[1].answer.as_ref().unwrap().network, "other-chain");
+    // Its height does not make the right chain's node look behind.
+    assert_eq!(active(&client), 0);
+    preferred.up.store(false, Ordering::SeqCst);
+    let err = client.status().await.unwrap_err();
+    assert!(err.is_endpoint_failure(), "{err}");
+    assert_eq!(active(&client), 0, "never moves to a node of another chain");
+    assert_eq!(other.served.load(Ordering::SeqCst), 1, "only probed");
+}

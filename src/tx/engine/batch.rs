@@ -212,7 +212,9 @@ impl Submitter {
     fn cut(&self, lead: Vec<Any>, ready: Vec<(Any, Waiter)>) -> Vec<TxPlan> {
         let limits = &self.limits;
         let per_tx = limits.max_msg_num.saturating_sub(lead.len()).max(1);
-        let envelope = self.signer.envelope_size(limits.max_gas, &limits.gas_price)
+        let envelope = self
+            .signer
+            .envelope_size(limits.max_gas, &self.pricer.highest())
             + lead.iter().map(message_size).sum::<usize>();
         let budget = limits.max_tx_size.saturating_sub(envelope);
         let mut plans: Vec<TxPlan> = Vec::new();

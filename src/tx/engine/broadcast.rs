@@ -1,6 +1,7 @@
 //! Signing and `broadcast_tx_sync`, with the account sequence kept locally: code 0 advances it,
-//! code 32 recovers it from "expected N" (or a fresh account query) and re-signs; code 22 makes
-//! the items redundant; other CheckTx codes fail them, retryable or not.
+//! code 32 recovers it from "expected N" (or a fresh account query) and re-signs; code 13
+//! (insufficient fee) with a dynamic gas price re-reads the price and re-signs when it changed;
+//! code 22 makes the items redundant; other CheckTx codes fail them, retryable or not.
 
 use ibc_proto::google::protobuf::Any;
 use tracing::{debug, info, warn};
@@ -37,7 +38,8 @@ impl Submitter {
     }
 
     pub(super) async fn broadcast(&mut self, plan: TxPlan, msgs: Vec<Any>, gas: u64) {
-        let fee = fee_for(gas, &self.limits.gas_price);
+        let mut price = self.pricer.current();
+        let mut fee = fee_for(gas, &price);
         let mut mismatches = 0;
         loop {
             let sequence = self.signer.sequence();
@@ -65,7 +67,8 @@ impl Submitter {
                     items = plan.items.len(),
                     "broadcast tx"
                 );
-                return self.confirm(plan, hash, sequence);
+                let priced_at = self.pricer.is_dynamic().then_some(price.price);
+                return self.confirm(plan, hash, sequence, fee, priced_at);
             }
             let (codespace, log) = (response.codespace.as_str(), response.log.as_str());
             let cause = crate::telemetry::metrics::tx_failure_cause(code, codespace, log);
@@ -93,6 +96,20 @@ impl Submitter {
                     "account sequence mismatch; re-signing"
                 );
                 continue;
+            }
+            if code == 13 && (codespace == "sdk" || codespace.is_empty()) {
+                if let Some(next) = self.pricer.after_rejection(&self.host, &price).await {
+                    m.fee_retries.inc(&[chains[0]]);
+                    info!(
+                        tx_hash = %hash,
+                        paid = price.price,
+                        next = next.price,
+                        "insufficient fee; signing again at the chain's new price"
+                    );
+                    price = next;
+                    fee = fee_for(gas, &price);
+                    continue;
+                }
             }
             if is_redundant(code, codespace, log) {
                 info!(tx_hash = %hash, items = plan.items.len(), "redundant relay; another relayer was first");

@@ -1,6 +1,9 @@
 //! Asynchronous confirmation: a task per broadcast tx polls `/tx` by hash until the tx is in a
 //! block, lost (its sequence was used by another tx, or the timeout passed) or moot (every
-//! item's effect is on chain already), and settles its waiters.
+//! item's effect is on chain already), and settles its waiters. Under a fee market, a tx whose
+//! price fell below the chain's base price before it was included is lost too (the mempool's
+//! re-check evicts it). A tx in a block has paid its fee
+//! (even when its messages failed), which `arke_fees_paid_total` counts.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -10,6 +13,7 @@ use prost::Message;
 use tokio::time::Instant;
 use tracing::{debug, info, info_span, warn, Instrument};
 
+use crate::chain::query::fees::PriceSource;
 use crate::chain::query::IbcQuerier;
 
 use super::plan::{result_data, Effect, TxPlan};
@@ -18,8 +22,18 @@ use super::Outcome;
 
 impl Submitter {
     /// Follows the tx in a task of the confirmation set and settles its waiters.
-    pub(super) fn confirm(&mut self, plan: TxPlan, hash: String, sequence: u64) {
+    pub(super) fn confirm(
+        &mut self,
+        plan: TxPlan,
+        hash: String,
+        sequence: u64,
+        fee: Option<cosmos::Coin>,
+        priced_at: Option<f64>,
+    ) {
         let watch = TxWatch {
+            fee,
+            priced_at,
+            price_source: self.pricer.source(),
             counterparty: self.counterparty.chain_id().to_string(),
             submitted: Instant::now(),
             host: self.host.clone(),
@@ -45,6 +59,11 @@ struct TxWatch {
     address: String,
     sequence: u64,
     hash: String,
+    /// The fee the tx was signed with (paid once it is in a block, whatever its result).
+    fee: Option<cosmos::Coin>,
+    /// With a dynamic gas price, the price the tx was signed at.
+    priced_at: Option<f64>,
+    price_source: Option<PriceSource>,
     poll: Duration,
     timeout: Duration,
 }
@@ -69,6 +88,10 @@ impl TxWatch {
         let chains = [self.host.chain_id(), self.counterparty.as_str()];
         match self.follow(&effects).await {
             Fate::Included(tx) => {
+                if let Some(fee) = &self.fee {
+                    let amount = u64::try_from(fee.amount).unwrap_or(u64::MAX);
+                    m.fees_paid.inc_by(&[chains[0], &fee.denom], amount);
+                }
                 let height = tx.height.value();
                 let result = &tx.tx_result;
                 if result.code.is_ok() {
@@ -169,6 +192,9 @@ impl TxWatch {
                     )));
                 }
             }
+            if verdict.is_none() {
+                verdict = self.priced_out().await;
+            }
             if verdict.is_none()
                 && polls >= 4
                 && !effects.is_empty()
@@ -186,6 +212,27 @@ impl TxWatch {
                 };
             }
         }
+    }
+}
+
+impl TxWatch {
+    /// With a dynamic gas price: whether the chain's base price rose above the tx's since it
+    /// was accepted. A fee market's mempool re-checks its txs after each block and evicts those
+    /// whose fee no longer pays the base price, so such a tx (not in a block yet) is lost.
+    async fn priced_out(&self) -> Option<Fate> {
+        let paid = self.priced_at?;
+        let denom = &self.fee.as_ref()?.denom;
+        let base = self
+            .host
+            .base_gas_price(denom, self.price_source)
+            .await
+            .ok()?;
+        (base.price > paid).then(|| {
+            Fate::Lost(format!(
+                "tx {} was priced out: the base gas price {} is above its {paid}",
+                self.hash, base.price
+            ))
+        })
     }
 }
 

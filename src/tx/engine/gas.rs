@@ -1,14 +1,33 @@
-//! Gas: each tx is simulated at the local sequence (`simulate × gas_multiplier`), and a plan
-//! whose estimate exceeds `max_gas` is split in two until it fits or holds one item.
+//! Gas: each tx is simulated at the local sequence (`simulate × gas_multiplier`).
+//!
+//! - A simulation answered with an account sequence mismatch resynchronises the sequence (from
+//!   the "expected N" of the answer, or from an account query) and simulates once more: only a
+//!   mismatch that persists falls back to `default_gas`.
+//! - A simulation that fails for another reason (RPC error, undecodable answer) uses
+//!   `default_gas`; one the chain ran and refused (the messages fail) is not broadcast, since
+//!   the tx would fail in its block and pay the fee: the item of the failing message (the SDK
+//!   names its index) fails, retryable, and the others are simulated again; a failing lead fails
+//!   them all. Each failure is counted by cause.
+//! - A plan whose estimate exceeds `max_gas` is split in two until it fits; a single message
+//!   above `max_gas` is not broadcast at all (logged once per packet, counted, failed for good so
+//!   that clearing finds it again).
+
+use std::collections::BTreeSet;
 
 use ibc_proto::google::protobuf::Any;
 use tracing::{debug, warn};
 
+use crate::chain::query::QueryError;
+use crate::telemetry::metrics::metrics;
 use crate::tx::sign::{expected_sequence, fee_for, gas_limit_for};
 
-use super::plan::TxPlan;
+use super::broadcast::is_redundant;
+use super::plan::{Effect, TxPlan};
 use super::submitter::Submitter;
 use super::Outcome;
+
+/// Most packets remembered as already warned about for exceeding `max_gas`.
+const MAX_WARNED: usize = 10_000;
 
 /// Gas estimate of a tx.
 enum Estimate {
@@ -16,21 +35,73 @@ enum Estimate {
     Gas(u64),
     /// The estimate exceeds `max_gas`.
     TooMuch(u64),
+    /// The simulation failed for `cause`; use `default_gas`.
+    Fallback(&'static str),
+    /// The chain ran the tx and refused it: the tx would fail.
+    Refused { log: String, redundant: bool },
+}
+
+/// The `cause` label of a failed simulation.
+fn simulation_cause(e: &QueryError) -> &'static str {
+    match e {
+        QueryError::Rpc(_) => "rpc",
+        QueryError::Decode { .. } => "decode",
+        QueryError::Abci { code, log, .. } if *code == 32 || log.contains("sequence mismatch") => {
+            "sequence_mismatch"
+        }
+        QueryError::Abci { .. } => "rejected",
+    }
+}
+
+/// The index of the failing message in an SDK execution error ("message index: N").
+fn failed_message(log: &str) -> Option<usize> {
+    let rest = &log[log.find("message index:")? + "message index:".len()..];
+    let digits: String = rest
+        .trim_start()
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok()
+}
+
+/// Packets already warned about for exceeding `max_gas` (bounded).
+#[derive(Debug, Default)]
+pub(super) struct OverMaxGas(BTreeSet<Effect>);
+
+impl OverMaxGas {
+    /// Whether this is the first time `effect` is seen above `max_gas`.
+    fn first(&mut self, effect: &Effect) -> bool {
+        if self.0.len() >= MAX_WARNED {
+            self.0.clear();
+        }
+        self.0.insert(effect.clone())
+    }
 }
 
 impl Submitter {
     /// Estimates gas, signs, broadcasts and hands the tx to a confirmation task; splits plans
-    /// whose gas exceeds `max_gas`.
+    /// whose gas exceeds `max_gas` or whose simulation the chain refused.
     pub(super) async fn send(&mut self, plan: TxPlan) {
+        let chain = self.host.chain_id().to_string();
         let mut stack = vec![plan];
         while let Some(plan) = stack.pop() {
             if let Err(e) = self.ensure_account().await {
                 plan.settle_all(Outcome::failed(format!("account query: {e}"), true));
                 continue;
             }
+            self.pricer.refresh(&self.host).await;
             let msgs = plan.msgs();
             let gas = match self.estimate_gas(&msgs).await {
                 Estimate::Gas(gas) => gas,
+                Estimate::Fallback(cause) => {
+                    metrics().default_gas_txs.inc(&[&chain, cause]);
+                    warn!(
+                        cause,
+                        default_gas = self.limits.default_gas,
+                        "simulation failed; sending with default_gas"
+                    );
+                    self.limits.default_gas
+                }
                 Estimate::TooMuch(gas) if plan.items.len() > 1 => {
                     debug!(
                         gas,
@@ -44,30 +115,91 @@ impl Submitter {
                     continue;
                 }
                 Estimate::TooMuch(gas) => {
-                    warn!(
-                        gas,
-                        max_gas = self.limits.max_gas,
-                        "estimate exceeds max_gas; sending with max_gas"
-                    );
-                    self.limits.max_gas
+                    self.over_max_gas(plan, gas);
+                    continue;
+                }
+                Estimate::Refused {
+                    redundant: true, ..
+                } => {
+                    debug!(msgs = plan.len(), "simulation: redundant relay");
+                    plan.settle_all(Outcome::Redundant);
+                    continue;
+                }
+                Estimate::Refused { log, .. } if plan.items.len() > 1 => {
+                    // The SDK names the failing message: drop that item and try the rest; a
+                    // failing lead fails them all; without an index, split.
+                    match failed_message(&log).map(|i| i.checked_sub(plan.lead.len())) {
+                        Some(Some(i)) if i < plan.items.len() => {
+                            let mut plan = plan;
+                            let (_, waiter) = plan.items.remove(i);
+                            debug!(%log, "simulation refused one message; sending the others");
+                            let _ = waiter
+                                .reply
+                                .send(Outcome::failed(format!("simulation: {log}"), true));
+                            stack.push(plan);
+                        }
+                        Some(_) => {
+                            warn!(%log, "simulation refused the leading messages; not broadcasting");
+                            plan.settle_all(Outcome::failed(format!("simulation: {log}"), true));
+                        }
+                        None => {
+                            debug!(%log, msgs = plan.len(), "simulation refused; splitting the tx");
+                            let (a, b) = plan.split();
+                            stack.push(b);
+                            stack.push(a);
+                        }
+                    }
+                    continue;
+                }
+                Estimate::Refused { log, .. } => {
+                    warn!(%log, msgs = plan.len(), "simulation refused the tx; not broadcasting it");
+                    plan.settle_all(Outcome::failed(format!("simulation: {log}"), true));
+                    continue;
                 }
             };
             self.broadcast(plan, msgs, gas).await;
         }
     }
 
-    /// Simulates `msgs` signed at the local sequence. A node that simulates against committed
-    /// state (while our earlier txs wait in its mempool) answers with a sequence mismatch; the
-    /// simulation is then repeated at the sequence it expects, since only the gas matters.
-    async fn estimate_gas(&self, msgs: &[Any]) -> Estimate {
+    /// A plan of one packet message (or a message set) whose gas exceeds `max_gas`: it would
+    /// fail on chain, so it is not broadcast.
+    fn over_max_gas(&mut self, plan: TxPlan, gas: u64) {
+        let chain = self.host.chain_id().to_string();
+        metrics().over_max_gas.inc(&[&chain]);
         let max_gas = self.limits.max_gas;
-        let fee = fee_for(max_gas, &self.limits.gas_price);
+        let first = match plan.items.first() {
+            Some((_, waiter)) => self.over_max_gas_seen.first(&waiter.effect),
+            None => true,
+        };
+        let packet = plan.items.first().map(|(_, w)| w.effect.clone());
+        if first {
+            warn!(
+                gas,
+                max_gas,
+                packet = ?packet,
+                "one message needs more gas than max_gas; not broadcasting it (left for clearing)"
+            );
+        } else {
+            debug!(gas, max_gas, packet = ?packet, "message still above max_gas");
+        }
+        plan.settle_all(Outcome::failed(
+            format!("estimated gas {gas} exceeds max_gas {max_gas}"),
+            false,
+        ));
+    }
+
+    /// Simulates `msgs` signed at the local sequence (see the module docs).
+    async fn estimate_gas(&mut self, msgs: &[Any]) -> Estimate {
+        let chain = self.host.chain_id().to_string();
+        let max_gas = self.limits.max_gas;
+        let fee = fee_for(max_gas, &self.pricer.current());
         let mut sequence = self.signer.sequence();
-        for attempt in 0..2 {
+        let mut resynced = false;
+        loop {
             let raw = self
                 .signer
                 .sign_at(sequence, msgs.to_vec(), max_gas, fee.clone());
-            match self.host.simulate(raw).await {
+            let e = match self.host.simulate(raw).await {
                 Ok(used) => {
                     let gas = gas_limit_for(used, self.limits.gas_multiplier);
                     return if gas > max_gas {
@@ -76,19 +208,100 @@ impl Submitter {
                         Estimate::Gas(gas)
                     };
                 }
-                Err(e) => {
-                    let text = e.to_string();
-                    if attempt == 0 && text.contains("sequence mismatch") {
-                        if let Some(n) = expected_sequence(&text).filter(|n| *n != sequence) {
-                            sequence = n;
-                            continue;
-                        }
-                    }
-                    warn!(error = %text, max_gas, "simulation failed; using max_gas");
-                    return Estimate::Gas(max_gas);
+                Err(e) => e,
+            };
+            let cause = simulation_cause(&e);
+            metrics().simulation_failures.inc(&[&chain, cause]);
+            match cause {
+                "sequence_mismatch" if !resynced => {
+                    resynced = true;
+                    sequence = self.resync_for_simulation(&e.to_string()).await;
+                    debug!(sequence, "simulation: sequence mismatch; simulating again");
+                }
+                "rejected" => {
+                    let (code, codespace, log) = match &e {
+                        QueryError::Abci { code, log, .. } => (*code, "", log.as_str()),
+                        _ => (0, "", ""),
+                    };
+                    return Estimate::Refused {
+                        redundant: is_redundant(code, codespace, log),
+                        log: log.to_string(),
+                    };
+                }
+                _ => {
+                    debug!(error = %e, cause, "simulation failed");
+                    return Estimate::Fallback(cause);
                 }
             }
         }
-        Estimate::Gas(max_gas)
+    }
+
+    /// After a simulation answered "sequence mismatch": the sequence to simulate at. When the
+    /// chain expects a later sequence than ours (ours is stale: another signer used the key, or a
+    /// tx was lost), ours moves there; when it expects an earlier one (a node simulating on
+    /// committed state while our txs wait in its mempool), ours stays and only the simulation
+    /// uses the chain's. Without an "expected N", the account is queried.
+    async fn resync_for_simulation(&mut self, text: &str) -> u64 {
+        let local = self.signer.sequence();
+        let expected = match expected_sequence(text) {
+            Some(n) => Some(n),
+            None => self
+                .host
+                .account(self.signer.address())
+                .await
+                .ok()
+                .map(|(number, seq)| {
+                    self.signer.set_account(number, local);
+                    seq
+                }),
+        };
+        match expected {
+            Some(n) if n > local => {
+                debug!(local, next = n, "local sequence was behind; resynchronised");
+                self.signer.set_sequence(n);
+                n
+            }
+            Some(n) => n,
+            None => local,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn simulation_causes() {
+        let abci = |code: u32, log: &str| QueryError::Abci {
+            chain: "c".into(),
+            path: "/cosmos.tx.v1beta1.Service/Simulate".into(),
+            code,
+            log: log.into(),
+        };
+        let mismatch = "account sequence mismatch, expected 5, got 4: incorrect account sequence";
+        assert_eq!(simulation_cause(&abci(32, mismatch)), "sequence_mismatch");
+        assert_eq!(simulation_cause(&abci(1, mismatch)), "sequence_mismatch");
+        assert_eq!(
+            simulation_cause(&abci(2, "client state height")),
+            "rejected"
+        );
+        let decode = QueryError::Decode {
+            chain: "c".into(),
+            what: "no gas info".into(),
+        };
+        assert_eq!(simulation_cause(&decode), "decode");
+        let log = "failed to execute message; message index: 3: packet already received";
+        assert_eq!(failed_message(log), Some(3));
+        assert_eq!(failed_message("no index"), None);
+        let mut seen = OverMaxGas::default();
+        let effect = Effect {
+            received: true,
+            port: "transfer".into(),
+            channel: "channel-0".into(),
+            sequence: 1,
+        };
+        assert!(seen.first(&effect));
+        assert!(!seen.first(&effect), "warned once");
     }
 }

@@ -21,15 +21,18 @@
 //!    (trusting `T`): txs of one group may land in one block in any order or one may fail, and a
 //!    repeated update to a height the client already has is a no-op, so each tx stands alone;
 //! 4. gas is `simulate × gas_multiplier`; a tx whose estimate exceeds `max_gas` is split in two
-//!    (each half with the update) until it fits or holds one item, which is then sent with
-//!    `max_gas`. A failed simulation is logged and the tx sent with `max_gas`. The fee is
-//!    `ceil(gas × gas_price)`;
+//!    (each half with the update) until it fits; a single item still above `max_gas` is not
+//!    broadcast (it would fail and pay). A simulation answered with a sequence mismatch
+//!    resynchronises the sequence and simulates again; one the chain refused is split or not
+//!    sent; other failures use `default_gas`; all are counted by cause ([`gas`]). The fee is
+//!    `ceil(gas × price)`, the price fixed or following the chain's fee market ([`price`]);
 //! 5. the tx is signed at the local sequence and broadcast with `broadcast_tx_sync`. Code 0
 //!    advances the sequence and hands the tx to a confirmation task; code 32 sets the sequence
 //!    from "expected N" (or re-queries the account) and re-signs, a few times; code 22 "packet
 //!    messages are redundant" makes every item of the tx [`Outcome::RedundantInMempool`]
 //!    without advancing the sequence (a tx still pending elsewhere also causes it, so it is not
-//!    final); anything else fails the tx's items.
+//!    final); code 13 (insufficient fee) with a dynamic price re-reads the price and re-signs
+//!    when it changed; anything else fails the tx's items.
 //!
 //! Confirmation tasks poll `/tx` by hash every `confirm_poll` until `confirm_timeout`; they live
 //! in a `JoinSet` of the submitter, so the submitter builds the next batch while earlier txs confirm. An
@@ -58,7 +61,8 @@
 //!
 //! This module holds the handle, its requests and [`Outcome`]; the task lives in [`submitter`]
 //! (its loop and shutdown), [`batch`] (grouping, proving, cutting into txs), [`gas`]
-//! (simulation and splitting), [`broadcast`] (signing, broadcast, sequence recovery) and
+//! (simulation and splitting), [`price`] (the gas price), [`broadcast`] (signing, broadcast,
+//! sequence and fee recovery) and
 //! [`confirm`] (following a tx to its block); [`plan`] is one tx's messages and waiters.
 
 mod batch;
@@ -66,6 +70,7 @@ mod broadcast;
 mod confirm;
 mod gas;
 mod plan;
+mod price;
 mod submitter;
 #[cfg(test)]
 mod tests;
@@ -80,7 +85,7 @@ use tracing::{info_span, Instrument};
 
 use crate::chain::query::IbcQuerier;
 use crate::chain::types::RelayItem;
-use crate::config::{ChainConfig, GasPrice};
+use crate::config::ChainConfig;
 
 use super::sign::TxSigner;
 use submitter::Submitter;
@@ -232,17 +237,25 @@ impl TxEngine {
         options: TxEngineOptions,
     ) -> (TxEngine, JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(options.queue_capacity.max(1));
-        let signer = TxSigner::new(key, &config.account_prefix, host.chain_id());
+        let signer = TxSigner::new(key, &config.account_prefix, host.chain_id())
+            .with_fee_options(config.fee_granter.clone(), config.memo_prefix.as_deref());
+        let pricer = price::Pricer::new(config.gas_price.clone(), config.dynamic_gas_price);
+        crate::telemetry::metrics::metrics().gas_price.set(
+            &[host.chain_id(), &config.gas_price.denom],
+            pricer.current().price,
+        );
         let span = info_span!("tx_engine", chain = %host.chain_id(), signer = %signer.address());
         let submitter = Submitter {
             host,
             counterparty,
             signer,
             account_loaded: false,
+            pricer,
+            over_max_gas_seen: gas::OverMaxGas::default(),
             limits: Limits {
-                gas_price: config.gas_price.clone(),
                 gas_multiplier: config.gas_multiplier,
                 max_gas: config.max_gas.max(1),
+                default_gas: config.default_gas.clamp(1, config.max_gas.max(1)),
                 max_msg_num: config.max_msg_num.max(1),
                 max_tx_size: config.max_tx_size,
             },
@@ -284,12 +297,12 @@ impl TxEngine {
     }
 }
 
-/// The chain's tx limits and prices.
+/// The chain's tx limits (prices are the [`price::Pricer`]'s).
 #[derive(Clone, Debug)]
 struct Limits {
-    gas_price: GasPrice,
     gas_multiplier: f64,
     max_gas: u64,
+    default_gas: u64,
     max_msg_num: usize,
     max_tx_size: usize,
 }

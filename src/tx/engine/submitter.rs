@@ -9,6 +9,8 @@ use tracing::info;
 
 use crate::chain::query::IbcQuerier;
 
+use super::gas::OverMaxGas;
+use super::price::Pricer;
 use super::{stopped, Limits, PendingItem, Request, TxEngineOptions, TxSigner};
 
 /// The task owning the signer: batches, builds, signs and broadcasts.
@@ -18,6 +20,8 @@ pub(super) struct Submitter {
     pub(super) signer: TxSigner,
     pub(super) account_loaded: bool,
     pub(super) limits: Limits,
+    pub(super) pricer: Pricer,
+    pub(super) over_max_gas_seen: OverMaxGas,
     pub(super) options: TxEngineOptions,
     pub(super) confirmations: JoinSet<()>,
     pub(super) deferred: Vec<PendingItem>,
