@@ -436,8 +436,17 @@ pub struct ConnectedChains {
 impl ConnectedChains {
     /// Starts `devnet-1` and `devnet-2` with `block_time` and opens a channel (ordered or not).
     pub async fn start(block_time: Duration, ordered: bool) -> Result<Self, String> {
-        let a = TestChain::start("devnet-1", block_time).await?;
-        let b = TestChain::start("devnet-2", block_time).await?;
+        Self::start_with(block_time, ordered, |_| {}).await
+    }
+
+    /// [`ConnectedChains::start`] with both chains' configs changed by `configure` first.
+    pub async fn start_with(
+        block_time: Duration,
+        ordered: bool,
+        configure: impl Fn(&mut crate::DevnetConfig),
+    ) -> Result<Self, String> {
+        let a = TestChain::start_with("devnet-1", block_time, &configure).await?;
+        let b = TestChain::start_with("devnet-2", block_time, &configure).await?;
         let client_a = create_client(&a, &b).await?;
         let client_b = create_client(&b, &a).await?;
         let (connection_a, connection_b) = open_connection(&a, &b, &client_a, &client_b).await?;

@@ -34,7 +34,7 @@ use super::channel::{ChannelSpec, Job, Side};
 use super::discovery::{discover, ChannelChoice};
 use super::step::{self, Task};
 use super::supervisor::{connect, PairKeys, SupervisorError};
-use super::{clearing, ChainHandle};
+use super::{clearing, cursor, ChainHandle};
 use crate::chain::query::QueryError;
 use crate::chain::types::RelayKind;
 use crate::config::{ChannelFilter, Config};
@@ -161,6 +161,17 @@ pub async fn clear_once(
     let (a, b) = connect(&config, keys, &infra, &mut tasks)
         .await
         .map_err(ClearError::Connect)?;
+    // The daemon's cursors tell which blocks hold what it has not finished; read, never written.
+    cursor::start(
+        config.relay.state_dir.as_deref(),
+        [&a, &b],
+        cursor::Mode::ReadOnly,
+        &infra,
+        &mut tasks,
+    );
+    for chain in [&a, &b] {
+        let _ = chain.hub.ledger().filled().wait_for(|done| *done).await;
+    }
     let result = clear_pair(&config, &a, &b, channel, progress).await;
     infra.cancel();
     let drained = async { while tasks.join_next().await.is_some() {} };

@@ -127,6 +127,13 @@ pub async fn run_with(
         keys.b.address(&config.chains.b.account_prefix),
     ];
     let (a, b) = connect(&config, keys, &infra, &mut infra_tasks).await?;
+    super::cursor::start(
+        config.relay.state_dir.as_deref(),
+        [&a, &b],
+        super::cursor::Mode::ReadWrite,
+        &infra,
+        &mut infra_tasks,
+    );
     let [address_a, address_b] = addresses.clone();
     state.add_chain(report::chain_entry(&a, address_a.clone()));
     state.add_chain(report::chain_entry(&b, address_b.clone()));

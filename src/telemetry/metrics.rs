@@ -153,6 +153,10 @@ pub(crate) struct Metrics {
     pub(crate) chain_up: Arc<GaugeVec>,
     /// Latest height delivered by the chain's event hub.
     pub(crate) chain_height: Arc<GaugeVec>,
+    /// Packets and acks whose data no source could provide (counted once each).
+    pub(crate) packet_data_unavailable: Arc<CounterVec>,
+    /// The persisted cursor per chain.
+    pub(crate) cursor_height: Arc<GaugeVec>,
     clocks: Mutex<HashMap<ClockKey, Instant>>,
     backlogs: Mutex<BTreeMap<Vec<String>, Backlog>>,
 }
@@ -317,6 +321,16 @@ impl Metrics {
             chain_height: r.gauge(
                 "arke_chain_latest_height",
                 "Latest height delivered by the chain's event hub.",
+                CHAIN_LABELS,
+            ),
+            packet_data_unavailable: r.counter(
+                "arke_packet_data_unavailable_total",
+                "Unreceived packets (kind = packet) or unrelayed acks (kind = ack) whose data neither the blocks scanned since the cursor, nor tx_search, nor block_search could provide; each counted once.",
+                BACKLOG_LABELS,
+            ),
+            cursor_height: r.gauge(
+                "arke_cursor_height",
+                "Height persisted as the chain's cursor: a restart scans block_results above it.",
                 CHAIN_LABELS,
             ),
             registry: r,

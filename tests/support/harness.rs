@@ -58,7 +58,17 @@ impl Relayer {
 impl Harness {
     /// Two devnets with an open ICS-20 channel (ordered when asked) and a matching config.
     pub async fn new(ordered: bool, extra_relay: &str) -> Self {
-        let chains = ConnectedChains::start(BLOCK, ordered)
+        Self::with_nodes(ordered, extra_relay, |_| {}).await
+    }
+
+    /// [`Harness::new`] with both devnets' configs changed by `configure` (node modes such as
+    /// `tx_index = false`, `retain_blocks`).
+    pub async fn with_nodes(
+        ordered: bool,
+        extra_relay: &str,
+        configure: impl Fn(&mut devnet::DevnetConfig),
+    ) -> Self {
+        let chains = ConnectedChains::start_with(BLOCK, ordered, configure)
             .await
             .expect("chains and channel start");
         let dir = scratch_dir("e2e");

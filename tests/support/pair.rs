@@ -5,8 +5,8 @@ use std::path::Path;
 use arke::config::Config;
 use devnet::harness::TestChain;
 
-/// A pair config for chains `a` and `b` (keys under `dir/keys`, zero gas price, generous tx
-/// limits) with `extra_relay` appended to its `[relay]` section.
+/// A pair config for chains `a` and `b` (keys under `dir/keys`, cursors under `dir/state`, zero
+/// gas price, generous tx limits) with `extra_relay` appended to its `[relay]` section.
 pub fn pair_config(a: &TestChain, b: &TestChain, dir: &Path, extra_relay: &str) -> Config {
     let text = pair_config_text(a, b, dir, extra_relay);
     Config::from_toml_str(&text, &dir.join("pair.toml")).expect("valid config")
@@ -43,6 +43,7 @@ rpc_timeout = "5s"
 [relay]
 clear_interval = 20
 shutdown_grace = "10s"
+state_dir = "{state}"
 {extra_relay}
 "#,
         a_id = a.devnet.chain_id(),
@@ -50,5 +51,6 @@ shutdown_grace = "10s"
         b_id = b.devnet.chain_id(),
         b_rpc = b.devnet.rpc_url(),
         keys = dir.join("keys").display(),
+        state = dir.join("state").display(),
     )
 }

@@ -45,8 +45,19 @@ pub struct TestChain {
 impl TestChain {
     /// Starts `chain_id` with `block_time`, funding relayer and user with 10^12 `stake`.
     pub async fn start(chain_id: &str, block_time: Duration) -> Result<Self, String> {
+        Self::start_with(chain_id, block_time, |_| {}).await
+    }
+
+    /// [`TestChain::start`] with the config changed by `configure` first (a node mode such as
+    /// `tx_index = false` or `retain_blocks`).
+    pub async fn start_with(
+        chain_id: &str,
+        block_time: Duration,
+        configure: impl FnOnce(&mut DevnetConfig),
+    ) -> Result<Self, String> {
         let mut config = DevnetConfig::for_tests(chain_id);
         config.block_time = block_time;
+        configure(&mut config);
         let funds = vec![Coin {
             denom: "stake".into(),
             amount: 1_000_000_000_000,
