@@ -129,12 +129,10 @@ async fn source(
     // This channel's packets and acks hold back each chain's cursor until they are finished.
     let end_key = |s: Side| (spec.end(s).port.clone(), spec.end(s).channel.clone());
     let ledger = |s: Side| spec.end(s).chain.hub.ledger();
-    let _watching = [Side::A, Side::B].map(|s| {
-        [
-            ledger(s).watch(Kind::Send, end_key(s)),
-            ledger(s).watch(Kind::WriteAck, end_key(s)),
-        ]
-    });
+    for s in [Side::A, Side::B] {
+        ledger(s).watch(Kind::Send, end_key(s));
+        ledger(s).watch(Kind::WriteAck, end_key(s));
+    }
     // A scan from the cursor may still be running: clear again once it is done.
     let mut filled = [Side::A, Side::B].map(|s| ledger(s).filled());
     let mut scan_pending = filled.iter().any(|f| !*f.borrow());

@@ -41,8 +41,7 @@ max_tx_size = 2000000
 rpc_timeout = "5s"
 
 [relay]
-clear_interval = 20
-shutdown_grace = "10s"
+{clear_interval}shutdown_grace = "10s"
 state_dir = "{state}"
 {extra_relay}
 "#,
@@ -52,5 +51,11 @@ state_dir = "{state}"
         b_rpc = b.devnet.rpc_url(),
         keys = dir.join("keys").display(),
         state = dir.join("state").display(),
+        // 20 blocks unless `extra_relay` says otherwise.
+        clear_interval = if extra_relay.contains("clear_interval") {
+            ""
+        } else {
+            "clear_interval = 20\n"
+        },
     )
 }

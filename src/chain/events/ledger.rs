@@ -11,8 +11,8 @@
 //! from a cursor persisted by an earlier run up to the hub's first height. From coverage and the
 //! entries still needed it derives [`PacketLedger::cursor`]: a height `C` such that everything a
 //! relayed channel may still need lies above `C`, so a restart that scans from `C + 1` loses
-//! nothing. Only streams someone [`watch`](PacketLedger::watch)es (the channel workers) hold the
-//! cursor back; entries are removed when clearing shows their packet finished
+//! nothing. Only streams a channel worker [`watch`](PacketLedger::watch)ed in this process hold
+//! the cursor back (a stopped worker's still do, so the cursor written at shutdown is right); entries are removed when clearing shows their packet finished
 //! ([`PacketLedger::prune`]) or the worker sees it finished ([`PacketLedger::forget`]).
 //!
 //! # Bounds
@@ -68,7 +68,8 @@ pub(crate) struct Recorded {
 #[derive(Default)]
 struct Stream {
     entries: BTreeMap<u64, Recorded>,
-    watchers: usize,
+    /// A worker relays this stream (or did, in this process).
+    watched: bool,
     /// Sequences already reported as having no data source.
     reported: BTreeSet<u64>,
 }
@@ -103,21 +104,6 @@ impl std::fmt::Debug for PacketLedger {
             .field("entries", &st.entries)
             .field("covered", &(st.covered_from, st.covered_to))
             .finish()
-    }
-}
-
-/// Keeps a stream watched while alive.
-pub(crate) struct WatchGuard<'a> {
-    ledger: &'a PacketLedger,
-    key: (Kind, EndKey),
-}
-
-impl Drop for WatchGuard<'_> {
-    fn drop(&mut self) {
-        let mut st = super::lock(&self.ledger.state);
-        if let Some(s) = st.streams.get_mut(&self.key) {
-            s.watchers = s.watchers.saturating_sub(1);
-        }
     }
 }
 
@@ -161,15 +147,13 @@ impl PacketLedger {
         st.covered_to = st.covered_to.max(lowest - 1);
     }
 
-    /// Keeps the entries of `(kind, end)` counting for the cursor while the guard lives.
-    pub(crate) fn watch(&self, kind: Kind, end: EndKey) -> WatchGuard<'_> {
-        let key = (kind, end);
+    /// Makes the entries of `(kind, end)` count for the cursor from now on.
+    pub(crate) fn watch(&self, kind: Kind, end: EndKey) {
         super::lock(&self.state)
             .streams
-            .entry(key.clone())
+            .entry((kind, end))
             .or_default()
-            .watchers += 1;
-        WatchGuard { ledger: self, key }
+            .watched = true;
     }
 
     /// The recorded entries of `(kind, end)` among `sequences`, and the sequences not recorded.
@@ -254,7 +238,7 @@ impl PacketLedger {
             return None;
         }
         let st = super::lock(&self.state);
-        let watched: Vec<&Stream> = st.streams.values().filter(|s| s.watchers > 0).collect();
+        let watched: Vec<&Stream> = st.streams.values().filter(|s| s.watched).collect();
         if watched.is_empty() || st.covered_from > st.covered_to + 1 {
             return None;
         }
@@ -455,7 +439,7 @@ fn evict(st: &mut State, chain_id: &str) {
     if st.entries <= MAX_ENTRIES {
         return;
     }
-    for stream in st.streams.values_mut().filter(|s| s.watchers == 0) {
+    for stream in st.streams.values_mut().filter(|s| !s.watched) {
         stream.entries.clear();
     }
     st.entries = st.streams.values().map(|s| s.entries.len()).sum();
@@ -518,7 +502,7 @@ mod tests {
         assert_eq!(ledger.cursor(), None, "hub not started");
         ledger.hub_started(10);
         assert_eq!(ledger.cursor(), None, "nothing watched");
-        let _w = ledger.watch(Kind::Send, end());
+        ledger.watch(Kind::Send, end());
         assert_eq!(ledger.cursor(), Some(10));
         ledger.record_block(11, &[send(11, 1)]);
         ledger.record_block(12, &[send(12, 2)]);
@@ -574,7 +558,7 @@ mod tests {
     fn eviction_drops_unwatched_first_then_the_oldest() {
         let ledger = PacketLedger::new("c");
         ledger.hub_started(0);
-        let _w = ledger.watch(Kind::Send, end());
+        ledger.watch(Kind::Send, end());
         let other: Vec<PacketEvent> = (1..=10)
             .map(|s| PacketEvent::Send {
                 height: 1,
