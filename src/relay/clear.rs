@@ -2,9 +2,10 @@
 //! then stop.
 //!
 //! [`clear_once`] connects to both chains the way the daemon does (event hubs and TxEngines
-//! signing with the relayer keys), finds the open channels (`discovery`: all those the
-//! `[relay] channels` filter allows, or the one asked for, whatever the filter says), and runs
-//! rounds of the daemon's clearing until nothing is left:
+//! signing with the relayer keys), scans `block_results` from the daemon's cursors (`cursor`;
+//! read, never written) so that packet data needs no `tx_search`, finds the open channels
+//! (`discovery`: all those the `[relay] channels` filter allows, or the one asked for, whatever
+//! the filter says), and runs rounds of the daemon's clearing until nothing is left:
 //!
 //! 1. per channel and direction, [`clearing::pending_packets`] (commitments the destination has
 //!    not received) and [`clearing::pending_acks`] (acks whose commitment still exists), the
@@ -109,7 +110,7 @@ pub struct ClearReport {
     /// Packets timed out on their source (`MsgTimeout`).
     pub timed_out: usize,
     /// Steps someone else did first.
-    pub(crate) already_relayed: usize,
+    pub already_relayed: usize,
     /// Steps that failed: `chain port/channel #seq step: reason`.
     pub failed: Vec<String>,
     /// Rounds run.
