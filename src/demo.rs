@@ -93,7 +93,7 @@ pub(crate) fn pair_config_text(
         )
     };
     format!(
-        "# Two devnet chains started by `arke demo --keep-running`.\n[chains.a]\n{}\n[chains.b]\n{}\n[relay]\nclear_interval = 50\nshutdown_grace = \"10s\"\n",
+        "# Two devnet chains started by `arke demo --keep-running`.\n[chains.a]\n{}\n[chains.b]\n{}\n[relay]\nclear_interval = 50\nshutdown_grace = \"10s\"\n# Cursors next to this file.\nstate_dir = \"state\"\n",
         chain(a.devnet.chain_id(), a.devnet.rpc_url()),
         chain(b.devnet.chain_id(), b.devnet.rpc_url()),
     )

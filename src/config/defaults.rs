@@ -53,6 +53,42 @@ pub(crate) fn default_key_store() -> Option<PathBuf> {
     home_dir().map(|h| h.join(".local/share/arke/keys"))
 }
 
+/// The default `[relay] state_dir` of the pair file at `config_path`: a directory named after
+/// the file (`osmosis-hub.toml` → `osmosis-hub`) under `$STATE_DIRECTORY` (what systemd sets
+/// for a unit's `StateDirectory=`, `/var/lib/arke` with the shipped unit), else under
+/// `$XDG_STATE_HOME/arke`, else `~/.local/state/arke`.
+pub(crate) fn default_state_dir(config_path: &Path) -> Option<PathBuf> {
+    state_dir_from_env(config_path, |name| std::env::var_os(name))
+}
+
+/// [`default_state_dir`] with the environment given as a lookup.
+pub(crate) fn state_dir_from_env(
+    config_path: &Path,
+    env: impl Fn(&str) -> Option<std::ffi::OsString>,
+) -> Option<PathBuf> {
+    let name = config_path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .filter(|s| !s.is_empty())
+        .unwrap_or("pair");
+    let absolute = |v: std::ffi::OsString| Some(PathBuf::from(v)).filter(|p| p.is_absolute());
+    // Several directories are separated by `:`; the first is the unit's own.
+    let systemd = env("STATE_DIRECTORY")
+        .and_then(|v| v.to_str().and_then(|s| s.split(':').next()).map(Into::into))
+        .and_then(absolute);
+    let base = match systemd {
+        Some(dir) => dir,
+        None => match env("XDG_STATE_HOME").and_then(absolute) {
+            Some(xdg) => xdg.join("arke"),
+            None => env("HOME")
+                .filter(|h| !h.is_empty())
+                .map(PathBuf::from)?
+                .join(".local/state/arke"),
+        },
+    };
+    Some(base.join(name))
+}
+
 fn home_dir() -> Option<PathBuf> {
     std::env::var_os("HOME")
         .filter(|h| !h.is_empty())

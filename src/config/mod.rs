@@ -300,6 +300,9 @@ pub(crate) struct RelayConfig {
     pub(crate) shutdown_grace: Duration,
     /// Fraction of a client's trusting period after which the daemon updates it, in (0, 1).
     pub(crate) client_refresh_rate: f64,
+    /// Where the per-chain cursors live (`[relay] state_dir`, else the default of
+    /// `defaults::default_state_dir`); `None` when no such directory can be named.
+    pub(crate) state_dir: Option<PathBuf>,
 }
 
 impl Default for RelayConfig {
@@ -310,6 +313,7 @@ impl Default for RelayConfig {
             clear_on_start: true,
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
             client_refresh_rate: DEFAULT_CLIENT_REFRESH_RATE,
+            state_dir: None,
         }
     }
 }

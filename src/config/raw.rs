@@ -74,6 +74,7 @@ pub(super) struct RawRelay {
     pub(super) clear_on_start: Option<bool>,
     pub(super) shutdown_grace: Option<String>,
     pub(super) client_refresh_rate: Option<String>,
+    pub(super) state_dir: Option<String>,
 }
 
 #[derive(Deserialize)]

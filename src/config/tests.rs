@@ -296,3 +296,53 @@ fn fee_keys_defaults_and_errors() {
         "{err}"
     );
 }
+
+#[test]
+fn state_dir_is_resolved_against_the_pair_file() {
+    let text = GOOD.replace(
+        "clear_interval = 50",
+        "clear_interval = 50\nstate_dir = \"state\"",
+    );
+    let c = parse(&text).unwrap();
+    assert_eq!(c.relay.state_dir, Some(PathBuf::from("/etc/arke/state")));
+    let text = GOOD.replace(
+        "clear_interval = 50",
+        "clear_interval = 50\nstate_dir = \"/var/lib/arke/x\"",
+    );
+    assert_eq!(
+        parse(&text).unwrap().relay.state_dir,
+        Some(PathBuf::from("/var/lib/arke/x"))
+    );
+    let issue = one_issue(&GOOD.replace(
+        "clear_interval = 50",
+        "clear_interval = 50\nstate_dir = \" \"",
+    ));
+    assert_eq!(issue.key.as_deref(), Some("relay.state_dir"));
+    // The default is named after the pair file, under the systemd, XDG or home state directory.
+    fn env<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<std::ffi::OsString> + 'a {
+        move |name| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| std::ffi::OsString::from(v))
+        }
+    }
+    let pair = Path::new("/etc/arke/osmosis-hub.toml");
+    let all = [
+        ("STATE_DIRECTORY", "/var/lib/arke:/var/lib/other"),
+        ("XDG_STATE_HOME", "/home/u/.state"),
+        ("HOME", "/home/u"),
+    ];
+    assert_eq!(
+        defaults::state_dir_from_env(pair, env(&all)),
+        Some(PathBuf::from("/var/lib/arke/osmosis-hub"))
+    );
+    assert_eq!(
+        defaults::state_dir_from_env(pair, env(&all[1..])),
+        Some(PathBuf::from("/home/u/.state/arke/osmosis-hub"))
+    );
+    assert_eq!(
+        defaults::state_dir_from_env(pair, env(&[("XDG_STATE_HOME", "rel"), ("HOME", "/home/u")])),
+        Some(PathBuf::from("/home/u/.local/state/arke/osmosis-hub"))
+    );
+    assert_eq!(defaults::state_dir_from_env(pair, env(&[])), None);
+}

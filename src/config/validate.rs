@@ -9,10 +9,11 @@ use std::time::Duration;
 use reqwest::Url;
 
 use super::defaults::{
-    default_key_store, derive_websocket_addr, resolve_path, DEFAULT_CLEAR_INTERVAL,
-    DEFAULT_CLIENT_REFRESH_RATE, DEFAULT_CLOCK_DRIFT, DEFAULT_GAS_MULTIPLIER,
-    DEFAULT_MAX_BLOCK_TIME, DEFAULT_MAX_CONCURRENT_REQUESTS, DEFAULT_MAX_GAS, DEFAULT_MAX_MSG_NUM,
-    DEFAULT_MAX_TX_SIZE, DEFAULT_RPC_TIMEOUT, DEFAULT_SHUTDOWN_GRACE, MAX_TX_SIZE_LIMIT,
+    default_key_store, default_state_dir, derive_websocket_addr, resolve_path,
+    DEFAULT_CLEAR_INTERVAL, DEFAULT_CLIENT_REFRESH_RATE, DEFAULT_CLOCK_DRIFT,
+    DEFAULT_GAS_MULTIPLIER, DEFAULT_MAX_BLOCK_TIME, DEFAULT_MAX_CONCURRENT_REQUESTS,
+    DEFAULT_MAX_GAS, DEFAULT_MAX_MSG_NUM, DEFAULT_MAX_TX_SIZE, DEFAULT_RPC_TIMEOUT,
+    DEFAULT_SHUTDOWN_GRACE, MAX_TX_SIZE_LIMIT,
 };
 use super::endpoints::{
     CaFile, EndpointAddrs, EndpointsConfig, DEFAULT_ENDPOINT_PROBE_INTERVAL,
@@ -62,7 +63,7 @@ impl Config {
         }
         let a = check.chain("a", raw.chains.a, &base_dir);
         let b = check.chain("b", raw.chains.b, &base_dir);
-        let relay = check.relay(raw.relay);
+        let relay = check.relay(raw.relay, path, &base_dir);
         let telemetry = check.telemetry(raw.telemetry);
         let mut issues = check.issues;
         issues.sort_by_key(|i| (i.line.unwrap_or(usize::MAX), i.column.unwrap_or(0)));
@@ -575,7 +576,7 @@ impl Checker<'_, '_> {
         (dynamic, default_gas, fee_granter, memo_prefix)
     }
 
-    fn relay(&mut self, raw: RawRelay) -> RelayConfig {
+    fn relay(&mut self, raw: RawRelay, path: &Path, base_dir: &Path) -> RelayConfig {
         let mut channels = ChannelFilter::default();
         if let Some(filter) = raw.channels {
             channels.policy = filter.policy;
@@ -606,6 +607,23 @@ impl Checker<'_, '_> {
                 Some(Err(e)) => {
                     self.issue("relay.client_refresh_rate", e);
                     DEFAULT_CLIENT_REFRESH_RATE
+                }
+            },
+            state_dir: match raw.state_dir.as_deref().map(str::trim) {
+                None => default_state_dir(path),
+                Some("") => {
+                    self.issue("relay.state_dir", "must not be empty");
+                    None
+                }
+                Some(dir) => {
+                    let resolved = resolve_path(dir, base_dir);
+                    if resolved.is_none() {
+                        self.issue(
+                            "relay.state_dir",
+                            format!("cannot expand {dir:?}: HOME is not set"),
+                        );
+                    }
+                    resolved
                 }
             },
         }

@@ -2,9 +2,10 @@
 //! then stop.
 //!
 //! [`clear_once`] connects to both chains the way the daemon does (event hubs and TxEngines
-//! signing with the relayer keys), finds the open channels (`discovery`: all those the
-//! `[relay] channels` filter allows, or the one asked for, whatever the filter says), and runs
-//! rounds of the daemon's clearing until nothing is left:
+//! signing with the relayer keys), scans `block_results` from the daemon's cursors (`cursor`;
+//! read, never written) so that packet data needs no `tx_search`, finds the open channels
+//! (`discovery`: all those the `[relay] channels` filter allows, or the one asked for, whatever
+//! the filter says), and runs rounds of the daemon's clearing until nothing is left:
 //!
 //! 1. per channel and direction, [`clearing::pending_packets`] (commitments the destination has
 //!    not received) and [`clearing::pending_acks`] (acks whose commitment still exists), the
@@ -34,7 +35,7 @@ use super::channel::{ChannelSpec, Job, Side};
 use super::discovery::{discover, ChannelChoice};
 use super::step::{self, Task};
 use super::supervisor::{connect, PairKeys, SupervisorError};
-use super::{clearing, ChainHandle};
+use super::{clearing, cursor, ChainHandle};
 use crate::chain::query::QueryError;
 use crate::chain::types::RelayKind;
 use crate::config::{ChannelFilter, Config, HumanDuration};
@@ -109,7 +110,7 @@ pub struct ClearReport {
     /// Packets timed out on their source (`MsgTimeout`).
     pub timed_out: usize,
     /// Steps someone else did first.
-    pub(crate) already_relayed: usize,
+    pub already_relayed: usize,
     /// Steps that failed: `chain port/channel #seq step: reason`.
     pub failed: Vec<String>,
     /// Rounds run.
@@ -161,6 +162,17 @@ pub async fn clear_once(
     let (a, b) = connect(&config, keys, &infra, &mut tasks)
         .await
         .map_err(ClearError::Connect)?;
+    // The daemon's cursors tell which blocks hold what it has not finished; read, never written.
+    cursor::start(
+        config.relay.state_dir.as_deref(),
+        [&a, &b],
+        cursor::Mode::ReadOnly,
+        &infra,
+        &mut tasks,
+    );
+    for chain in [&a, &b] {
+        let _ = chain.hub.ledger().filled().wait_for(|done| *done).await;
+    }
     let result = clear_pair(&config, &a, &b, channel, progress).await;
     infra.cancel();
     let drained = async { while tasks.join_next().await.is_some() {} };

@@ -9,7 +9,7 @@
 //! - `step`: the message a job needs and the TxEngine that submits it;
 //! - [`cache`]: what was done or is in flight, so nothing is submitted twice;
 //! - [`clearing`]: unfinished work from chain state alone; [`clear`] runs it to the end once
-//!   (`arke clear`);
+//!   (`arke clear`); `cursor`: the per-chain cursor file a restart scans `block_results` from;
 //! - [`refresh`]: keeps idle clients from expiring;
 //! - `sampler` and `report`: the numbers and states handed to telemetry;
 //! - [`reload`] and `signals`: reloading the pair file, and the process signals of the daemon.
@@ -18,6 +18,7 @@ pub(crate) mod cache;
 pub(crate) mod channel;
 pub mod clear;
 pub mod clearing;
+pub(crate) mod cursor;
 pub(crate) mod discovery;
 pub(crate) mod refresh;
 pub mod reload;

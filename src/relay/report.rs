@@ -138,6 +138,20 @@ pub(crate) fn cleared_acks(spec: &ChannelSpec, from: Side, jobs: &[Job]) {
     cleared(spec, from, "ack", jobs);
 }
 
+/// Clearing found `count` more items sent from `from` (`kind` is `packet` or `ack`) whose data
+/// no source can provide; each is counted once.
+pub(crate) fn data_unavailable(spec: &ChannelSpec, from: Side, kind: &str, count: usize) {
+    let labels = packet_labels(spec, from);
+    metrics()
+        .packet_data_unavailable
+        .inc_by(&labels.with(kind), count as u64);
+}
+
+/// The persisted cursor of `chain` is now `height`.
+pub(crate) fn cursor_stored(chain: &str, height: u64) {
+    metrics().cursor_height.set(&[chain], height as f64);
+}
+
 /// The outcome of a relay step of `job` (cache key `key`) came back.
 pub(crate) fn relay_outcome(spec: &ChannelSpec, key: &CacheKey, job: &Job, outcome: &Outcome) {
     let m = metrics();

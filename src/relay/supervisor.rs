@@ -172,6 +172,13 @@ pub async fn run_with(
         }
     };
     let (a, b) = start_chains(&config, rpcs, keys, &infra, &mut infra_tasks);
+    super::cursor::start(
+        config.relay.state_dir.as_deref(),
+        [&a, &b],
+        super::cursor::Mode::ReadWrite,
+        &infra,
+        &mut infra_tasks,
+    );
     let [address_a, address_b] = addresses.clone();
     state.add_chain(report::chain_entry(&a, address_a.clone()));
     state.add_chain(report::chain_entry(&b, address_b.clone()));

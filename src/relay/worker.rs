@@ -32,6 +32,7 @@ use super::cache::{CacheKey, Claim, Next, SequenceCache};
 use super::channel::{ChannelSpec, Job, Side};
 use super::step::{self, Task};
 use super::{clearing, report, ChainHandle};
+use crate::chain::events::ledger::Kind;
 use crate::chain::types::{PacketEvent, RelayKind};
 use crate::tx::engine::Outcome;
 
@@ -137,6 +138,16 @@ async fn source(
 ) -> Result<(), WorkerError> {
     let mut events_a = spec.a.chain.hub.subscribe(&spec.a.port, &spec.a.channel);
     let mut events_b = spec.b.chain.hub.subscribe(&spec.b.port, &spec.b.channel);
+    // This channel's packets and acks hold back each chain's cursor until they are finished.
+    let end_key = |s: Side| (spec.end(s).port.clone(), spec.end(s).channel.clone());
+    let ledger = |s: Side| spec.end(s).chain.hub.ledger();
+    for s in [Side::A, Side::B] {
+        ledger(s).watch(Kind::Send, end_key(s));
+        ledger(s).watch(Kind::WriteAck, end_key(s));
+    }
+    // A scan from the cursor may still be running: clear again once it is done.
+    let mut filled = [Side::A, Side::B].map(|s| ledger(s).filled());
+    let mut scan_pending = filled.iter().any(|f| !*f.borrow());
     let mut height_a = spec.a.chain.hub.latest_height();
     let mut last_clear = 0u64;
     let clear_now = crate::telemetry::clear_trigger(&report::channel_info(&spec));
@@ -168,6 +179,16 @@ async fn source(
             }
             _ = clear_now.notified() => {
                 info!("clearing requested");
+                clear(&spec, &cache, &pump, &sweep, &token).await;
+                continue;
+            }
+            _ = async {
+                for f in &mut filled {
+                    let _ = f.wait_for(|done| *done).await;
+                }
+            }, if scan_pending => {
+                scan_pending = false;
+                info!("block_results scan from the cursor done; clearing");
                 clear(&spec, &cache, &pump, &sweep, &token).await;
                 continue;
             }
@@ -203,6 +224,8 @@ async fn source(
                 }
             }
             PacketEvent::Recv { packet, .. } => {
+                // Its data on the sending chain is needed no more.
+                ledger(side.other()).forget(Kind::Send, &end_key(side.other()), packet.sequence);
                 // Received on `side` by anyone: delivery of a packet from the other side is done.
                 cache.mark_done(&step::key(
                     &src_chain(side.other()),
@@ -211,6 +234,12 @@ async fn source(
                 ));
             }
             PacketEvent::Acknowledged { packet, .. } => {
+                // The acknowledgement written on the other chain is needed no more.
+                ledger(side.other()).forget(
+                    Kind::WriteAck,
+                    &end_key(side.other()),
+                    packet.sequence,
+                );
                 cache.mark_done(&step::key(&src_chain(side), &packet, RelayKind::Ack));
             }
             PacketEvent::TimedOut { packet, .. } => {

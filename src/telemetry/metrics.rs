@@ -176,6 +176,10 @@ pub(crate) struct Metrics {
     pub(crate) over_max_gas: Arc<CounterVec>,
     /// Fees of the relayer's txs included in a block.
     pub(crate) fees_paid: Arc<CounterVec>,
+    /// Packets and acks whose data no source could provide (counted once each).
+    pub(crate) packet_data_unavailable: Arc<CounterVec>,
+    /// The persisted cursor per chain.
+    pub(crate) cursor_height: Arc<GaugeVec>,
     clocks: Mutex<HashMap<ClockKey, Instant>>,
     backlogs: Mutex<BTreeMap<Vec<String>, Backlog>>,
 }
@@ -386,6 +390,16 @@ impl Metrics {
                 "arke_fees_paid_total",
                 "Fees of the relayer's txs included in a block (whatever their result), in the denom's base units.",
                 FEE_LABELS,
+            ),
+            packet_data_unavailable: r.counter(
+                "arke_packet_data_unavailable_total",
+                "Unreceived packets (kind = packet) or unrelayed acks (kind = ack) whose data neither the blocks scanned since the cursor, nor tx_search, nor block_search could provide; each counted once.",
+                BACKLOG_LABELS,
+            ),
+            cursor_height: r.gauge(
+                "arke_cursor_height",
+                "Height persisted as the chain's cursor: a restart scans block_results above it.",
+                CHAIN_LABELS,
             ),
             registry: r,
             clocks: Mutex::default(),

@@ -59,7 +59,23 @@ impl Relayer {
 impl Harness {
     /// Two devnets with an open ICS-20 channel (ordered when asked) and a matching config.
     pub async fn new(ordered: bool, extra_relay: &str) -> Self {
-        let chains = ConnectedChains::start(BLOCK, ordered)
+        Self::with_nodes(ordered, extra_relay, |_| {}).await
+    }
+
+    /// [`Harness::new`] with both devnets' configs changed by `configure` (node modes such as
+    /// `tx_index = false`, `retain_blocks`).
+    pub async fn with_nodes(
+        ordered: bool,
+        extra_relay: &str,
+        configure: impl Fn(&mut DevnetConfig),
+    ) -> Self {
+        let config = |id: &str| {
+            let mut c = DevnetConfig::for_tests(id);
+            c.block_time = BLOCK;
+            configure(&mut c);
+            c
+        };
+        let chains = ConnectedChains::start_with(config("devnet-1"), config("devnet-2"), ordered)
             .await
             .expect("chains and channel start");
         Self::over(chains, extra_relay)

@@ -5,8 +5,8 @@ use std::path::Path;
 use arke::config::Config;
 use devnet::harness::TestChain;
 
-/// A pair config for chains `a` and `b` (keys under `dir/keys`, zero gas price, generous tx
-/// limits) with `extra_relay` appended to its `[relay]` section.
+/// A pair config for chains `a` and `b` (keys under `dir/keys`, cursors under `dir/state`, zero
+/// gas price, generous tx limits) with `extra_relay` appended to its `[relay]` section.
 pub fn pair_config(a: &TestChain, b: &TestChain, dir: &Path, extra_relay: &str) -> Config {
     let text = pair_config_text(a, b, dir, extra_relay);
     Config::from_toml_str(&text, &dir.join("pair.toml")).expect("valid config")
@@ -41,8 +41,8 @@ max_tx_size = 2000000
 rpc_timeout = "5s"
 
 [relay]
-clear_interval = 20
-shutdown_grace = "10s"
+{clear_interval}shutdown_grace = "10s"
+state_dir = "{state}"
 {extra_relay}
 "#,
         a_id = a.devnet.chain_id(),
@@ -50,5 +50,12 @@ shutdown_grace = "10s"
         b_id = b.devnet.chain_id(),
         b_rpc = b.devnet.rpc_url(),
         keys = dir.join("keys").display(),
+        state = dir.join("state").display(),
+        // 20 blocks unless `extra_relay` says otherwise.
+        clear_interval = if extra_relay.contains("clear_interval") {
+            ""
+        } else {
+            "clear_interval = 20\n"
+        },
     )
 }

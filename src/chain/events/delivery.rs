@@ -14,11 +14,12 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use super::ledger::pruned_lowest;
 use super::pushes::{BlockPush, Push};
 use super::records::{block_from_results, packet_events, BlockRecord, TxOutcome};
 use super::websocket::backoff;
 use super::{lock, ChannelKey, EventHubOptions, Shared};
-use crate::chain::rpc::{RpcClient, RpcError};
+use crate::chain::rpc::RpcClient;
 use crate::chain::types::PacketEvent;
 
 /// Undelivered heights remembered from the websocket at most (the highest are forgotten first;
@@ -90,6 +91,7 @@ impl Core {
         };
         self.last_delivered = start;
         self.target = start;
+        self.shared.ledger.hub_started(start);
         self.shared.latest.send_replace(start);
         let mut tick = tokio::time::interval(self.options.poll_interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -240,6 +242,7 @@ impl Core {
                 if let Some(lowest) = pruned_lowest(&e).filter(|l| *l > height) {
                     tracing::warn!(chain = %self.shared.chain_id, height, lowest, "heights pruned by the node; skipping them (clearing recovers their packets)");
                     self.last_delivered = lowest - 1;
+                    self.shared.ledger.skipped_to(lowest);
                     self.shared.latest.send_replace(self.last_delivered);
                     self.pending.retain(|h, _| *h >= lowest);
                     return None;
@@ -253,7 +256,10 @@ impl Core {
     async fn deliver(&mut self, block: BlockRecord) {
         let height = block.height;
         self.pending.remove(&height);
-        for event in packet_events(&self.shared.chain_id, &block) {
+        let events = packet_events(&self.shared.chain_id, &block);
+        // Recorded before anyone is told, so clearing finds what a slow subscriber dropped.
+        self.shared.ledger.record_block(height, &events);
+        for event in events {
             let key = route(&event);
             let senders: Vec<mpsc::Sender<PacketEvent>> =
                 match lock(&self.shared.subscribers).get(&key) {
@@ -300,12 +306,4 @@ pub(super) fn route(event: &PacketEvent) -> ChannelKey {
             (p.destination_port.clone(), p.destination_channel.clone())
         }
     }
-}
-
-/// The lowest available height from CometBFT's "height H is not available, lowest height is N".
-fn pruned_lowest(e: &RpcError) -> Option<u64> {
-    let text = e.to_string();
-    let (_, rest) = text.split_once("lowest height is ")?;
-    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-    digits.parse().ok()
 }

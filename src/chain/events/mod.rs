@@ -76,8 +76,11 @@
 //! `websocket` is the websocket task and `pushes` parses what it reads; `delivery` is the core
 //! task (completeness, gap filling, in-order delivery, demultiplexing); `records` is what a
 //! height holds and the packet events extracted from it, the same whichever source it came from.
+//! `ledger` keeps the data of the packets the hub delivered (and that a scan from a persisted
+//! cursor found) for clearing; [`EventHub::ledger`] reaches it.
 
 mod delivery;
+pub(crate) mod ledger;
 mod pushes;
 mod records;
 #[cfg(test)]
@@ -148,6 +151,7 @@ struct Shared {
     reconnects: AtomicU64,
     dropped: AtomicU64,
     queue_capacity: usize,
+    ledger: ledger::PacketLedger,
 }
 
 /// The event source of one chain. Cheap to clone; clones share the tasks and subscribers.
@@ -193,8 +197,10 @@ impl EventHub {
         shutdown: CancellationToken,
         options: EventHubOptions,
     ) -> EventHub {
+        let chain_id: String = chain_id.into();
         let shared = Arc::new(Shared {
-            chain_id: chain_id.into(),
+            ledger: ledger::PacketLedger::new(&chain_id),
+            chain_id,
             subscribers: Mutex::new(HashMap::new()),
             latest: watch::channel(0).0,
             reconnects: AtomicU64::new(0),
@@ -239,6 +245,11 @@ impl EventHub {
     /// The highest height fully delivered (0 until the hub knows where it starts).
     pub fn latest_height(&self) -> watch::Receiver<u64> {
         self.shared.latest.subscribe()
+    }
+
+    /// The data of the packets this hub delivered, for clearing (see `ledger`).
+    pub(crate) fn ledger(&self) -> &ledger::PacketLedger {
+        &self.shared.ledger
     }
 
     /// How many times the websocket was lost or could not be (re)established.

@@ -6,6 +6,7 @@
 use serde_json::Value;
 
 use super::records::{RawEvent, TxOutcome};
+use crate::chain::query::plain_packet_attributes;
 
 /// A parsed `NewBlock` push.
 #[derive(Clone, Debug, PartialEq)]
@@ -58,7 +59,9 @@ pub(super) fn parse_frame(text: &str) -> Result<Frame, String> {
         return Ok(Frame::Error(format!("{message} {data}").trim().to_string()));
     }
     let result = v.get("result").ok_or("neither result nor error")?;
-    let Some(data) = result.get("data").filter(|d| !d.is_null()) else {
+    // Only an event push has an object `data`; other replies (a subscription's `{}`, a
+    // `broadcast_tx` answer sent on the same socket, whose `data` is a string) are ignored.
+    let Some(data) = result.get("data").filter(|d| d.is_object()) else {
         return Ok(Frame::Ack);
     };
     let kind = data.get("type").and_then(Value::as_str).unwrap_or("");
@@ -95,14 +98,17 @@ fn parse_events(v: Option<&Value>) -> Result<Vec<RawEvent>, String> {
                 .to_string();
             let attributes = match e.get("attributes") {
                 None | Some(Value::Null) => Vec::new(),
-                Some(Value::Array(attrs)) => attrs
-                    .iter()
-                    .map(|a| {
-                        let s =
-                            |k: &str| a.get(k).and_then(Value::as_str).unwrap_or("").to_string();
-                        (s("key"), s("value"))
-                    })
-                    .collect(),
+                Some(Value::Array(attrs)) => plain_packet_attributes(
+                    attrs
+                        .iter()
+                        .map(|a| {
+                            let s = |k: &str| {
+                                a.get(k).and_then(Value::as_str).unwrap_or("").to_string()
+                            };
+                            (s("key"), s("value"))
+                        })
+                        .collect(),
+                ),
                 Some(_) => return Err("attributes is not an array".to_string()),
             };
             Ok(RawEvent { kind, attributes })

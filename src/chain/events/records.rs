@@ -3,7 +3,7 @@
 //! `BlockRecord` and go through the same extraction, so an event looks the same either way:
 //! events of txs with code 0 in tx order, then the block-level events.
 
-use crate::chain::query::{ack_from_attributes, packet_from_attributes};
+use crate::chain::query::{ack_from_attributes, packet_from_attributes, plain_packet_attributes};
 use crate::chain::types::PacketEvent;
 
 /// An ABCI event as plain strings.
@@ -95,9 +95,11 @@ fn raw_events_from_abci(events: &[tendermint::abci::Event]) -> Vec<RawEvent> {
         .iter()
         .map(|e| RawEvent {
             kind: e.kind.clone(),
-            attributes: cosmos::events::attribute_pairs(e)
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
+            attributes: plain_packet_attributes(
+                cosmos::events::attribute_pairs(e)
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            ),
         })
         .collect()
 }

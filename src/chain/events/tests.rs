@@ -148,28 +148,6 @@ fn count(events: &[RawEvent], kind: &str) -> usize {
     events.iter().filter(|e| e.kind == kind).count()
 }
 
-/// The attributes of a CometBFT v0.34 event are base64 text; a v0.37+ node writes them plain.
-fn plain_attributes(mut block: BlockRecord) -> BlockRecord {
-    use base64::Engine;
-    let text = |s: &str| {
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(s)
-            .unwrap_or_else(|e| panic!("{s:?} is not base64: {e}"));
-        String::from_utf8(bytes).expect("UTF-8 attribute")
-    };
-    let events = block
-        .begin
-        .iter_mut()
-        .chain(block.txs.iter_mut().flat_map(|t| t.events.iter_mut()))
-        .chain(block.end.iter_mut());
-    for event in events {
-        for (k, v) in &mut event.attributes {
-            (*k, *v) = (text(k), text(v));
-        }
-    }
-    block
-}
-
 #[test]
 fn decodes_mainnet_block_results() {
     // v0.34 shapes: begin/end block events, no finalize events.
@@ -211,8 +189,8 @@ fn decodes_mainnet_block_results() {
         .map(|t| count(&t.events, "recv_packet"))
         .collect();
     assert_eq!(recvs, [0, 1, 3, 0, 0, 0, 0, 0]);
-    // Its IBC traffic, read the way the hub reads a v0.37+ chain.
-    let events = packet_events("osmosis-1", &plain_attributes(osmosis));
+    // Its IBC traffic (v0.34: base64 attributes), read as the hub reads it.
+    let events = packet_events("osmosis-1", &osmosis);
     let received: Vec<_> = events
         .iter()
         .filter_map(|e| match e {
@@ -255,6 +233,78 @@ fn decodes_mainnet_block_results() {
     assert_eq!(&codes[..3], [32, 32, 0]);
     assert_eq!(codes.iter().filter(|c| **c == 0).count(), 26);
     assert_eq!((sei.end.len(), count(&sei.end, "rewards")), (81, 40));
+}
+
+/// Every `block_results` capture and every websocket capture (`subscribe_*`) the tendermint-rpc
+/// package ships decodes as the hub decodes it, and every named network contributes events.
+#[test]
+fn decodes_every_shipped_capture() {
+    use std::collections::BTreeMap;
+    // Per network: (files decoded, events read).
+    let mut seen: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    let files = crate::chain::fixtures::captures(&["block_results", "subscribe_"]);
+    assert!(
+        !files.is_empty(),
+        "no captures found in the tendermint-rpc package"
+    );
+    for (network, name, body) in &files {
+        let events = if name.starts_with("block_results") {
+            let r: tendermint_rpc::endpoint::block_results::Response =
+                crate::chain::rpc::decode_response(
+                    "http://capture.invalid/",
+                    "block_results",
+                    body,
+                )
+                .unwrap_or_else(|e| panic!("{network}/{name}: {e}"));
+            let block = block_from_results(&r);
+            assert_eq!(block.height, r.height.value(), "{network}/{name}");
+            assert!(block.height > 0, "{network}/{name}");
+            // Extraction never fails on real data (malformed packet events would be logged).
+            let _ = packet_events(network, &block);
+            block.begin.len()
+                + block.end.len()
+                + block.txs.iter().map(|t| t.events.len()).sum::<usize>()
+        } else {
+            let value: serde_json::Value =
+                serde_json::from_slice(body).unwrap_or_else(|e| panic!("{network}/{name}: {e}"));
+            // A subscription's answer is captured as its bare `result` (`{}`); on the wire it
+            // came in the JSON-RPC envelope.
+            let text = if value.get("jsonrpc").is_some() {
+                value.to_string()
+            } else {
+                serde_json::json!({"jsonrpc": "2.0", "id": 1, "result": value}).to_string()
+            };
+            match parse_frame(&text).unwrap_or_else(|e| panic!("{network}/{name}: {e}")) {
+                Frame::Push(Push::Block(b)) => {
+                    assert!(b.height > 0, "{network}/{name}");
+                    b.begin.len()
+                        + b.end.len()
+                        + b.tx_results
+                            .iter()
+                            .flatten()
+                            .map(|t| t.events.len())
+                            .sum::<usize>()
+                }
+                Frame::Push(Push::Tx(t)) => {
+                    assert!(t.height > 0, "{network}/{name}");
+                    t.outcome.events.len()
+                }
+                Frame::Ack | Frame::Error(_) => 0,
+                Frame::Push(other) => panic!("{network}/{name}: unexpected {other:?}"),
+            }
+        };
+        let entry = seen.entry(network.clone()).or_default();
+        entry.0 += 1;
+        entry.1 += events;
+    }
+    for network in crate::chain::fixtures::NETWORKS {
+        let (files, events) = seen.get(*network).copied().unwrap_or_default();
+        assert!(files > 0, "no capture of {network} decoded; found {seen:?}");
+        assert!(
+            events > 0,
+            "the captures of {network} gave no events: {seen:?}"
+        );
+    }
 }
 
 #[test]

@@ -118,6 +118,32 @@ pub(super) fn ack_from_map(
     }
 }
 
+/// The attributes of an event as plain text. CometBFT v0.37+ writes them plain; v0.34 wrote keys
+/// and values in base64. An event none of whose keys is a `packet_*` name but all of whose keys
+/// decode from base64 to text, one of them a `packet_*` name, is a v0.34 packet event: it is
+/// returned decoded. Anything else is returned as it is.
+pub(crate) fn plain_packet_attributes(pairs: Vec<(String, String)>) -> Vec<(String, String)> {
+    use base64::Engine as _;
+    let is_packet_key = |k: &str| k.starts_with("packet_");
+    if pairs.is_empty() || pairs.iter().any(|(k, _)| is_packet_key(k)) {
+        return pairs;
+    }
+    let text = |s: &str| {
+        base64::engine::general_purpose::STANDARD
+            .decode(s)
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+    };
+    let decoded: Option<Vec<(String, String)>> = pairs
+        .iter()
+        .map(|(k, v)| Some((text(k)?, text(v)?)))
+        .collect();
+    match decoded {
+        Some(d) if d.iter().any(|(k, _)| is_packet_key(k)) => d,
+        _ => pairs,
+    }
+}
+
 /// Parses an IBC height written `"{revision}-{height}"`.
 pub(crate) fn parse_height(s: &str) -> Option<Height> {
     let (rev, h) = s.split_once('-')?;
@@ -130,6 +156,24 @@ pub(crate) fn parse_height(s: &str) -> Option<Height> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn v0_34_attributes_are_decoded() {
+        use base64::Engine as _;
+        let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+        let plain = vec![
+            ("packet_sequence".to_string(), "7".to_string()),
+            ("packet_src_port".to_string(), "transfer".to_string()),
+        ];
+        let encoded: Vec<(String, String)> = plain.iter().map(|(k, v)| (b64(k), b64(v))).collect();
+        assert_eq!(plain_packet_attributes(encoded), plain);
+        assert_eq!(plain_packet_attributes(plain.clone()), plain);
+        // Not a packet event, or not base64: unchanged.
+        let other = vec![(b64("module"), b64("bank"))];
+        assert_eq!(plain_packet_attributes(other.clone()), other);
+        let odd = vec![("k!".to_string(), "v".to_string())];
+        assert_eq!(plain_packet_attributes(odd.clone()), odd);
+    }
 
     #[test]
     fn packets_from_attributes() {

@@ -36,8 +36,9 @@ use ibc_proto::ibc::core::client::v1::Height;
 
 use super::rpc::{RpcClient, RpcError};
 
-pub(crate) use attributes::ack_from_attributes;
 pub use attributes::packet_from_attributes;
+pub(crate) use attributes::{ack_from_attributes, plain_packet_attributes};
+pub(crate) use packets::Search;
 
 /// Default page size asked of paginated gRPC queries.
 const PAGE_LIMIT: u64 = 1000;
