@@ -1,0 +1,100 @@
+//! A competing relayer's delivery that waits in the destination's mempool and is then evicted.
+//!
+//! While another signer's tx carrying our packets waits in the mempool, CheckTx refuses our own
+//! delivery as redundant (code 22), as ibc-go does; that verdict is not final. When the other tx
+//! is evicted (here: its sender's sequence is taken by a block another node proposed, so the
+//! recheck drops it), the packets are unreceived on chain again, and the next clearing round
+//! relays them, without a restart and without the cache standing in the way.
+
+mod support;
+
+use std::time::Duration;
+
+use cosmos::to_any;
+use devnet::testing::{prepare_proof_height, recv_msg};
+use ibc_proto::cosmos::bank::v1beta1::MsgSend;
+use ibc_proto::cosmos::base::v1beta1::Coin as ProtoCoin;
+use ibc_proto::ibc::core::channel::v1::MsgRecvPacket;
+use prost::Message;
+use support::{failed_txs, metric, receive_counts, Harness};
+
+const PACKETS: usize = 5;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn packets_a_competitor_held_in_the_mempool_are_relayed_after_its_eviction() {
+    let h = Harness::new(false, "clear_interval = 10").await;
+    let (a, b) = (&h.chains.a, &h.chains.b);
+    let packets = h.send_transfers(true, PACKETS, 7, PACKETS, 10_000).await;
+
+    // The competitor (b's user account) prepares a delivery of every packet, proven at `at`.
+    let at = prepare_proof_height(a, b, &h.chains.path.client_b)
+        .await
+        .expect("client updated");
+    let recvs: Vec<_> = packets
+        .iter()
+        .map(|p| {
+            let mut msg = MsgRecvPacket::decode(recv_msg(a, b, p, at).unwrap().value.as_slice())
+                .expect("recv");
+            msg.signer = b.address(&b.user);
+            to_any(&msg)
+        })
+        .collect();
+    let send = |amount: u128| {
+        to_any(&MsgSend {
+            from_address: b.address(&b.user),
+            to_address: b.address(&b.relayer),
+            amount: vec![ProtoCoin {
+                denom: "stake".into(),
+                amount: amount.to_string(),
+            }],
+        })
+    };
+    b.devnet.pause();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut competitor = b.wallet(&b.user).expect("wallet");
+    let n = competitor.sequence;
+    for raw in [
+        competitor.sign_next(vec![send(1)], Vec::new(), 200_000, ""),
+        competitor.sign_next(recvs, Vec::new(), 5_000_000, ""),
+    ] {
+        let check = b.node().try_broadcast_tx(raw).expect("mempool takes it");
+        assert_eq!(check.code.value(), 0, "{}", check.log);
+    }
+
+    // Our relayer starts; its clearing finds the packets and CheckTx refuses them as redundant.
+    let relayer = h.start_relayer();
+    let refused = || metric("arke_packets_redundant_total", &[("step", "recv")]);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while refused() < PACKETS as f64 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the relayer never tried the packets"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(receive_counts(b, &h.chains.path.channel_b).is_empty());
+
+    // Another node's block takes the competitor's sequences n and n + 1: the recheck evicts
+    // both of its txs, and the packets are unreceived again.
+    let mut other = b.wallet(&b.user).expect("wallet");
+    other.sequence = n;
+    let conflicting = vec![
+        other.sign_next(vec![send(2)], Vec::new(), 200_000, ""),
+        other.sign_next(vec![send(3)], Vec::new(), 200_000, ""),
+    ];
+    let node = b.node().clone();
+    tokio::task::spawn_blocking(move || node.produce_block_with(conflicting))
+        .await
+        .expect("block task")
+        .expect("block");
+    assert_eq!(b.node().mempool_size(), 0);
+    b.devnet.resume();
+
+    h.wait_all_settled(true, &packets, Duration::from_secs(90))
+        .await;
+    relayer.stop().await;
+    let counts = receive_counts(b, &h.chains.path.channel_b);
+    assert_eq!(counts.len(), PACKETS);
+    assert!(counts.values().all(|c| *c == 1), "{counts:?}");
+    assert_eq!(failed_txs(b), Vec::<String>::new());
+}
