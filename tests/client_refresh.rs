@@ -197,3 +197,129 @@ async fn expired_client_is_reported() {
     pair.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A channel that a reload adds has its clients refreshed from then on, and none before: the
+/// refresh follows the running workers, not the channels relayed at start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_channel_added_by_reload_gets_its_clients_refreshed() {
+    use arke::config::Config;
+    use arke::relay::reload::reload_channel;
+    use arke::relay::supervisor::RunOptions;
+    const QUIET_TRUSTING: Duration = Duration::from_secs(30);
+    init_tracing();
+    let a = TestChain::start("devnet-1", BLOCK).await.unwrap();
+    let b = TestChain::start("devnet-2", BLOCK).await.unwrap();
+    let dir = scratch_dir("refresh-reload");
+    let base = pair_config(&a, &b, &dir, "");
+    let pair = Pair::new(
+        &base.chains.a,
+        a.relayer.clone(),
+        &base.chains.b,
+        b.relayer.clone(),
+    )
+    .unwrap();
+    let request = ChannelRequest {
+        port_a: "transfer".into(),
+        port_b: "transfer".into(),
+        ordering: Order::Unordered,
+        version: "ics20-1".into(),
+    };
+    let open = |options: ClientOptions| {
+        let (pa, pb, request) = (&pair.a, &pair.b, &request);
+        async move {
+            bounded(
+                "channel",
+                handshake::ensure_channel(
+                    pa,
+                    pb,
+                    request,
+                    &ConnectionChoice::New,
+                    &options,
+                    Duration::ZERO,
+                ),
+            )
+            .await
+            .unwrap()
+        }
+    };
+    let relayed = open(ClientOptions::default()).await;
+    let quiet = open(ClientOptions {
+        trusting_period: Some(QUIET_TRUSTING),
+        ..ClientOptions::default()
+    })
+    .await;
+    let (qa, qb) = (pair.a.querier.clone(), pair.b.querier.clone());
+    pair.shutdown().await;
+    let quiet_conn = &quiet.ends.connection;
+    let quiet_clients = [
+        (&qa, quiet_conn.client_a.clone()),
+        (&qb, quiet_conn.client_b.clone()),
+    ];
+    let mut before = Vec::new();
+    for (q, client) in &quiet_clients {
+        before.push(client_height(q, client).await);
+    }
+    let created = tokio::time::Instant::now();
+
+    let path = dir.join("pair.toml");
+    let write = |list: &str| {
+        let channels = format!("channels = {{ policy = \"allow\", list = [{list}] }}");
+        std::fs::write(&path, support::pair_config_text(&a, &b, &dir, &channels)).unwrap();
+    };
+    let only_relayed = format!("[\"transfer\", \"{}\"]", relayed.ends.channel_a);
+    write(&only_relayed);
+    let (reloader, reloads) = reload_channel();
+    let token = CancellationToken::new();
+    let daemon = {
+        let (config, t) = (Config::load(&path).unwrap(), token.clone());
+        let keys = PairKeys {
+            a: a.relayer.clone(),
+            b: b.relayer.clone(),
+        };
+        let options = RunOptions {
+            reload: Some(reloads),
+            ..Default::default()
+        };
+        tokio::spawn(async move { supervisor::run_with(config, keys, t, options).await })
+    };
+
+    // Past the quiet clients' refresh point (a third of their trusting period), nothing touches
+    // them: their channel is not relayed.
+    tokio::time::sleep_until(created + QUIET_TRUSTING / 3 + Duration::from_secs(3)).await;
+    for ((q, client), h) in quiet_clients.iter().zip(&before) {
+        assert_eq!(
+            client_height(q, client).await,
+            *h,
+            "{client} refreshed unasked"
+        );
+    }
+
+    // The reload adds the quiet channel: its clients are refreshed well before they expire.
+    write(&format!(
+        "{only_relayed}, [\"transfer\", \"{}\"]",
+        quiet.ends.channel_a
+    ));
+    let report = reloader.reload().await.expect("reload applied");
+    assert_eq!(report.started.len(), 1, "{report:?}");
+    let deadline = created + QUIET_TRUSTING - Duration::from_secs(2);
+    for ((q, client), h) in quiet_clients.iter().zip(&before) {
+        loop {
+            if client_height(q, client).await > *h {
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{client} on {} was not refreshed after the reload",
+                q.chain_id()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let status = client_status(q, client).await.unwrap();
+        assert_eq!(status.health, ClientHealth::Active, "{status:?}");
+    }
+    token.cancel();
+    bounded("daemon stop", daemon).await.unwrap().unwrap();
+    assert!(support::failed_txs(&a).is_empty());
+    assert!(support::failed_txs(&b).is_empty());
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -20,20 +20,21 @@
 //!   never tries to update them (that would only fail on chain): they need governance recovery.
 //!   Refresh failures are warned about once per distinct reason, and retried at the next check.
 //!
-//! The set of watched clients is re-discovered every `discovery::RESCAN_INTERVAL`, so
-//! clients of channels opened while the daemon runs are picked up.
+//! The watched clients are those of the channels whose workers run, as the supervisor publishes
+//! them ([`ReliedOn`]): a channel that discovery or a reload starts is watched from then on, and
+//! one a reload stops is no longer refreshed. Refresh itself queries no channel list.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
 use ibc_proto::ibc::core::client::v1::Height;
-use tokio::time::Instant;
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
 
 use super::channel::Side;
-use super::discovery::{discover, RESCAN_INTERVAL};
+
 use super::ChainHandle;
 use crate::chain::client_status::{client_status, ClientError, ClientHealth, ClientStatus};
 use crate::chain::light::{update_client_msgs, TrustLevel};
@@ -205,21 +206,15 @@ pub(crate) fn check_interval(trusting_periods: impl IntoIterator<Item = Duration
 
 /// The clients under the channels `config` lets the daemon relay between `a` and `b`:
 /// `(side the client lives on, client id)`.
-async fn relied_on(
-    config: &Config,
-    a: &Arc<ChainHandle>,
-    b: &Arc<ChainHandle>,
-) -> Result<HashSet<(Side, String)>, crate::chain::query::QueryError> {
-    let specs = discover(config, a, b).await?;
-    Ok(specs
-        .iter()
-        .flat_map(|s| {
-            [
-                (Side::A, s.a.client_id.clone()),
-                (Side::B, s.b.client_id.clone()),
-            ]
-        })
-        .collect())
+/// The clients the running channel workers rely on: (the side the client lives on, its id).
+pub(crate) type ReliedOn = HashSet<(Side, String)>;
+
+/// The clients `spec`'s worker relies on: B's client on A and A's client on B.
+pub(crate) fn clients_of(spec: &super::channel::ChannelSpec) -> [(Side, String); 2] {
+    [
+        (Side::A, spec.a.client_id.clone()),
+        (Side::B, spec.b.client_id.clone()),
+    ]
 }
 
 /// Watches and refreshes the clients the relayed channels between `a` and `b` rely on until
@@ -230,43 +225,34 @@ pub(crate) async fn run(
     a: Arc<ChainHandle>,
     b: Arc<ChainHandle>,
     signers: [String; 2],
+    mut relied_on: watch::Receiver<ReliedOn>,
     token: CancellationToken,
 ) {
     let rate = config.relay.client_refresh_rate;
     let mut watched: HashMap<(Side, String), Watched> = HashMap::new();
-    let mut next_discovery = Instant::now();
     info!(a = %a.config.id, b = %b.config.id, rate, "client refresh started");
     loop {
-        if Instant::now() >= next_discovery {
-            match tokio::select! {
-                _ = token.cancelled() => return,
-                r = relied_on(&config, &a, &b) => r,
-            } {
-                Ok(clients) => {
-                    watched.retain(|key, _| clients.contains(key));
-                    for (side, client_id) in clients {
-                        let (host, counterparty, signer) = match side {
-                            Side::A => (&a, &b, &signers[0]),
-                            Side::B => (&b, &a, &signers[1]),
-                        };
-                        watched
-                            .entry((side, client_id.clone()))
-                            .or_insert_with(|| Watched {
-                                host: host.clone(),
-                                counterparty: counterparty.clone(),
-                                signer: signer.clone(),
-                                client_id,
-                                health: None,
-                                last_error: None,
-                                trusting_period: None,
-                            });
-                    }
-                }
-                Err(e) => {
-                    warn!(error = %e, "client refresh: looking for the relayed channels' clients failed; retrying")
-                }
+        {
+            // A small set; read it afresh each round (`changed()` below marks it seen).
+            let clients = relied_on.borrow_and_update().clone();
+            watched.retain(|key, _| clients.contains(key));
+            for (side, client_id) in clients {
+                let (host, counterparty, signer) = match side {
+                    Side::A => (&a, &b, &signers[0]),
+                    Side::B => (&b, &a, &signers[1]),
+                };
+                watched
+                    .entry((side, client_id.clone()))
+                    .or_insert_with(|| Watched {
+                        host: host.clone(),
+                        counterparty: counterparty.clone(),
+                        signer: signer.clone(),
+                        client_id,
+                        health: None,
+                        last_error: None,
+                        trusting_period: None,
+                    });
             }
-            next_discovery = Instant::now() + RESCAN_INTERVAL;
         }
         // Check every client concurrently: one slow update must not delay the others.
         let checks = futures::future::join_all(watched.values_mut().map(|w| w.check(rate)));
@@ -275,10 +261,15 @@ pub(crate) async fn run(
             _ = checks => {}
         }
         let every = check_interval(watched.values().filter_map(|w| w.trusting_period));
-        let wake = (Instant::now() + every).min(next_discovery);
         tokio::select! {
             _ = token.cancelled() => return,
-            _ = tokio::time::sleep_until(wake) => {}
+            _ = tokio::time::sleep(every) => {}
+            // A channel started or stopped: check its clients now. A closed sender means the
+            // supervisor is going away; the token ends this task then.
+            r = relied_on.changed() => if r.is_err() {
+                token.cancelled().await;
+                return;
+            },
         }
     }
 }

@@ -24,11 +24,11 @@ use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn, Instrument};
 
 use super::cache::SequenceCache;
-use super::channel::ChannelSpec;
+use super::channel::{ChannelSpec, Side};
 use super::discovery::{discover, RESCAN_INTERVAL};
 use super::reload::{self, ReloadReceiver, ReloadReport};
 use super::worker::{restart_delay, run_worker};
-use super::{report, sampler, ChainHandle};
+use super::{refresh, report, sampler, ChainHandle};
 use crate::chain::events::EventHub;
 use crate::chain::query::{IbcQuerier, QueryError};
 use crate::chain::rpc::{RpcClient, RpcError};
@@ -182,12 +182,14 @@ pub async fn run_with(
     let [address_a, address_b] = addresses.clone();
     state.add_chain(report::chain_entry(&a, address_a.clone()));
     state.add_chain(report::chain_entry(&b, address_b.clone()));
-    // Keeps the relayed channels' clients from expiring (see `refresh`).
+    // Keeps the clients of the running workers' channels from expiring (see `refresh`).
+    let (relied_on, relied_on_rx) = tokio::sync::watch::channel(refresh::ReliedOn::new());
     infra_tasks.spawn(super::refresh::run(
         config.clone(),
         a.clone(),
         b.clone(),
         addresses,
+        relied_on_rx,
         infra.clone(),
     ));
     if config.telemetry.enabled {
@@ -201,8 +203,9 @@ pub async fn run_with(
     let cache = Arc::new(SequenceCache::new(5, Duration::from_millis(500)));
     let workers_token = shutdown.child_token();
     let mut workers = JoinSet::new();
-    // Channel (port, channel on A) → the token of its worker.
-    let mut running: HashMap<(String, String), CancellationToken> = HashMap::new();
+    // Channel (port, channel on A) → the token of its worker and the clients it relies on.
+    let mut running: HashMap<(String, String), (CancellationToken, [(Side, String); 2])> =
+        HashMap::new();
     let mut pending_reload: Option<(reload::ReloadRequest, ReloadReport)> = None;
     let mut ready = false;
     let mut discovery_failures = 0u32;
@@ -218,7 +221,8 @@ pub async fn run_with(
                     let id = (spec.a.port.clone(), spec.a.channel.clone());
                     if let std::collections::hash_map::Entry::Vacant(slot) = running.entry(id) {
                         info!(channel = %spec.name(), counterparty = %format!("{}/{}", spec.b.port, spec.b.channel), ordered = spec.ordered, "starting channel worker");
-                        let token = slot.insert(workers_token.child_token()).clone();
+                        let token = workers_token.child_token();
+                        slot.insert((token.clone(), refresh::clients_of(&spec)));
                         started.push(spec.name());
                         // Registered before the task runs, so `READY=1` below never precedes
                         // the workers it announces in the state.
@@ -246,6 +250,7 @@ pub async fn run_with(
                 }
             }
         }
+        publish_relied_on(&relied_on, &running);
         if let Some((reply, mut report)) = pending_reload.take() {
             report.started = started;
             info!(started = ?report.started, stopped = ?report.stopped, "config reloaded");
@@ -277,7 +282,7 @@ pub async fn run_with(
                         }
                         config = next;
                         let mut stopped = Vec::new();
-                        running.retain(|(port, channel), token| {
+                        running.retain(|(port, channel), (token, _)| {
                             let keep = config.relay.channels.permits(port, channel);
                             if !keep {
                                 info!(channel = %format!("{port}/{channel}"), "reload: stopping channel worker");
@@ -321,6 +326,22 @@ pub async fn run_with(
     infra_tasks.abort_all();
     info!("relayer stopped");
     Ok(())
+}
+
+/// Tells client refresh which clients the running workers rely on (when that changed).
+fn publish_relied_on(
+    relied_on: &tokio::sync::watch::Sender<refresh::ReliedOn>,
+    running: &HashMap<(String, String), (CancellationToken, [(Side, String); 2])>,
+) {
+    let clients: refresh::ReliedOn = running
+        .values()
+        .flat_map(|(_, clients)| clients.iter().cloned())
+        .collect();
+    relied_on.send_if_modified(|current| {
+        let changed = *current != clients;
+        *current = clients;
+        changed
+    });
 }
 
 /// Runs one worker, restarting it after failures until `token` is cancelled.
