@@ -179,10 +179,17 @@ async fn unreceived(
 
 /// Acknowledgements written on `dst` for packets sent from `src` whose commitment still exists
 /// on `src` (ascending).
+///
+/// Only the source's open commitments are asked about, so the cost follows what is unfinished,
+/// not every acknowledgement the channel ever wrote.
 async fn unrelayed_acks(src: EndQuery<'_>, dst: EndQuery<'_>) -> Result<Vec<u64>, QueryError> {
+    let open = src.query.packet_commitments(src.port, src.channel).await?;
+    if open.is_empty() {
+        return Ok(Vec::new());
+    }
     let acked = dst
         .query
-        .packet_acknowledgements(dst.port, dst.channel)
+        .acknowledgements_among(dst.port, dst.channel, &open)
         .await?;
     if acked.is_empty() {
         return Ok(Vec::new());

@@ -87,6 +87,33 @@ impl IbcQuerier {
         Ok(sorted_unique(seqs))
     }
 
+    /// Of `sequences`, those with an acknowledgement written on `port/channel` (ascending): one
+    /// request per 1000 sequences, whatever the number of acknowledgements ever written.
+    pub async fn acknowledgements_among(
+        &self,
+        port: &str,
+        channel: &str,
+        sequences: &[u64],
+    ) -> Result<Vec<u64>, QueryError> {
+        in_chunks(sequences, |chunk| async move {
+            let req = QueryPacketAcknowledgementsRequest {
+                port_id: port.to_string(),
+                channel_id: channel.to_string(),
+                pagination: None,
+                packet_commitment_sequences: chunk,
+            };
+            let resp: QueryPacketAcknowledgementsResponse = self
+                .grpc("/ibc.core.channel.v1.Query/PacketAcknowledgements", &req)
+                .await?;
+            Ok(resp
+                .acknowledgements
+                .into_iter()
+                .map(|a| a.sequence)
+                .collect())
+        })
+        .await
+    }
+
     /// Of `sequences` (acked on the counterparty), those whose commitment still exists here.
     pub async fn unreceived_acks(
         &self,
