@@ -203,9 +203,7 @@ pub async fn run_with(
     let cache = Arc::new(SequenceCache::new(5, Duration::from_millis(500)));
     let workers_token = shutdown.child_token();
     let mut workers = JoinSet::new();
-    // Channel (port, channel on A) → the token of its worker and the clients it relies on.
-    let mut running: HashMap<(String, String), (CancellationToken, [(Side, String); 2])> =
-        HashMap::new();
+    let mut running = Running::new();
     let mut pending_reload: Option<(reload::ReloadRequest, ReloadReport)> = None;
     let mut ready = false;
     let mut discovery_failures = 0u32;
@@ -328,11 +326,12 @@ pub async fn run_with(
     Ok(())
 }
 
+/// The running workers: channel (port, channel on A) → the token of its worker and the clients
+/// it relies on.
+type Running = HashMap<(String, String), (CancellationToken, [(Side, String); 2])>;
+
 /// Tells client refresh which clients the running workers rely on (when that changed).
-fn publish_relied_on(
-    relied_on: &tokio::sync::watch::Sender<refresh::ReliedOn>,
-    running: &HashMap<(String, String), (CancellationToken, [(Side, String); 2])>,
-) {
+fn publish_relied_on(relied_on: &tokio::sync::watch::Sender<refresh::ReliedOn>, running: &Running) {
     let clients: refresh::ReliedOn = running
         .values()
         .flat_map(|(_, clients)| clients.iter().cloned())
