@@ -193,13 +193,22 @@ async fn clear_pair(
     progress: &mut (dyn FnMut(Progress) + Send),
 ) -> Result<ClearReport, ClearError> {
     let (a_id, b_id) = (&config.chains.a.id, &config.chains.b.id);
-    let mut specs = discover(config, a, b)
+    let found = discover(config, a, b, &|_, _| false)
         .await
         .map_err(|source| ClearError::Discover {
             a: a_id.clone(),
             b: b_id.clone(),
             source,
         })?;
+    // A channel that could not be checked cannot be cleared: say so rather than skip it.
+    if let Some((_, source)) = found.failed.into_iter().next() {
+        return Err(ClearError::Discover {
+            a: a_id.clone(),
+            b: b_id.clone(),
+            source,
+        });
+    }
+    let mut specs = found.specs;
     if let Some(wanted) = channel {
         let choice = ChannelChoice::parse(wanted, a_id, b_id);
         specs.retain(|s| choice.matches(&s.a.channel, &s.b.channel));

@@ -1,13 +1,20 @@
 //! Finding the channels to relay: the open channels between chain A and chain B that the
 //! `[relay] channels` filter allows, each checked from both ends ([`discover`]), and naming one
 //! channel on the command line ([`ChannelChoice`]). The supervisor rediscovers every
-//! [`RESCAN_INTERVAL`] to start workers for new channels; client refresh does the same to
-//! watch their clients; `arke clear` discovers once.
+//! [`RESCAN_INTERVAL`] to start workers for new channels; `arke clear` discovers once.
+//!
+//! A round lists A's channels (one paged query) and checks only the channels it does not know
+//! yet: the supervisor skips those whose workers run, so an idle daemon with hundreds of channels
+//! pays one listing per rescan, not several queries per channel. Connections and their clients
+//! are looked up once per round, however many channels share them. A check that fails for one
+//! channel is reported with it and retried at the next round; the others still start.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use ibc_proto::ibc::core::channel::v1::{Order, State};
+use ibc_proto::ibc::core::connection::v1::ConnectionEnd;
 
 use super::channel::{ChannelEnd, ChannelSpec, Side};
 use super::ChainHandle;
@@ -17,16 +24,32 @@ use crate::config::Config;
 /// How often the supervisor looks for newly opened channels.
 pub(crate) const RESCAN_INTERVAL: Duration = Duration::from_secs(30);
 
-/// The open channels between A and B that the filter allows.
+/// What a discovery round found.
+#[derive(Default)]
+pub(crate) struct Discovered {
+    /// The channels to relay (those not skipped).
+    pub(crate) specs: Vec<ChannelSpec>,
+    /// Channels (`port/channel` on A) whose check failed this round, with why.
+    pub(crate) failed: Vec<(String, QueryError)>,
+}
+
+/// A connection on A checked once per round: its end and whether its client tracks chain B.
+type CheckedConnection = Option<(ConnectionEnd, bool)>;
+
+/// The open channels between A and B that the filter allows, except those `skip` names (by
+/// port and channel on A).
 pub(crate) async fn discover(
     config: &Config,
     a: &Arc<ChainHandle>,
     b: &Arc<ChainHandle>,
-) -> Result<Vec<ChannelSpec>, QueryError> {
-    let mut specs = Vec::new();
+    skip: &(dyn Fn(&str, &str) -> bool + Sync),
+) -> Result<Discovered, QueryError> {
+    let mut found = Discovered::default();
+    let mut connections: HashMap<String, CheckedConnection> = HashMap::new();
     for ch in a.query.channels().await? {
         if ch.state != State::Open as i32
             || !config.relay.channels.permits(&ch.port_id, &ch.channel_id)
+            || skip(&ch.port_id, &ch.channel_id)
         {
             continue;
         }
@@ -36,26 +59,41 @@ pub(crate) async fn discover(
         let Some(conn_id) = ch.connection_hops.first() else {
             continue;
         };
-        let Some(conn_a) = a.query.connection(conn_id).await? else {
+        let name = format!("{}/{}", ch.port_id, ch.channel_id);
+        let checked = match connections.get(conn_id) {
+            Some(c) => c.clone(),
+            None => match check_connection(a, b, conn_id).await {
+                Ok(c) => {
+                    connections.insert(conn_id.clone(), c.clone());
+                    c
+                }
+                Err(e) => {
+                    found.failed.push((name, e));
+                    continue;
+                }
+            },
+        };
+        // The connection's client must be a client of chain B.
+        let Some((conn_a, true)) = checked else {
             continue;
         };
         let Some(conn_cp) = conn_a.counterparty.clone() else {
             continue;
         };
         // The counterparty channel must exist on B and point back at us.
-        let Some(ch_b) = b.query.channel(&cp.port_id, &cp.channel_id).await? else {
-            continue;
+        let ch_b = match b.query.channel(&cp.port_id, &cp.channel_id).await {
+            Ok(Some(c)) => c,
+            Ok(None) => continue,
+            Err(e) => {
+                found.failed.push((name, e));
+                continue;
+            }
         };
         let back = ch_b.counterparty.clone().unwrap_or_default();
         if back.channel_id != ch.channel_id || ch_b.state != State::Open as i32 {
             continue;
         }
-        // The connection's client must be a client of chain B.
-        match a.query.client_state(&conn_a.client_id).await? {
-            Some(cs) if cs.chain_id == b.config.id => {}
-            _ => continue,
-        }
-        specs.push(ChannelSpec {
+        found.specs.push(ChannelSpec {
             a: ChannelEnd {
                 chain: a.clone(),
                 port: ch.port_id.clone(),
@@ -73,7 +111,25 @@ pub(crate) async fn discover(
             clear_on_start: config.relay.clear_on_start,
         });
     }
-    Ok(specs)
+    Ok(found)
+}
+
+/// Connection `id` on A, and whether its client is a client of chain B (`None`: no such
+/// connection).
+async fn check_connection(
+    a: &ChainHandle,
+    b: &ChainHandle,
+    id: &str,
+) -> Result<CheckedConnection, QueryError> {
+    let Some(conn) = a.query.connection(id).await? else {
+        return Ok(None);
+    };
+    let tracks_b = a
+        .query
+        .client_state(&conn.client_id)
+        .await?
+        .is_some_and(|cs| cs.chain_id == b.config.id);
+    Ok(Some((conn, tracks_b)))
 }
 
 /// One channel named on the command line: its id on chain A (`channel-0`, `a:channel-0` or

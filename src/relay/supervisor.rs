@@ -212,9 +212,31 @@ pub async fn run_with(
         let mut started = Vec::new();
         let mut next_scan = RESCAN_INTERVAL;
         let mut discovered = false;
-        match discover(&config, &a, &b).await {
-            Ok(specs) => {
-                discovered = true;
+        let known = |port: &str, channel: &str| {
+            running.contains_key(&(port.to_string(), channel.to_string()))
+        };
+        // Discovery stops at SIGTERM: on a chain with many channels a round can take a while.
+        let round = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            r = discover(&config, &a, &b, &known) => r,
+        };
+        match round {
+            Ok(found) => {
+                // Ready only once every channel could be checked; until then, retry soon.
+                discovered = found.failed.is_empty();
+                for (channel, e) in &found.failed {
+                    warn!(%channel, error = %e, "checking the channel failed; retrying at the next scan");
+                }
+                if let (false, Some((channel, e))) = (ready, found.failed.first()) {
+                    next_scan = startup_backoff(discovery_failures).min(RESCAN_INTERVAL);
+                    discovery_failures = discovery_failures.saturating_add(1);
+                    let reason = format!("checking channel {channel} failed: {e}");
+                    state.set_starting(Some(reason.clone()));
+                    if let Some(n) = &notifier {
+                        n.waiting(&reason, next_scan + STARTUP_TIMEOUT_MARGIN);
+                    }
+                }
+                let specs = found.specs;
                 for spec in specs {
                     let id = (spec.a.port.clone(), spec.a.channel.clone());
                     if let std::collections::hash_map::Entry::Vacant(slot) = running.entry(id) {
