@@ -53,6 +53,7 @@ fn router(node: Node) -> Router {
         .route("/faults/rpc", post(rpc))
         .route("/faults/latency", post(latency))
         .route("/faults/drop-websockets", post(drop_websockets))
+        .route("/faults/block-results", post(block_results))
         .with_state(node)
 }
 
@@ -79,6 +80,10 @@ pub fn fault_state(node: &Node) -> Value {
         "rpc": rpc,
         "rpc_latency_ms": millis(faults.rpc_latency()),
         "websocket_drops": faults.websocket_drops(),
+        "failing_block_results": faults.failing_block_results().map(|(height, left)| json!({
+            "height": height,
+            "remaining_ms": millis(left),
+        })),
     })
 }
 
@@ -147,6 +152,24 @@ async fn rpc(State(node): State<Node>, Query(p): Query<RpcParams>) -> Response {
         }
     }
     Json(fault_state(&node)).into_response()
+}
+
+/// `POST /faults/block-results?height=H&for=2m`: `block_results` of height H fails for 2 min.
+#[derive(Debug, Deserialize)]
+struct BlockResultsParams {
+    height: u64,
+    #[serde(rename = "for")]
+    duration: String,
+}
+
+async fn block_results(State(node): State<Node>, Query(p): Query<BlockResultsParams>) -> Response {
+    match parse_duration(&p.duration) {
+        Ok(d) => {
+            node.faults().fail_block_results_at(p.height, d);
+            Json(fault_state(&node)).into_response()
+        }
+        Err(e) => bad_request(format!("for: {e}")),
+    }
 }
 
 /// `POST /faults/latency?delay=50ms` (`delay=0s` removes it).

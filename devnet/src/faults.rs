@@ -23,6 +23,8 @@ pub struct Faults {
     mode: Mutex<Option<(RpcFault, Instant)>>,
     ws_epoch: watch::Sender<u64>,
     latency: Mutex<Duration>,
+    /// One height whose `block_results` fails, and until when.
+    block_results: Mutex<Option<(u64, Instant)>>,
 }
 
 impl Default for Faults {
@@ -31,6 +33,7 @@ impl Default for Faults {
             mode: Mutex::new(None),
             ws_epoch: watch::channel(0).0,
             latency: Mutex::new(Duration::ZERO),
+            block_results: Mutex::new(None),
         }
     }
 }
@@ -89,6 +92,28 @@ impl Faults {
     /// The standing delay of every answer (see [`Faults::set_rpc_latency`]).
     pub fn rpc_latency(&self) -> Duration {
         *self.latency.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Makes `block_results` of `height` (only that height) fail for `duration`, as a height too
+    /// large to serve within a client's timeout or one a client cannot decode would.
+    pub fn fail_block_results_at(&self, height: u64, duration: Duration) {
+        *self.block_results.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some((height, Instant::now() + duration));
+    }
+
+    /// The height whose `block_results` fails now, if any, and for how much longer.
+    pub fn failing_block_results(&self) -> Option<(u64, Duration)> {
+        let mut f = self.block_results.lock().unwrap_or_else(|e| e.into_inner());
+        match *f {
+            Some((height, until)) if Instant::now() < until => {
+                Some((height, until.saturating_duration_since(Instant::now())))
+            }
+            Some(_) => {
+                *f = None;
+                None
+            }
+            None => None,
+        }
     }
 
     /// How many times websockets were dropped so far.

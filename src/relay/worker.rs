@@ -138,6 +138,9 @@ async fn source(
 ) -> Result<(), WorkerError> {
     let mut events_a = spec.a.chain.hub.subscribe(&spec.a.port, &spec.a.channel);
     let mut events_b = spec.b.chain.hub.subscribe(&spec.b.port, &spec.b.channel);
+    // A hub that had to drop this channel's events (its queue was full) says so: clear then.
+    let lagged_a = spec.a.chain.hub.lagged(&spec.a.port, &spec.a.channel);
+    let lagged_b = spec.b.chain.hub.lagged(&spec.b.port, &spec.b.channel);
     // This channel's packets and acks hold back each chain's cursor until they are finished.
     let end_key = |s: Side| (spec.end(s).port.clone(), spec.end(s).channel.clone());
     let ledger = |s: Side| spec.end(s).chain.hub.ledger();
@@ -179,6 +182,11 @@ async fn source(
             }
             _ = clear_now.notified() => {
                 info!("clearing requested");
+                clear(&spec, &cache, &pump, &sweep, &token).await;
+                continue;
+            }
+            _ = async { tokio::select! { _ = lagged_a.notified() => {}, _ = lagged_b.notified() => {} } } => {
+                warn!("the event hub dropped events of this channel (queue full); clearing to catch up");
                 clear(&spec, &cache, &pump, &sweep, &token).await;
                 continue;
             }

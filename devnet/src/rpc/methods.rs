@@ -194,6 +194,15 @@ pub async fn call(ctx: &Ctx, method: &str, p: &Params) -> Result<Value, RpcError
                 node.latest_height(),
                 node.earliest_height(),
             )?;
+            if node
+                .faults()
+                .failing_block_results()
+                .is_some_and(|(f, _)| f == h)
+            {
+                return Err(internal(format!(
+                    "block results of height {h} could not be served (fault)"
+                )));
+            }
             node.block(h)
                 .map(|r| render::block_results(&r))
                 .ok_or_else(|| internal(format!("could not find results for height #{h}")))

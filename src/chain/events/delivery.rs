@@ -1,8 +1,9 @@
 //! The core task: the hub's delivery state. It collects what the websocket told about each
 //! undelivered height, judges when a height is complete, fetches `/block_results` for the others
 //! (and for every height while the websocket is down or silent), delivers heights strictly in
-//! order, each exactly once, and routes each packet event to the subscribers of its
-//! `(port, channel)` end, a slow one bounded by `send_timeout`.
+//! order, each exactly once (a height that cannot be fetched is set aside and delivered late),
+//! and routes each packet event to the subscribers of its `(port, channel)` end without ever
+//! waiting for one.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
@@ -25,6 +26,32 @@ use crate::chain::types::PacketEvent;
 /// Undelivered heights remembered from the websocket at most (the highest are forgotten first;
 /// they are fetched by polling later).
 const MAX_PENDING_HEIGHTS: usize = 2_000;
+
+/// Failed fetches of one height, while the next height can be fetched, before it is set aside.
+const SKIP_AFTER_FAILURES: u32 = 5;
+
+/// Heights set aside at most (beyond, the oldest are given up to clearing).
+const MAX_SET_ASIDE: usize = 1_024;
+
+/// First and longest delay between background fetches of a set-aside height.
+const SET_ASIDE_RETRY: (std::time::Duration, std::time::Duration) = (
+    std::time::Duration::from_secs(5),
+    std::time::Duration::from_secs(300),
+);
+
+/// A height that could not be fetched, retried in the background.
+pub(super) struct SetAside {
+    attempts: u32,
+    next_try: Instant,
+}
+
+/// What fetching one height gave.
+enum Fetched {
+    Record(BlockRecord),
+    /// The node pruned it (and the heights below its lowest); delivery moved on.
+    Pruned,
+    Failed,
+}
 
 /// What the websocket told about one undelivered height.
 pub(super) struct HeightInProgress {
@@ -76,6 +103,10 @@ pub(super) struct Core {
     /// When the websocket last pushed something.
     pub(super) last_push: Instant,
     pub(super) pending: BTreeMap<u64, HeightInProgress>,
+    /// The next height and how many times in a row fetching it failed.
+    pub(super) failing: Option<(u64, u32)>,
+    /// Heights delivery moved past without their events; fetched again in the background.
+    pub(super) set_aside: BTreeMap<u64, SetAside>,
 }
 
 impl Core {
@@ -97,6 +128,8 @@ impl Core {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         // Catch up first when asked to.
         let mut poll_now = start_height.is_some();
+        // Without a websocket task (or once it ended) the hub lives on polling alone.
+        let mut pushes_open = true;
         loop {
             if poll_now {
                 poll_now = false;
@@ -112,9 +145,9 @@ impl Core {
             tokio::select! {
                 biased;
                 _ = shutdown.cancelled() => return,
-                push = pushes.recv() => match push {
+                push = pushes.recv(), if pushes_open => match push {
                     Some(p) => self.on_push(p),
-                    None => return,
+                    None => pushes_open = false,
                 },
                 _ = tick.tick() => {
                     poll_now = !self.connected
@@ -198,8 +231,9 @@ impl Core {
         }
     }
 
-    /// Delivers every height it can, in order.
+    /// Delivers every height it can, in order (and set-aside heights that can be had now).
     async fn advance(&mut self) {
+        self.retry_set_aside().await;
         loop {
             let next = self.last_delivered + 1;
             let record = match self.pending.get(&next) {
@@ -218,25 +252,102 @@ impl Core {
                 Some(r) => r,
                 None if next > self.target => return,
                 None => match self.fetch(next).await {
-                    Some(r) => r,
-                    None => return,
+                    Fetched::Record(r) => {
+                        self.failing = None;
+                        r
+                    }
+                    Fetched::Pruned => return,
+                    Fetched::Failed => match self.after_failure(next).await {
+                        Some(r) => r,
+                        None => return,
+                    },
                 },
             };
             self.deliver(record).await;
         }
     }
 
-    /// `block_results` of `height`; `None` after logging when it failed (retried next tick).
-    async fn fetch(&mut self, height: u64) -> Option<BlockRecord> {
-        let h = Height::try_from(height).ok()?;
+    /// Counts a failed fetch of `height`. After [`SKIP_AFTER_FAILURES`] in a row, when the next
+    /// height can be fetched (so the node works and only this height is the trouble), sets
+    /// `height` aside and returns the next one to deliver in its place.
+    async fn after_failure(&mut self, height: u64) -> Option<BlockRecord> {
+        let failures = match self.failing {
+            Some((h, n)) if h == height => n + 1,
+            _ => 1,
+        };
+        self.failing = Some((height, failures));
+        if failures < SKIP_AFTER_FAILURES || height >= self.target {
+            return None;
+        }
+        let Fetched::Record(next) = self.fetch(height + 1).await else {
+            return None;
+        };
+        tracing::error!(chain = %self.shared.chain_id, height, failures, "block_results of this height keeps failing while later heights answer; moving on without it (fetched again in the background; clearing finds its packets meanwhile)");
+        self.failing = None;
+        self.set_aside.insert(
+            height,
+            SetAside {
+                attempts: 0,
+                next_try: Instant::now() + SET_ASIDE_RETRY.0,
+            },
+        );
+        while self.set_aside.len() > MAX_SET_ASIDE {
+            if let Some((given_up, _)) = self.set_aside.pop_first() {
+                tracing::warn!(chain = %self.shared.chain_id, height = given_up, "too many heights set aside; giving this one up to clearing");
+            }
+        }
+        // Delivery moves past `height`: its events come late, if at all.
+        self.last_delivered = height;
+        Some(next)
+    }
+
+    /// Fetches the set-aside heights whose retry is due; delivers the events of those that
+    /// answer now (late, out of order: subscribers act on packets, not on heights).
+    async fn retry_set_aside(&mut self) {
+        let now = Instant::now();
+        let due: Vec<u64> = self
+            .set_aside
+            .iter()
+            .filter(|(_, s)| s.next_try <= now)
+            .map(|(h, _)| *h)
+            .collect();
+        for height in due {
+            match self.fetch(height).await {
+                Fetched::Record(record) => {
+                    self.set_aside.remove(&height);
+                    tracing::info!(chain = %self.shared.chain_id, height, "set-aside height fetched; delivering its events late");
+                    self.route_events(&record);
+                }
+                Fetched::Pruned => {
+                    self.set_aside.remove(&height);
+                }
+                Fetched::Failed => {
+                    if let Some(s) = self.set_aside.get_mut(&height) {
+                        s.attempts = s.attempts.saturating_add(1);
+                        let delay = SET_ASIDE_RETRY
+                            .0
+                            .saturating_mul(1u32 << s.attempts.min(8))
+                            .min(SET_ASIDE_RETRY.1);
+                        s.next_try = Instant::now() + delay;
+                    }
+                }
+            }
+        }
+    }
+
+    /// `block_results` of `height` (a failure is logged and retried next tick).
+    async fn fetch(&mut self, height: u64) -> Fetched {
+        let Ok(h) = Height::try_from(height) else {
+            return Fetched::Failed;
+        };
         match self.rpc.block_results(Some(h)).await {
             Ok(r) if r.height.value() == height => {
                 tracing::trace!(chain = %self.shared.chain_id, height, "height fetched from block_results");
-                Some(block_from_results(&r))
+                Fetched::Record(block_from_results(&r))
             }
             Ok(r) => {
                 tracing::warn!(chain = %self.shared.chain_id, height, got = r.height.value(), "block_results answered for another height");
-                None
+                Fetched::Failed
             }
             Err(e) => {
                 if let Some(lowest) = pruned_lowest(&e).filter(|l| *l > height) {
@@ -245,10 +356,11 @@ impl Core {
                     self.shared.ledger.skipped_to(lowest);
                     self.shared.latest.send_replace(self.last_delivered);
                     self.pending.retain(|h, _| *h >= lowest);
-                    return None;
+                    self.set_aside.retain(|h, _| *h >= lowest);
+                    return Fetched::Pruned;
                 }
                 tracing::warn!(chain = %self.shared.chain_id, height, error = %e, "fetching block_results failed; retrying");
-                None
+                Fetched::Failed
             }
         }
     }
@@ -256,9 +368,20 @@ impl Core {
     async fn deliver(&mut self, block: BlockRecord) {
         let height = block.height;
         self.pending.remove(&height);
-        let events = packet_events(&self.shared.chain_id, &block);
+        self.route_events(&block);
+        self.last_delivered = height;
+        self.target = self.target.max(height);
+        self.shared.latest.send_replace(height);
+    }
+
+    /// Records `block`'s packet events in the ledger and hands each to the subscribers of its
+    /// end, never waiting: a full queue loses the event (the subscriber is told to clear).
+    fn route_events(&self, block: &BlockRecord) {
+        let height = block.height;
+        let events = packet_events(&self.shared.chain_id, block);
         // Recorded before anyone is told, so clearing finds what a slow subscriber dropped.
         self.shared.ledger.record_block(height, &events);
+        let mut lagging: Vec<ChannelKey> = Vec::new();
         for event in events {
             let key = route(&event);
             let senders: Vec<mpsc::Sender<PacketEvent>> =
@@ -267,21 +390,24 @@ impl Core {
                     None => continue,
                 };
             for sender in senders {
-                match tokio::time::timeout(self.options.send_timeout, sender.send(event.clone()))
-                    .await
-                {
-                    Ok(Ok(())) => {}
-                    Ok(Err(_)) => self.forget(&key, &sender),
-                    Err(_) => {
+                match sender.try_send(event.clone()) {
+                    Ok(()) => {}
+                    Err(mpsc::error::TrySendError::Closed(_)) => self.forget(&key, &sender),
+                    Err(mpsc::error::TrySendError::Full(_)) => {
                         self.shared.dropped.fetch_add(1, Ordering::Relaxed);
-                        tracing::error!(chain = %self.shared.chain_id, height, port = %key.0, channel = %key.1, sequence = event.packet().sequence, "subscriber queue full for too long; event dropped (clearing recovers it)");
+                        if !lagging.contains(&key) {
+                            tracing::warn!(chain = %self.shared.chain_id, height, port = %key.0, channel = %key.1, "subscriber queue full; dropping this channel's events of the height (its worker clears to catch up)");
+                            lagging.push(key.clone());
+                        }
                     }
                 }
             }
         }
-        self.last_delivered = height;
-        self.target = self.target.max(height);
-        self.shared.latest.send_replace(height);
+        for key in lagging {
+            if let Some(n) = lock(&self.shared.lagged).get(&key) {
+                n.notify_one();
+            }
+        }
     }
 
     fn forget(&self, key: &ChannelKey, sender: &mpsc::Sender<PacketEvent>) {

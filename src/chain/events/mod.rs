@@ -63,12 +63,17 @@
 //! the subscribers of the packet's source end; `WriteAck` and `Recv` to those of its destination
 //! end. A subscriber only sees heights delivered after it subscribed.
 //!
-//! Delivery uses `send().await`, so a slow consumer slows the hub down (the hub then reads the
-//! websocket slower; if the node drops it as a slow client, polling fills in). To keep one stuck
-//! consumer from stalling every other channel forever, each send is bounded by `send_timeout`
-//! (30 s by default): on expiry the event is dropped for that subscriber with an error log and
-//! counted in [`EventHub::dropped_events`]; packet clearing, which reads the chain, recovers it.
-//! Receivers that were dropped are forgotten.
+//! The hub never waits on a subscriber: one channel's burst must not hold back the events of
+//! every other channel, the latest-height watch or the clearing it drives. An event for a full
+//! queue is dropped for that subscriber (counted in [`EventHub::dropped_events`], logged once
+//! per height and channel) and the channel's [`EventHub::lagged`] signal fires, so its worker
+//! catches up from chain state by clearing at once. Receivers that were dropped are forgotten.
+//!
+//! A height whose `block_results` keeps failing (too large for the timeout, undecodable) while
+//! the next height can be fetched is not retried for ever in front of the others: after
+//! `SKIP_AFTER_FAILURES` attempts it is set aside, the hub moves on, and the set-aside height is
+//! fetched again in the background with a growing delay; its events are delivered when that
+//! succeeds (meanwhile clearing, which reads the chain, finds its packets).
 //!
 //! # Where the parts live
 //!
@@ -80,6 +85,8 @@
 //! cursor found) for clearing; [`EventHub::ledger`] reaches it.
 
 mod delivery;
+#[cfg(test)]
+mod hub_tests;
 pub(crate) mod ledger;
 mod pushes;
 mod records;
@@ -92,7 +99,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, watch, Notify};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -123,8 +130,8 @@ pub(crate) struct EventHubOptions {
     pub(crate) backoff_min: Duration,
     /// Reconnect delay cap.
     pub(crate) backoff_max: Duration,
-    /// Bound on one send to a full subscriber queue before the event is dropped for it.
-    pub(crate) send_timeout: Duration,
+    /// Subscribe over the websocket (on by default); off, every height comes from polling.
+    pub(crate) use_websocket: bool,
 }
 
 impl Default for EventHubOptions {
@@ -137,7 +144,7 @@ impl Default for EventHubOptions {
             connect_timeout: Duration::from_secs(10),
             backoff_min: Duration::from_millis(100),
             backoff_max: Duration::from_secs(5),
-            send_timeout: Duration::from_secs(30),
+            use_websocket: true,
         }
     }
 }
@@ -148,6 +155,8 @@ struct Shared {
     chain_id: String,
     subscribers: Mutex<HashMap<ChannelKey, Vec<mpsc::Sender<PacketEvent>>>>,
     latest: watch::Sender<u64>,
+    /// Per channel end, fired when an event for it was dropped (see [`EventHub::lagged`]).
+    lagged: Mutex<HashMap<ChannelKey, Arc<Notify>>>,
     reconnects: AtomicU64,
     dropped: AtomicU64,
     queue_capacity: usize,
@@ -203,6 +212,7 @@ impl EventHub {
             chain_id,
             subscribers: Mutex::new(HashMap::new()),
             latest: watch::channel(0).0,
+            lagged: Mutex::new(HashMap::new()),
             reconnects: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
             queue_capacity: options.queue_capacity.max(1),
@@ -216,7 +226,9 @@ impl EventHub {
             shutdown: shutdown.clone(),
             options: options.clone(),
         };
-        tasks.spawn(ws.run());
+        if ws.options.use_websocket {
+            tasks.spawn(ws.run());
+        }
         let core = Core {
             rpc,
             shared: shared.clone(),
@@ -226,6 +238,8 @@ impl EventHub {
             connected: false,
             last_push: Instant::now(),
             pending: BTreeMap::new(),
+            failing: None,
+            set_aside: BTreeMap::new(),
         };
         tasks.spawn(core.run(push_rx, start_height, shutdown));
         tasks.close();
@@ -242,6 +256,15 @@ impl EventHub {
         rx
     }
 
+    /// Fires when an event for `(port, channel)` had to be dropped because a subscriber's queue
+    /// was full: the subscriber should catch up from chain state (clear).
+    pub(crate) fn lagged(&self, port: &str, channel: &str) -> Arc<Notify> {
+        lock(&self.shared.lagged)
+            .entry((port.to_string(), channel.to_string()))
+            .or_default()
+            .clone()
+    }
+
     /// The highest height fully delivered (0 until the hub knows where it starts).
     pub fn latest_height(&self) -> watch::Receiver<u64> {
         self.shared.latest.subscribe()
@@ -250,6 +273,11 @@ impl EventHub {
     /// The data of the packets this hub delivered, for clearing (see `ledger`).
     pub(crate) fn ledger(&self) -> &ledger::PacketLedger {
         &self.shared.ledger
+    }
+
+    /// Events dropped because a subscriber's queue was full (see the module doc).
+    pub fn dropped_events(&self) -> u64 {
+        self.shared.dropped.load(Ordering::Relaxed)
     }
 
     /// How many times the websocket was lost or could not be (re)established.

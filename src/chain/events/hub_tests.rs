@@ -1,0 +1,184 @@
+//! The hub against a real devnet with small queues and a faulty height: a subscriber that never
+//! reads does not hold back another channel end's events (it is told it lagged instead), and a
+//! height whose `block_results` keeps failing is set aside so later heights keep flowing, then
+//! delivered late once it answers again.
+
+use std::time::Duration;
+
+use cosmos::events::events_of;
+use cosmos::Coin;
+use devnet::harness::{packet_from_event, transfer_msg, TestChain};
+use devnet::testing::ConnectedChains;
+use tokio::sync::mpsc::Receiver;
+use tokio_util::sync::CancellationToken;
+
+use super::{EventHub, EventHubOptions};
+use crate::chain::rpc::RpcClient;
+use crate::chain::types::PacketEvent;
+
+const BLOCK: Duration = Duration::from_millis(150);
+const LIMIT: Duration = Duration::from_secs(60);
+
+fn hub(chain: &TestChain, options: EventHubOptions, shutdown: &CancellationToken) -> EventHub {
+    let url = reqwest::Url::parse(&chain.devnet.rpc_url()).expect("devnet RPC URL");
+    let rpc = RpcClient::new(url, 8, Duration::from_secs(5)).expect("RPC client");
+    EventHub::spawn_with(
+        rpc,
+        chain.devnet.chain_id(),
+        None,
+        shutdown.child_token(),
+        options,
+    )
+}
+
+/// Sends one transfer from `chain`'s user over `channel` to `to`; returns its sequence and
+/// height.
+async fn send(chain: &TestChain, to: &TestChain, channel: &str) -> (u64, u64) {
+    let far = to.ibc_height(to.node().latest_height() + 10_000);
+    let msg = transfer_msg(
+        &chain.address(&chain.user),
+        &chain.address(&chain.relayer),
+        channel,
+        &Coin {
+            denom: "stake".into(),
+            amount: 1,
+        },
+        Some(far),
+        0,
+    );
+    let tx = chain
+        .submit_ok(&chain.user, vec![msg])
+        .await
+        .expect("transfer");
+    let packet = packet_from_event(&events_of(&tx.result.events, "send_packet")[0]).unwrap();
+    (packet.sequence, tx.height)
+}
+
+async fn next_send(rx: &mut Receiver<PacketEvent>) -> u64 {
+    match tokio::time::timeout(LIMIT, rx.recv()).await {
+        Ok(Some(PacketEvent::Send { packet, .. })) => packet.sequence,
+        other => panic!("expected a send event, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_subscriber_does_not_hold_back_the_others() {
+    let chains = ConnectedChains::start(BLOCK, false).await.expect("channel");
+    let (a, path) = (&chains.a, &chains.path);
+    let second = devnet::testing::open_channel(
+        a,
+        &chains.b,
+        &path.client_a,
+        &path.client_b,
+        &path.connection_a,
+        &path.connection_b,
+        false,
+    )
+    .await
+    .expect("a second channel")
+    .0;
+    let shutdown = CancellationToken::new();
+    let options = EventHubOptions {
+        queue_capacity: 1,
+        ..EventHubOptions::default()
+    };
+    let hub = hub(a, options, &shutdown);
+    // Nobody reads the first channel's queue; the second channel's is read.
+    let _stuck = hub.subscribe(&path.port, &path.channel_a);
+    let lagged = hub.lagged(&path.port, &path.channel_a);
+    let mut read = hub.subscribe(&path.port, &second);
+    while *hub.latest_height().borrow() == 0 {
+        tokio::time::sleep(BLOCK).await;
+    }
+    // Five rounds take a few seconds; a hub that waited on the stuck queue would spend its
+    // send timeout (30 s before this change) on each of the first channel's events.
+    let started = tokio::time::Instant::now();
+    for _ in 0..5 {
+        let _ = send(a, &chains.b, &path.channel_a).await;
+        let (seq, _) = send(a, &chains.b, &second).await;
+        assert_eq!(next_send(&mut read).await, seq);
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "the read channel waited on the stuck one: {:?}",
+        started.elapsed()
+    );
+    tokio::time::timeout(LIMIT, lagged.notified())
+        .await
+        .expect("the stuck subscriber's channel is told it lagged");
+    assert!(hub.dropped_events() >= 3, "{}", hub.dropped_events());
+    shutdown.cancel();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_height_that_cannot_be_fetched_is_set_aside_and_delivered_late() {
+    let chains = ConnectedChains::start(BLOCK, false).await.expect("channel");
+    let (a, path) = (&chains.a, &chains.path);
+    let shutdown = CancellationToken::new();
+    // Polling only, so every height comes from block_results.
+    let options = EventHubOptions {
+        poll_interval: Duration::from_millis(100),
+        use_websocket: false,
+        ..EventHubOptions::default()
+    };
+    let hub = hub(a, options, &shutdown);
+    let mut rx = hub.subscribe(&path.port, &path.channel_a);
+    while *hub.latest_height().borrow() == 0 {
+        tokio::time::sleep(BLOCK).await;
+    }
+    // The next block carries the first transfer, and its block_results fails for two minutes
+    // (far longer than the test runs).
+    a.devnet.pause();
+    tokio::time::sleep(BLOCK * 3).await;
+    let at = a.node().latest_height() + 1;
+    a.node()
+        .faults()
+        .fail_block_results_at(at, Duration::from_secs(120));
+    let far = chains
+        .b
+        .ibc_height(chains.b.node().latest_height() + 10_000);
+    let msg = transfer_msg(
+        &a.address(&a.user),
+        &a.address(&a.relayer),
+        &path.channel_a,
+        &Coin {
+            denom: "stake".into(),
+            amount: 1,
+        },
+        Some(far),
+        0,
+    );
+    let raw = a
+        .wallet(&a.user)
+        .expect("wallet")
+        .sign_tx(vec![msg], Vec::new(), 500_000, "");
+    let check = a.node().try_broadcast_tx(raw.clone()).expect("mempool");
+    assert_eq!(check.code.value(), 0, "{}", check.log);
+    a.devnet.resume();
+    let hash = cosmos::tx_hash(&raw);
+    let deadline = tokio::time::Instant::now() + LIMIT;
+    let rec = loop {
+        if let Some(rec) = a.node().tx(&hash) {
+            break rec;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "transfer not committed"
+        );
+        tokio::time::sleep(BLOCK).await;
+    };
+    assert_eq!(rec.height, at);
+    let first = packet_from_event(&events_of(&rec.result.events, "send_packet")[0])
+        .unwrap()
+        .sequence;
+    let (second, _) = send(a, &chains.b, &path.channel_a).await;
+    let (third, _) = send(a, &chains.b, &path.channel_a).await;
+    // Later heights flow although `at` keeps failing.
+    assert_eq!(next_send(&mut rx).await, second);
+    assert_eq!(next_send(&mut rx).await, third);
+    assert!(*hub.latest_height().borrow() > at);
+    // Once the height answers again, its event comes, late.
+    a.node().faults().fail_block_results_at(at, Duration::ZERO);
+    assert_eq!(next_send(&mut rx).await, first);
+    shutdown.cancel();
+}
