@@ -41,7 +41,11 @@ fn no_tx_index(id: &str, block_time: Duration, min_gas_price: f64) -> DevnetConf
 /// The sum of `arke_rpc_requests_total` (or another per-endpoint family) for `method` on the
 /// endpoint of `chain`.
 fn requests(family: &str, chain: &TestChain, method: &str) -> f64 {
-    let host = chain.devnet.rpc_url().trim_start_matches("http://").to_string();
+    let host = chain
+        .devnet
+        .rpc_url()
+        .trim_start_matches("http://")
+        .to_string();
     let text = arke::telemetry::metrics_text();
     text.lines()
         .filter(|l| l.starts_with(&format!("{family}{{")))
@@ -109,8 +113,16 @@ async fn relayed_packets_are_confirmed_and_their_fees_counted_without_tx_index()
         counted += metric("arke_fees_paid_total", &[("chain", id), ("denom", "stake")]);
     }
     assert_eq!(counted as u128, spent, "fees counted vs balances");
-    assert!(support::failed_txs(a).is_empty(), "{:?}", support::failed_txs(a));
-    assert!(support::failed_txs(b).is_empty(), "{:?}", support::failed_txs(b));
+    assert!(
+        support::failed_txs(a).is_empty(),
+        "{:?}",
+        support::failed_txs(a)
+    );
+    assert!(
+        support::failed_txs(b).is_empty(),
+        "{:?}",
+        support::failed_txs(b)
+    );
 }
 
 /// `n` transfers of 1 stake from A's user to B's user, in one tx; the packets.
@@ -186,9 +198,11 @@ async fn block_requests_do_not_grow_with_the_txs_in_flight() {
     let outcomes = support::bounded(
         WAIT,
         "outcomes",
-        futures::future::join_all(receivers.into_iter().map(|rx| async move {
-            rx.await.expect("the engine answers")
-        })),
+        futures::future::join_all(
+            receivers
+                .into_iter()
+                .map(|rx| async move { rx.await.expect("the engine answers") }),
+        ),
     )
     .await;
     let last = b.node().latest_height();

@@ -66,6 +66,7 @@
 //! [`confirm`] (following a tx to its block); [`plan`] is one tx's messages and waiters.
 
 mod batch;
+mod blocks;
 mod broadcast;
 mod confirm;
 mod gas;
@@ -262,6 +263,7 @@ impl TxEngine {
             options,
             confirmations: JoinSet::new(),
             deferred: Vec::new(),
+            blocks: blocks::BlockSource::new(),
         };
         let handle = tokio::spawn(submitter.run(rx, shutdown).instrument(span));
         (TxEngine { requests: tx }, handle)
