@@ -41,6 +41,11 @@ impl Submitter {
         let mut price = self.pricer.current();
         let mut fee = fee_for(gas, &price);
         let mut mismatches = 0;
+        // Without a tx index, the tx is looked for in the blocks after this height.
+        let start = self
+            .blocks
+            .height_before_broadcast(self.host.rpc(), self.options.confirm_poll)
+            .await;
         loop {
             let sequence = self.signer.sequence();
             let raw = self.signer.sign(msgs.clone(), gas, fee.clone());
@@ -68,7 +73,7 @@ impl Submitter {
                     "broadcast tx"
                 );
                 let priced_at = self.pricer.is_dynamic().then_some(price.price);
-                return self.confirm(plan, hash, sequence, fee, priced_at);
+                return self.confirm(plan, hash, sequence, fee, priced_at, start);
             }
             let (codespace, log) = (response.codespace.as_str(), response.log.as_str());
             let cause = crate::telemetry::metrics::tx_failure_cause(code, codespace, log);

@@ -1,11 +1,13 @@
-//! Asynchronous confirmation: a task per broadcast tx polls `/tx` by hash until the tx is in a
-//! block, lost (its sequence was used by another tx, or the timeout passed) or moot (every
+//! Asynchronous confirmation: a task per broadcast tx polls `/tx` by hash (or, on a node
+//! without a tx index, looks in the blocks since its broadcast: [`super::blocks`]) until the tx
+//! is in a block, lost (its sequence was used by another tx, or the timeout passed) or moot (every
 //! item's effect is on chain already), and settles its waiters. Under a fee market, a tx whose
 //! price fell below the chain's base price before it was included is lost too (the mempool's
 //! re-check evicts it). A tx in a block has paid its fee
 //! (even when its messages failed), which `arke_fees_paid_total` counts.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use ibc_proto::ibc::core::client::v1::MsgUpdateClient;
@@ -16,6 +18,7 @@ use tracing::{debug, info, info_span, warn, Instrument};
 use crate::chain::query::fees::PriceSource;
 use crate::chain::query::IbcQuerier;
 
+use super::blocks::{BlockSource, Inclusion};
 use super::plan::{result_data, Effect, TxPlan};
 use super::submitter::Submitter;
 use super::Outcome;
@@ -29,8 +32,11 @@ impl Submitter {
         sequence: u64,
         fee: Option<cosmos::Coin>,
         priced_at: Option<f64>,
+        start: Option<u64>,
     ) {
         let watch = TxWatch {
+            blocks: self.blocks.clone(),
+            start,
             fee,
             priced_at,
             price_source: self.pricer.source(),
@@ -66,12 +72,16 @@ struct TxWatch {
     price_source: Option<PriceSource>,
     poll: Duration,
     timeout: Duration,
+    /// The engine's view of its chain's blocks (for a node without a tx index).
+    blocks: Arc<BlockSource>,
+    /// A height at or below the latest when the tx was broadcast, if known.
+    start: Option<u64>,
 }
 
 /// How a watched tx ended.
 enum Fate {
     /// In a block.
-    Included(Box<tendermint_rpc::endpoint::tx::Response>),
+    Included(Box<Inclusion>),
     /// Not in a block, and never will be: another tx used its sequence (it was evicted from the
     /// mempool, e.g. on re-check as redundant), or it was not seen before the timeout.
     Lost(String),
@@ -92,8 +102,8 @@ impl TxWatch {
                     let amount = u64::try_from(fee.amount).unwrap_or(u64::MAX);
                     m.fees_paid.inc_by(&[chains[0], &fee.denom], amount);
                 }
-                let height = tx.height.value();
-                let result = &tx.tx_result;
+                let height = tx.height;
+                let result = &tx.result;
                 if result.code.is_ok() {
                     debug!(height, "tx confirmed");
                     m.txs_confirmed.inc(&chains);
@@ -153,7 +163,6 @@ impl TxWatch {
     }
 
     async fn follow(&self, effects: &[Effect]) -> Fate {
-        let rpc = self.host.rpc();
         let hash = match hex::decode(&self.hash)
             .map_err(|e| e.to_string())
             .and_then(|b| {
@@ -165,13 +174,15 @@ impl TxWatch {
         };
         let deadline = Instant::now() + self.timeout;
         let mut polls: u64 = 0;
+        let mut from = self.start;
         loop {
             tokio::time::sleep(self.poll).await;
             polls += 1;
             // "not found" until the tx is in a block; other errors may be transient too.
-            let last_error = match rpc.tx(hash, false).await {
-                Ok(tx) => return Fate::Included(Box::new(tx)),
-                Err(e) => e.to_string(),
+            let last_error = match self.lookup(hash, &mut from, self.poll).await {
+                Ok(Some(tx)) => return Fate::Included(Box::new(tx)),
+                Ok(None) => "not in a block yet".to_string(),
+                Err(e) => e,
             };
             if Instant::now() >= deadline {
                 return Fate::Lost(format!(
@@ -206,14 +217,59 @@ impl TxWatch {
             }
             if let Some(fate) = verdict {
                 // The tx may have landed between the two queries.
-                return match rpc.tx(hash, false).await {
-                    Ok(tx) => Fate::Included(Box::new(tx)),
-                    Err(_) => fate,
+                return match self.lookup(hash, &mut from, Duration::ZERO).await {
+                    Ok(Some(tx)) => Fate::Included(Box::new(tx)),
+                    Ok(None) | Err(_) => fate,
                 };
             }
         }
     }
+
+    /// One look for the tx: `/tx` by hash or, once the node said it keeps no tx index, the
+    /// blocks from `*from` to the latest (its `/status` at most `max_age` old).
+    async fn lookup(
+        &self,
+        hash: tendermint::Hash,
+        from: &mut Option<u64>,
+        max_age: Duration,
+    ) -> Result<Option<Inclusion>, String> {
+        let rpc = self.host.rpc();
+        if !self.blocks.indexless() {
+            match rpc.tx(hash, false).await {
+                Ok(tx) => {
+                    self.blocks.learn(Ok(()));
+                    return Ok(Some(tx.into()));
+                }
+                Err(e) if !self.blocks.learn(Err(&e)) => return Err(e.to_string()),
+                Err(_) => {}
+            }
+        }
+        let Ok(bytes) = <[u8; 32]>::try_from(hash.as_bytes()) else {
+            return Err(format!("tx hash {} is not 32 bytes", self.hash));
+        };
+        let start = match *from {
+            Some(h) => h,
+            // No height known from before the broadcast: the tx was broadcast a poll or two
+            // ago, so it cannot be in an older block than a few before the latest.
+            None => {
+                let latest = self
+                    .blocks
+                    .latest(rpc, max_age)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                latest.saturating_sub(UNKNOWN_START_BACK)
+            }
+        };
+        let mut next = start;
+        let found = self.blocks.find(rpc, &bytes, &mut next, max_age).await;
+        *from = Some(next);
+        found.map_err(|e| e.to_string())
+    }
 }
+
+/// Blocks before the latest where a lookup starts when no height from before the broadcast is
+/// known (`/status` failed then).
+const UNKNOWN_START_BACK: u64 = 3;
 
 impl TxWatch {
     /// With a dynamic gas price: whether the chain's base price rose above the tx's since it

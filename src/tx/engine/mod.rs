@@ -34,8 +34,10 @@
 //!    final); code 13 (insufficient fee) with a dynamic price re-reads the price and re-signs
 //!    when it changed; anything else fails the tx's items.
 //!
-//! Confirmation tasks poll `/tx` by hash every `confirm_poll` until `confirm_timeout`; they live
-//! in a `JoinSet` of the submitter, so the submitter builds the next batch while earlier txs confirm. An
+//! Confirmation tasks poll `/tx` by hash every `confirm_poll` until `confirm_timeout` (on a node
+//! without a tx index, the blocks since the broadcast instead, each fetched once for all of
+//! them: [`blocks`]); they live in a `JoinSet` of the submitter, so the submitter builds the
+//! next batch while earlier txs confirm. An
 //! executed tx gives [`Outcome::Done`] to each item, or [`Outcome::Redundant`] to an item whose
 //! message response is NOOP (another relayer's tx got there first in the same or an earlier
 //! block). A tx can also vanish after passing CheckTx: the mempool re-checks its txs after each
@@ -63,9 +65,11 @@
 //! (its loop and shutdown), [`batch`] (grouping, proving, cutting into txs), [`gas`]
 //! (simulation and splitting), [`price`] (the gas price), [`broadcast`] (signing, broadcast,
 //! sequence and fee recovery) and
-//! [`confirm`] (following a tx to its block); [`plan`] is one tx's messages and waiters.
+//! [`confirm`] (following a tx to its block), [`blocks`] (finding it there without a tx index);
+//! [`plan`] is one tx's messages and waiters.
 
 mod batch;
+mod blocks;
 mod broadcast;
 mod confirm;
 mod gas;
@@ -262,6 +266,7 @@ impl TxEngine {
             options,
             confirmations: JoinSet::new(),
             deferred: Vec::new(),
+            blocks: blocks::BlockSource::new(),
         };
         let handle = tokio::spawn(submitter.run(rx, shutdown).instrument(span));
         (TxEngine { requests: tx }, handle)

@@ -25,6 +25,8 @@ pub(super) struct Submitter {
     pub(super) options: TxEngineOptions,
     pub(super) confirmations: JoinSet<()>,
     pub(super) deferred: Vec<PendingItem>,
+    /// Its chain's blocks, for confirming without a tx index.
+    pub(super) blocks: std::sync::Arc<super::blocks::BlockSource>,
 }
 
 impl Submitter {

@@ -1,0 +1,356 @@
+//! Confirmation from blocks, for nodes without a tx index (CometBFT's `indexer = "null"`), where
+//! `/tx` answers "transaction indexing is disabled". Once a `/tx` answer says so, the engine
+//! remembers it ([`BlockSource::indexless`]) and its confirmation tasks look their txs up in the
+//! blocks after their broadcast: each height's `/block` (tx bytes, hashed with SHA-256) and, for a
+//! height holding one of the engine's txs, its `block_results` (the tx's code, log, gas and
+//! events, at the tx's index). Both are fetched once per height, whatever the number of txs
+//! waiting for it, and kept for the last [`CACHED_HEIGHTS`] heights; the latest height comes from
+//! one shared `/status`, at most once per poll interval. So N txs in flight cost about two
+//! requests per block, not N.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use base64::Engine as _;
+use serde::Deserialize;
+use serde_json::json;
+use tendermint::abci::types::ExecTxResult;
+use tokio::sync::OnceCell;
+use tokio::time::Instant;
+
+use crate::chain::rpc::{RpcClient, RpcError};
+
+/// Heights whose block and results are kept (the most recent ones).
+pub(super) const CACHED_HEIGHTS: usize = 64;
+
+/// A tx found in a block.
+#[derive(Debug)]
+pub(super) struct Inclusion {
+    pub(super) height: u64,
+    pub(super) result: ExecTxResult,
+}
+
+impl From<tendermint_rpc::endpoint::tx::Response> for Inclusion {
+    fn from(tx: tendermint_rpc::endpoint::tx::Response) -> Self {
+        Self {
+            height: tx.height.value(),
+            result: tx.tx_result,
+        }
+    }
+}
+
+/// Why a block lookup failed (the confirmation task tries again at its next poll).
+#[derive(Debug, thiserror::Error)]
+pub(super) enum ScanError {
+    #[error(transparent)]
+    Rpc(#[from] RpcError),
+    #[error("block {height}: tx {index} is not base64: {reason}")]
+    BadTx {
+        height: u64,
+        index: usize,
+        reason: String,
+    },
+    #[error("height {0} is out of range")]
+    BadHeight(u64),
+    #[error("block_results {height}: no result for tx {index} ({results} results)")]
+    MissingResult {
+        height: u64,
+        index: usize,
+        results: usize,
+    },
+}
+
+/// Whether `err` is the node saying it keeps no tx index (a JSON-RPC internal error,
+/// "transaction indexing is disabled").
+pub(super) fn index_disabled(err: &RpcError) -> bool {
+    match err {
+        RpcError::JsonRpc {
+            code,
+            message,
+            data,
+            ..
+        } => {
+            *code == -32603
+                && (message.contains(TX_INDEX_DISABLED)
+                    || data
+                        .as_deref()
+                        .is_some_and(|d| d.contains(TX_INDEX_DISABLED)))
+        }
+        _ => false,
+    }
+}
+
+/// CometBFT's answer to `/tx` and `/tx_search` without a tx index.
+const TX_INDEX_DISABLED: &str = "transaction indexing is disabled";
+
+const UNKNOWN: u8 = 0;
+const INDEXED: u8 = 1;
+const INDEXLESS: u8 = 2;
+
+/// What one engine knows about its chain's blocks, shared by its confirmation tasks.
+pub(super) struct BlockSource {
+    /// Whether `/tx` works: unknown until its first answer.
+    index: AtomicU8,
+    /// The latest height seen and when; one `/status` at a time (the lock is held across it).
+    latest: tokio::sync::Mutex<Option<(Instant, u64)>>,
+    /// The recent heights looked at, at most [`CACHED_HEIGHTS`].
+    heights: Mutex<BTreeMap<u64, Arc<Height>>>,
+}
+
+/// One height: its tx hashes and, once a tx of ours is among them, its results.
+#[derive(Default)]
+struct Height {
+    hashes: OnceCell<Vec<[u8; 32]>>,
+    results: OnceCell<Vec<ExecTxResult>>,
+}
+
+impl BlockSource {
+    pub(super) fn new() -> Arc<Self> {
+        Arc::new(Self {
+            index: AtomicU8::new(UNKNOWN),
+            latest: tokio::sync::Mutex::new(None),
+            heights: Mutex::new(BTreeMap::new()),
+        })
+    }
+
+    /// Whether the node answered that it keeps no tx index.
+    pub(super) fn indexless(&self) -> bool {
+        self.index.load(Ordering::Relaxed) == INDEXLESS
+    }
+
+    /// Records what a `/tx` answer says about the index: "disabled" makes the engine confirm
+    /// from blocks from now on; a tx found (or "not found") shows an index. Returns whether the
+    /// index is disabled.
+    pub(super) fn learn(&self, answer: Result<(), &RpcError>) -> bool {
+        let disabled = answer.is_err_and(index_disabled);
+        let shows_index = match answer {
+            Ok(()) => true,
+            Err(RpcError::JsonRpc { message, data, .. }) => {
+                message.contains("not found")
+                    || data.as_deref().is_some_and(|d| d.contains("not found"))
+            }
+            Err(_) => false,
+        };
+        if disabled {
+            if self.index.swap(INDEXLESS, Ordering::Relaxed) != INDEXLESS {
+                tracing::info!("the node keeps no tx index; confirming txs from blocks");
+            }
+        } else if shows_index {
+            let _ =
+                self.index
+                    .compare_exchange(UNKNOWN, INDEXED, Ordering::Relaxed, Ordering::Relaxed);
+        }
+        disabled
+    }
+
+    /// Before a broadcast: a height at or below the latest, where a lookup of the tx from blocks
+    /// starts (the tx can only be in a later block). `None` when `/tx` is known to work (nothing
+    /// is asked), or when no height is known and `/status` fails.
+    pub(super) async fn height_before_broadcast(
+        &self,
+        rpc: &RpcClient,
+        max_age: Duration,
+    ) -> Option<u64> {
+        if self.index.load(Ordering::Relaxed) == INDEXED {
+            return None;
+        }
+        match self.latest(rpc, max_age).await {
+            Ok(h) => Some(h),
+            Err(_) => self.latest.lock().await.map(|(_, h)| h),
+        }
+    }
+
+    /// The latest height, from a `/status` at most `max_age` old.
+    pub(super) async fn latest(&self, rpc: &RpcClient, max_age: Duration) -> Result<u64, RpcError> {
+        let mut seen = self.latest.lock().await;
+        if let Some((at, h)) = *seen {
+            if at.elapsed() < max_age {
+                return Ok(h);
+            }
+        }
+        let status = rpc.status().await?;
+        let h = status.sync_info.latest_block_height.value();
+        *seen = Some((Instant::now(), h));
+        Ok(h)
+    }
+
+    /// Looks for the tx `hash` in the blocks from `*from` to the latest height (`/status` at most
+    /// `max_age` old); `*from` advances past the heights without it.
+    pub(super) async fn find(
+        &self,
+        rpc: &RpcClient,
+        hash: &[u8; 32],
+        from: &mut u64,
+        max_age: Duration,
+    ) -> Result<Option<Inclusion>, ScanError> {
+        let latest = self.latest(rpc, max_age).await?;
+        *from = (*from).max(1);
+        while *from <= latest {
+            let height = *from;
+            let entry = self.height(height);
+            let hashes = entry
+                .hashes
+                .get_or_try_init(|| block_hashes(rpc, height))
+                .await?;
+            if let Some(index) = hashes.iter().position(|h| h == hash) {
+                let results = entry
+                    .results
+                    .get_or_try_init(|| tx_results(rpc, height))
+                    .await?;
+                let result = results
+                    .get(index)
+                    .cloned()
+                    .ok_or(ScanError::MissingResult {
+                        height,
+                        index,
+                        results: results.len(),
+                    })?;
+                return Ok(Some(Inclusion { height, result }));
+            }
+            *from += 1;
+        }
+        Ok(None)
+    }
+
+    /// The cache entry of `height`, made if absent; the oldest heights beyond
+    /// [`CACHED_HEIGHTS`] are forgotten.
+    fn height(&self, height: u64) -> Arc<Height> {
+        let mut heights = self.heights.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = heights.entry(height).or_default().clone();
+        while heights.len() > CACHED_HEIGHTS {
+            heights.pop_first();
+        }
+        entry
+    }
+
+    #[cfg(test)]
+    fn cached(&self) -> Vec<u64> {
+        let heights = self.heights.lock().unwrap_or_else(|e| e.into_inner());
+        heights.keys().copied().collect()
+    }
+}
+
+/// `/block`, as far as its txs go.
+#[derive(Deserialize)]
+struct BlockAnswer {
+    block: BlockTxs,
+}
+
+#[derive(Deserialize)]
+struct BlockTxs {
+    data: BlockData,
+}
+
+#[derive(Deserialize)]
+struct BlockData {
+    /// Base64 tx bytes; CometBFT may write `null` for none.
+    #[serde(default)]
+    txs: Option<Vec<String>>,
+}
+
+/// The SHA-256 hashes of the txs of block `height`, in block order.
+async fn block_hashes(rpc: &RpcClient, height: u64) -> Result<Vec<[u8; 32]>, ScanError> {
+    let answer: BlockAnswer = rpc
+        .call("block", json!({ "height": height.to_string() }))
+        .await?;
+    answer
+        .block
+        .data
+        .txs
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+        .map(|(index, tx)| {
+            base64::engine::general_purpose::STANDARD
+                .decode(tx)
+                .map(|raw| cosmos::tx_hash(&raw))
+                .map_err(|e| ScanError::BadTx {
+                    height,
+                    index,
+                    reason: e.to_string(),
+                })
+        })
+        .collect()
+}
+
+/// The results of the txs of block `height`, in block order.
+async fn tx_results(rpc: &RpcClient, height: u64) -> Result<Vec<ExecTxResult>, ScanError> {
+    let h =
+        tendermint::block::Height::try_from(height).map_err(|_| ScanError::BadHeight(height))?;
+    let answer = rpc.block_results(Some(h)).await?;
+    Ok(answer.txs_results.unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn json_rpc(message: &str, data: Option<&str>) -> RpcError {
+        RpcError::JsonRpc {
+            endpoint: "http://node".into(),
+            method: "tx",
+            code: -32603,
+            message: message.into(),
+            data: data.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn tells_a_disabled_index_from_a_missing_tx() {
+        let disabled = json_rpc("Internal error", Some("transaction indexing is disabled"));
+        let missing = json_rpc("Internal error", Some("tx (AB) not found"));
+        let other = RpcError::Timeout {
+            endpoint: "http://node".into(),
+            method: "tx",
+            timeout: Duration::from_secs(1),
+        };
+        assert!(index_disabled(&disabled));
+        assert!(!index_disabled(&missing));
+        assert!(!index_disabled(&other));
+        // Another error code with the same words is not the index answer.
+        let wrong_code = RpcError::JsonRpc {
+            endpoint: "http://node".into(),
+            method: "tx",
+            code: -32600,
+            message: "transaction indexing is disabled".into(),
+            data: None,
+        };
+        assert!(!index_disabled(&wrong_code));
+
+        let source = BlockSource::new();
+        assert!(!source.learn(Err(&other)));
+        assert!(!source.indexless());
+        assert!(!source.learn(Err(&missing)));
+        assert_eq!(source.index.load(Ordering::Relaxed), INDEXED);
+        assert!(source.learn(Err(&disabled)));
+        assert!(source.indexless());
+        // Once disabled, stays so.
+        assert!(!source.learn(Ok(())));
+        assert!(source.indexless());
+    }
+
+    #[test]
+    fn keeps_the_most_recent_heights() {
+        let source = BlockSource::new();
+        for h in 1..=(CACHED_HEIGHTS as u64 + 10) {
+            source.height(h);
+        }
+        let cached = source.cached();
+        assert_eq!(cached.len(), CACHED_HEIGHTS);
+        assert_eq!(cached[0], 11);
+        // The same entry for the same height.
+        assert!(Arc::ptr_eq(&source.height(50), &source.height(50)));
+    }
+
+    #[test]
+    fn reads_block_txs_even_when_null() {
+        let a: BlockAnswer =
+            serde_json::from_str(r#"{"block":{"header":{},"data":{"txs":null}}}"#).unwrap();
+        assert!(a.block.data.txs.is_none());
+        let a: BlockAnswer =
+            serde_json::from_str(r#"{"block":{"data":{"txs":["AA==","AQ=="]}}}"#).unwrap();
+        assert_eq!(a.block.data.txs.unwrap().len(), 2);
+    }
+}
