@@ -110,9 +110,57 @@ pub(super) struct Core {
 }
 
 impl Core {
-    pub(super) async fn run(
-        mut self,
+    /// A core that has delivered nothing yet.
+    pub(super) fn new(rpc: RpcClient, shared: Arc<Shared>, options: EventHubOptions) -> Self {
+        Self {
+            rpc,
+            shared,
+            options,
+            last_delivered: 0,
+            target: 0,
+            connected: false,
+            last_push: Instant::now(),
+            pending: BTreeMap::new(),
+            failing: None,
+            set_aside: BTreeMap::new(),
+        }
+    }
+
+    /// Runs cores until `shutdown`, starting a fresh one (resuming after the last height
+    /// delivered) when one panics: a dead core would leave every subscriber waiting for ever,
+    /// since the hub's senders stay alive.
+    pub(super) async fn supervise(
+        rpc: RpcClient,
+        shared: Arc<Shared>,
+        options: EventHubOptions,
         mut pushes: mpsc::Receiver<Push>,
+        start_height: Option<u64>,
+        shutdown: CancellationToken,
+    ) {
+        use futures::FutureExt;
+        let mut start = start_height;
+        let mut restarts = 0u32;
+        loop {
+            let core = Core::new(rpc.clone(), shared.clone(), options.clone());
+            let run = std::panic::AssertUnwindSafe(core.run(&mut pushes, start, shutdown.clone()));
+            if run.catch_unwind().await.is_ok() {
+                return;
+            }
+            restarts = restarts.saturating_add(1);
+            shared.core_restarts.fetch_add(1, Ordering::Relaxed);
+            let resume = *shared.latest.borrow() + 1;
+            tracing::error!(chain = %shared.chain_id, restarts, resume, "event hub core panicked; restarting it after the last height delivered");
+            start = Some(resume);
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(backoff(restarts, options.backoff_min, options.backoff_max)) => {}
+            }
+        }
+    }
+
+    async fn run(
+        mut self,
+        pushes: &mut mpsc::Receiver<Push>,
         start_height: Option<u64>,
         shutdown: CancellationToken,
     ) {
@@ -131,6 +179,10 @@ impl Core {
         // Without a websocket task (or once it ended) the hub lives on polling alone.
         let mut pushes_open = true;
         loop {
+            #[cfg(test)]
+            if self.shared.crash_core.swap(false, Ordering::Relaxed) {
+                panic!("event hub core crashed on request (test fault)");
+            }
             if poll_now {
                 poll_now = false;
                 tokio::select! {

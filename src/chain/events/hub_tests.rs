@@ -182,3 +182,40 @@ async fn a_height_that_cannot_be_fetched_is_set_aside_and_delivered_late() {
     assert_eq!(next_send(&mut rx).await, first);
     shutdown.cancel();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_core_that_panics_is_restarted_and_resumes_after_the_last_height() {
+    let chains = ConnectedChains::start(BLOCK, false).await.expect("channel");
+    let (a, path) = (&chains.a, &chains.path);
+    let shutdown = CancellationToken::new();
+    let hub = hub(a, EventHubOptions::default(), &shutdown);
+    let mut rx = hub.subscribe(&path.port, &path.channel_a);
+    while *hub.latest_height().borrow() == 0 {
+        tokio::time::sleep(BLOCK).await;
+    }
+    let (first, _) = send(a, &chains.b, &path.channel_a).await;
+    assert_eq!(next_send(&mut rx).await, first);
+    hub.crash_core();
+    let deadline = tokio::time::Instant::now() + LIMIT;
+    while hub.core_restarts() == 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the core never restarted"
+        );
+        tokio::time::sleep(BLOCK).await;
+    }
+    // Events keep coming, each once: nothing before the crash is delivered again.
+    let (second, _) = send(a, &chains.b, &path.channel_a).await;
+    let (third, _) = send(a, &chains.b, &path.channel_a).await;
+    assert_eq!(next_send(&mut rx).await, second);
+    assert_eq!(next_send(&mut rx).await, third);
+    let before = *hub.latest_height().borrow();
+    a.wait_for_height(before + 2).await.unwrap();
+    tokio::time::sleep(BLOCK * 4).await;
+    assert!(
+        *hub.latest_height().borrow() > before,
+        "heights keep being delivered"
+    );
+    assert!(rx.try_recv().is_err(), "no event twice");
+    shutdown.cancel();
+}

@@ -94,13 +94,12 @@ mod records;
 mod tests;
 mod websocket;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::{mpsc, watch, Notify};
-use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -159,6 +158,11 @@ struct Shared {
     lagged: Mutex<HashMap<ChannelKey, Arc<Notify>>>,
     reconnects: AtomicU64,
     dropped: AtomicU64,
+    /// Times the core task panicked and was started again.
+    core_restarts: AtomicU64,
+    /// Test fault: the core panics at its next turn.
+    #[cfg(test)]
+    crash_core: std::sync::atomic::AtomicBool,
     queue_capacity: usize,
     ledger: ledger::PacketLedger,
 }
@@ -215,6 +219,9 @@ impl EventHub {
             lagged: Mutex::new(HashMap::new()),
             reconnects: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
+            core_restarts: AtomicU64::new(0),
+            #[cfg(test)]
+            crash_core: std::sync::atomic::AtomicBool::new(false),
             queue_capacity: options.queue_capacity.max(1),
         });
         let (push_tx, push_rx) = mpsc::channel(PUSH_QUEUE);
@@ -229,19 +236,14 @@ impl EventHub {
         if ws.options.use_websocket {
             tasks.spawn(ws.run());
         }
-        let core = Core {
+        tasks.spawn(Core::supervise(
             rpc,
-            shared: shared.clone(),
+            shared.clone(),
             options,
-            last_delivered: 0,
-            target: 0,
-            connected: false,
-            last_push: Instant::now(),
-            pending: BTreeMap::new(),
-            failing: None,
-            set_aside: BTreeMap::new(),
-        };
-        tasks.spawn(core.run(push_rx, start_height, shutdown));
+            push_rx,
+            start_height,
+            shutdown,
+        ));
         tasks.close();
         EventHub { shared, tasks }
     }
@@ -273,6 +275,18 @@ impl EventHub {
     /// The data of the packets this hub delivered, for clearing (see `ledger`).
     pub(crate) fn ledger(&self) -> &ledger::PacketLedger {
         &self.shared.ledger
+    }
+
+    /// Times the hub's core task panicked and was started again (resuming after the last height
+    /// it delivered).
+    pub fn core_restarts(&self) -> u64 {
+        self.shared.core_restarts.load(Ordering::Relaxed)
+    }
+
+    /// Test fault: makes the core task panic at its next turn.
+    #[cfg(test)]
+    pub(crate) fn crash_core(&self) {
+        self.shared.crash_core.store(true, Ordering::Relaxed);
     }
 
     /// Events dropped because a subscriber's queue was full (see the module doc).
