@@ -16,15 +16,12 @@ use arke::chain::rpc::RpcClient;
 use arke::chain::types::{RelayItem, RelayKind};
 use arke::config::ChainConfig;
 use arke::tx::engine::{Outcome, TxEngine};
-use cosmos::events::events_of;
-use cosmos::Coin;
-use devnet::harness::{packet_from_event, transfer_msg, TestChain};
+use devnet::harness::TestChain;
 use devnet::testing::ConnectedChains;
 use devnet::DevnetConfig;
-use ibc_proto::ibc::core::channel::v1::Packet;
 use tokio_util::sync::CancellationToken;
 
-use support::{init_tracing, metric, pair_config_text, scratch_dir, Harness};
+use support::{init_tracing, metric, pair_config_text, scratch_dir, transfers, Harness};
 
 const WAIT: Duration = Duration::from_secs(120);
 const SETTLE: Duration = Duration::from_secs(240);
@@ -123,30 +120,6 @@ async fn relayed_packets_are_confirmed_and_their_fees_counted_without_tx_index()
         "{:?}",
         support::failed_txs(b)
     );
-}
-
-/// `n` transfers of 1 stake from A's user to B's user, in one tx; the packets.
-async fn transfers(chains: &ConnectedChains, n: usize) -> Vec<Packet> {
-    let (a, b) = (&chains.a, &chains.b);
-    let msgs = (0..n)
-        .map(|_| {
-            transfer_msg(
-                &a.address(&a.user),
-                &b.address(&b.user),
-                &chains.path.channel_a,
-                &Coin::new("stake", 1),
-                None,
-                u64::MAX / 2,
-            )
-        })
-        .collect();
-    let tx = support::bounded(WAIT, "transfers", a.submit_ok(&a.user, msgs))
-        .await
-        .unwrap();
-    events_of(&tx.result.events, "send_packet")
-        .iter()
-        .map(|attrs| packet_from_event(attrs).unwrap())
-        .collect()
 }
 
 fn querier(config: &ChainConfig) -> IbcQuerier {

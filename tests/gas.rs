@@ -20,22 +20,20 @@ use std::time::Duration;
 
 use arke::chain::query::IbcQuerier;
 use arke::chain::rpc::RpcClient;
-use arke::chain::types::{RelayItem, RelayKind};
 use arke::config::{ChainConfig, Config};
 use arke::tx::engine::{Outcome, TxEngine};
-use cosmos::events::events_of;
 use cosmos::Coin;
 use devnet::feemarket::{Dec, FeeMarketParams, GasPriceRequest, GasPriceResponse, GAS_PRICE_PATH};
-use devnet::harness::{packet_from_event, query_account, transfer_msg, TestChain};
+use devnet::harness::{query_account, transfer_msg, TestChain};
 use devnet::launch::DevnetConfig;
 use devnet::testing::ConnectedChains;
 use ibc_proto::cosmos::tx::v1beta1::{AuthInfo, TxBody, TxRaw};
-use ibc_proto::ibc::core::channel::v1::Packet;
 use prost::Message;
 use tokio_util::sync::CancellationToken;
 
 use support::{
-    funded_account, init_tracing, metric, pair_config_text, receive_counts, scratch_dir, Harness,
+    funded_account, init_tracing, metric, pair_config_text, receive_counts, recv_item, scratch_dir,
+    transfers, Harness,
 };
 
 const BLOCK: Duration = Duration::from_millis(200);
@@ -57,39 +55,6 @@ fn config(chains: &ConnectedChains, dir: &Path, chain_keys: &str) -> Config {
 
 fn querier(config: &ChainConfig) -> IbcQuerier {
     IbcQuerier::new(RpcClient::from_config(config).unwrap(), config.id.clone())
-}
-
-/// `n` transfers of 1 stake from A's user to B's user, in one tx; the packets.
-async fn transfers(chains: &ConnectedChains, n: usize) -> Vec<Packet> {
-    let (a, b) = (&chains.a, &chains.b);
-    let msgs = (0..n)
-        .map(|_| {
-            transfer_msg(
-                &a.address(&a.user),
-                &b.address(&b.user),
-                &chains.path.channel_a,
-                &Coin::new("stake", 1),
-                None,
-                u64::MAX / 2,
-            )
-        })
-        .collect();
-    let tx = support::bounded(WAIT, "transfers", a.submit_ok(&a.user, msgs))
-        .await
-        .unwrap();
-    events_of(&tx.result.events, "send_packet")
-        .iter()
-        .map(|attrs| packet_from_event(attrs).unwrap())
-        .collect()
-}
-
-fn recv_item(packet: &Packet) -> RelayItem {
-    RelayItem {
-        kind: RelayKind::Recv,
-        packet: packet.clone(),
-        ack: Vec::new(),
-        ordered: false,
-    }
 }
 
 async fn outcome(rx: tokio::sync::oneshot::Receiver<Outcome>) -> Outcome {

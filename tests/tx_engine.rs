@@ -29,7 +29,7 @@ use reqwest::Url;
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
-use support::init_tracing;
+use support::{init_tracing, recv_item};
 
 const BLOCK: Duration = Duration::from_millis(150);
 const WAIT: Duration = Duration::from_secs(90);
@@ -107,15 +107,6 @@ async fn send_transfers(chains: &ConnectedChains, n: usize, amount: u128) -> Vec
         .collect();
     assert_eq!(packets.len(), n);
     packets
-}
-
-fn recv_item(packet: &Packet) -> RelayItem {
-    RelayItem {
-        kind: RelayKind::Recv,
-        packet: packet.clone(),
-        ack: Vec::new(),
-        ordered: false,
-    }
 }
 
 fn voucher(chains: &ConnectedChains) -> String {

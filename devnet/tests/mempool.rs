@@ -287,12 +287,12 @@ async fn a_full_mempool_refuses_with_cometbft_error() {
     assert_eq!(check.code.value(), 0, "{}", check.log);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn recheck_evicts_packets_another_relayer_delivered() {
+/// Two chains with a channel, a transfer sent from A, and its `MsgRecvPacket` for B (proven,
+/// B's client updated); B's block production is then paused so that txs stay in its mempool.
+async fn a_delivery_with_b_paused() -> (devnet::testing::ConnectedChains, Any) {
     use cosmos::events::events_of;
     use devnet::harness::{packet_from_event, transfer_msg};
     use devnet::testing::{prepare_proof_height, recv_msg, ConnectedChains};
-    use ibc_proto::ibc::core::channel::v1::MsgRecvPacket;
     let chains = ConnectedChains::start(Duration::from_millis(100), false)
         .await
         .expect("channel opens");
@@ -323,6 +323,14 @@ async fn recheck_evicts_packets_another_relayer_delivered() {
     let recv = recv_msg(a, b, &packet, h).expect("recv msg");
     b.devnet.pause();
     tokio::time::sleep(Duration::from_millis(300)).await;
+    (chains, recv)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recheck_evicts_packets_another_relayer_delivered() {
+    use ibc_proto::ibc::core::channel::v1::MsgRecvPacket;
+    let (chains, recv) = a_delivery_with_b_paused().await;
+    let b = &chains.b;
 
     // Our relayer's delivery waits in b's mempool ...
     let ours = b.wallet(&b.relayer).expect("wallet").sign_tx(
@@ -357,39 +365,10 @@ async fn recheck_evicts_packets_another_relayer_delivered() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pending_delivery_makes_another_redundant_until_it_is_evicted() {
     use cosmos::events::events_of;
-    use devnet::harness::{packet_from_event, transfer_msg};
-    use devnet::testing::{prepare_proof_height, recv_msg, ConnectedChains};
+
     use ibc_proto::ibc::core::channel::v1::MsgRecvPacket;
-    let chains = ConnectedChains::start(Duration::from_millis(100), false)
-        .await
-        .expect("channel opens");
-    let (a, b) = (&chains.a, &chains.b);
-    let far = b.ibc_height(b.node().latest_height() + 1000);
-    let sent = a
-        .submit_ok(
-            &a.user,
-            vec![transfer_msg(
-                &a.address(&a.user),
-                &b.address(&b.user),
-                &chains.path.channel_a,
-                &cosmos::Coin {
-                    denom: "stake".into(),
-                    amount: 3,
-                },
-                Some(far),
-                0,
-            )],
-        )
-        .await
-        .expect("transfer");
-    let packet =
-        packet_from_event(&events_of(&sent.result.events, "send_packet")[0]).expect("packet");
-    let h = prepare_proof_height(a, b, &chains.path.client_b)
-        .await
-        .expect("client updated");
-    let recv = recv_msg(a, b, &packet, h).expect("recv msg");
-    b.devnet.pause();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (chains, recv) = a_delivery_with_b_paused().await;
+    let b = &chains.b;
 
     // Another relayer (b's user account) has tx n (a send) and tx n + 1 (the delivery) pending.
     let mut foreign = b.wallet(&b.user).expect("wallet");

@@ -9,6 +9,7 @@
 #![allow(dead_code)] // not every test binary uses every helper
 
 mod chain;
+mod engine;
 mod harness;
 mod logs;
 mod metrics;
@@ -21,6 +22,7 @@ mod wait;
 pub use {
     chain::{failed_txs, funded_account},
     devnet::harness::{has_commitment, receive_counts, voucher},
+    engine::{recv_item, transfers},
     harness::{Harness, Relayer, BLOCK},
     logs::init_tracing,
     metrics::metric,
