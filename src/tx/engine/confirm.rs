@@ -4,7 +4,10 @@
 //! item's effect is on chain already), and settles its waiters. Under a fee market, a tx whose
 //! price fell below the chain's base price before it was included is lost too (the mempool's
 //! re-check evicts it). A tx in a block has paid its fee
-//! (even when its messages failed), which `arke_fees_paid_total` counts.
+//! (even when its messages failed), which `arke_fees_paid_total` counts, and
+//! `arke_fees_wasted_total` too when it failed; the plan of a failed tx comes back to the
+//! submitter without the item to blame ([`TxPlan::blame`]). When the engine's shutdown grace is
+//! over, tasks still waiting give up and fail their items, retryable.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

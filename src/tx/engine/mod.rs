@@ -47,6 +47,14 @@
 //! item's effect is already on chain (then the tx is moot). Items of a lost tx whose effect is on
 //! chain anyway are `Redundant`; the others fail, retryable.
 //!
+//! A tx that fails in its block has paid its fee (counted in `arke_fees_wasted_total`). Its
+//! confirmation blames the message the SDK names ("message index: N"): that item fails, not
+//! retryable (clearing finds it again and the relay step decides afresh), and the task hands
+//! the others back to the submitter, which sends them again at once without it, without an
+//! outcome (no failed attempt is charged to them). A failing lead (the client update) fails
+//! every item, retryable; a log without an index splits the plan in halves
+//! ([`plan::TxPlan::blame`]).
+//!
 //! An item whose commitment or acknowledgement is absent at `H` is not failed at once: the event
 //! that produced it may be in block `H + 1`. It waits in the submitter for the counterparty to advance
 //! and is proved again; after `defer_blocks` more blocks without it, a `Recv` is `Redundant` (the

@@ -1,5 +1,6 @@
 //! The engine's task, the *submitter*: it owns the signer and its sequence, gathers requests
-//! into batches and, on shutdown, fails what is queued and waits for pending confirmations.
+//! into batches, sends again the items of a failed tx that were not to blame and, on shutdown,
+//! fails what is queued or waiting and waits for pending confirmations within its grace.
 
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
