@@ -53,6 +53,7 @@ impl Submitter {
 
     pub(super) async fn run(mut self, mut requests: mpsc::Receiver<Request>) {
         let shutdown = self.stop.clone();
+        let mut cancelled_at = None;
         info!("tx engine started");
         loop {
             while let Some(joined) = self.confirmations.try_join_next() {
@@ -90,13 +91,24 @@ impl Submitter {
                     }
                 }
             }
-            self.process(batch).await;
+            // A cancellation while the batch is processed is noted when it happens: the grace
+            // counts from then (the batch itself signs nothing more once it is cancelled).
+            let process = self.process(batch);
+            tokio::pin!(process);
+            loop {
+                tokio::select! {
+                    _ = &mut process => break,
+                    _ = shutdown.cancelled(), if cancelled_at.is_none() => {
+                        cancelled_at = Some(Instant::now());
+                    }
+                }
+            }
         }
         // Also when every handle was dropped: nothing is broadcast from here on.
         self.stop.cancel();
         // Stop taking work at once; settle what is queued or waiting; wait for the txs already
         // broadcast, within the grace period.
-        let give_up_at = Instant::now() + self.options.shutdown_grace;
+        let give_up_at = cancelled_at.unwrap_or_else(Instant::now) + self.options.shutdown_grace;
         requests.close();
         let mut refused = 0usize;
         while let Ok(request) = requests.try_recv() {
