@@ -36,7 +36,7 @@ use crate::config::{ChainConfig, Config};
 use crate::telemetry::notify::{watchdog_interval, Notifier};
 use crate::telemetry::server::TelemetryServer;
 use crate::telemetry::state::{ChannelInfo, DaemonState};
-use crate::tx::engine::TxEngine;
+use crate::tx::engine::{TxEngine, TxEngineOptions};
 
 /// Why the daemon could not run.
 #[derive(Debug, thiserror::Error)]
@@ -171,7 +171,9 @@ pub async fn run_with(
             return Err(e);
         }
     };
-    let (a, b) = start_chains(&config, rpcs, keys, &infra, &mut infra_tasks);
+    // The engines stop taking work as soon as the drain begins (see below).
+    let engines = infra.child_token();
+    let (a, b) = start_chains(&config, rpcs, keys, &infra, &engines, &mut infra_tasks);
     super::cursor::start(
         config.relay.state_dir.as_deref(),
         [&a, &b],
@@ -330,6 +332,9 @@ pub async fn run_with(
     }
     info!(grace = %crate::config::HumanDuration(config.relay.shutdown_grace), "shutting down: draining in-flight work");
     let drain = async {
+        // Nothing new is broadcast from here on; the engines wait only for their broadcast txs,
+        // within the grace period, and answer the workers' pending items.
+        engines.cancel();
         workers_token.cancel();
         while workers.join_next().await.is_some() {}
         infra.cancel();
@@ -526,16 +531,18 @@ pub(crate) async fn connect(
             reason: waiting.join("; "),
         });
     }
-    Ok(start_chains(config, rpcs, keys, infra, tasks))
+    Ok(start_chains(config, rpcs, keys, infra, infra, tasks))
 }
 
 /// Starts both chains' event hubs, TxEngines and endpoint probes on the connected `rpcs`; their
-/// tasks go into `tasks` and stop when `infra` is cancelled.
+/// tasks go into `tasks` and stop when `infra` is cancelled (the engines already when `engines`
+/// is).
 fn start_chains(
     config: &Config,
     rpcs: (RpcClient, RpcClient),
     keys: PairKeys,
     infra: &CancellationToken,
+    engines: &CancellationToken,
     tasks: &mut JoinSet<()>,
 ) -> (Arc<ChainHandle>, Arc<ChainHandle>) {
     let (ra, rb) = rpcs;
@@ -559,19 +566,21 @@ fn start_chains(
         None,
         infra.clone(),
     );
-    let (engine_a, task_a) = TxEngine::spawn(
+    let (engine_a, task_a) = TxEngine::spawn_with(
         &config.chains.a,
         qa.clone(),
         qb.clone(),
         keys.a,
-        infra.clone(),
+        engines.clone(),
+        TxEngineOptions::within_grace(config.relay.shutdown_grace),
     );
-    let (engine_b, task_b) = TxEngine::spawn(
+    let (engine_b, task_b) = TxEngine::spawn_with(
         &config.chains.b,
         qb.clone(),
         qa.clone(),
         keys.b,
-        infra.clone(),
+        engines.clone(),
+        TxEngineOptions::within_grace(config.relay.shutdown_grace),
     );
     tasks.spawn(async move {
         let _ = task_a.await;

@@ -61,6 +61,7 @@ const CHAIN_LABELS: &[&str] = &["chain"];
 const CLIENT_LABELS: &[&str] = &["chain", "counterparty", "client"];
 const WALLET_LABELS: &[&str] = &["chain", "address", "denom"];
 const FEE_LABELS: &[&str] = &["chain", "denom"];
+const WASTED_FEE_LABELS: &[&str] = &["chain", "denom", "cause"];
 const CAUSE_LABELS: &[&str] = &["chain", "cause"];
 
 const RPC_BOUNDS: &[f64] = &[
@@ -176,6 +177,8 @@ pub(crate) struct Metrics {
     pub(crate) over_max_gas: Arc<CounterVec>,
     /// Fees of the relayer's txs included in a block.
     pub(crate) fees_paid: Arc<CounterVec>,
+    /// The part of `fees_paid` paid by txs that failed in their block, by cause.
+    pub(crate) fees_wasted: Arc<CounterVec>,
     /// Packets and acks whose data no source could provide (counted once each).
     pub(crate) packet_data_unavailable: Arc<CounterVec>,
     /// The persisted cursor per chain.
@@ -390,6 +393,11 @@ impl Metrics {
                 "arke_fees_paid_total",
                 "Fees of the relayer's txs included in a block (whatever their result), in the denom's base units.",
                 FEE_LABELS,
+            ),
+            fees_wasted: r.counter(
+                "arke_fees_wasted_total",
+                "The part of arke_fees_paid_total paid by txs that failed in their block (cause as in arke_txs_failed_total), in the denom's base units.",
+                WASTED_FEE_LABELS,
             ),
             packet_data_unavailable: r.counter(
                 "arke_packet_data_unavailable_total",

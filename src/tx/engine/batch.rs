@@ -16,7 +16,7 @@ use crate::tx::sign::message_size;
 
 use super::plan::{Effect, TxPlan, Waiter};
 use super::submitter::Submitter;
-use super::{Outcome, PendingItem, Request};
+use super::{stopped, Outcome, PendingItem, Request};
 
 impl Submitter {
     pub(super) async fn process(&mut self, batch: Vec<Request>) {
@@ -53,6 +53,9 @@ impl Submitter {
                 let _ = p.reply.send(outcome.clone());
             }
         };
+        if self.stopping() {
+            return fail_all(items, stopped());
+        }
         let latest = match self.counterparty.latest_height().await {
             Ok(h) => h,
             Err(e) => {

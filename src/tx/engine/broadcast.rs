@@ -10,7 +10,7 @@ use crate::tx::sign::{expected_sequence, fee_for};
 
 use super::plan::TxPlan;
 use super::submitter::Submitter;
-use super::Outcome;
+use super::{stopped, Outcome};
 
 /// Whether CheckTx rejected a tx as redundant relay (ibc-go's `RedundantRelayDecorator`).
 pub(super) fn is_redundant(code: u32, codespace: &str, log: &str) -> bool {
@@ -47,6 +47,10 @@ impl Submitter {
             .height_before_broadcast(self.host.rpc(), self.options.confirm_poll)
             .await;
         loop {
+            // Nothing is signed once shutdown has begun (also not a re-sign after code 32/13).
+            if self.stopping() {
+                return plan.settle_all(stopped());
+            }
             let sequence = self.signer.sequence();
             let raw = self.signer.sign(msgs.clone(), gas, fee.clone());
             let hash = cosmos::tx_hash_hex(&raw);

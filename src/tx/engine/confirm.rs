@@ -4,7 +4,10 @@
 //! item's effect is on chain already), and settles its waiters. Under a fee market, a tx whose
 //! price fell below the chain's base price before it was included is lost too (the mempool's
 //! re-check evicts it). A tx in a block has paid its fee
-//! (even when its messages failed), which `arke_fees_paid_total` counts.
+//! (even when its messages failed), which `arke_fees_paid_total` counts, and
+//! `arke_fees_wasted_total` too when it failed; the plan of a failed tx comes back to the
+//! submitter without the item to blame ([`TxPlan::blame`]). When the engine's shutdown grace is
+//! over, tasks still waiting give up and fail their items, retryable.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -19,6 +22,7 @@ use crate::chain::query::fees::PriceSource;
 use crate::chain::query::IbcQuerier;
 
 use super::blocks::{BlockSource, Inclusion};
+use super::gas::failed_message;
 use super::plan::{result_data, Effect, TxPlan};
 use super::submitter::Submitter;
 use super::Outcome;
@@ -48,6 +52,7 @@ impl Submitter {
             hash: hash.clone(),
             poll: self.options.confirm_poll,
             timeout: self.options.confirm_timeout,
+            give_up: self.give_up.clone(),
         };
         let span = info_span!("confirm", tx_hash = %hash);
         self.confirmations
@@ -76,6 +81,8 @@ struct TxWatch {
     blocks: Arc<BlockSource>,
     /// A height at or below the latest when the tx was broadcast, if known.
     start: Option<u64>,
+    /// Cancelled when the engine's shutdown grace is over.
+    give_up: tokio_util::sync::CancellationToken,
 }
 
 /// How a watched tx ended.
@@ -87,20 +94,28 @@ enum Fate {
     Lost(String),
     /// Still pending, but every item's effect is already on chain (another relayer's tx).
     Moot,
+    /// Still pending when the shutdown grace was over.
+    Abandoned,
 }
 
 impl TxWatch {
     /// Polls `/tx` every `poll` until the tx is found, lost, moot or `timeout` passes, then
-    /// settles the plan.
-    async fn settle(self, plan: TxPlan) {
+    /// settles the plan. A tx that failed in its block returns the plans to send again: its
+    /// items not to blame (see [`TxPlan::blame`]).
+    async fn settle(self, plan: TxPlan) -> Vec<TxPlan> {
         let effects: Vec<Effect> = plan.items.iter().map(|(_, w)| w.effect.clone()).collect();
         let m = crate::telemetry::metrics::metrics();
         let chains = [self.host.chain_id(), self.counterparty.as_str()];
         match self.follow(&effects).await {
             Fate::Included(tx) => {
-                if let Some(fee) = &self.fee {
-                    let amount = u64::try_from(fee.amount).unwrap_or(u64::MAX);
-                    m.fees_paid.inc_by(&[chains[0], &fee.denom], amount);
+                let amount = self.fee.as_ref().map(|fee| {
+                    (
+                        fee.denom.as_str(),
+                        u64::try_from(fee.amount).unwrap_or(u64::MAX),
+                    )
+                });
+                if let Some((denom, amount)) = amount {
+                    m.fees_paid.inc_by(&[chains[0], denom], amount);
                 }
                 let height = tx.height;
                 let result = &tx.result;
@@ -132,14 +147,25 @@ impl TxWatch {
                         &result.log,
                     );
                     m.txs_failed.inc(&[chains[0], chains[1], cause]);
-                    warn!(%reason, "tx failed");
-                    plan.settle_all(Outcome::failed(reason, true));
+                    if let Some((denom, amount)) = amount {
+                        m.fees_wasted.inc_by(&[chains[0], denom, cause], amount);
+                    }
+                    let blamed = failed_message(&result.log);
+                    warn!(%reason, message = ?blamed, "tx failed in its block");
+                    return plan.blame(blamed, &reason);
                 }
             }
             Fate::Moot => {
                 m.txs_failed.inc(&[chains[0], chains[1], "redundant"]);
                 info!("every item was relayed by another tx");
                 plan.settle_all(Outcome::Redundant);
+            }
+            Fate::Abandoned => {
+                let reason = format!(
+                    "tx {} not confirmed before the shutdown grace was over",
+                    self.hash
+                );
+                plan.settle_all(Outcome::failed(reason, true));
             }
             Fate::Lost(reason) => {
                 m.txs_failed.inc(&[chains[0], chains[1], "other"]);
@@ -160,6 +186,7 @@ impl TxWatch {
                 }
             }
         }
+        Vec::new()
     }
 
     async fn follow(&self, effects: &[Effect]) -> Fate {
@@ -176,7 +203,11 @@ impl TxWatch {
         let mut polls: u64 = 0;
         let mut from = self.start;
         loop {
-            tokio::time::sleep(self.poll).await;
+            tokio::select! {
+                biased;
+                _ = self.give_up.cancelled() => return Fate::Abandoned,
+                _ = tokio::time::sleep(self.poll) => {}
+            }
             polls += 1;
             // "not found" until the tx is in a block; other errors may be transient too.
             let last_error = match self.lookup(hash, &mut from, self.poll).await {

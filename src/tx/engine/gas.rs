@@ -24,7 +24,7 @@ use crate::tx::sign::{expected_sequence, fee_for, gas_limit_for};
 use super::broadcast::is_redundant;
 use super::plan::{Effect, TxPlan};
 use super::submitter::Submitter;
-use super::Outcome;
+use super::{stopped, Outcome};
 
 /// Most packets remembered as already warned about for exceeding `max_gas`.
 const MAX_WARNED: usize = 10_000;
@@ -54,7 +54,7 @@ fn simulation_cause(e: &QueryError) -> &'static str {
 }
 
 /// The index of the failing message in an SDK execution error ("message index: N").
-fn failed_message(log: &str) -> Option<usize> {
+pub(super) fn failed_message(log: &str) -> Option<usize> {
     let rest = &log[log.find("message index:")? + "message index:".len()..];
     let digits: String = rest
         .trim_start()
@@ -85,6 +85,10 @@ impl Submitter {
         let chain = self.host.chain_id().to_string();
         let mut stack = vec![plan];
         while let Some(plan) = stack.pop() {
+            if self.stopping() {
+                plan.settle_all(stopped());
+                continue;
+            }
             if let Err(e) = self.ensure_account().await {
                 plan.settle_all(Outcome::failed(format!("account query: {e}"), true));
                 continue;

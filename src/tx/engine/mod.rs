@@ -47,6 +47,14 @@
 //! item's effect is already on chain (then the tx is moot). Items of a lost tx whose effect is on
 //! chain anyway are `Redundant`; the others fail, retryable.
 //!
+//! A tx that fails in its block has paid its fee (counted in `arke_fees_wasted_total`). Its
+//! confirmation blames the message the SDK names ("message index: N"): that item fails, not
+//! retryable (clearing finds it again and the relay step decides afresh), and the task hands
+//! the others back to the submitter, which sends them again at once without it, without an
+//! outcome (no failed attempt is charged to them). A failing lead (the client update) fails
+//! every item, retryable; a log without an index splits the plan in halves
+//! ([`plan::TxPlan::blame`]).
+//!
 //! An item whose commitment or acknowledgement is absent at `H` is not failed at once: the event
 //! that produced it may be in block `H + 1`. It waits in the submitter for the counterparty to advance
 //! and is proved again; after `defer_blocks` more blocks without it, a `Recv` is `Redundant` (the
@@ -54,10 +62,14 @@
 //!
 //! # Shutdown
 //!
-//! When the token is cancelled (or every handle is dropped) the submitter stops taking requests,
-//! fails what is queued or waiting with a retryable [`Outcome::Failed`], waits for its pending
-//! confirmations (each bounded by `confirm_timeout`; the caller bounds the whole with its
-//! `shutdown_grace` by aborting the task) and returns.
+//! When the token is cancelled (SIGTERM) intake stops at once: nothing is signed or broadcast
+//! from then on, neither queued requests nor deferred items nor plans of a batch already cut
+//! (the check comes before every signature), nor the retry of a failed tx's other items; all of
+//! them get a retryable [`Outcome::Failed`] ("tx engine stopped"), and clearing finds them
+//! after the restart. The submitter then waits only for the txs already broadcast, for at most
+//! the options' `shutdown_grace` (the daemon's grace minus a margin) rather than
+//! `confirm_timeout`: when it is over, the confirmations still waiting give up and their items
+//! fail, retryable. The same happens when every handle is dropped.
 //!
 //! # Layout
 //!
@@ -145,6 +157,20 @@ pub(crate) struct TxEngineOptions {
     pub(crate) defer_blocks: u64,
     /// Re-signs after an account sequence mismatch (code 32), per tx.
     pub(crate) sequence_retries: u32,
+    /// How long after shutdown the engine waits for its broadcast txs to confirm (every wait is
+    /// bounded by what is left of it, whatever `confirm_timeout` says).
+    pub(crate) shutdown_grace: Duration,
+}
+
+impl TxEngineOptions {
+    /// The defaults, waiting at shutdown for most of the daemon's `grace` (the rest is left for
+    /// the workers and the other tasks to end within it).
+    pub(crate) fn within_grace(grace: Duration) -> Self {
+        Self {
+            shutdown_grace: grace.saturating_sub((grace / 10).max(Duration::from_millis(500))),
+            ..Self::default()
+        }
+    }
 }
 
 impl Default for TxEngineOptions {
@@ -156,6 +182,7 @@ impl Default for TxEngineOptions {
             confirm_timeout: Duration::from_secs(60),
             defer_blocks: 3,
             sequence_retries: 4,
+            shutdown_grace: Duration::from_secs(27),
         }
     }
 }
@@ -267,8 +294,10 @@ impl TxEngine {
             confirmations: JoinSet::new(),
             deferred: Vec::new(),
             blocks: blocks::BlockSource::new(),
+            stop: shutdown.child_token(),
+            give_up: CancellationToken::new(),
         };
-        let handle = tokio::spawn(submitter.run(rx, shutdown).instrument(span));
+        let handle = tokio::spawn(submitter.run(rx).instrument(span));
         (TxEngine { requests: tx }, handle)
     }
 

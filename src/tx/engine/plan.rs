@@ -92,6 +92,49 @@ impl TxPlan {
         }
     }
 
+    /// After this plan's tx failed in its block (it paid its fee) with `reason`, the SDK naming
+    /// message `blamed` (`None`: no "message index" in the log): the plans to send again at
+    /// once, whose items are free of blame and not charged an attempt.
+    ///
+    /// - A failing packet message fails its item, not retryable (clearing finds it again and the
+    ///   relay step decides afresh, e.g. a timeout for a packet that expired); the others go
+    ///   again without it.
+    /// - A failing lead (the client update) fails every item, retryable: the next batch builds
+    ///   a fresh header.
+    /// - Without an index the plan is split in halves for the retry; a single item fails, not
+    ///   retryable.
+    /// - A message set (`submit_msgs`) fails as a whole, retryable: its caller decides.
+    pub(super) fn blame(mut self, blamed: Option<usize>, reason: &str) -> Vec<TxPlan> {
+        if self.whole.is_some() {
+            self.settle_all(Outcome::failed(reason, true));
+            return Vec::new();
+        }
+        let lead = self.lead.len();
+        match blamed {
+            Some(i) if i < lead => {
+                self.settle_all(Outcome::failed(reason, true));
+                Vec::new()
+            }
+            Some(i) if i - lead < self.items.len() => {
+                let (_, waiter) = self.items.remove(i - lead);
+                let _ = waiter.reply.send(Outcome::failed(reason, false));
+                if self.items.is_empty() {
+                    Vec::new()
+                } else {
+                    vec![self]
+                }
+            }
+            _ if self.items.len() > 1 => {
+                let (a, b) = self.split();
+                vec![a, b]
+            }
+            _ => {
+                self.settle_all(Outcome::failed(reason, false));
+                Vec::new()
+            }
+        }
+    }
+
     /// Gives every waiter the outcome of an executed tx with code 0: `Done`, or `Redundant` for
     /// an item whose message response is NOOP.
     pub(super) fn settle_executed(self, tx_hash: &str, height: u64, data: &[u8]) {

@@ -1,15 +1,17 @@
 //! The engine's task, the *submitter*: it owns the signer and its sequence, gathers requests
-//! into batches and, on shutdown, fails what is queued and waits for pending confirmations.
+//! into batches, sends again the items of a failed tx that were not to blame and, on shutdown,
+//! fails what is queued or waiting and waits for pending confirmations within its grace.
 
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::chain::query::IbcQuerier;
 
 use super::gas::OverMaxGas;
+use super::plan::TxPlan;
 use super::price::Pricer;
 use super::{stopped, Limits, PendingItem, Request, TxEngineOptions, TxSigner};
 
@@ -23,21 +25,42 @@ pub(super) struct Submitter {
     pub(super) pricer: Pricer,
     pub(super) over_max_gas_seen: OverMaxGas,
     pub(super) options: TxEngineOptions,
-    pub(super) confirmations: JoinSet<()>,
+    /// Confirmation tasks; one that ends with a plan hands it back to be sent again (the items
+    /// of a failed tx that were not to blame).
+    pub(super) confirmations: JoinSet<Vec<TxPlan>>,
     pub(super) deferred: Vec<PendingItem>,
     /// Its chain's blocks, for confirming without a tx index.
     pub(super) blocks: std::sync::Arc<super::blocks::BlockSource>,
+    /// Cancelled on shutdown: from then on nothing is signed or broadcast.
+    pub(super) stop: CancellationToken,
+    /// Cancelled when the shutdown grace is over: confirmations still waiting give up.
+    pub(super) give_up: CancellationToken,
 }
 
 impl Submitter {
-    pub(super) async fn run(
-        mut self,
-        mut requests: mpsc::Receiver<Request>,
-        shutdown: CancellationToken,
-    ) {
+    /// Sends again the items of a failed tx that were not to blame, unless shutdown has begun.
+    async fn resend(&mut self, plan: TxPlan) {
+        if self.stopping() {
+            return plan.settle_all(stopped());
+        }
+        self.send(plan).await;
+    }
+
+    /// Whether shutdown has begun (nothing new may be broadcast).
+    pub(super) fn stopping(&self) -> bool {
+        self.stop.is_cancelled()
+    }
+
+    pub(super) async fn run(mut self, mut requests: mpsc::Receiver<Request>) {
+        let shutdown = self.stop.clone();
+        let mut cancelled_at = None;
         info!("tx engine started");
         loop {
-            while self.confirmations.try_join_next().is_some() {}
+            while let Some(joined) = self.confirmations.try_join_next() {
+                for retry in joined.unwrap_or_default() {
+                    self.resend(retry).await;
+                }
+            }
             let first = tokio::select! {
                 biased;
                 _ = shutdown.cancelled() => break,
@@ -45,7 +68,12 @@ impl Submitter {
                     Some(r) => Some(r),
                     None => break,
                 },
-                Some(_) = self.confirmations.join_next() => continue,
+                Some(joined) = self.confirmations.join_next() => {
+                    for retry in joined.unwrap_or_default() {
+                        self.resend(retry).await;
+                    }
+                    continue;
+                }
                 _ = tokio::time::sleep(self.options.batch_window), if !self.deferred.is_empty() => None,
             };
             let mut batch = Vec::new();
@@ -63,9 +91,24 @@ impl Submitter {
                     }
                 }
             }
-            self.process(batch).await;
+            // A cancellation while the batch is processed is noted when it happens: the grace
+            // counts from then (the batch itself signs nothing more once it is cancelled).
+            let process = self.process(batch);
+            tokio::pin!(process);
+            loop {
+                tokio::select! {
+                    _ = &mut process => break,
+                    _ = shutdown.cancelled(), if cancelled_at.is_none() => {
+                        cancelled_at = Some(Instant::now());
+                    }
+                }
+            }
         }
-        // Stop taking work; settle what is queued or waiting; let confirmations finish.
+        // Also when every handle was dropped: nothing is broadcast from here on.
+        self.stop.cancel();
+        // Stop taking work at once; settle what is queued or waiting; wait for the txs already
+        // broadcast, within the grace period.
+        let give_up_at = cancelled_at.unwrap_or_else(Instant::now) + self.options.shutdown_grace;
         requests.close();
         let mut refused = 0usize;
         while let Ok(request) = requests.try_recv() {
@@ -81,7 +124,30 @@ impl Submitter {
             refused,
             pending, "tx engine stopping; waiting for pending confirmations"
         );
-        while self.confirmations.join_next().await.is_some() {}
+        let mut abandoned = 0usize;
+        loop {
+            tokio::select! {
+                joined = self.confirmations.join_next() => match joined {
+                    // Nothing is sent again after shutdown: the retry's items fail, retryable.
+                    Some(joined) => {
+                        for retry in joined.unwrap_or_default() {
+                            retry.settle_all(stopped());
+                        }
+                    }
+                    None => break,
+                },
+                _ = tokio::time::sleep_until(give_up_at), if !self.give_up.is_cancelled() => {
+                    abandoned = self.confirmations.len();
+                    self.give_up.cancel();
+                }
+            }
+        }
+        if abandoned > 0 {
+            warn!(
+                abandoned,
+                "shutdown grace over; stopped waiting for txs still unconfirmed (clearing finds their items)"
+            );
+        }
         info!("tx engine stopped");
     }
 }

@@ -1,4 +1,4 @@
-//! Unit tests of the engine's pure parts: NOOP responses, CheckTx codes, plan splitting and
+//! Unit tests of the engine's pure parts: NOOP responses, CheckTx codes, plan splitting, blame and
 //! settling.
 
 use cosmos::to_any;
@@ -114,4 +114,99 @@ fn plans_split_and_settle() {
             height: 7
         }
     );
+}
+
+/// A plan of a lead and `n` packet messages, with the receivers of its items.
+fn plan_of(n: u8) -> (TxPlan, Vec<oneshot::Receiver<Outcome>>) {
+    let mut items = Vec::new();
+    let mut rxs = Vec::new();
+    for i in 0..n {
+        let (reply, rx) = oneshot::channel();
+        let effect = Effect {
+            received: true,
+            port: "transfer".into(),
+            channel: "channel-0".into(),
+            sequence: u64::from(i) + 1,
+        };
+        let msg = Any {
+            type_url: "m".into(),
+            value: vec![i],
+        };
+        items.push((msg, Waiter { reply, effect }));
+        rxs.push(rx);
+    }
+    let lead = vec![Any {
+        type_url: "/ibc.core.client.v1.MsgUpdateClient".into(),
+        value: vec![],
+    }];
+    let plan = TxPlan {
+        lead,
+        items,
+        whole: None,
+    };
+    (plan, rxs)
+}
+
+#[test]
+fn a_failed_tx_blames_one_message() {
+    // Message 3 is the third packet message (after the lead): it alone fails, for good.
+    let (plan, mut rxs) = plan_of(4);
+    let again = plan.blame(Some(3), "boom");
+    assert_eq!(again.len(), 1);
+    let sequences: Vec<u64> = again[0]
+        .items
+        .iter()
+        .map(|(_, w)| w.effect.sequence)
+        .collect();
+    assert_eq!(sequences, vec![1, 2, 4]);
+    assert_eq!(again[0].lead.len(), 1, "the client update leads the retry");
+    assert_eq!(rxs[2].try_recv().unwrap(), Outcome::failed("boom", false));
+    assert!(rxs[0].try_recv().is_err(), "not settled: sent again");
+
+    // The lead to blame: every item fails, retryable.
+    let (plan, mut rxs) = plan_of(3);
+    assert!(plan.blame(Some(0), "header").is_empty());
+    for rx in &mut rxs {
+        assert_eq!(rx.try_recv().unwrap(), Outcome::failed("header", true));
+    }
+
+    // No index (or one out of range): halves.
+    let (plan, _rxs) = plan_of(5);
+    let again = plan.blame(None, "?");
+    assert_eq!(
+        again.iter().map(|p| p.items.len()).collect::<Vec<_>>(),
+        vec![2, 3]
+    );
+    let (plan, _rxs) = plan_of(2);
+    assert_eq!(plan.blame(Some(9), "?").len(), 2);
+
+    // A single item, or the only item blamed: nothing is sent again.
+    let (plan, mut rxs) = plan_of(1);
+    assert!(plan.blame(None, "alone").is_empty());
+    assert_eq!(rxs[0].try_recv().unwrap(), Outcome::failed("alone", false));
+    let (plan, mut rxs) = plan_of(1);
+    assert!(plan.blame(Some(1), "it").is_empty());
+    assert_eq!(rxs[0].try_recv().unwrap(), Outcome::failed("it", false));
+
+    // A message set fails as a whole.
+    let (reply, mut rx) = oneshot::channel();
+    let set = TxPlan {
+        lead: vec![Any::default(), Any::default()],
+        items: Vec::new(),
+        whole: Some(reply),
+    };
+    assert!(set.blame(Some(1), "set").is_empty());
+    assert_eq!(rx.try_recv().unwrap(), Outcome::failed("set", true));
+}
+
+#[test]
+fn the_engine_waits_within_the_daemon_grace() {
+    use std::time::Duration;
+    let o = super::TxEngineOptions::within_grace(Duration::from_secs(30));
+    assert_eq!(o.shutdown_grace, Duration::from_secs(27));
+    assert!(o.shutdown_grace < o.confirm_timeout);
+    let o = super::TxEngineOptions::within_grace(Duration::from_secs(2));
+    assert_eq!(o.shutdown_grace, Duration::from_millis(1500));
+    let o = super::TxEngineOptions::within_grace(Duration::ZERO);
+    assert_eq!(o.shutdown_grace, Duration::ZERO);
 }
