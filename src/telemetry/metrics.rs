@@ -158,6 +158,8 @@ pub(crate) struct Metrics {
     pub(crate) wallet_balance: Arc<GaugeVec>,
     /// Worker restarts.
     pub(crate) worker_restarts: Arc<CounterVec>,
+    /// TxEngine restarts after a panic.
+    pub(crate) engine_restarts: Arc<CounterVec>,
     /// 1 while a worker runs.
     pub(crate) worker_up: Arc<GaugeVec>,
     /// 1 when the chain's RPC answered the last check.
@@ -348,6 +350,11 @@ impl Metrics {
                 "arke_worker_restarts_total",
                 "Channel worker restarts after a failure (labels: chain A end).",
                 PACKET_LABELS,
+            ),
+            engine_restarts: r.counter(
+                "arke_engine_restarts_total",
+                "TxEngine restarts after its task panicked (the chain's signer and queue carry on).",
+                CHAIN_LABELS,
             ),
             worker_up: r.gauge(
                 "arke_worker_up",

@@ -89,6 +89,8 @@ mod plan;
 mod price;
 mod submitter;
 #[cfg(test)]
+mod supervision_tests;
+#[cfg(test)]
 mod tests;
 
 use std::time::Duration;
@@ -214,6 +216,40 @@ impl Request {
     }
 }
 
+/// Runs submitters made by `make` over `requests` until one returns (shutdown, or every handle
+/// dropped). A submitter that panics is replaced by a fresh one after a short backoff: the
+/// handles' senders stay alive, so a dead submitter would stall every worker of the chain. Items
+/// it held (deferred, in a tx being built or confirmed) see their reply dropped, which callers
+/// treat as a retryable failure; what is queued waits for the new submitter.
+async fn supervise(make: impl Fn() -> Submitter, mut requests: mpsc::Receiver<Request>) {
+    use futures::FutureExt;
+    let mut restarts = 0u32;
+    loop {
+        let submitter = make();
+        let stop = submitter.stop.clone();
+        let chain = submitter.host.chain_id().to_string();
+        let run = std::panic::AssertUnwindSafe(submitter.run(&mut requests));
+        if run.catch_unwind().await.is_ok() {
+            return;
+        }
+        restarts = restarts.saturating_add(1);
+        crate::telemetry::metrics::metrics()
+            .engine_restarts
+            .inc(&[chain.as_str()]);
+        tracing::error!(chain = %chain, restarts, "tx engine panicked; starting a fresh one");
+        if stop.is_cancelled() {
+            return;
+        }
+        let delay = Duration::from_millis(200)
+            .saturating_mul(1u32 << restarts.min(8))
+            .min(Duration::from_secs(30));
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(delay) => {}
+        }
+    }
+}
+
 fn stopped() -> Outcome {
     Outcome::failed("tx engine stopped", true)
 }
@@ -222,6 +258,9 @@ fn stopped() -> Outcome {
 #[derive(Clone, Debug)]
 pub struct TxEngine {
     requests: mpsc::Sender<Request>,
+    /// Test fault: makes the submitter panic at its next request.
+    #[cfg(test)]
+    crash: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl std::fmt::Debug for Request {
@@ -276,29 +315,50 @@ impl TxEngine {
             pricer.current().price,
         );
         let span = info_span!("tx_engine", chain = %host.chain_id(), signer = %signer.address());
-        let submitter = Submitter {
-            host,
-            counterparty,
-            signer,
+        let limits = Limits {
+            gas_multiplier: config.gas_multiplier,
+            max_gas: config.max_gas.max(1),
+            default_gas: config.default_gas.clamp(1, config.max_gas.max(1)),
+            max_msg_num: config.max_msg_num.max(1),
+            max_tx_size: config.max_tx_size,
+        };
+        let (gas_price, dynamic) = (config.gas_price.clone(), config.dynamic_gas_price);
+        #[cfg(test)]
+        let crash = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        #[cfg(test)]
+        let crash_hook = crash.clone();
+        // A fresh submitter: it loads the account again, so a restart resumes at the chain's
+        // sequence.
+        let submitter = move || Submitter {
+            host: host.clone(),
+            counterparty: counterparty.clone(),
+            signer: signer.clone(),
             account_loaded: false,
-            pricer,
+            pricer: price::Pricer::new(gas_price.clone(), dynamic),
             over_max_gas_seen: gas::OverMaxGas::default(),
-            limits: Limits {
-                gas_multiplier: config.gas_multiplier,
-                max_gas: config.max_gas.max(1),
-                default_gas: config.default_gas.clamp(1, config.max_gas.max(1)),
-                max_msg_num: config.max_msg_num.max(1),
-                max_tx_size: config.max_tx_size,
-            },
-            options,
+            limits: limits.clone(),
+            options: options.clone(),
             confirmations: JoinSet::new(),
             deferred: Vec::new(),
             blocks: blocks::BlockSource::new(),
             stop: shutdown.child_token(),
             give_up: CancellationToken::new(),
+            #[cfg(test)]
+            crash: crash.clone(),
         };
-        let handle = tokio::spawn(submitter.run(rx).instrument(span));
-        (TxEngine { requests: tx }, handle)
+        let handle = tokio::spawn(supervise(submitter, rx).instrument(span));
+        let engine = TxEngine {
+            requests: tx,
+            #[cfg(test)]
+            crash: crash_hook,
+        };
+        (engine, handle)
+    }
+
+    /// Test fault: the engine's submitter panics at its next request.
+    #[cfg(test)]
+    pub(crate) fn crash(&self) {
+        self.crash.store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Queues `item` for submission on this engine's chain; its proof comes from the

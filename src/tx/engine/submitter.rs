@@ -35,6 +35,9 @@ pub(super) struct Submitter {
     pub(super) stop: CancellationToken,
     /// Cancelled when the shutdown grace is over: confirmations still waiting give up.
     pub(super) give_up: CancellationToken,
+    /// Test fault: the submitter panics at the next request.
+    #[cfg(test)]
+    pub(super) crash: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Submitter {
@@ -51,7 +54,7 @@ impl Submitter {
         self.stop.is_cancelled()
     }
 
-    pub(super) async fn run(mut self, mut requests: mpsc::Receiver<Request>) {
+    pub(super) async fn run(mut self, requests: &mut mpsc::Receiver<Request>) {
         let shutdown = self.stop.clone();
         let mut cancelled_at = None;
         info!("tx engine started");
@@ -65,7 +68,13 @@ impl Submitter {
                 biased;
                 _ = shutdown.cancelled() => break,
                 request = requests.recv() => match request {
-                    Some(r) => Some(r),
+                    Some(r) => {
+                        #[cfg(test)]
+                        if self.crash.swap(false, std::sync::atomic::Ordering::Relaxed) {
+                            panic!("tx engine crashed on request (test fault)");
+                        }
+                        Some(r)
+                    }
                     None => break,
                 },
                 Some(joined) = self.confirmations.join_next() => {
