@@ -81,7 +81,7 @@ async fn relayed_packets_are_confirmed_and_their_fees_counted_without_tx_index()
         ra + rb
     };
     let before = balances();
-    let relayer = h.start_relayer();
+    let relayer = h.start_relayer_ready().await;
     let packets = h.send_transfers(true, 20, 1, 5, 10_000).await;
     h.wait_all_settled(true, &packets, SETTLE).await;
     relayer.stop().await;

@@ -61,7 +61,7 @@ async fn restart_relays_500_missed_packets_from_the_cursor_without_tx_index() {
     support::init_tracing();
     let h = Harness::with_nodes(false, "", no_tx_index).await;
     let (a, b, path) = (&h.chains.a, &h.chains.b, &h.chains.path);
-    let relayer = h.start_relayer();
+    let relayer = h.start_relayer_ready().await;
     let first = h.send_transfers(true, 5, 1, 5, 10_000).await;
     h.wait_all_settled(true, &first, SETTLE).await;
     relayer.stop().await;
@@ -72,7 +72,7 @@ async fn restart_relays_500_missed_packets_from_the_cursor_without_tx_index() {
     let missed = h.send_transfers(true, 500, 1, 50, 10_000).await;
     assert_eq!(missed.len(), 500);
     assert!(missed[0].sequence > 5);
-    let relayer = h.start_relayer();
+    let relayer = h.start_relayer_ready().await;
     h.wait_all_settled(true, &missed, SETTLE).await;
     relayer.stop().await;
 
@@ -95,7 +95,7 @@ async fn finalize_block_packets_are_relayed_live_and_after_a_restart() {
     // hub only.
     let h = Harness::with_nodes(false, "clear_interval = 0", no_tx_index).await;
     let a = &h.chains.a;
-    let relayer = h.start_relayer();
+    let relayer = h.start_relayer_ready().await;
     // A packet from a tx first: once it is received, the worker is live.
     let first = h.send_transfers(true, 1, 1, 1, 10_000).await;
     assert_eq!(first[0].sequence, 1);
@@ -112,7 +112,7 @@ async fn finalize_block_packets_are_relayed_live_and_after_a_restart() {
     a.node()
         .schedule_finalize_block_transfer(block_transfer(&h, true, 9));
     a.wait_for_height(before + 3).await.unwrap();
-    let relayer = h.start_relayer();
+    let relayer = h.start_relayer_ready().await;
     wait_received(&h, 3, SETTLE).await;
     relayer.stop().await;
 
@@ -147,7 +147,10 @@ async fn metric(base: &str, prefix: &str) -> Option<f64> {
 async fn a_packet_no_source_can_provide_is_reported_once() {
     support::init_tracing();
     const RETAIN: u64 = 30;
+    // Chain ids of their own: the metric read below is process-wide, and the other tests of
+    // this binary relay between devnet-1 and devnet-2 at the same time.
     let mut h = Harness::with_nodes(false, "clear_interval = 5", |c| {
+        c.chain_id = c.chain_id.replace("devnet", "pruned");
         c.tx_index = false;
         c.retain_blocks = RETAIN;
     })
@@ -156,7 +159,7 @@ async fn a_packet_no_source_can_provide_is_reported_once() {
     h.config.telemetry.port = free_port();
     let base = format!("http://127.0.0.1:{}", h.config.telemetry.port);
     let a = &h.chains.a;
-    let relayer = h.start_relayer();
+    let relayer = h.start_relayer_ready().await;
     let first = h.send_transfers(true, 1, 1, 1, 10_000).await;
     h.wait_all_settled(true, &first, SETTLE).await;
     relayer.stop().await;
@@ -168,7 +171,7 @@ async fn a_packet_no_source_can_provide_is_reported_once() {
         .schedule_finalize_block_transfer(block_transfer(&h, true, 5));
     a.wait_for_height(before + 2 * RETAIN).await.unwrap();
 
-    let relayer = h.start_relayer();
+    let relayer = h.start_relayer_ready().await;
     let line = format!(
         "arke_packet_data_unavailable_total{{chain=\"{}\",counterparty=\"{}\",port=\"{}\",channel=\"{}\",kind=\"packet\"}}",
         a.devnet.chain_id(),
@@ -201,7 +204,7 @@ async fn arke_clear_reads_the_daemons_cursor_without_tx_index() {
     support::init_tracing();
     let h = Harness::with_nodes(false, "", no_tx_index).await;
     let a = &h.chains.a;
-    let relayer = h.start_relayer();
+    let relayer = h.start_relayer_ready().await;
     let first = h.send_transfers(true, 2, 1, 2, 10_000).await;
     h.wait_all_settled(true, &first, SETTLE).await;
     relayer.stop().await;

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use arke::config::Config;
 use arke::relay::supervisor::{self, PairKeys};
+use arke::telemetry::state::DaemonState;
 use cosmos::events::events_of;
 use cosmos::{AccountKey, Coin};
 use devnet::harness::{packet_from_event, transfer_msg_on, TestChain};
@@ -103,6 +104,38 @@ impl Harness {
     /// Starts the relayer signing with the chains' relayer accounts.
     pub fn start_relayer(&self) -> Relayer {
         self.start_relayer_with(self.chains.a.relayer.clone(), self.chains.b.relayer.clone())
+    }
+
+    /// Starts the relayer and waits until its channel workers run (its event hubs have started,
+    /// so everything sent from now on reaches it through them). For nodes without a tx index,
+    /// where a packet sent before the first start cannot be found later.
+    pub async fn start_relayer_ready(&self) -> Relayer {
+        let state = DaemonState::new();
+        let token = CancellationToken::new();
+        let config = self.config.clone();
+        let keys = PairKeys {
+            a: self.chains.a.relayer.clone(),
+            b: self.chains.b.relayer.clone(),
+        };
+        let (t, s) = (token.clone(), state.clone());
+        let task = tokio::spawn(async move {
+            let options = supervisor::RunOptions {
+                state: Some(s),
+                ..Default::default()
+            };
+            if let Err(e) = supervisor::run_with(config, keys, t, options).await {
+                panic!("relayer failed: {e}");
+            }
+        });
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+        while state.workers().is_empty() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the relayer's workers did not start"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Relayer { token, task }
     }
 
     /// Starts the relayer signing with the given keys.
