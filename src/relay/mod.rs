@@ -6,7 +6,8 @@
 //! - `discovery`: the open channels of the pair that the filter allows;
 //! - [`supervisor`]: connects, discovers, runs and restarts one [`worker`] per channel;
 //! - [`worker`]: the source, pump and sweep tasks of one channel;
-//! - `step`: the message a job needs and the TxEngine that submits it;
+//! - `step`: the message a job needs and the TxEngine that submits it; `ordered`: strict
+//!   sequence order of the jobs of an ORDERED channel;
 //! - [`cache`]: what was done or is in flight, so nothing is submitted twice;
 //! - [`clearing`]: unfinished work from chain state alone; [`clear`] runs it to the end once
 //!   (`arke clear`); `cursor`: the per-chain cursor file a restart scans `block_results` from;
@@ -20,6 +21,7 @@ pub mod clear;
 pub mod clearing;
 pub(crate) mod cursor;
 pub(crate) mod discovery;
+pub(crate) mod ordered;
 pub(crate) mod refresh;
 pub mod reload;
 pub(crate) mod report;

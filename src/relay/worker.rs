@@ -14,7 +14,8 @@
 //! (`relay::step` decides the message and the chain; `arke clear` does the same). The
 //! sequence cache keeps a packet from being submitted twice; retryable failures come back after
 //! a backoff; the first task that fails cancels its siblings and the supervisor restarts the
-//! worker.
+//! worker. On an ORDERED channel the pump and the sweep go through `relay::ordered`: strictly
+//! in sequence order, one run at a time, a failed job holding the later ones.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -25,11 +26,13 @@ use futures::stream::FuturesUnordered;
 use futures::StreamExt;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn, Instrument};
 
 use super::cache::{CacheKey, Claim, Next, SequenceCache};
 use super::channel::{ChannelSpec, Job, Side};
+use super::ordered::OrderedGate;
 use super::step::{self, Task};
 use super::{clearing, report, ChainHandle};
 use crate::chain::events::ledger::Kind;
@@ -326,7 +329,10 @@ async fn pipeline(
     let mut height_a = spec.a.chain.hub.latest_height();
     let mut height_b = spec.b.chain.hub.latest_height();
     let mut retries: JoinSet<()> = JoinSet::new();
+    // ORDERED channels: jobs wait in the gate and go in sequence order, one run at a time.
+    let mut gate = spec.ordered.then(OrderedGate::default);
     loop {
+        let wake = gate.as_ref().and_then(OrderedGate::next_wake);
         tokio::select! {
             _ = token.cancelled() => {
                 // Let what was handed to the engines finish; the engines bound it by the
@@ -338,11 +344,21 @@ async fn pipeline(
                 return Ok(());
             }
             job = queue.recv() => match job {
-                Some(job) => waiting.push(job),
+                Some(job) => match gate.as_mut() {
+                    Some(gate) => gate.push(job, Instant::now()),
+                    None => waiting.push(job),
+                },
                 None => return Err(WorkerError::TaskEnded { task: task.name(), reason: "queue closed".into() }),
             },
             Some((job, key, outcome)) = in_flight.next(), if !in_flight.is_empty() => {
-                if let Next::RetryAfter(delay) = record(&spec, &cache, &key, &job, &outcome) {
+                let next = record(&spec, &cache, &key, &job, &outcome);
+                if let Some(gate) = gate.as_mut() {
+                    // The retry holds the later sequences until its backoff has passed.
+                    gate.finished(job.from);
+                    if let Next::RetryAfter(delay) = next {
+                        gate.push(Job { event_height: 0, ..job }, Instant::now() + delay);
+                    }
+                } else if let Next::RetryAfter(delay) = next {
                     let requeue = requeue.clone();
                     let retry = Job { event_height: 0, ..job };
                     retries.spawn(async move {
@@ -359,23 +375,38 @@ async fn pipeline(
                 return Err(WorkerError::TaskEnded { task: task.name(), reason: "chain B event hub stopped".into() });
             },
             Some(_) = retries.join_next(), if !retries.is_empty() => continue,
+            _ = tokio::time::sleep_until(wake.unwrap_or_else(Instant::now)), if wake.is_some() => {}
         }
         // Drain whatever else is queued, then submit every job whose proof height exists.
         while let Ok(job) = queue.try_recv() {
-            waiting.push(job);
+            match gate.as_mut() {
+                Some(gate) => gate.push(job, Instant::now()),
+                None => waiting.push(job),
+            }
         }
         let tops = [*height_a.borrow_and_update(), *height_b.borrow_and_update()];
-        let ready: Vec<Job>;
-        (ready, waiting) = waiting.into_iter().partition(|job| {
+        let provable = |job: &Job| {
             let top = tops[task.proof_side(job).index()];
             job.event_height == 0 || top > job.event_height
-        });
+        };
+        let ready: Vec<Job> = match gate.as_mut() {
+            Some(gate) => gate.release(Instant::now(), provable),
+            None => {
+                let ready;
+                (ready, waiting) = std::mem::take(&mut waiting).into_iter().partition(provable);
+                ready
+            }
+        };
         if ready.is_empty() {
             continue;
         }
         let mut statuses: [Option<(u64, u64)>; 2] = [None, None];
         for job in ready {
+            let from = job.from;
             if let Some(fut) = route(task, &spec, &cache, job, &mut statuses).await {
+                if let Some(gate) = gate.as_mut() {
+                    gate.started(from);
+                }
                 in_flight.push(fut);
             }
         }
