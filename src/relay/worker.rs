@@ -157,7 +157,8 @@ async fn source(
     let mut height_a = spec.a.chain.hub.latest_height();
     let mut last_clear = 0u64;
     let clear_now = crate::telemetry::clear_trigger(&report::channel_info(&spec));
-    if spec.clear_on_start {
+    // A channel with a CLOSED end has no events to wait for: its work is what clearing finds.
+    if spec.clear_on_start || spec.is_closed(Side::A) || spec.is_closed(Side::B) {
         clear(&spec, &cache, &pump, &sweep, &token).await;
         last_clear = *height_a.borrow();
     }
@@ -352,6 +353,11 @@ async fn pipeline(
             },
             Some((job, key, outcome)) = in_flight.next(), if !in_flight.is_empty() => {
                 let next = record(&spec, &cache, &key, &job, &outcome);
+                if key.kind == RelayKind::Recv && matches!(outcome, Outcome::Failed { .. }) {
+                    // A delivery may fail because the destination end was closed: then the
+                    // retry times the packet out on close instead.
+                    note_if_closed(&spec, job.from.other()).await;
+                }
                 if let Some(gate) = gate.as_mut() {
                     // The retry holds the later sequences until its backoff has passed.
                     gate.finished(job.from);
@@ -453,10 +459,11 @@ async fn route(
         Task::Sweep => None,
         Task::Pump => {
             let to = job.from.other();
-            if statuses[to.index()].is_none() {
+            // A closed destination needs no status: its packets time out on close.
+            if statuses[to.index()].is_none() && !spec.is_closed(to) {
                 statuses[to.index()] = chain_status(&spec.end(to).chain).await;
             }
-            statuses[to.index()]
+            Some(step::Destination::of(spec, &job, statuses[to.index()]))
         }
     };
     let kind = step::step_for(task, &job, destination);
@@ -473,6 +480,22 @@ async fn route(
     }
     let outcome = step::submit(spec, &job, kind).await;
     Some(Box::pin(async move { (job, key, outcome.await) }))
+}
+
+/// Marks the end on `side` closed when the chain says it is (one query, after a failure).
+async fn note_if_closed(spec: &ChannelSpec, side: Side) {
+    if spec.is_closed(side) {
+        return;
+    }
+    match step::end_closed(spec, side).await {
+        Ok(true) => {
+            let end = spec.end(side);
+            info!(chain = %end.chain.config.id, port = %end.port, channel = %end.channel, "the channel end is CLOSED: its pending packets time out on close");
+            spec.set_closed(side);
+        }
+        Ok(false) => {}
+        Err(e) => debug!(error = %e, "channel end query failed"),
+    }
 }
 
 /// Latest height and block time (ns) of `chain`, or `None` (logged) when it does not answer.
