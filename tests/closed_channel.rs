@@ -61,7 +61,6 @@ async fn closed_while_running_times_out_on_close() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn closed_while_stopped_is_found_after_a_restart() {
-    support::init_tracing();
     let h = harness().await;
     let relayer = h.start_relayer();
     let first = h.send_transfers(true, 2, 10, 2, 10_000).await;
@@ -84,4 +83,42 @@ async fn closed_while_stopped_is_found_after_a_restart() {
     assert_eq!(timeouts(a, &path.channel_a), packets.len());
     let expiry = packets[0].timeout_height.unwrap().revision_height;
     assert!(h.chains.b.node().latest_height() < expiry);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn ordered_timeout_confirms_the_close_on_the_counterparty() {
+    use ibc_proto::ibc::core::channel::v1::{Channel, State};
+    use prost::Message;
+    let h = Harness::new(true, NO_CLEARING).await;
+    let (a, b, path) = (&h.chains.a, &h.chains.b, &h.chains.path);
+    let before = stake(a);
+    // Sent while no relayer runs, expiring 2 blocks later on B.
+    let n = h.send_transfers(true, 1, 10, 1, 2).await;
+    let expiry = n[0].timeout_height.unwrap().revision_height;
+    b.wait_for_height(expiry + 1).await.unwrap();
+    let state = |chain: &TestChain, channel: &str| {
+        let q = chain.node().abci_query(
+            "store/ibc/key",
+            format!("channelEnds/ports/{}/channels/{channel}", path.port).as_bytes(),
+            0,
+            false,
+        );
+        Channel::decode(q.value.as_ref())
+            .expect("channel end")
+            .state
+    };
+
+    let relayer = h.start_relayer();
+    h.wait_all_settled(true, &n, SETTLE).await;
+    // The timeout closed A's end; the relayer then confirms the close on B.
+    support::bounded(SETTLE, "MsgChannelCloseConfirm on B", async {
+        while state(b, &path.channel_b) != State::Closed as i32 {
+            tokio::time::sleep(support::BLOCK).await;
+        }
+    })
+    .await;
+    relayer.stop().await;
+    assert_eq!(state(a, &path.channel_a), State::Closed as i32);
+    assert_eq!(timeouts(a, &path.channel_a), 1);
+    assert_eq!(stake(a), before, "sender refunded");
 }

@@ -13,12 +13,14 @@
 //!   (`arke clear`); `cursor`: the per-chain cursor file a restart scans `block_results` from;
 //! - [`refresh`]: keeps idle clients from expiring;
 //! - `sampler` and `report`: the numbers and states handed to telemetry;
+//! - `close`: `MsgChannelCloseConfirm` after an ordered timeout closed a channel end;
 //! - [`reload`] and `signals`: reloading the pair file, and the process signals of the daemon.
 
 pub(crate) mod cache;
 pub(crate) mod channel;
 pub mod clear;
 pub mod clearing;
+pub(crate) mod close;
 pub(crate) mod cursor;
 pub(crate) mod discovery;
 pub(crate) mod ordered;
@@ -46,4 +48,6 @@ pub(crate) struct ChainHandle {
     pub(crate) hub: EventHub,
     /// Batching, signing and broadcasting on this chain.
     pub(crate) engine: TxEngine,
+    /// The relayer's address on this chain (the engine's signer).
+    pub(crate) signer: String,
 }

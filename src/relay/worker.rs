@@ -353,6 +353,11 @@ async fn pipeline(
             },
             Some((job, key, outcome)) = in_flight.next(), if !in_flight.is_empty() => {
                 let next = record(&spec, &cache, &key, &job, &outcome);
+                if let (true, RelayKind::Timeout, Outcome::Done { height, .. }) = (spec.ordered, &key.kind, &outcome) {
+                    // The timeout closed the source's end: confirm the close on the other end.
+                    let (spec, from, height) = (spec.clone(), job.from, *height);
+                    retries.spawn(async move { super::close::confirm_close(&spec, from, height).await });
+                }
                 if key.kind == RelayKind::Recv && matches!(outcome, Outcome::Failed { .. }) {
                     // A delivery may fail because the destination end was closed: then the
                     // retry times the packet out on close instead.
