@@ -99,6 +99,11 @@ pub struct DevnetConfig {
     /// Validators signing each block, and how often the set changes (`--validators`,
     /// `--rotate-every`; default one validator for ever). See [`crate::node::ValidatorParams`].
     pub validators: ValidatorParams,
+    /// Test switch (off by default): the ICS-20 module accepts `MsgChannelCloseInit`, which
+    /// ibc-go's transfer module (and this one otherwise) refuses, so tests can close a channel
+    /// end through a real tx (see [`crate::testing::close_channel_msg`]). Part of the chain's
+    /// rules: a devnet restarted from its data dir must be started with the same value.
+    pub allow_channel_close: bool,
 }
 
 impl DevnetConfig {
@@ -126,6 +131,7 @@ impl DevnetConfig {
             retain_blocks: 0,
             finalize_block_transfer: None,
             validators: ValidatorParams::default(),
+            allow_channel_close: false,
         }
     }
 
@@ -266,6 +272,7 @@ impl Devnet {
                 },
                 tx_index: config.tx_index,
                 retain_blocks: config.retain_blocks,
+                allow_channel_close: config.allow_channel_close,
                 finalize_block_transfer: config.finalize_block_transfer.clone(),
                 validators: config.validators,
             },

@@ -601,6 +601,17 @@ pub fn timeout_msg(
     }))
 }
 
+/// `MsgChannelCloseInit` of `port/channel` on `chain`, signed by its user account. ICS-20
+/// refuses it unless the chain runs with the test switch
+/// [`crate::DevnetConfig::allow_channel_close`].
+pub fn close_channel_msg(chain: &TestChain, port: &str, channel: &str) -> Any {
+    to_any(&chan::MsgChannelCloseInit {
+        port_id: port.to_string(),
+        channel_id: channel.to_string(),
+        signer: chain.address(&chain.user),
+    })
+}
+
 /// Relays every packet in `sent` from `src` to `dst` and their acknowledgements back, one
 /// batch each way. Returns the `write_acknowledgement` events seen on `dst`.
 pub async fn relay_packets(

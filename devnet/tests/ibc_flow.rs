@@ -266,3 +266,48 @@ async fn ordered_channel_delivers_in_order() {
     let denom = voucher(&path.port, &path.channel_b, "stake");
     assert_eq!(b.balance(&receiver, &denom).unwrap(), 6);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn channel_close_init_only_with_the_test_switch() {
+    use ibc_proto::ibc::core::channel::v1::{Channel, State};
+    use prost::Message;
+    let config = |id: &str, allow: bool| {
+        let mut c = devnet::DevnetConfig::for_tests(id);
+        c.block_time = BLOCK;
+        c.allow_channel_close = allow;
+        c
+    };
+    let state = |chain: &harness::TestChain, port: &str, channel: &str| {
+        let q = chain.node().abci_query(
+            "store/ibc/key",
+            format!("channelEnds/ports/{port}/channels/{channel}").as_bytes(),
+            0,
+            false,
+        );
+        Channel::decode(q.value.as_ref())
+            .expect("channel end")
+            .state
+    };
+    // Off (the default): ICS-20 refuses to close, as ibc-go's transfer module does.
+    let chains =
+        ConnectedChains::start_with(config("devnet-1", false), config("devnet-2", false), false)
+            .await
+            .expect("channel opens");
+    let (b, path) = (&chains.b, &chains.path);
+    let msg = testing::close_channel_msg(b, &path.port, &path.channel_b);
+    let err = b.submit_ok(&b.user, vec![msg]).await.expect_err("refused");
+    assert!(err.contains("channel close is disabled"), "{err}");
+    assert_eq!(state(b, &path.port, &path.channel_b), State::Open as i32);
+    drop(chains);
+
+    // On: the end is closed by a real tx; the counterparty stays open.
+    let chains =
+        ConnectedChains::start_with(config("devnet-1", true), config("devnet-2", true), false)
+            .await
+            .expect("channel opens");
+    let (a, b, path) = (&chains.a, &chains.b, &chains.path);
+    let msg = testing::close_channel_msg(b, &path.port, &path.channel_b);
+    b.submit_ok(&b.user, vec![msg]).await.expect("closed");
+    assert_eq!(state(b, &path.port, &path.channel_b), State::Closed as i32);
+    assert_eq!(state(a, &path.port, &path.channel_a), State::Open as i32);
+}

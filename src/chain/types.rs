@@ -72,7 +72,8 @@ impl PacketEvent {
 /// What must be submitted for a packet. Every kind is submitted on one chain with a proof from
 /// the other: `Recv` on the destination proving the commitment on the source; `Ack` on the source
 /// proving the acknowledgement on the destination; `Timeout` on the source proving absence of
-/// receipt (unordered) or `nextSequenceRecv` (ordered) on the destination.
+/// receipt (unordered) or `nextSequenceRecv` (ordered) on the destination; `TimeoutOnClose` on
+/// the source proving the same and that the destination's channel end is CLOSED.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum RelayKind {
     /// `MsgRecvPacket`.
@@ -81,6 +82,8 @@ pub enum RelayKind {
     Ack,
     /// `MsgTimeout`.
     Timeout,
+    /// `MsgTimeoutOnClose`: the destination's channel end is CLOSED.
+    TimeoutOnClose,
 }
 
 impl std::fmt::Display for RelayKind {
@@ -89,6 +92,7 @@ impl std::fmt::Display for RelayKind {
             Self::Recv => "recv",
             Self::Ack => "ack",
             Self::Timeout => "timeout",
+            Self::TimeoutOnClose => "timeout_on_close",
         })
     }
 }
@@ -102,6 +106,6 @@ pub struct RelayItem {
     pub packet: Packet,
     /// The acknowledgement bytes (for `Ack`).
     pub ack: Vec<u8>,
-    /// Whether the channel is ordered (for `Timeout`).
+    /// Whether the channel is ordered (for `Timeout` and `TimeoutOnClose`).
     pub ordered: bool,
 }

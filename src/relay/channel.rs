@@ -2,6 +2,7 @@
 //! [`Side::B`] on chain B), and the [`Job`]s that the channel's worker, clearing and the one-shot
 //! `arke clear` hand around. Every other relay module speaks in these types.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use ibc_proto::ibc::core::channel::v1::Packet;
@@ -61,6 +62,10 @@ pub(crate) struct ChannelSpec {
     pub(crate) clear_interval: u64,
     /// Clear when the worker starts.
     pub(crate) clear_on_start: bool,
+    /// Which ends (by [`Side::index`]) are known to be CLOSED: set by discovery and by the
+    /// worker when a delivery fails on a closed end or its own timeout closes one. Shared by
+    /// the clones of a spec.
+    pub(crate) closed: Arc<[AtomicBool; 2]>,
 }
 
 impl ChannelSpec {
@@ -70,6 +75,16 @@ impl ChannelSpec {
             Side::A => &self.a,
             Side::B => &self.b,
         }
+    }
+
+    /// Whether the end on `side` is known to be CLOSED (it never opens again).
+    pub(crate) fn is_closed(&self, side: Side) -> bool {
+        self.closed[side.index()].load(Ordering::Relaxed)
+    }
+
+    /// The end on `side` is CLOSED.
+    pub(crate) fn set_closed(&self, side: Side) {
+        self.closed[side.index()].store(true, Ordering::Relaxed);
     }
 
     /// A short name for logs: `transfer/channel-0`.

@@ -287,7 +287,9 @@ async fn clear_pair(
         match (outcome, key.kind) {
             (Outcome::Done { .. }, RelayKind::Recv) => report.received += 1,
             (Outcome::Done { .. }, RelayKind::Ack) => report.acked += 1,
-            (Outcome::Done { .. }, RelayKind::Timeout) => report.timed_out += 1,
+            (Outcome::Done { .. }, RelayKind::Timeout | RelayKind::TimeoutOnClose) => {
+                report.timed_out += 1
+            }
             (Outcome::Redundant | Outcome::RedundantInMempool, _) => report.already_relayed += 1,
             (Outcome::Failed { reason, .. }, _) => report.failed.push(format!("{label}: {reason}")),
         }
@@ -324,7 +326,8 @@ async fn plan_round(
                     .await
                     .map_err(failed("destination status"))?;
                 for job in packets {
-                    let kind = step::step_for(Task::Pump, &job, Some(destination));
+                    let to = step::Destination::of(spec, &job, Some(destination));
+                    let kind = step::step_for(Task::Pump, &job, Some(to));
                     planned.push(Planned { spec: i, job, kind });
                 }
             }

@@ -1,6 +1,9 @@
 //! Finding the channels to relay: the open channels between chain A and chain B that the
 //! `[relay] channels` filter allows, each checked from both ends ([`discover`]), and naming one
-//! channel on the command line ([`ChannelChoice`]). The supervisor rediscovers every
+//! channel on the command line ([`ChannelChoice`]). A channel CLOSED on one end (or both) is
+//! relayed too while the other end still holds packet commitments: its worker times them out
+//! with `MsgTimeoutOnClose` and refunds their senders (nothing can be received over a closed
+//! end); one without commitments left is not started. The supervisor rediscovers every
 //! [`RESCAN_INTERVAL`] to start workers for new channels; `arke clear` discovers once.
 //!
 //! A round lists A's channels (one paged query) and checks only the channels it does not know
@@ -10,6 +13,7 @@
 //! channel is reported with it and retried at the next round; the others still start.
 
 use std::collections::HashMap;
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -46,8 +50,9 @@ pub(crate) async fn discover(
 ) -> Result<Discovered, QueryError> {
     let mut found = Discovered::default();
     let mut connections: HashMap<String, CheckedConnection> = HashMap::new();
+    let open_or_closed = |state: i32| state == State::Open as i32 || state == State::Closed as i32;
     for ch in a.query.channels().await? {
-        if ch.state != State::Open as i32
+        if !open_or_closed(ch.state)
             || !config.relay.channels.permits(&ch.port_id, &ch.channel_id)
             || skip(&ch.port_id, &ch.channel_id)
         {
@@ -90,8 +95,39 @@ pub(crate) async fn discover(
             }
         };
         let back = ch_b.counterparty.clone().unwrap_or_default();
-        if back.channel_id != ch.channel_id || ch_b.state != State::Open as i32 {
+        if back.channel_id != ch.channel_id || !open_or_closed(ch_b.state) {
             continue;
+        }
+        let closed = [ch.state, ch_b.state].map(|s| s == State::Closed as i32);
+        if closed.iter().any(|c| *c) {
+            // Only the commitments on the end facing a CLOSED one can still be finished (timed
+            // out on close); without them there is nothing to do.
+            let pending = |chain: &Arc<ChainHandle>, port: &str, channel: &str| {
+                let (chain, port, channel) = (chain.clone(), port.to_string(), channel.to_string());
+                async move { chain.query.packet_commitments(&port, &channel).await }
+            };
+            let mut left = false;
+            if closed[1] {
+                match pending(a, &ch.port_id, &ch.channel_id).await {
+                    Ok(seqs) => left |= !seqs.is_empty(),
+                    Err(e) => {
+                        found.failed.push((name, e));
+                        continue;
+                    }
+                }
+            }
+            if closed[0] && !left {
+                match pending(b, &cp.port_id, &cp.channel_id).await {
+                    Ok(seqs) => left |= !seqs.is_empty(),
+                    Err(e) => {
+                        found.failed.push((name, e));
+                        continue;
+                    }
+                }
+            }
+            if !left {
+                continue;
+            }
         }
         found.specs.push(ChannelSpec {
             a: ChannelEnd {
@@ -109,6 +145,7 @@ pub(crate) async fn discover(
             ordered: ch.ordering == Order::Ordered as i32,
             clear_interval: config.relay.clear_interval,
             clear_on_start: config.relay.clear_on_start,
+            closed: Arc::new(closed.map(AtomicBool::new)),
         });
     }
     Ok(found)

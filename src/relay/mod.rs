@@ -6,20 +6,24 @@
 //! - `discovery`: the open channels of the pair that the filter allows;
 //! - [`supervisor`]: connects, discovers, runs and restarts one [`worker`] per channel;
 //! - [`worker`]: the source, pump and sweep tasks of one channel;
-//! - `step`: the message a job needs and the TxEngine that submits it;
+//! - `step`: the message a job needs and the TxEngine that submits it; `ordered`: strict
+//!   sequence order of the jobs of an ORDERED channel;
 //! - [`cache`]: what was done or is in flight, so nothing is submitted twice;
 //! - [`clearing`]: unfinished work from chain state alone; [`clear`] runs it to the end once
 //!   (`arke clear`); `cursor`: the per-chain cursor file a restart scans `block_results` from;
 //! - [`refresh`]: keeps idle clients from expiring;
 //! - `sampler` and `report`: the numbers and states handed to telemetry;
+//! - `close`: `MsgChannelCloseConfirm` after an ordered timeout closed a channel end;
 //! - [`reload`] and `signals`: reloading the pair file, and the process signals of the daemon.
 
 pub(crate) mod cache;
 pub(crate) mod channel;
 pub mod clear;
 pub mod clearing;
+pub(crate) mod close;
 pub(crate) mod cursor;
 pub(crate) mod discovery;
+pub(crate) mod ordered;
 pub(crate) mod refresh;
 pub mod reload;
 pub(crate) mod report;
@@ -44,4 +48,6 @@ pub(crate) struct ChainHandle {
     pub(crate) hub: EventHub,
     /// Batching, signing and broadcasting on this chain.
     pub(crate) engine: TxEngine,
+    /// The relayer's address on this chain (the engine's signer).
+    pub(crate) signer: String,
 }

@@ -181,7 +181,7 @@ pub(crate) fn relay_outcome(spec: &ChannelSpec, key: &CacheKey, job: &Job, outco
                     m.packet_ack_latency.observe_duration(&labels.values(), d);
                 }
             }
-            RelayKind::Timeout => {
+            RelayKind::Timeout | RelayKind::TimeoutOnClose => {
                 m.packets_timed_out.inc(&labels.values());
                 let _ = stop(Clock::Send);
             }

@@ -1,11 +1,11 @@
 //! One relay step of one packet: which message a [`Job`] needs now (`MsgRecvPacket`,
-//! `MsgTimeout` or `MsgAcknowledgement`), which chain's TxEngine submits it, and the cache key
-//! that names it. The channel workers and the one-shot `arke clear` both go through here, so a
+//! `MsgTimeout`, `MsgTimeoutOnClose` or `MsgAcknowledgement`), which chain's TxEngine submits
+//! it, and the cache key that names it. The channel workers and the one-shot `arke clear` both go through here, so a
 //! packet is handled the same way whether the daemon or the command relays it.
 
 use std::future::Future;
 
-use ibc_proto::ibc::core::channel::v1::Packet;
+use ibc_proto::ibc::core::channel::v1::{Packet, State};
 
 use super::cache::CacheKey;
 use super::channel::{ChannelSpec, Job, Side};
@@ -42,15 +42,44 @@ impl Task {
     }
 }
 
-/// The step a `task` job needs, given the destination chain's latest height and block time
-/// (Unix ns). An unknown destination status means trying delivery (a failure is retried).
-pub(crate) fn step_for(task: Task, job: &Job, destination: Option<(u64, u64)>) -> RelayKind {
+/// What decides a sent packet's step: the destination chain's revision, its latest height and
+/// block time (Unix ns) when known, and whether its channel end is known to be CLOSED.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Destination {
+    /// The destination's revision number (from its chain id).
+    pub(crate) revision: u64,
+    /// Latest height and block time, `None` when the chain did not answer.
+    pub(crate) status: Option<(u64, u64)>,
+    /// The destination's channel end is CLOSED.
+    pub(crate) closed: bool,
+}
+
+impl Destination {
+    /// The destination of `job` on `spec`, with `status` as last asked.
+    pub(crate) fn of(spec: &ChannelSpec, job: &Job, status: Option<(u64, u64)>) -> Self {
+        let to = job.from.other();
+        Self {
+            revision: spec.end(to).chain.query.revision(),
+            status,
+            closed: spec.is_closed(to),
+        }
+    }
+}
+
+/// The step a `task` job needs given its `destination` (unused by the sweep). A CLOSED
+/// destination end means `MsgTimeoutOnClose`; an unknown destination status means trying
+/// delivery (a failure is retried).
+pub(crate) fn step_for(task: Task, job: &Job, destination: Option<Destination>) -> RelayKind {
     match (task, destination) {
         (Task::Sweep, _) => RelayKind::Ack,
-        (Task::Pump, Some((height, time_ns))) if timed_out(&job.packet, height, time_ns) => {
-            RelayKind::Timeout
-        }
-        (Task::Pump, _) => RelayKind::Recv,
+        (Task::Pump, Some(d)) if d.closed => RelayKind::TimeoutOnClose,
+        (Task::Pump, Some(d)) => match d.status {
+            Some((height, time_ns)) if timed_out(&job.packet, d.revision, height, time_ns) => {
+                RelayKind::Timeout
+            }
+            _ => RelayKind::Recv,
+        },
+        (Task::Pump, None) => RelayKind::Recv,
     }
 }
 
@@ -59,13 +88,20 @@ pub(crate) fn step_for(task: Task, job: &Job, destination: Option<(u64, u64)>) -
 pub(crate) fn submit_side(step: &RelayKind, from: Side) -> Side {
     match step {
         RelayKind::Recv => from.other(),
-        RelayKind::Ack | RelayKind::Timeout => from,
+        RelayKind::Ack | RelayKind::Timeout | RelayKind::TimeoutOnClose => from,
     }
 }
 
 /// The latest height and block time (Unix ns) of `chain`, what timeouts are decided with.
 pub(crate) async fn chain_status(chain: &ChainHandle) -> Result<(u64, u64), QueryError> {
     chain.query.latest_height_and_time().await
+}
+
+/// Whether the channel end on `side` of `spec` is CLOSED on its chain.
+pub(crate) async fn end_closed(spec: &ChannelSpec, side: Side) -> Result<bool, QueryError> {
+    let end = spec.end(side);
+    let channel = end.chain.query.channel(&end.port, &end.channel).await?;
+    Ok(channel.is_some_and(|c| c.state == State::Closed as i32))
 }
 
 /// The cache key of a relay step.
@@ -107,14 +143,17 @@ pub(crate) async fn submit(
     }
 }
 
-/// Whether `packet` can no longer be received on a destination at `height` / `time_ns`: the
-/// proof of non-receipt at the latest height then proves the timeout.
-pub(crate) fn timed_out(packet: &Packet, height: u64, time_ns: u64) -> bool {
+/// Whether `packet` can no longer be received on a destination of revision `revision` at
+/// `height` / `time_ns`: the proof of non-receipt at the latest height then proves the
+/// timeout. Heights compare as IBC compares them, revision number first: a timeout height of
+/// an earlier revision has passed, one of a later revision has not. A timeout height of height
+/// 0 is none (ibc-rs takes no other zero height; ibc-go refuses to send one that has passed).
+pub(crate) fn timed_out(packet: &Packet, revision: u64, height: u64, time_ns: u64) -> bool {
     let by_height = packet
         .timeout_height
         .as_ref()
-        .map(|h| h.revision_height > 0 && height >= h.revision_height)
-        .unwrap_or(false);
+        .filter(|h| h.revision_height > 0)
+        .is_some_and(|h| (revision, height) >= (h.revision_number, h.revision_height));
     let by_time = packet.timeout_timestamp > 0 && time_ns >= packet.timeout_timestamp;
     by_height || by_time
 }
@@ -138,11 +177,21 @@ mod tests {
 
     #[test]
     fn timeouts_by_height_and_time() {
-        assert!(!timed_out(&packet(10, 0), 9, 0));
-        assert!(timed_out(&packet(10, 0), 10, 0));
-        assert!(!timed_out(&packet(0, 0), 1_000_000, u64::MAX));
-        assert!(timed_out(&packet(0, 500), 1, 500));
-        assert!(!timed_out(&packet(0, 500), 1, 499));
+        assert!(!timed_out(&packet(10, 0), 1, 9, 0));
+        assert!(timed_out(&packet(10, 0), 1, 10, 0));
+        assert!(!timed_out(&packet(0, 0), 1, 1_000_000, u64::MAX));
+        assert!(timed_out(&packet(0, 500), 1, 1, 500));
+        assert!(!timed_out(&packet(0, 500), 1, 1, 499));
+    }
+
+    #[test]
+    fn timeout_heights_compare_revisions_first() {
+        // Timeout at revision 1 height 10: a chain at revision 2 is past it at any height...
+        assert!(timed_out(&packet(10, 0), 2, 1, 0));
+        // ...and a chain still at revision 0 has not reached it, however high.
+        assert!(!timed_out(&packet(10, 0), 0, 1_000, 0));
+        // The same revision compares heights.
+        assert!(timed_out(&packet(10, 0), 1, 11, 0));
     }
 
     #[test]
@@ -153,13 +202,33 @@ mod tests {
             ack: Vec::new(),
             event_height: 0,
         };
+        let at = |status, closed| {
+            Some(Destination {
+                revision: 1,
+                status,
+                closed,
+            })
+        };
         assert_eq!(step_for(Task::Sweep, &job, None), RelayKind::Ack);
         assert_eq!(step_for(Task::Pump, &job, None), RelayKind::Recv);
-        assert_eq!(step_for(Task::Pump, &job, Some((9, 0))), RelayKind::Recv);
+        assert_eq!(step_for(Task::Pump, &job, at(None, false)), RelayKind::Recv);
         assert_eq!(
-            step_for(Task::Pump, &job, Some((10, 0))),
+            step_for(Task::Pump, &job, at(Some((9, 0)), false)),
+            RelayKind::Recv
+        );
+        assert_eq!(
+            step_for(Task::Pump, &job, at(Some((10, 0)), false)),
             RelayKind::Timeout
         );
+        assert_eq!(
+            step_for(Task::Pump, &job, at(None, true)),
+            RelayKind::TimeoutOnClose
+        );
+        assert_eq!(
+            step_for(Task::Pump, &job, at(Some((10, 0)), true)),
+            RelayKind::TimeoutOnClose
+        );
+        assert_eq!(submit_side(&RelayKind::TimeoutOnClose, Side::A), Side::A);
         assert_eq!(submit_side(&RelayKind::Recv, Side::A), Side::B);
         assert_eq!(submit_side(&RelayKind::Ack, Side::A), Side::A);
         assert_eq!(submit_side(&RelayKind::Timeout, Side::B), Side::B);

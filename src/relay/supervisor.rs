@@ -566,6 +566,8 @@ fn start_chains(
         None,
         infra.clone(),
     );
+    let signer_a = keys.a.address(&config.chains.a.account_prefix);
+    let signer_b = keys.b.address(&config.chains.b.account_prefix);
     let (engine_a, task_a) = TxEngine::spawn_with(
         &config.chains.a,
         qa.clone(),
@@ -594,12 +596,14 @@ fn start_chains(
             query: qa,
             hub: hub_a,
             engine: engine_a,
+            signer: signer_a,
         }),
         Arc::new(ChainHandle {
             config: config.chains.b.clone(),
             query: qb,
             hub: hub_b,
             engine: engine_b,
+            signer: signer_b,
         }),
     )
 }

@@ -14,7 +14,8 @@
 //! (`relay::step` decides the message and the chain; `arke clear` does the same). The
 //! sequence cache keeps a packet from being submitted twice; retryable failures come back after
 //! a backoff; the first task that fails cancels its siblings and the supervisor restarts the
-//! worker.
+//! worker. On an ORDERED channel the pump and the sweep go through `relay::ordered`: strictly
+//! in sequence order, one run at a time, a failed job holding the later ones.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -25,11 +26,13 @@ use futures::stream::FuturesUnordered;
 use futures::StreamExt;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn, Instrument};
 
 use super::cache::{CacheKey, Claim, Next, SequenceCache};
 use super::channel::{ChannelSpec, Job, Side};
+use super::ordered::OrderedGate;
 use super::step::{self, Task};
 use super::{clearing, report, ChainHandle};
 use crate::chain::events::ledger::Kind;
@@ -154,7 +157,8 @@ async fn source(
     let mut height_a = spec.a.chain.hub.latest_height();
     let mut last_clear = 0u64;
     let clear_now = crate::telemetry::clear_trigger(&report::channel_info(&spec));
-    if spec.clear_on_start {
+    // A channel with a CLOSED end has no events to wait for: its work is what clearing finds.
+    if spec.clear_on_start || spec.is_closed(Side::A) || spec.is_closed(Side::B) {
         clear(&spec, &cache, &pump, &sweep, &token).await;
         last_clear = *height_a.borrow();
     }
@@ -326,7 +330,10 @@ async fn pipeline(
     let mut height_a = spec.a.chain.hub.latest_height();
     let mut height_b = spec.b.chain.hub.latest_height();
     let mut retries: JoinSet<()> = JoinSet::new();
+    // ORDERED channels: jobs wait in the gate and go in sequence order, one run at a time.
+    let mut gate = spec.ordered.then(OrderedGate::default);
     loop {
+        let wake = gate.as_ref().and_then(OrderedGate::next_wake);
         tokio::select! {
             _ = token.cancelled() => {
                 // Let what was handed to the engines finish; the engines bound it by the
@@ -338,11 +345,31 @@ async fn pipeline(
                 return Ok(());
             }
             job = queue.recv() => match job {
-                Some(job) => waiting.push(job),
+                Some(job) => match gate.as_mut() {
+                    Some(gate) => gate.push(job, Instant::now()),
+                    None => waiting.push(job),
+                },
                 None => return Err(WorkerError::TaskEnded { task: task.name(), reason: "queue closed".into() }),
             },
             Some((job, key, outcome)) = in_flight.next(), if !in_flight.is_empty() => {
-                if let Next::RetryAfter(delay) = record(&spec, &cache, &key, &job, &outcome) {
+                let next = record(&spec, &cache, &key, &job, &outcome);
+                if let (true, RelayKind::Timeout, Outcome::Done { height, .. }) = (spec.ordered, &key.kind, &outcome) {
+                    // The timeout closed the source's end: confirm the close on the other end.
+                    let (spec, from, height) = (spec.clone(), job.from, *height);
+                    retries.spawn(async move { super::close::confirm_close(&spec, from, height).await });
+                }
+                if key.kind == RelayKind::Recv && matches!(outcome, Outcome::Failed { .. }) {
+                    // A delivery may fail because the destination end was closed: then the
+                    // retry times the packet out on close instead.
+                    note_if_closed(&spec, job.from.other()).await;
+                }
+                if let Some(gate) = gate.as_mut() {
+                    // The retry holds the later sequences until its backoff has passed.
+                    gate.finished(job.from);
+                    if let Next::RetryAfter(delay) = next {
+                        gate.push(Job { event_height: 0, ..job }, Instant::now() + delay);
+                    }
+                } else if let Next::RetryAfter(delay) = next {
                     let requeue = requeue.clone();
                     let retry = Job { event_height: 0, ..job };
                     retries.spawn(async move {
@@ -359,23 +386,38 @@ async fn pipeline(
                 return Err(WorkerError::TaskEnded { task: task.name(), reason: "chain B event hub stopped".into() });
             },
             Some(_) = retries.join_next(), if !retries.is_empty() => continue,
+            _ = tokio::time::sleep_until(wake.unwrap_or_else(Instant::now)), if wake.is_some() => {}
         }
         // Drain whatever else is queued, then submit every job whose proof height exists.
         while let Ok(job) = queue.try_recv() {
-            waiting.push(job);
+            match gate.as_mut() {
+                Some(gate) => gate.push(job, Instant::now()),
+                None => waiting.push(job),
+            }
         }
         let tops = [*height_a.borrow_and_update(), *height_b.borrow_and_update()];
-        let ready: Vec<Job>;
-        (ready, waiting) = waiting.into_iter().partition(|job| {
+        let provable = |job: &Job| {
             let top = tops[task.proof_side(job).index()];
             job.event_height == 0 || top > job.event_height
-        });
+        };
+        let ready: Vec<Job> = match gate.as_mut() {
+            Some(gate) => gate.release(Instant::now(), provable),
+            None => {
+                let ready;
+                (ready, waiting) = std::mem::take(&mut waiting).into_iter().partition(provable);
+                ready
+            }
+        };
         if ready.is_empty() {
             continue;
         }
         let mut statuses: [Option<(u64, u64)>; 2] = [None, None];
         for job in ready {
+            let from = job.from;
             if let Some(fut) = route(task, &spec, &cache, job, &mut statuses).await {
+                if let Some(gate) = gate.as_mut() {
+                    gate.started(from);
+                }
                 in_flight.push(fut);
             }
         }
@@ -422,10 +464,11 @@ async fn route(
         Task::Sweep => None,
         Task::Pump => {
             let to = job.from.other();
-            if statuses[to.index()].is_none() {
+            // A closed destination needs no status: its packets time out on close.
+            if statuses[to.index()].is_none() && !spec.is_closed(to) {
                 statuses[to.index()] = chain_status(&spec.end(to).chain).await;
             }
-            statuses[to.index()]
+            Some(step::Destination::of(spec, &job, statuses[to.index()]))
         }
     };
     let kind = step::step_for(task, &job, destination);
@@ -442,6 +485,22 @@ async fn route(
     }
     let outcome = step::submit(spec, &job, kind).await;
     Some(Box::pin(async move { (job, key, outcome.await) }))
+}
+
+/// Marks the end on `side` closed when the chain says it is (one query, after a failure).
+async fn note_if_closed(spec: &ChannelSpec, side: Side) {
+    if spec.is_closed(side) {
+        return;
+    }
+    match step::end_closed(spec, side).await {
+        Ok(true) => {
+            let end = spec.end(side);
+            info!(chain = %end.chain.config.id, port = %end.port, channel = %end.channel, "the channel end is CLOSED: its pending packets time out on close");
+            spec.set_closed(side);
+        }
+        Ok(false) => {}
+        Err(e) => debug!(error = %e, "channel end query failed"),
+    }
 }
 
 /// Latest height and block time (ns) of `chain`, or `None` (logged) when it does not answer.

@@ -56,6 +56,9 @@ pub struct HostInfo<'a> {
     pub history: &'a dyn HostHistory,
     /// Maximum expected time per block (for connection delays).
     pub max_expected_time_per_block: std::time::Duration,
+    /// Test switch: the ICS-20 module accepts `MsgChannelCloseInit` (ibc-go's refuses it), so
+    /// tests can close a channel end ([`crate::DevnetConfig::allow_channel_close`]).
+    pub allow_channel_close: bool,
 }
 
 /// What the host's own consensus state at a height is built from.

@@ -127,6 +127,8 @@ pub struct NodeParams {
     pub finalize_block_transfer: Option<crate::finalize_block::PeriodicTransfer>,
     /// How many validators sign each block and how often the set changes.
     pub validators: ValidatorParams,
+    /// Test switch: ICS-20 channel ends may be closed with `MsgChannelCloseInit`.
+    pub allow_channel_close: bool,
 }
 
 /// The persistent identity and genesis of a chain (kept in `node.json` in the data dir).
@@ -508,6 +510,7 @@ impl Node {
                 .unwrap_or_else(|| time_ns(self.inner.keys.genesis_time)),
             history: &history,
             max_expected_time_per_block: self.inner.params.block_time,
+            allow_channel_close: self.inner.params.allow_channel_close,
         };
         let env = QueryEnv {
             height,

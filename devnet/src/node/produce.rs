@@ -145,6 +145,7 @@ impl Node {
             time_ns: time_ns(header.time),
             history: &history,
             max_expected_time_per_block: self.inner.params.block_time,
+            allow_channel_close: self.inner.params.allow_channel_close,
         };
         let mut tx_results = Vec::with_capacity(txs.len());
         let mut tx_records = Vec::with_capacity(txs.len());

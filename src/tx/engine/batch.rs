@@ -11,7 +11,7 @@ use tracing::debug;
 use crate::chain::client_status::is_frozen;
 use crate::chain::light;
 use crate::chain::types::RelayKind;
-use crate::tx::packet::{build_message, proof_path, Unbuildable};
+use crate::tx::packet::{build_message, close_proof_path, proof_path, Unbuildable};
 use crate::tx::sign::message_size;
 
 use super::plan::{Effect, TxPlan, Waiter};
@@ -112,9 +112,22 @@ impl Submitter {
         let proofs =
             futures::future::join_all(paths.iter().map(|path| self.counterparty.prove(path, h)))
                 .await;
+        // `MsgTimeoutOnClose` also proves the counterparty's channel end, at the same height.
+        let close_proofs = futures::future::join_all(items.iter().map(|p| async {
+            match close_proof_path(&p.item) {
+                Some(path) => Some(
+                    self.counterparty
+                        .prove(&path, h)
+                        .await
+                        .map_err(|e| (path, e)),
+                ),
+                None => None,
+            }
+        }))
+        .await;
         let signer = self.signer.address().to_string();
         let mut ready = Vec::new();
-        for (mut p, proof) in items.into_iter().zip(proofs) {
+        for ((mut p, proof), close) in items.into_iter().zip(proofs).zip(close_proofs) {
             let (value, proof) = match proof {
                 Ok(vp) => vp,
                 Err(e) => {
@@ -123,7 +136,15 @@ impl Submitter {
                     continue;
                 }
             };
-            match build_message(&p.item, &value, proof, proof_height, &signer) {
+            let close = match close.transpose() {
+                Ok(close) => close,
+                Err((path, e)) => {
+                    let reason = format!("proof of {path} at {h}: {e}");
+                    let _ = p.reply.send(Outcome::failed(reason, true));
+                    continue;
+                }
+            };
+            match build_message(&p.item, &value, proof, close, proof_height, &signer) {
                 Ok(msg) => ready.push((
                     msg,
                     Waiter {

@@ -32,7 +32,7 @@ impl Effect {
                 channel: p.destination_channel.clone(),
                 sequence: p.sequence,
             },
-            RelayKind::Ack | RelayKind::Timeout => Self {
+            RelayKind::Ack | RelayKind::Timeout | RelayKind::TimeoutOnClose => Self {
                 received: false,
                 port: p.source_port.clone(),
                 channel: p.source_channel.clone(),

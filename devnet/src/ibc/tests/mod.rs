@@ -65,6 +65,7 @@ fn host(chain_id: &'static str, height: u64) -> HostInfo<'static> {
         time_ns: T0_NS + u128::from(height) * 1_000_000_000,
         history: &HISTORY,
         max_expected_time_per_block: Duration::from_secs(1),
+        allow_channel_close: false,
     }
 }
 
