@@ -233,7 +233,7 @@ impl Metrics {
             ),
             packets_redundant: r.counter(
                 "arke_packets_redundant_total",
-                "Relay steps another relayer did first (step = recv, ack, timeout).",
+                "Relay steps another relayer did first (step = recv, ack, timeout, timeout_on_close).",
                 PACKET_STEP_LABELS,
             ),
             packet_failures: r.counter(
