@@ -153,14 +153,7 @@ pub(crate) fn gas_limit_for(gas_used: u64, multiplier: f64) -> u64 {
 /// longer error text.
 pub(crate) fn expected_sequence(log: &str) -> Option<u64> {
     let from = log.find("sequence mismatch").unwrap_or(0);
-    let tail = &log[from..];
-    let rest = &tail[tail.find("expected")? + "expected".len()..];
-    let digits: String = rest
-        .trim_start()
-        .chars()
-        .take_while(char::is_ascii_digit)
-        .collect();
-    digits.parse().ok()
+    crate::chain::rpc::number_after(&log[from..], "expected")
 }
 
 /// The size of `msg` inside a `TxBody.messages` field (tag, length prefix, bytes).

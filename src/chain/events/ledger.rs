@@ -464,10 +464,7 @@ fn evict(st: &mut State, chain_id: &str) {
 
 /// The lowest available height from CometBFT's "height H is not available, lowest height is L".
 pub(crate) fn pruned_lowest(e: &RpcError) -> Option<u64> {
-    let text = e.to_string();
-    let (_, rest) = text.split_once("lowest height is ")?;
-    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-    digits.parse().ok()
+    crate::chain::rpc::number_after(&e.to_string(), "lowest height is")
 }
 
 #[cfg(test)]

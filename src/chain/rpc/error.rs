@@ -138,3 +138,16 @@ impl RpcError {
         }
     }
 }
+
+/// The number written right after the first `marker` in `text` (spaces skipped): how nodes and
+/// the SDK put numbers in their error texts ("expected 17", "message index: 3", "lowest height
+/// is 58").
+pub(crate) fn number_after(text: &str, marker: &str) -> Option<u64> {
+    let rest = &text[text.find(marker)? + marker.len()..];
+    let digits: String = rest
+        .trim_start()
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok()
+}

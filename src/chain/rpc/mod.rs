@@ -41,7 +41,7 @@ use endpoints::{Endpoint, Endpoints};
 
 pub(crate) use endpoints::{redact, EndpointStatus, NodeStatus, Probe};
 pub(crate) use envelope::decode_response;
-pub(crate) use error::RpcError;
+pub(crate) use error::{number_after, RpcError};
 pub(crate) use methods::Order;
 
 struct Inner {

@@ -55,13 +55,8 @@ fn simulation_cause(e: &QueryError) -> &'static str {
 
 /// The index of the failing message in an SDK execution error ("message index: N").
 pub(super) fn failed_message(log: &str) -> Option<usize> {
-    let rest = &log[log.find("message index:")? + "message index:".len()..];
-    let digits: String = rest
-        .trim_start()
-        .chars()
-        .take_while(char::is_ascii_digit)
-        .collect();
-    digits.parse().ok()
+    let index = crate::chain::rpc::number_after(log, "message index:")?;
+    usize::try_from(index).ok()
 }
 
 /// Packets already warned about for exceeding `max_gas` (bounded).
