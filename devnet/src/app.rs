@@ -145,18 +145,22 @@ impl App {
             // ibc-go's RedundantRelayDecorator: reject a tx whose packet messages are all
             // no-ops, so racing relayers do not pay for a block slot.
             let mut packet_msgs = 0;
-            let mut redundant = 0;
+            let mut useful = Vec::new();
             for msg in &tx.messages {
-                if let Some(r) = ibc::is_redundant(&mut st, msg) {
-                    packet_msgs += 1;
-                    redundant += usize::from(r);
+                match ibc::is_redundant(&mut st, msg) {
+                    Some(false) => {
+                        packet_msgs += 1;
+                        useful.push(msg);
+                    }
+                    Some(true) => packet_msgs += 1,
+                    None => {}
                 }
             }
-            if packet_msgs > 0 && packet_msgs == redundant {
+            if packet_msgs > 0 && useful.is_empty() {
                 return Err(TxError::redundant_packets());
             }
             // What the decorator's handlers leave in the check state while the tx is pending.
-            for msg in &tx.messages {
+            for msg in useful {
                 ibc::record_pending(&mut st, msg);
             }
             Ok(())

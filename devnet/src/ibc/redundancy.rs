@@ -105,15 +105,12 @@ pub fn is_redundant(state: &mut ExecState, msg: &Any) -> Option<bool> {
 
 /// Records in a CheckTx `state` what packet message `msg`, in a tx that passed CheckTx, will do
 /// once executed: the receipt (unordered) or the advanced `nextSequenceRecv` (ordered) of a
-/// receive, the deleted commitment of an acknowledgement or timeout. Other messages, and
-/// undecodable or redundant ones, leave the state as it is.
+/// receive, the deleted commitment of an acknowledgement or timeout. The caller has found `msg`
+/// not redundant ([`is_redundant`]); other messages and undecodable ones leave the state as it is.
 pub fn record_pending(state: &mut ExecState, msg: &Any) {
     let Some(Some((port, channel, sequence, is_recv))) = target(msg) else {
         return;
     };
-    if is_redundant(state, msg) != Some(false) {
-        return;
-    }
     let key = |kind: &str| format!("{kind}/ports/{port}/channels/{channel}");
     if !is_recv {
         let path = format!("{}/sequences/{sequence}", key("commitments"));
