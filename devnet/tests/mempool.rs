@@ -4,6 +4,8 @@
 //! and evicts the txs that became invalid (which then never execute), and `unconfirmed_txs` /
 //! `num_unconfirmed_txs` list what waits.
 
+mod support;
+
 use std::time::Duration;
 
 use cosmos::tx::simulate_request;
@@ -14,6 +16,7 @@ use ibc_proto::cosmos::base::v1beta1::Coin as ProtoCoin;
 use ibc_proto::cosmos::tx::v1beta1::SimulateResponse;
 use ibc_proto::google::protobuf::Any;
 use prost::Message;
+use support::rpc;
 
 const SIMULATE: &str = "/cosmos.tx.v1beta1.Service/Simulate";
 
@@ -112,35 +115,13 @@ async fn simulate_runs_on_the_check_state() {
     }
 }
 
-/// A JSON-RPC call over plain HTTP (the stock clients have no `unconfirmed_txs`).
-async fn rpc(url: &str, method: &str, params: serde_json::Value) -> serde_json::Value {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let addr = url.trim_start_matches("http://");
-    let body = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params})
-        .to_string();
-    let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    let req = format!(
-        "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    s.write_all(req.as_bytes()).await.expect("write");
-    let mut out = Vec::new();
-    s.read_to_end(&mut out).await.expect("read");
-    let text = String::from_utf8_lossy(&out).into_owned();
-    let body = text.split("\r\n\r\n").nth(1).unwrap_or_default();
-    serde_json::from_str(body).expect("json-rpc answer")
-}
-
 fn b64(raw: &[u8]) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(raw)
 }
 
 fn stake(amount: u128) -> Vec<cosmos::Coin> {
-    vec![cosmos::Coin {
-        denom: "stake".into(),
-        amount,
-    }]
+    vec![support::stake(amount)]
 }
 
 async fn produce_block_with(chain: &TestChain, txs: Vec<Vec<u8>>) {
