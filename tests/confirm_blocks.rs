@@ -75,11 +75,7 @@ async fn relayed_packets_are_confirmed_and_their_fees_counted_without_tx_index()
         dir,
     };
     let (a, b) = (&h.chains.a, &h.chains.b);
-    let balances = || {
-        let ra = a.balance(&a.address(&a.relayer), "stake").unwrap();
-        let rb = b.balance(&b.address(&b.relayer), "stake").unwrap();
-        ra + rb
-    };
+    let balances = || h.relayer_balances();
     let before = balances();
     let relayer = h.start_relayer_ready().await;
     let packets = h.send_transfers(true, 20, 1, 5, 10_000).await;

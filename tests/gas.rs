@@ -365,12 +365,7 @@ async fn fees_per_packet(prefix: &str, latency: Duration, n: usize) -> f64 {
         config,
         dir,
     };
-    let (a, b) = (&h.chains.a, &h.chains.b);
-    let balances = || {
-        let ra = a.balance(&a.address(&a.relayer), "stake").unwrap();
-        let rb = b.balance(&b.address(&b.relayer), "stake").unwrap();
-        ra + rb
-    };
+    let balances = || h.relayer_balances();
     let before = balances();
     let relayer = h.start_relayer();
     let (to_b, to_a) = tokio::join!(

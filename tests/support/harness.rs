@@ -194,6 +194,15 @@ impl Harness {
         packets
     }
 
+    /// What the relayer accounts on A and B hold together, in stake (their loss is the fees
+    /// paid).
+    pub fn relayer_balances(&self) -> u128 {
+        let (a, b) = (&self.chains.a, &self.chains.b);
+        let ra = a.balance(&a.address(&a.relayer), "stake").unwrap();
+        let rb = b.balance(&b.address(&b.relayer), "stake").unwrap();
+        ra + rb
+    }
+
     /// (source chain, destination chain, source channel) for a direction.
     pub fn ends(&self, from_a: bool) -> (&TestChain, &TestChain, &str) {
         if from_a {
