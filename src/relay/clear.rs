@@ -317,10 +317,10 @@ async fn plan_round(
                     source,
                 }
             };
-            let packets = clearing::pending_packets(spec, from)
+            let found = clearing::pending_packets(spec, from)
                 .await
-                .map_err(failed("pending packets"))?
-                .jobs;
+                .map_err(failed("pending packets"))?;
+            let packets = found.jobs;
             if !packets.is_empty() {
                 let destination = step::chain_status(&dst.chain)
                     .await
@@ -331,7 +331,7 @@ async fn plan_round(
                     planned.push(Planned { spec: i, job, kind });
                 }
             }
-            let acks = clearing::pending_acks(spec, from)
+            let acks = clearing::pending_acks(spec, from, &found.open)
                 .await
                 .map_err(failed("pending acknowledgements"))?;
             for job in acks {

@@ -180,16 +180,20 @@ async fn unreceived(
 /// Acknowledgements written on `dst` for packets sent from `src` whose commitment still exists
 /// on `src` (ascending).
 ///
-/// Only the source's open commitments are asked about, so the cost follows what is unfinished,
-/// not every acknowledgement the channel ever wrote.
-async fn unrelayed_acks(src: EndQuery<'_>, dst: EndQuery<'_>) -> Result<Vec<u64>, QueryError> {
-    let open = src.query.packet_commitments(src.port, src.channel).await?;
+/// Only the source's open commitments (`open`, read by the same round's packet clearing) are
+/// asked about, so the cost follows what is unfinished, not every acknowledgement the channel
+/// ever wrote.
+async fn unrelayed_acks(
+    src: EndQuery<'_>,
+    dst: EndQuery<'_>,
+    open: &[u64],
+) -> Result<Vec<u64>, QueryError> {
     if open.is_empty() {
         return Ok(Vec::new());
     }
     let acked = dst
         .query
-        .acknowledgements_among(dst.port, dst.channel, &open)
+        .acknowledgements_among(dst.port, dst.channel, open)
         .await?;
     if acked.is_empty() {
         return Ok(Vec::new());
@@ -248,12 +252,19 @@ pub(crate) async fn pending_packets(
 }
 
 /// Acknowledgements written on the other end for packets sent from `from`, not yet relayed back.
-pub(crate) async fn pending_acks(spec: &ChannelSpec, from: Side) -> Result<Vec<Job>, QueryError> {
+///
+/// `open` are the sequences still committed on `from`, as [`pending_packets`] of the same
+/// round found them ([`UnreceivedPackets::open`]).
+pub(crate) async fn pending_acks(
+    spec: &ChannelSpec,
+    from: Side,
+    open: &[u64],
+) -> Result<Vec<Job>, QueryError> {
     let dst = EndQuery::of(spec, from.other());
     let holder = &spec.end(from.other()).chain;
     let end: EndKey = (dst.port.to_string(), dst.channel.to_string());
     let seen = *holder.hub.latest_height().borrow();
-    let mut unrelayed = unrelayed_acks(EndQuery::of(spec, from), dst).await?;
+    let mut unrelayed = unrelayed_acks(EndQuery::of(spec, from), dst, open).await?;
     let pending: BTreeSet<u64> = unrelayed.iter().copied().collect();
     holder
         .hub
@@ -321,8 +332,8 @@ impl ChannelPending {
 }
 
 async fn direction(src: EndQuery<'_>, dst: EndQuery<'_>) -> Result<Direction, QueryError> {
-    let (unreceived_packets, _) = unreceived(src, dst).await?;
-    let unreceived_acks = unrelayed_acks(src, dst).await?;
+    let (unreceived_packets, open) = unreceived(src, dst).await?;
+    let unreceived_acks = unrelayed_acks(src, dst, &open).await?;
     Ok(Direction {
         src_chain: src.query.chain_id().to_string(),
         src_port: src.port.to_string(),

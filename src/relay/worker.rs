@@ -277,7 +277,7 @@ async fn clear(
     token: &CancellationToken,
 ) {
     for from in [Side::A, Side::B] {
-        match clearing::pending_packets(spec, from).await {
+        let open = match clearing::pending_packets(spec, from).await {
             Ok(found) => {
                 // A packet without a commitment is finished: forget it.
                 let src = spec.end(from);
@@ -292,10 +292,15 @@ async fn clear(
                         return;
                     }
                 }
+                found.open
             }
-            Err(e) => warn!(error = %e, "clearing packets failed; will retry at the next interval"),
-        }
-        match clearing::pending_acks(spec, from).await {
+            Err(e) => {
+                // The acks are looked for among the same commitments: both wait for the next round.
+                warn!(error = %e, "clearing failed; will retry at the next interval");
+                continue;
+            }
+        };
+        match clearing::pending_acks(spec, from, &open).await {
             Ok(jobs) => {
                 report::cleared_acks(spec, from, &jobs);
                 if !jobs.is_empty() {
