@@ -111,22 +111,8 @@ impl Harness {
     /// where a packet sent before the first start cannot be found later.
     pub async fn start_relayer_ready(&self) -> Relayer {
         let state = DaemonState::new();
-        let token = CancellationToken::new();
-        let config = self.config.clone();
-        let keys = PairKeys {
-            a: self.chains.a.relayer.clone(),
-            b: self.chains.b.relayer.clone(),
-        };
-        let (t, s) = (token.clone(), state.clone());
-        let task = tokio::spawn(async move {
-            let options = supervisor::RunOptions {
-                state: Some(s),
-                ..Default::default()
-            };
-            if let Err(e) = supervisor::run_with(config, keys, t, options).await {
-                panic!("relayer failed: {e}");
-            }
-        });
+        let keys = (self.chains.a.relayer.clone(), self.chains.b.relayer.clone());
+        let relayer = self.spawn_relayer(keys, Some(state.clone()));
         let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
         while state.workers().is_empty() {
             assert!(
@@ -135,16 +121,28 @@ impl Harness {
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        Relayer { token, task }
+        relayer
     }
 
     /// Starts the relayer signing with the given keys.
     pub fn start_relayer_with(&self, a: AccountKey, b: AccountKey) -> Relayer {
+        self.spawn_relayer((a, b), None)
+    }
+
+    fn spawn_relayer(
+        &self,
+        (a, b): (AccountKey, AccountKey),
+        state: Option<std::sync::Arc<DaemonState>>,
+    ) -> Relayer {
         let token = CancellationToken::new();
         let config = self.config.clone();
         let t = token.clone();
         let task = tokio::spawn(async move {
-            if let Err(e) = supervisor::run(config, PairKeys { a, b }, t).await {
+            let options = supervisor::RunOptions {
+                state,
+                ..Default::default()
+            };
+            if let Err(e) = supervisor::run_with(config, PairKeys { a, b }, t, options).await {
                 panic!("relayer failed: {e}");
             }
         });
