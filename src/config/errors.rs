@@ -83,6 +83,12 @@ impl Config {
     }
 }
 
+/// [`deserialize_issue`] for a file of another schema (`arke devnet`'s settings file).
+#[cfg(feature = "devnet")]
+pub(crate) fn toml_issue(err: &toml::de::Error, text: &str) -> ConfigIssue {
+    deserialize_issue(err, &SourceMap::new(text))
+}
+
 /// Turns a `toml`/serde error into an issue with line, column and key.
 pub(super) fn deserialize_issue(err: &toml::de::Error, map: &SourceMap<'_>) -> ConfigIssue {
     // toml's messages can span lines ("invalid string\nexpected `\"`"): keep one line per issue.

@@ -43,6 +43,8 @@ pub(crate) use self::defaults::{DEFAULT_GAS_MULTIPLIER, DEFAULT_MAX_GAS};
 pub(crate) use self::duration::format_duration;
 pub(crate) use self::duration::{parse_duration, HumanDuration};
 pub use self::endpoints::{CaFile, EndpointAddrs, EndpointsConfig};
+#[cfg(feature = "devnet")]
+pub(crate) use self::errors::toml_issue;
 pub(crate) use self::errors::ConfigError;
 pub(crate) use self::errors::ConfigIssue;
 pub(crate) use self::filter::{ChannelFilter, FilterPolicy, Pattern};

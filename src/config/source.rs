@@ -113,10 +113,9 @@ pub(crate) fn line_col(text: &str, pos: usize) -> (usize, usize) {
     (line, col)
 }
 
-/// The `key` of the `key = value` line holding byte offset `pos` in `text` (the settings file
-/// of `arke devnet` reports its errors with it).
-#[cfg(any(test, feature = "devnet"))]
-pub(crate) fn key_on_line(text: &str, pos: usize) -> Option<String> {
+/// The `key` of the `key = value` line holding byte offset `pos` in `text`.
+#[cfg(test)]
+fn key_on_line(text: &str, pos: usize) -> Option<String> {
     key_of_line(line_at(text, pos)?.1)
 }
 

@@ -13,8 +13,10 @@ use super::values::{
 };
 use super::{DevnetArgs, DEFAULT_BLOCK_TIME, DEFAULT_GRPC_ADDR, DEFAULT_RPC_ADDR};
 use crate::cli::CliError;
-use crate::config::source::{key_on_line, line_col};
-use crate::config::{format_duration, parse_duration, resolve_path, ConfigError, ConfigIssue};
+use crate::config::source::line_col;
+use crate::config::{
+    format_duration, parse_duration, resolve_path, toml_issue, ConfigError, ConfigIssue,
+};
 
 /// The `--config` file: the flags' names in snake_case, all optional.
 #[derive(Debug, Default, Deserialize)]
@@ -111,37 +113,6 @@ impl SettingsFile {
             }],
         }
         .to_string()
-    }
-}
-
-/// Turns a TOML parse or schema error into an issue with line, column and key.
-fn toml_issue(err: &toml::de::Error, text: &str) -> ConfigIssue {
-    let message = err
-        .message()
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect::<Vec<_>>()
-        .join(": ");
-    let named = |prefix: &str| {
-        let rest = &message[message.find(prefix)? + prefix.len()..];
-        Some(rest[..rest.find('`')?].to_string())
-    };
-    let Some(span) = err.span() else {
-        return ConfigIssue {
-            line: None,
-            column: None,
-            key: named("unknown field `"),
-            message,
-        };
-    };
-    let (line, column) = line_col(text, span.start);
-    let key = named("unknown field `").or_else(|| key_on_line(text, span.start));
-    ConfigIssue {
-        line: Some(line),
-        column: Some(column),
-        key,
-        message,
     }
 }
 
