@@ -574,7 +574,10 @@ fn start_chains(
         qb.clone(),
         keys.a,
         engines.clone(),
-        TxEngineOptions::within_grace(config.relay.shutdown_grace),
+        TxEngineOptions {
+            blocks_from: Some(hub_a.clone()),
+            ..TxEngineOptions::within_grace(config.relay.shutdown_grace)
+        },
     );
     let (engine_b, task_b) = TxEngine::spawn_with(
         &config.chains.b,
@@ -582,7 +585,10 @@ fn start_chains(
         qa.clone(),
         keys.b,
         engines.clone(),
-        TxEngineOptions::within_grace(config.relay.shutdown_grace),
+        TxEngineOptions {
+            blocks_from: Some(hub_b.clone()),
+            ..TxEngineOptions::within_grace(config.relay.shutdown_grace)
+        },
     );
     tasks.spawn(async move {
         let _ = task_a.await;

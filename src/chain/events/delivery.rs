@@ -84,6 +84,7 @@ impl HeightInProgress {
         };
         Some(BlockRecord {
             height: block.height,
+            hashes: block.hashes.clone(),
             begin: block.begin.clone(),
             txs,
             end: block.end.clone(),
@@ -420,6 +421,8 @@ impl Core {
     async fn deliver(&mut self, block: BlockRecord) {
         let height = block.height;
         self.pending.remove(&height);
+        // Before the height is announced, so a confirmation woken by it finds its txs.
+        self.shared.recent.record(&block);
         self.route_events(&block);
         self.last_delivered = height;
         self.target = self.target.max(height);

@@ -82,11 +82,14 @@
 //! task (completeness, gap filling, in-order delivery, demultiplexing); `records` is what a
 //! height holds and the packet events extracted from it, the same whichever source it came from.
 //! `ledger` keeps the data of the packets the hub delivered (and that a scan from a persisted
-//! cursor found) for clearing; [`EventHub::ledger`] reaches it.
+//! cursor found) for clearing; [`EventHub::ledger`] reaches it. `included` keeps the tx hashes
+//! and results of the most recent heights, which TxEngines confirm their txs from
+//! ([`EventHub::included`]).
 
 mod delivery;
 #[cfg(test)]
 mod hub_tests;
+mod included;
 pub(crate) mod ledger;
 mod pushes;
 mod records;
@@ -106,6 +109,7 @@ use tokio_util::task::TaskTracker;
 use super::rpc::RpcClient;
 use super::types::PacketEvent;
 use delivery::Core;
+pub use included::{HeightTxs, IncludedTx};
 use websocket::WsTask;
 
 /// Pushes queued from the websocket task to the core.
@@ -165,6 +169,8 @@ struct Shared {
     crash_core: std::sync::atomic::AtomicBool,
     queue_capacity: usize,
     ledger: ledger::PacketLedger,
+    /// The txs of the most recent delivered heights, for confirmations.
+    recent: included::RecentTxs,
 }
 
 /// The event source of one chain. Cheap to clone; clones share the tasks and subscribers.
@@ -223,6 +229,7 @@ impl EventHub {
             #[cfg(test)]
             crash_core: std::sync::atomic::AtomicBool::new(false),
             queue_capacity: options.queue_capacity.max(1),
+            recent: included::RecentTxs::default(),
         });
         let (push_tx, push_rx) = mpsc::channel(PUSH_QUEUE);
         let tasks = TaskTracker::new();
@@ -270,6 +277,12 @@ impl EventHub {
     /// The highest height fully delivered (0 until the hub knows where it starts).
     pub fn latest_height(&self) -> watch::Receiver<u64> {
         self.shared.latest.subscribe()
+    }
+
+    /// The txs of delivered height `height` (hashes and results), while it is among the
+    /// most recent ones: what a TxEngine confirms its txs from (see `included`).
+    pub fn included(&self, height: u64) -> Option<Arc<HeightTxs>> {
+        self.shared.recent.get(height)
     }
 
     /// The data of the packets this hub delivered, for clearing (see `ledger`).

@@ -3,6 +3,7 @@
 //! input; a malformed frame is an error that the caller logs and skips (polling then fetches
 //! the height it belonged to).
 
+use base64::Engine as _;
 use serde_json::Value;
 
 use super::records::{RawEvent, TxOutcome};
@@ -13,6 +14,8 @@ use crate::chain::query::plain_packet_attributes;
 pub(super) struct BlockPush {
     pub(super) height: u64,
     pub(super) tx_count: usize,
+    /// The SHA-256 hashes of the block's txs (`None` when a tx was not valid base64).
+    pub(super) hashes: Option<Vec<[u8; 32]>>,
     /// v0.38: the tx results carried by the push itself.
     pub(super) tx_results: Option<Vec<TxOutcome>>,
     pub(super) begin: Vec<RawEvent>,
@@ -124,9 +127,26 @@ fn parse_outcome(v: &Value) -> Result<TxOutcome, String> {
             .and_then(|c| u32::try_from(c).ok())
             .ok_or("tx code is not a u32")?,
     };
+    let text = |key: &str| v.get(key).and_then(Value::as_str).unwrap_or("").to_string();
+    let gas = |key: &str| {
+        json_u64(v.get(key))
+            .and_then(|g| i64::try_from(g).ok())
+            .unwrap_or(0)
+    };
+    // `data` is base64; undecodable data is kept empty (the events still count).
+    let data = v
+        .get("data")
+        .and_then(Value::as_str)
+        .and_then(|d| base64::engine::general_purpose::STANDARD.decode(d).ok())
+        .unwrap_or_default();
     Ok(TxOutcome {
         code,
         events: parse_events(v.get("events"))?,
+        codespace: text("codespace"),
+        log: text("log"),
+        data,
+        gas_wanted: gas("gas_wanted"),
+        gas_used: gas("gas_used"),
     })
 }
 
@@ -148,12 +168,25 @@ fn parse_tx_push(value: &Value) -> Result<TxPush, String> {
     })
 }
 
+/// The SHA-256 hashes of a block's base64 txs; `None` if one is not base64 (a confirmation
+/// then reads the block from the node instead).
+fn tx_hashes(txs: &[Value]) -> Option<Vec<[u8; 32]>> {
+    txs.iter()
+        .map(|tx| {
+            let raw = base64::engine::general_purpose::STANDARD
+                .decode(tx.as_str()?)
+                .ok()?;
+            Some(cosmos::tx_hash(&raw))
+        })
+        .collect()
+}
+
 fn parse_block_push(value: &Value) -> Result<BlockPush, String> {
     let block = value.get("block").ok_or("NewBlock push without block")?;
     let height = json_u64(block.pointer("/header/height")).ok_or("NewBlock without height")?;
-    let tx_count = match block.pointer("/data/txs") {
-        None | Some(Value::Null) => 0,
-        Some(Value::Array(txs)) => txs.len(),
+    let (tx_count, hashes) = match block.pointer("/data/txs") {
+        None | Some(Value::Null) => (0, Some(Vec::new())),
+        Some(Value::Array(txs)) => (txs.len(), tx_hashes(txs)),
         Some(_) => return Err("block.data.txs is not an array".into()),
     };
     if let Some(rfb) = value.get("result_finalize_block").filter(|r| !r.is_null()) {
@@ -168,6 +201,7 @@ fn parse_block_push(value: &Value) -> Result<BlockPush, String> {
         Ok(BlockPush {
             height,
             tx_count,
+            hashes,
             tx_results: Some(tx_results),
             begin: Vec::new(),
             end: parse_events(rfb.get("events"))?,
@@ -176,6 +210,7 @@ fn parse_block_push(value: &Value) -> Result<BlockPush, String> {
         Ok(BlockPush {
             height,
             tx_count,
+            hashes,
             tx_results: None,
             begin: parse_events(value.pointer("/result_begin_block/events"))?,
             end: parse_events(value.pointer("/result_end_block/events"))?,

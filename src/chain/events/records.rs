@@ -13,17 +13,26 @@ pub(super) struct RawEvent {
     pub(super) attributes: Vec<(String, String)>,
 }
 
-/// One tx's outcome.
-#[derive(Clone, Debug, PartialEq)]
+/// One tx's outcome: its code and events, and what a confirmation needs besides (log, data,
+/// gas).
+#[derive(Clone, Debug, PartialEq, Default)]
 pub(super) struct TxOutcome {
     pub(super) code: u32,
     pub(super) events: Vec<RawEvent>,
+    pub(super) codespace: String,
+    pub(super) log: String,
+    pub(super) data: Vec<u8>,
+    pub(super) gas_wanted: i64,
+    pub(super) gas_used: i64,
 }
 
 /// Everything of one height the hub extracts from.
 #[derive(Clone, Debug, PartialEq, Default)]
 pub(super) struct BlockRecord {
     pub(super) height: u64,
+    /// The SHA-256 hashes of the block's txs, in block order, when the source carried the tx
+    /// bytes (a `NewBlock` push does; `block_results` does not).
+    pub(super) hashes: Option<Vec<[u8; 32]>>,
     /// `begin_block_events` (v0.37).
     pub(super) begin: Vec<RawEvent>,
     pub(super) txs: Vec<TxOutcome>,
@@ -120,8 +129,14 @@ pub(super) fn block_from_results(
             .map(|t| TxOutcome {
                 code: t.code.value(),
                 events: raw_events_from_abci(&t.events),
+                codespace: t.codespace.clone(),
+                log: t.log.clone(),
+                data: t.data.to_vec(),
+                gas_wanted: t.gas_wanted,
+                gas_used: t.gas_used,
             })
             .collect(),
+        hashes: None,
         end,
     }
 }

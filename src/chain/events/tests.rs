@@ -65,6 +65,11 @@ fn parses_new_block_and_judges_completeness() {
         panic!("not a block push");
     };
     assert_eq!((b.height, b.tx_count), (9, 2));
+    // The tx bytes give the hashes confirmations look for.
+    assert_eq!(
+        b.hashes,
+        Some(vec![cosmos::tx_hash(&[0]), cosmos::tx_hash(&[1])])
+    );
     let mut p = HeightInProgress::new();
     p.block = Some(b.clone());
     let rec = p.complete().expect("v0.38 push is complete");
@@ -80,21 +85,9 @@ fn parses_new_block_and_judges_completeness() {
         ..b
     });
     assert!(p.complete().is_none());
-    p.txs.insert(
-        1,
-        TxOutcome {
-            code: 0,
-            events: vec![],
-        },
-    );
+    p.txs.insert(1, TxOutcome::default());
     assert!(p.complete().is_none());
-    p.txs.insert(
-        0,
-        TxOutcome {
-            code: 0,
-            events: vec![],
-        },
-    );
+    p.txs.insert(0, TxOutcome::default());
     assert_eq!(p.complete().map(|r| r.txs.len()), Some(2));
 }
 

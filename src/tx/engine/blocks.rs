@@ -1,12 +1,23 @@
-//! Confirmation from blocks, for nodes without a tx index (CometBFT's `indexer = "null"`), where
-//! `/tx` answers "transaction indexing is disabled". Once a `/tx` answer says so, the engine
-//! remembers it ([`BlockSource::indexless`]) and its confirmation tasks look their txs up in the
-//! blocks after their broadcast: each height's `/block` (tx bytes, hashed with SHA-256) and, for a
-//! height holding one of the engine's txs, its `block_results` (the tx's code, log, gas and
-//! events, at the tx's index). Both are fetched once per height, whatever the number of txs
-//! waiting for it, and kept for the last [`CACHED_HEIGHTS`] heights; the latest height comes from
-//! one shared `/status`, at most once per poll interval. So N txs in flight cost about two
-//! requests per block, not N.
+//! Confirmation from blocks. An engine given its chain's event hub looks its txs up in the
+//! heights the hub delivers ([`EventHub::included`]: tx hashes and results), woken by each new
+//! height, so N txs in flight cost no request while the websocket carries the blocks, and one
+//! `/block` per height when the hub read a height from `block_results` (no tx bytes there).
+//! A height the hub does not hold (set aside, or older than it keeps) is read from the node, as
+//! below. A hub whose height has not moved for [`HUB_STALE`] is not relied on: the engine asks
+//! the node as if it had none, until the hub moves again.
+//!
+//! Without a hub, the engine polls `/tx` by hash, and on nodes without a tx index (CometBFT's
+//! `indexer = "null"`), where `/tx` answers "transaction indexing is disabled", it remembers that
+//! ([`BlockSource::indexless`]) and reads the blocks after each broadcast: each height's `/block`
+//! (tx bytes, hashed with SHA-256) and, for a height holding one of the engine's txs, its
+//! `block_results` (the tx's code, log, gas and events, at the tx's index). Both are fetched once
+//! per height, whatever the number of txs waiting for it, and kept for the last
+//! [`CACHED_HEIGHTS`] heights; the latest height comes from one shared `/status`, at most once
+//! per poll interval. So N txs in flight cost about two requests per block, not N.
+//!
+//! The checks a waiting tx makes about once a block (has the account's sequence passed it?) are
+//! shared too: one account query per engine per poll window ([`BlockSource::committed`]), and
+//! at most [`MOOT_CHECKS_PER_WINDOW`] "is every item on chain already" checks per window.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -20,10 +31,20 @@ use tendermint::abci::types::ExecTxResult;
 use tokio::sync::OnceCell;
 use tokio::time::Instant;
 
+use crate::chain::events::EventHub;
+use crate::chain::query::{IbcQuerier, QueryError};
 use crate::chain::rpc::{RpcClient, RpcError};
 
 /// Heights whose block and results are kept (the most recent ones).
 pub(super) const CACHED_HEIGHTS: usize = 64;
+
+/// A hub whose delivered height has not moved for this long is not relied on for
+/// confirmations (its websocket and polling may both be failing).
+pub(super) const HUB_STALE: Duration = Duration::from_secs(15);
+
+/// "Is every item already on chain" checks of waiting txs, at most, per engine and window
+/// (the window is the account query's, about a block).
+pub(super) const MOOT_CHECKS_PER_WINDOW: u32 = 4;
 
 /// A tx found in a block.
 #[derive(Debug)]
@@ -91,6 +112,14 @@ const INDEXLESS: u8 = 2;
 
 /// What one engine knows about its chain's blocks, shared by its confirmation tasks.
 pub(super) struct BlockSource {
+    /// The chain's event hub, when the engine has one.
+    hub: Option<EventHub>,
+    /// The hub's delivered height when it was last seen to move, and when.
+    hub_moved: Mutex<(u64, Instant)>,
+    /// The account's committed sequence and when it was read; one query at a time.
+    committed: tokio::sync::Mutex<Option<(Instant, u64)>>,
+    /// The current moot-check window's start and the checks made in it.
+    moot_window: Mutex<(Instant, u32)>,
     /// Whether `/tx` works: unknown until its first answer.
     index: AtomicU8,
     /// The latest height seen and when; one `/status` at a time (the lock is held across it).
@@ -107,12 +136,78 @@ struct Height {
 }
 
 impl BlockSource {
-    pub(super) fn new() -> Arc<Self> {
+    pub(super) fn new(hub: Option<EventHub>) -> Arc<Self> {
         Arc::new(Self {
+            hub,
+            hub_moved: Mutex::new((0, Instant::now())),
+            committed: tokio::sync::Mutex::new(None),
+            moot_window: Mutex::new((Instant::now(), 0)),
             index: AtomicU8::new(UNKNOWN),
             latest: tokio::sync::Mutex::new(None),
             heights: Mutex::new(BTreeMap::new()),
         })
+    }
+
+    /// The hub, while it is live: its delivered height moved within [`HUB_STALE`].
+    pub(super) fn live_hub(&self) -> Option<&EventHub> {
+        let hub = self.hub.as_ref()?;
+        let height = *hub.latest_height().borrow();
+        let mut moved = self.hub_moved.lock().unwrap_or_else(|e| e.into_inner());
+        if height != moved.0 {
+            *moved = (height, Instant::now());
+        }
+        (height > 0 && moved.1.elapsed() < HUB_STALE).then_some(hub)
+    }
+
+    /// The hub's delivered height, while it is live.
+    pub(super) fn hub_height(&self) -> Option<u64> {
+        self.live_hub().map(|hub| *hub.latest_height().borrow())
+    }
+
+    /// Waits until the hub has delivered a height above `*seen` (and sets `*seen` to it), or
+    /// `max` passed (sleeps `max` without a hub).
+    pub(super) async fn next_height(&self, seen: &mut u64, max: Duration) {
+        match &self.hub {
+            Some(hub) => {
+                let mut heights = hub.latest_height();
+                let _ = tokio::time::timeout(max, heights.wait_for(|h| *h > *seen)).await;
+                *seen = (*seen).max(*heights.borrow());
+            }
+            None => tokio::time::sleep(max).await,
+        }
+    }
+
+    /// The committed sequence of `address`, from an account query at most `max_age` old: the
+    /// waiting txs of one engine share it.
+    pub(super) async fn committed(
+        &self,
+        host: &IbcQuerier,
+        address: &str,
+        max_age: Duration,
+    ) -> Result<u64, QueryError> {
+        let mut seen = self.committed.lock().await;
+        if let Some((at, sequence)) = *seen {
+            if at.elapsed() < max_age {
+                return Ok(sequence);
+            }
+        }
+        let (_, sequence) = host.account(address).await?;
+        *seen = Some((Instant::now(), sequence));
+        Ok(sequence)
+    }
+
+    /// Whether a waiting tx may check now that its items are on chain: at most
+    /// [`MOOT_CHECKS_PER_WINDOW`] checks per `window` for the whole engine.
+    pub(super) fn may_check_moot(&self, window: Duration) -> bool {
+        let mut w = self.moot_window.lock().unwrap_or_else(|e| e.into_inner());
+        if w.0.elapsed() >= window {
+            *w = (Instant::now(), 0);
+        }
+        if w.1 >= MOOT_CHECKS_PER_WINDOW {
+            return false;
+        }
+        w.1 += 1;
+        true
     }
 
     /// Whether the node answered that it keeps no tx index.
@@ -146,13 +241,17 @@ impl BlockSource {
     }
 
     /// Before a broadcast: a height at or below the latest, where a lookup of the tx from blocks
-    /// starts (the tx can only be in a later block). `None` when `/tx` is known to work (nothing
-    /// is asked), or when no height is known and `/status` fails.
+    /// starts (the tx can only be in a later block): the live hub's, or else from `/status`.
+    /// `None` when there is no live hub and `/tx` is known to work (nothing is asked), or when
+    /// no height is known and `/status` fails.
     pub(super) async fn height_before_broadcast(
         &self,
         rpc: &RpcClient,
         max_age: Duration,
     ) -> Option<u64> {
+        if let Some(h) = self.hub_height() {
+            return Some(h);
+        }
         if self.index.load(Ordering::Relaxed) == INDEXED {
             return None;
         }
@@ -176,20 +275,51 @@ impl BlockSource {
         Ok(h)
     }
 
-    /// Looks for the tx `hash` in the blocks from `*from` to the latest height (`/status` at most
-    /// `max_age` old); `*from` advances past the heights without it.
+    /// Looks for the tx `hash` in the blocks from `*from` to the latest height: the live hub's
+    /// delivered height (`use_hub`), or the node's from a `/status` at most `max_age` old;
+    /// `*from` advances past the heights without it. Heights the hub holds cost at most a
+    /// `/block` (when it has no hashes for them); the others are read from the node.
     pub(super) async fn find(
         &self,
         rpc: &RpcClient,
         hash: &[u8; 32],
         from: &mut u64,
         max_age: Duration,
+        use_hub: bool,
     ) -> Result<Option<Inclusion>, ScanError> {
-        let latest = self.latest(rpc, max_age).await?;
+        let hub = if use_hub { self.live_hub() } else { None };
+        let latest = match hub {
+            Some(hub) => *hub.latest_height().borrow(),
+            None => self.latest(rpc, max_age).await?,
+        };
         *from = (*from).max(1);
         while *from <= latest {
             let height = *from;
             let entry = self.height(height);
+            if let Some(seen) = hub.and_then(|hub| hub.included(height)) {
+                let hashes = match &seen.hashes {
+                    Some(hashes) => hashes,
+                    None => {
+                        entry
+                            .hashes
+                            .get_or_try_init(|| block_hashes(rpc, height))
+                            .await?
+                    }
+                };
+                if let Some(index) = hashes.iter().position(|h| h == hash) {
+                    let tx = seen.txs.get(index).ok_or(ScanError::MissingResult {
+                        height,
+                        index,
+                        results: seen.txs.len(),
+                    })?;
+                    return Ok(Some(Inclusion {
+                        height,
+                        result: exec_result(tx),
+                    }));
+                }
+                *from += 1;
+                continue;
+            }
             let hashes = entry
                 .hashes
                 .get_or_try_init(|| block_hashes(rpc, height))
@@ -229,6 +359,21 @@ impl BlockSource {
     fn cached(&self) -> Vec<u64> {
         let heights = self.heights.lock().unwrap_or_else(|e| e.into_inner());
         heights.keys().copied().collect()
+    }
+}
+
+/// A result the hub saw, in the shape `block_results` and `/tx` give (without events, which a
+/// confirmation does not read).
+fn exec_result(tx: &crate::chain::events::IncludedTx) -> ExecTxResult {
+    ExecTxResult {
+        code: tx.code.into(),
+        data: tx.data.clone().into(),
+        log: tx.log.clone(),
+        info: String::new(),
+        gas_wanted: tx.gas_wanted,
+        gas_used: tx.gas_used,
+        events: Vec::new(),
+        codespace: tx.codespace.clone(),
     }
 }
 
@@ -319,7 +464,7 @@ mod tests {
         };
         assert!(!index_disabled(&wrong_code));
 
-        let source = BlockSource::new();
+        let source = BlockSource::new(None);
         assert!(!source.learn(Err(&other)));
         assert!(!source.indexless());
         assert!(!source.learn(Err(&missing)));
@@ -333,7 +478,7 @@ mod tests {
 
     #[test]
     fn keeps_the_most_recent_heights() {
-        let source = BlockSource::new();
+        let source = BlockSource::new(None);
         for h in 1..=(CACHED_HEIGHTS as u64 + 10) {
             source.height(h);
         }

@@ -202,15 +202,21 @@ impl TxWatch {
         let deadline = Instant::now() + self.timeout;
         let mut polls: u64 = 0;
         let mut from = self.start;
+        let mut seen = self.start.unwrap_or(0);
         loop {
+            // With a live hub, each look follows a new height (and costs no request); without
+            // one, a poll interval.
+            let hub = self.blocks.live_hub().is_some();
             tokio::select! {
                 biased;
                 _ = self.give_up.cancelled() => return Fate::Abandoned,
-                _ = tokio::time::sleep(self.poll) => {}
+                _ = self.blocks.next_height(&mut seen, self.poll * 4), if hub => {}
+                _ = tokio::time::sleep(self.poll), if !hub => {}
             }
-            polls += 1;
+            // A look through the hub counts as a block, a poll as half of one.
+            polls += if hub { 2 } else { 1 };
             // "not found" until the tx is in a block; other errors may be transient too.
-            let last_error = match self.lookup(hash, &mut from, self.poll).await {
+            let last_error = match self.lookup(hash, &mut from, self.poll, hub).await {
                 Ok(Some(tx)) => return Fate::Included(Box::new(tx)),
                 Ok(None) => "not in a block yet".to_string(),
                 Err(e) => e,
@@ -221,12 +227,18 @@ impl TxWatch {
                     self.hash, self.timeout
                 ));
             }
-            // About once a block after the first: is the tx still possible, still useful?
+            // About once a block after the first: is the tx still possible, still useful? The
+            // engine's waiting txs share one account query per window.
             if polls < 2 || !polls.is_multiple_of(2) {
                 continue;
             }
+            let window = self.poll * 2;
             let mut verdict = None;
-            if let Ok((_, committed)) = self.host.account(&self.address).await {
+            if let Ok(committed) = self
+                .blocks
+                .committed(&self.host, &self.address, window)
+                .await
+            {
                 if committed > self.sequence {
                     verdict = Some(Fate::Lost(format!(
                         "tx {} was dropped: the account's sequence {} is past its {}",
@@ -240,6 +252,7 @@ impl TxWatch {
             if verdict.is_none()
                 && polls >= 4
                 && !effects.is_empty()
+                && self.blocks.may_check_moot(window)
                 && settled_on_chain(&self.host, effects)
                     .await
                     .is_ok_and(|done| done.iter().all(|d| *d))
@@ -247,8 +260,9 @@ impl TxWatch {
                 verdict = Some(Fate::Moot);
             }
             if let Some(fate) = verdict {
-                // The tx may have landed between the two queries.
-                return match self.lookup(hash, &mut from, Duration::ZERO).await {
+                // The tx may have landed between the two queries, in a block the hub has not
+                // delivered yet: ask the node itself.
+                return match self.lookup(hash, &mut from, Duration::ZERO, false).await {
                     Ok(Some(tx)) => Fate::Included(Box::new(tx)),
                     Ok(None) | Err(_) => fate,
                 };
@@ -256,16 +270,18 @@ impl TxWatch {
         }
     }
 
-    /// One look for the tx: `/tx` by hash or, once the node said it keeps no tx index, the
-    /// blocks from `*from` to the latest (its `/status` at most `max_age` old).
+    /// One look for the tx: in the heights the live hub delivered (`hub`), or else `/tx` by
+    /// hash or, once the node said it keeps no tx index, the blocks from `*from` to the latest
+    /// (its `/status` at most `max_age` old).
     async fn lookup(
         &self,
         hash: tendermint::Hash,
         from: &mut Option<u64>,
         max_age: Duration,
+        hub: bool,
     ) -> Result<Option<Inclusion>, String> {
         let rpc = self.host.rpc();
-        if !self.blocks.indexless() {
+        if !hub && !self.blocks.indexless() {
             match rpc.tx(hash, false).await {
                 Ok(tx) => {
                     self.blocks.learn(Ok(()));
@@ -283,16 +299,19 @@ impl TxWatch {
             // No height known from before the broadcast: the tx was broadcast a poll or two
             // ago, so it cannot be in an older block than a few before the latest.
             None => {
-                let latest = self
-                    .blocks
-                    .latest(rpc, max_age)
-                    .await
-                    .map_err(|e| e.to_string())?;
+                let latest = match self.blocks.hub_height().filter(|_| hub) {
+                    Some(h) => h,
+                    None => self
+                        .blocks
+                        .latest(rpc, max_age)
+                        .await
+                        .map_err(|e| e.to_string())?,
+                };
                 latest.saturating_sub(UNKNOWN_START_BACK)
             }
         };
         let mut next = start;
-        let found = self.blocks.find(rpc, &bytes, &mut next, max_age).await;
+        let found = self.blocks.find(rpc, &bytes, &mut next, max_age, hub).await;
         *from = Some(next);
         found.map_err(|e| e.to_string())
     }

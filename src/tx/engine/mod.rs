@@ -34,16 +34,18 @@
 //!    final); code 13 (insufficient fee) with a dynamic price re-reads the price and re-signs
 //!    when it changed; anything else fails the tx's items.
 //!
-//! Confirmation tasks poll `/tx` by hash every `confirm_poll` until `confirm_timeout` (on a node
-//! without a tx index, the blocks since the broadcast instead, each fetched once for all of
-//! them: [`blocks`]); they live in a `JoinSet` of the submitter, so the submitter builds the
-//! next batch while earlier txs confirm. An
+//! Confirmation tasks look for their tx in each height the chain's event hub delivers (its tx
+//! hashes and results, no request: [`blocks`]) until `confirm_timeout`; without a live hub they
+//! poll `/tx` by hash every `confirm_poll` (on a node without a tx index, the blocks since the
+//! broadcast instead, each fetched once for all of them). They live in a `JoinSet` of the
+//! submitter, so the submitter builds the next batch while earlier txs confirm. An
 //! executed tx gives [`Outcome::Done`] to each item, or [`Outcome::Redundant`] to an item whose
 //! message response is NOOP (another relayer's tx got there first in the same or an earlier
 //! block). A tx can also vanish after passing CheckTx: the mempool re-checks its txs after each
 //! block and evicts those that became redundant (and, behind them, those whose sequence no longer
 //! fits). About once a block a waiting task therefore asks whether the account's committed
-//! sequence has passed the tx's (then the tx is lost) and, after a few blocks, whether every
+//! sequence has passed the tx's (one query per engine and block, shared by its waiting txs;
+//! then the tx is lost) and, after a few blocks, whether every
 //! item's effect is already on chain (then the tx is moot). Items of a lost tx whose effect is on
 //! chain anyway are `Redundant`; the others fail, retryable.
 //!
@@ -84,6 +86,8 @@ mod batch;
 mod blocks;
 mod broadcast;
 mod confirm;
+#[cfg(test)]
+mod confirmation_tests;
 mod gas;
 mod plan;
 mod price;
@@ -162,6 +166,9 @@ pub(crate) struct TxEngineOptions {
     /// How long after shutdown the engine waits for its broadcast txs to confirm (every wait is
     /// bounded by what is left of it, whatever `confirm_timeout` says).
     pub(crate) shutdown_grace: Duration,
+    /// The chain's event hub: txs are confirmed from the blocks it delivers instead of by
+    /// polling the node (see [`blocks`]).
+    pub(crate) blocks_from: Option<crate::chain::events::EventHub>,
 }
 
 impl TxEngineOptions {
@@ -185,6 +192,7 @@ impl Default for TxEngineOptions {
             defer_blocks: 3,
             sequence_retries: 4,
             shutdown_grace: Duration::from_secs(27),
+            blocks_from: None,
         }
     }
 }
@@ -340,7 +348,7 @@ impl TxEngine {
             options: options.clone(),
             confirmations: JoinSet::new(),
             deferred: Vec::new(),
-            blocks: blocks::BlockSource::new(),
+            blocks: blocks::BlockSource::new(options.blocks_from.clone()),
             stop: shutdown.child_token(),
             give_up: CancellationToken::new(),
             #[cfg(test)]

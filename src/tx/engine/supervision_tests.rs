@@ -18,7 +18,7 @@ use crate::config::Config;
 
 const LIMIT: Duration = Duration::from_secs(60);
 
-fn config(chains: &ConnectedChains) -> Config {
+pub(super) fn config(chains: &ConnectedChains) -> Config {
     let chain = |label: &str, id: &str, rpc: &str| {
         format!(
             r#"
