@@ -189,10 +189,7 @@ pub async fn run(opts: DemoOptions) -> Result<DemoSummary, DemoError> {
     println!("Starting the relayer...");
     let shutdown = CancellationToken::new();
     let relayer = {
-        let keys = PairKeys {
-            a: chains.a.relayer.clone(),
-            b: chains.b.relayer.clone(),
-        };
+        let keys = PairKeys::new(chains.a.relayer.clone(), chains.b.relayer.clone());
         let (config, token) = (config.clone(), shutdown.clone());
         tokio::spawn(async move { supervisor::run(config, keys, token).await })
     };

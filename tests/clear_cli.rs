@@ -47,10 +47,7 @@ async fn clear_relays_everything_pending_once() {
     assert_eq!(pending().await.unwrap().total(), 33);
 
     // An unknown channel is an error that names it.
-    let keys = || PairKeys {
-        a: a.relayer.clone(),
-        b: b.relayer.clone(),
-    };
+    let keys = || PairKeys::new(a.relayer.clone(), b.relayer.clone());
     let err = clear_once(&h.config, keys(), Some("channel-99"), &mut |_| {})
         .await
         .unwrap_err();

@@ -87,10 +87,7 @@ async fn daemon_refreshes_idle_clients() {
     let token = CancellationToken::new();
     let daemon = {
         let (config, t) = (config.clone(), token.clone());
-        let keys = PairKeys {
-            a: a.relayer.clone(),
-            b: b.relayer.clone(),
-        };
+        let keys = PairKeys::new(a.relayer.clone(), b.relayer.clone());
         tokio::spawn(async move { supervisor::run(config, keys, t).await })
     };
     let started = tokio::time::Instant::now();
@@ -272,10 +269,7 @@ async fn a_channel_added_by_reload_gets_its_clients_refreshed() {
     let token = CancellationToken::new();
     let daemon = {
         let (config, t) = (Config::load(&path).unwrap(), token.clone());
-        let keys = PairKeys {
-            a: a.relayer.clone(),
-            b: b.relayer.clone(),
-        };
+        let keys = PairKeys::new(a.relayer.clone(), b.relayer.clone());
         let options = RunOptions {
             reload: Some(reloads),
             ..Default::default()

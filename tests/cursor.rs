@@ -211,10 +211,8 @@ async fn arke_clear_reads_the_daemons_cursor_without_tx_index() {
     let cursor = cursor_of(&h, a.devnet.chain_id());
 
     let missed = h.send_transfers(true, 20, 1, 10, 10_000).await;
-    let keys = arke::relay::supervisor::PairKeys {
-        a: a.relayer.clone(),
-        b: h.chains.b.relayer.clone(),
-    };
+    let keys =
+        arke::relay::supervisor::PairKeys::new(a.relayer.clone(), h.chains.b.relayer.clone());
     let report = arke::relay::clear::clear_once(&h.config, keys, None, &mut |_| {})
         .await
         .expect("clearing runs");

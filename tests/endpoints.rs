@@ -44,10 +44,7 @@ struct Daemon {
 
 /// The relayer keys of `chains`.
 fn keys(chains: &ConnectedChains) -> PairKeys {
-    PairKeys {
-        a: chains.a.relayer.clone(),
-        b: chains.b.relayer.clone(),
-    }
+    PairKeys::new(chains.a.relayer.clone(), chains.b.relayer.clone())
 }
 
 impl Daemon {

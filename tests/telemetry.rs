@@ -41,10 +41,7 @@ struct Daemon {
 impl Daemon {
     fn start(h: &Harness, config: Config, options: RunOptions) -> Self {
         let token = CancellationToken::new();
-        let keys = PairKeys {
-            a: h.chains.a.relayer.clone(),
-            b: h.chains.b.relayer.clone(),
-        };
+        let keys = PairKeys::new(h.chains.a.relayer.clone(), h.chains.b.relayer.clone());
         let t = token.clone();
         let task = tokio::spawn(async move {
             if let Err(e) = supervisor::run_with(config, keys, t, options).await {

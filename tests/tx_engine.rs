@@ -48,6 +48,7 @@ fn chain_config(chain: &TestChain, label: &str) -> ChainConfig {
         websocket_addr: Url::parse(&devnet.websocket_url()).unwrap(),
         account_prefix: devnet.config().bech32_prefix.clone(),
         key_name: "relayer".into(),
+        key_names: vec!["relayer".into()],
         key_store_folder: std::env::temp_dir(),
         gas_price: GasPrice {
             price: 0.001,

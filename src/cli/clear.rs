@@ -78,10 +78,7 @@ pub(crate) fn run(args: ClearArgs) -> Result<(), CliError> {
     let config = Config::load(&args.config.config)?;
     let key_a = KeyStore::new(&config.chains.a.key_store_folder).load(&config.chains.a.key_name)?;
     let key_b = KeyStore::new(&config.chains.b.key_store_folder).load(&config.chains.b.key_name)?;
-    let keys = PairKeys {
-        a: key_a.account_key().clone(),
-        b: key_b.account_key().clone(),
-    };
+    let keys = PairKeys::new(key_a.account_key().clone(), key_b.account_key().clone());
     let mut printer = ProgressPrinter {
         terminal: std::io::stderr().is_terminal(),
         round: 0,

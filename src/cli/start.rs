@@ -30,10 +30,16 @@ pub(crate) fn run(args: StartArgs) -> Result<(), CliError> {
     }
     let key_a = KeyStore::new(&config.chains.a.key_store_folder).load(&config.chains.a.key_name)?;
     let key_b = KeyStore::new(&config.chains.b.key_store_folder).load(&config.chains.b.key_name)?;
-    let keys = PairKeys {
-        a: key_a.account_key().clone(),
-        b: key_b.account_key().clone(),
+    // Further signers of packet messages (`key_names` after the first).
+    let more = |chain: &crate::config::ChainConfig| -> Result<Vec<_>, CliError> {
+        let store = KeyStore::new(&chain.key_store_folder);
+        chain.key_names[1..]
+            .iter()
+            .map(|name| Ok(store.load(name)?.account_key().clone()))
+            .collect()
     };
+    let keys = PairKeys::new(key_a.account_key().clone(), key_b.account_key().clone())
+        .with_more(more(&config.chains.a)?, more(&config.chains.b)?);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

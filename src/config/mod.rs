@@ -113,8 +113,12 @@ pub struct ChainConfig {
     pub websocket_addr: Url,
     /// Bech32 prefix of account addresses.
     pub account_prefix: String,
-    /// Name of the signing key in the key store.
+    /// Name of the signing key in the key store (the first of `key_names`): it signs
+    /// handshakes, client refreshes and channel closes.
     pub key_name: String,
+    /// Every signer of packet messages on this chain (`key_names`, or just `key_name`); packets
+    /// are shared out among them.
+    pub key_names: Vec<String>,
     /// Key store directory (absolute).
     pub key_store_folder: PathBuf,
     /// Fee price.

@@ -31,7 +31,9 @@ pub(super) struct RawChain {
     pub(super) grpc_addr: Option<String>,
     pub(super) account_prefix: String,
     #[serde(alias = "key")]
-    pub(super) key_name: String,
+    pub(super) key_name: Option<String>,
+    /// Several signers (instead of `key_name`).
+    pub(super) key_names: Option<Vec<String>>,
     #[serde(alias = "key_store")]
     pub(super) key_store_folder: Option<String>,
     pub(super) gas_price: GasPrice,

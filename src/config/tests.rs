@@ -346,3 +346,40 @@ fn state_dir_is_resolved_against_the_pair_file() {
     );
     assert_eq!(defaults::state_dir_from_env(pair, env(&[])), None);
 }
+
+#[test]
+fn several_signers() {
+    let text = GOOD.replace(
+        "key_name = \"relayer-a\"",
+        "key_names = [\"relayer-1\", \"relayer-2\", \"relayer-3\"]",
+    );
+    let config = parse(&text).expect("key_names");
+    let a = &config.chains.a;
+    assert_eq!(a.key_name, "relayer-1", "the first signs handshakes");
+    assert_eq!(a.key_names, ["relayer-1", "relayer-2", "relayer-3"]);
+    assert_eq!(config.chains.b.key_names, ["relayer-b"]);
+
+    let both = GOOD.replace(
+        "key_name = \"relayer-a\"",
+        "key_name = \"relayer-a\"\nkey_names = [\"relayer-2\"]",
+    );
+    let issue = one_issue(&both);
+    assert_eq!(issue.key.as_deref(), Some("chains.a.key_names"));
+    assert!(issue.message.contains("not both"), "{}", issue.message);
+
+    let twice = GOOD.replace(
+        "key_name = \"relayer-a\"",
+        "key_names = [\"relayer-1\", \"relayer-1\"]",
+    );
+    let issue = one_issue(&twice);
+    assert!(issue.message.contains("named twice"), "{}", issue.message);
+    assert_eq!(issue.line, Some(6));
+
+    let none = GOOD.replace("key_name = \"relayer-a\"\n", "");
+    let issue = one_issue(&none);
+    assert_eq!(issue.key.as_deref(), Some("chains.a.key_name"));
+    assert!(issue.message.contains("missing"), "{}", issue.message);
+
+    let empty = GOOD.replace("key_name = \"relayer-a\"", "key_names = []");
+    assert!(one_issue(&empty).message.contains("at least one"));
+}

@@ -263,14 +263,39 @@ impl Checker<'_, '_> {
             );
         }
 
-        if !valid_key_name(&raw.key_name) {
-            self.issue(
-                &k("key_name"),
-                format!(
-                    "{:?} is not a valid key name (1-64 of letters, digits, '.', '_', '-')",
-                    raw.key_name
-                ),
-            );
+        // One signer (`key_name`) or several (`key_names`), each a valid, distinct name.
+        let (names, key) = match (&raw.key_name, &raw.key_names) {
+            (Some(one), None) => (vec![one.clone()], "key_name"),
+            (None, Some(many)) => (many.clone(), "key_names"),
+            (Some(_), Some(_)) => {
+                self.issue(
+                    &k("key_names"),
+                    "give either key_name or key_names, not both",
+                );
+                (Vec::new(), "key_names")
+            }
+            (None, None) => {
+                self.issue(
+                    &k("key_name"),
+                    "missing: the signing key's name (key_name = \"relayer\", or key_names = [\"relayer-1\", \"relayer-2\"])",
+                );
+                (Vec::new(), "key_name")
+            }
+        };
+        if key == "key_names" && raw.key_names.as_ref().is_some_and(Vec::is_empty) {
+            self.issue(&k("key_names"), "must name at least one key");
+        }
+        for (i, name) in names.iter().enumerate() {
+            if !valid_key_name(name) {
+                self.issue(
+                    &k(key),
+                    format!(
+                        "{name:?} is not a valid key name (1-64 of letters, digits, '.', '_', '-')"
+                    ),
+                );
+            } else if names[..i].contains(name) {
+                self.issue(&k(key), format!("{name:?} is named twice"));
+            }
         }
 
         let key_store_folder = match &raw.key_store_folder {
@@ -385,7 +410,8 @@ impl Checker<'_, '_> {
             rpc_addr: rpc_addr?,
             websocket_addr: websocket_addr?,
             account_prefix: raw.account_prefix,
-            key_name: raw.key_name,
+            key_name: names.first().cloned()?,
+            key_names: names,
             key_store_folder: key_store_folder?,
             gas_price: raw.gas_price,
             gas_multiplier,

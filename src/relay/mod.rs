@@ -50,4 +50,41 @@ pub(crate) struct ChainHandle {
     pub(crate) engine: TxEngine,
     /// The relayer's address on this chain (the engine's signer).
     pub(crate) signer: String,
+    /// The signers of packet messages, each with its own TxEngine (and so its own sequence):
+    /// the first is `engine`, the others come from `key_names`.
+    pub(crate) packet_signers: Vec<PacketSigner>,
+}
+
+/// One signer of packet messages on a chain.
+#[derive(Clone, Debug)]
+pub(crate) struct PacketSigner {
+    pub(crate) engine: TxEngine,
+    pub(crate) address: String,
+}
+
+impl ChainHandle {
+    /// The engine that submits the packet `(port, channel, sequence)` on this chain. Packets
+    /// are shared out among the signers by a hash of the three, so each signer's sequence
+    /// carries its share and one signer's trouble delays only that share; all packets of an
+    /// ORDERED channel go to one signer (txs of different signers may land in any order).
+    pub(crate) fn engine_for(
+        &self,
+        port: &str,
+        channel: &str,
+        sequence: u64,
+        ordered: bool,
+    ) -> &TxEngine {
+        use std::hash::{Hash, Hasher};
+        let n = self.packet_signers.len();
+        if n <= 1 {
+            return &self.engine;
+        }
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (port, channel).hash(&mut h);
+        if !ordered {
+            sequence.hash(&mut h);
+        }
+        let i = (h.finish() % n as u64) as usize;
+        &self.packet_signers[i].engine
+    }
 }

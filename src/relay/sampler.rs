@@ -70,14 +70,17 @@ pub(crate) type SampledChains = [(Arc<ChainHandle>, String); 2];
 /// clients under the workers `state` lists.
 pub(crate) async fn sample_once(chains: &SampledChains, state: &DaemonState) {
     let m = metrics();
-    for (h, address) in chains {
+    for (h, _) in chains {
         let id = h.config.id.as_str();
         m.chain_height
             .set(&[id], *h.hub.latest_height().borrow() as f64);
         let denom = h.config.gas_price.denom.as_str();
-        match wallet_balance(&h.query, address, denom).await {
-            Ok(amount) => m.wallet_balance.set(&[id, address, denom], amount as f64),
-            Err(e) => tracing::debug!(chain = id, error = %e, "wallet balance query failed"),
+        // Every signer's balance (`key_names`), the first one included.
+        for address in h.packet_signers.iter().map(|s| s.address.as_str()) {
+            match wallet_balance(&h.query, address, denom).await {
+                Ok(amount) => m.wallet_balance.set(&[id, address, denom], amount as f64),
+                Err(e) => tracing::debug!(chain = id, error = %e, "wallet balance query failed"),
+            }
         }
     }
     let [(a, _), (b, _)] = chains;

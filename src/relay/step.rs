@@ -134,7 +134,10 @@ pub(crate) async fn submit(
         ack: job.ack.clone(),
         ordered: spec.ordered,
     };
-    let rx = on.chain.engine.submit(&on.client_id, item).await;
+    let engine = on
+        .chain
+        .engine_for(&on.port, &on.channel, job.packet.sequence, spec.ordered);
+    let rx = engine.submit(&on.client_id, item).await;
     async move {
         rx.await.unwrap_or(Outcome::Failed {
             reason: "tx engine stopped before reporting".into(),

@@ -28,7 +28,7 @@ use super::channel::{ChannelSpec, Side};
 use super::discovery::{discover, RESCAN_INTERVAL};
 use super::reload::{self, ReloadReceiver, ReloadReport};
 use super::worker::{restart_delay, run_worker};
-use super::{refresh, report, sampler, ChainHandle};
+use super::{refresh, report, sampler, ChainHandle, PacketSigner};
 use crate::chain::events::EventHub;
 use crate::chain::query::{IbcQuerier, QueryError};
 use crate::chain::rpc::{RpcClient, RpcError};
@@ -91,10 +91,38 @@ pub struct RunOptions {
 
 /// The signing keys of the two chains.
 pub struct PairKeys {
-    /// Signs on chain A.
+    /// Signs on chain A: handshakes, client refreshes, channel closes and a share of the
+    /// packets.
     pub a: cosmos::AccountKey,
     /// Signs on chain B.
     pub b: cosmos::AccountKey,
+    /// More signers of packet messages on A (`key_names` after the first).
+    pub more_a: Vec<cosmos::AccountKey>,
+    /// More signers of packet messages on B.
+    pub more_b: Vec<cosmos::AccountKey>,
+}
+
+impl PairKeys {
+    /// One signer per chain.
+    pub fn new(a: cosmos::AccountKey, b: cosmos::AccountKey) -> Self {
+        Self {
+            a,
+            b,
+            more_a: Vec::new(),
+            more_b: Vec::new(),
+        }
+    }
+
+    /// With more signers of packet messages on each chain.
+    pub fn with_more(
+        mut self,
+        more_a: Vec<cosmos::AccountKey>,
+        more_b: Vec<cosmos::AccountKey>,
+    ) -> Self {
+        self.more_a = more_a;
+        self.more_b = more_b;
+        self
+    }
 }
 
 /// Runs the relayer for `config` until `shutdown` is cancelled, then drains and returns.
@@ -566,50 +594,62 @@ fn start_chains(
         None,
         infra.clone(),
     );
-    let signer_a = keys.a.address(&config.chains.a.account_prefix);
-    let signer_b = keys.b.address(&config.chains.b.account_prefix);
-    let (engine_a, task_a) = TxEngine::spawn_with(
+    let options = |hub: &EventHub| TxEngineOptions {
+        blocks_from: Some(hub.clone()),
+        ..TxEngineOptions::within_grace(config.relay.shutdown_grace)
+    };
+    let mut chain = |chain: &ChainConfig,
+                     query: IbcQuerier,
+                     counterparty: &IbcQuerier,
+                     hub: EventHub,
+                     keys: Vec<cosmos::AccountKey>| {
+        let packet_signers: Vec<PacketSigner> = keys
+            .into_iter()
+            .map(|key| {
+                let address = key.address(&chain.account_prefix);
+                let (engine, task) = TxEngine::spawn_with(
+                    chain,
+                    query.clone(),
+                    counterparty.clone(),
+                    key,
+                    engines.clone(),
+                    options(&hub),
+                );
+                tasks.spawn(async move {
+                    let _ = task.await;
+                });
+                PacketSigner { engine, address }
+            })
+            .collect();
+        let first = &packet_signers[0];
+        Arc::new(ChainHandle {
+            config: chain.clone(),
+            query,
+            hub,
+            engine: first.engine.clone(),
+            signer: first.address.clone(),
+            packet_signers,
+        })
+    };
+    let PairKeys {
+        a,
+        b,
+        more_a,
+        more_b,
+    } = keys;
+    let handle_a = chain(
         &config.chains.a,
         qa.clone(),
-        qb.clone(),
-        keys.a,
-        engines.clone(),
-        TxEngineOptions {
-            blocks_from: Some(hub_a.clone()),
-            ..TxEngineOptions::within_grace(config.relay.shutdown_grace)
-        },
+        &qb,
+        hub_a,
+        std::iter::once(a).chain(more_a).collect(),
     );
-    let (engine_b, task_b) = TxEngine::spawn_with(
+    let handle_b = chain(
         &config.chains.b,
-        qb.clone(),
-        qa.clone(),
-        keys.b,
-        engines.clone(),
-        TxEngineOptions {
-            blocks_from: Some(hub_b.clone()),
-            ..TxEngineOptions::within_grace(config.relay.shutdown_grace)
-        },
+        qb,
+        &qa,
+        hub_b,
+        std::iter::once(b).chain(more_b).collect(),
     );
-    tasks.spawn(async move {
-        let _ = task_a.await;
-    });
-    tasks.spawn(async move {
-        let _ = task_b.await;
-    });
-    (
-        Arc::new(ChainHandle {
-            config: config.chains.a.clone(),
-            query: qa,
-            hub: hub_a,
-            engine: engine_a,
-            signer: signer_a,
-        }),
-        Arc::new(ChainHandle {
-            config: config.chains.b.clone(),
-            query: qb,
-            hub: hub_b,
-            engine: engine_b,
-            signer: signer_b,
-        }),
-    )
+    (handle_a, handle_b)
 }

@@ -60,6 +60,7 @@ const ENDPOINT_SWITCH_LABELS: &[&str] = &["chain", "from", "to", "reason"];
 const CHAIN_LABELS: &[&str] = &["chain"];
 const CLIENT_LABELS: &[&str] = &["chain", "counterparty", "client"];
 const WALLET_LABELS: &[&str] = &["chain", "address", "denom"];
+const SIGNER_LABELS: &[&str] = &["chain", "address"];
 const FEE_LABELS: &[&str] = &["chain", "denom"];
 const WASTED_FEE_LABELS: &[&str] = &["chain", "denom", "cause"];
 const CAUSE_LABELS: &[&str] = &["chain", "cause"];
@@ -156,6 +157,8 @@ pub(crate) struct Metrics {
     pub(crate) rpc_endpoint_switches: Arc<CounterVec>,
     /// Signer balance.
     pub(crate) wallet_balance: Arc<GaugeVec>,
+    /// The next account sequence each signer signs with.
+    pub(crate) signer_sequence: Arc<GaugeVec>,
     /// Worker restarts.
     pub(crate) worker_restarts: Arc<CounterVec>,
     /// TxEngine restarts after a panic.
@@ -345,6 +348,11 @@ impl Metrics {
                 "arke_wallet_balance",
                 "Balance of the relayer's signing account in the fee denom's base units.",
                 WALLET_LABELS,
+            ),
+            signer_sequence: r.gauge(
+                "arke_signer_sequence",
+                "The account sequence a signer signs its next tx with.",
+                SIGNER_LABELS,
             ),
             worker_restarts: r.counter(
                 "arke_worker_restarts_total",

@@ -80,17 +80,21 @@ impl TxSigner {
     /// Sets account number and sequence (from an account query).
     pub(crate) fn set_account(&mut self, account_number: u64, sequence: u64) {
         self.wallet.account_number = account_number;
-        self.wallet.sequence = sequence;
+        self.set_sequence(sequence);
     }
 
     /// Sets the next sequence (from "expected N").
     pub(crate) fn set_sequence(&mut self, sequence: u64) {
         self.wallet.sequence = sequence;
+        crate::telemetry::metrics::metrics().signer_sequence.set(
+            &[&self.wallet.chain_id, &self.wallet.address],
+            sequence as f64,
+        );
     }
 
     /// Advances the sequence after a tx passed CheckTx.
     pub(crate) fn advance(&mut self) {
-        self.wallet.sequence = self.wallet.sequence.saturating_add(1);
+        self.set_sequence(self.wallet.sequence.saturating_add(1));
     }
 
     /// A signed `TxRaw` with `msgs`, `gas_limit` and a fee of `fee` at the current sequence.

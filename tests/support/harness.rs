@@ -110,8 +110,13 @@ impl Harness {
     /// so everything sent from now on reaches it through them). For nodes without a tx index,
     /// where a packet sent before the first start cannot be found later.
     pub async fn start_relayer_ready(&self) -> Relayer {
+        let keys = PairKeys::new(self.chains.a.relayer.clone(), self.chains.b.relayer.clone());
+        self.start_relayer_ready_with(keys).await
+    }
+
+    /// [`Harness::start_relayer_ready`] signing with `keys` (several signers per chain, say).
+    pub async fn start_relayer_ready_with(&self, keys: PairKeys) -> Relayer {
         let state = DaemonState::new();
-        let keys = (self.chains.a.relayer.clone(), self.chains.b.relayer.clone());
         let relayer = self.spawn_relayer(keys, Some(state.clone()));
         let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
         while state.workers().is_empty() {
@@ -126,14 +131,10 @@ impl Harness {
 
     /// Starts the relayer signing with the given keys.
     pub fn start_relayer_with(&self, a: AccountKey, b: AccountKey) -> Relayer {
-        self.spawn_relayer((a, b), None)
+        self.spawn_relayer(PairKeys::new(a, b), None)
     }
 
-    fn spawn_relayer(
-        &self,
-        (a, b): (AccountKey, AccountKey),
-        state: Option<std::sync::Arc<DaemonState>>,
-    ) -> Relayer {
+    fn spawn_relayer(&self, keys: PairKeys, state: Option<std::sync::Arc<DaemonState>>) -> Relayer {
         let token = CancellationToken::new();
         let config = self.config.clone();
         let t = token.clone();
@@ -142,7 +143,7 @@ impl Harness {
                 state,
                 ..Default::default()
             };
-            if let Err(e) = supervisor::run_with(config, PairKeys { a, b }, t, options).await {
+            if let Err(e) = supervisor::run_with(config, keys, t, options).await {
                 panic!("relayer failed: {e}");
             }
         });
