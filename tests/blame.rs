@@ -122,4 +122,9 @@ async fn a_packet_failing_in_the_block_is_blamed_alone() {
         &[("chain", b_id), ("denom", "stake")],
     );
     assert_eq!(wasted, fees as f64, "fees of failed txs");
+    let failed = metric(
+        "arke_fees_by_outcome_total",
+        &[("chain", b_id), ("denom", "stake"), ("outcome", "failed")],
+    );
+    assert_eq!(failed, wasted, "fees of failed txs, by outcome");
 }

@@ -389,7 +389,26 @@ async fn fees_per_packet(prefix: &str, latency: Duration, n: usize) -> f64 {
                 "{id}: {fallbacks} txs at default_gas ({cause})"
             );
         }
-        counted += metric("arke_fees_paid_total", &[("chain", id), ("denom", "stake")]);
+        let paid = metric("arke_fees_paid_total", &[("chain", id), ("denom", "stake")]);
+        // Every fee paid is put down to what its tx achieved.
+        let by_outcome: f64 = ["useful", "partly_redundant", "redundant", "failed", "other"]
+            .iter()
+            .map(|o| {
+                metric(
+                    "arke_fees_by_outcome_total",
+                    &[("chain", id), ("denom", "stake"), ("outcome", o)],
+                )
+            })
+            .sum();
+        assert_eq!(by_outcome, paid, "{id}: fees by outcome vs fees paid");
+        assert!(
+            metric(
+                "arke_fees_by_outcome_total",
+                &[("chain", id), ("outcome", "useful")]
+            ) > 0.0,
+            "{id}: useful txs paid"
+        );
+        counted += paid;
     }
     assert_eq!(counted as u128, spent, "fees counted vs balances");
     let per_packet = counted / (2 * n) as f64;

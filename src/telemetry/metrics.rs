@@ -61,6 +61,7 @@ const CHAIN_LABELS: &[&str] = &["chain"];
 const CLIENT_LABELS: &[&str] = &["chain", "counterparty", "client"];
 const WALLET_LABELS: &[&str] = &["chain", "address", "denom"];
 const SIGNER_LABELS: &[&str] = &["chain", "address"];
+const FEE_OUTCOME_LABELS: &[&str] = &["chain", "denom", "outcome"];
 const FEE_LABELS: &[&str] = &["chain", "denom"];
 const WASTED_FEE_LABELS: &[&str] = &["chain", "denom", "cause"];
 const CAUSE_LABELS: &[&str] = &["chain", "cause"];
@@ -184,6 +185,8 @@ pub(crate) struct Metrics {
     pub(crate) fees_paid: Arc<CounterVec>,
     /// The part of `fees_paid` paid by txs that failed in their block, by cause.
     pub(crate) fees_wasted: Arc<CounterVec>,
+    /// `fees_paid` by what the tx achieved: useful, partly_redundant, redundant, failed, other.
+    pub(crate) fees_by_outcome: Arc<CounterVec>,
     /// Packets and acks whose data no source could provide (counted once each).
     pub(crate) packet_data_unavailable: Arc<CounterVec>,
     /// The persisted cursor per chain.
@@ -413,6 +416,11 @@ impl Metrics {
                 "arke_fees_wasted_total",
                 "The part of arke_fees_paid_total paid by txs that failed in their block (cause as in arke_txs_failed_total), in the denom's base units.",
                 WASTED_FEE_LABELS,
+            ),
+            fees_by_outcome: r.counter(
+                "arke_fees_by_outcome_total",
+                "Fees of included txs by outcome: useful (no packet message redundant), partly_redundant, redundant (every packet message a NOOP: another relayer was first), failed (failed in its block), other (no packet messages).",
+                FEE_OUTCOME_LABELS,
             ),
             packet_data_unavailable: r.counter(
                 "arke_packet_data_unavailable_total",

@@ -132,7 +132,18 @@ impl TxWatch {
                             m.client_updates.inc(&[chains[0], chains[1], &client]);
                         }
                     }
-                    plan.settle_executed(&self.hash, height, &result_data(&result.data));
+                    let (redundant, carried) =
+                        plan.settle_executed(&self.hash, height, &result_data(&result.data));
+                    if let Some((denom, amount)) = amount {
+                        let outcome = match (redundant, carried) {
+                            (_, 0) => "other",
+                            (0, _) => "useful",
+                            (r, c) if r == c => "redundant",
+                            _ => "partly_redundant",
+                        };
+                        m.fees_by_outcome
+                            .inc_by(&[chains[0], denom, outcome], amount);
+                    }
                 } else {
                     let reason = format!(
                         "tx {} failed in block {height} with code {} ({}): {}",
@@ -149,6 +160,8 @@ impl TxWatch {
                     m.txs_failed.inc(&[chains[0], chains[1], cause]);
                     if let Some((denom, amount)) = amount {
                         m.fees_wasted.inc_by(&[chains[0], denom, cause], amount);
+                        m.fees_by_outcome
+                            .inc_by(&[chains[0], denom, "failed"], amount);
                     }
                     let blamed = failed_message(&result.log);
                     warn!(%reason, message = ?blamed, "tx failed in its block");

@@ -137,8 +137,12 @@ impl TxPlan {
 
     /// Gives every waiter the outcome of an executed tx with code 0: `Done`, or `Redundant` for
     /// an item whose message response is NOOP.
-    pub(super) fn settle_executed(self, tx_hash: &str, height: u64, data: &[u8]) {
+    /// Settles the waiters of an executed tx; returns how many of its packet messages were
+    /// NOOP (redundant) and how many it carried.
+    pub(super) fn settle_executed(self, tx_hash: &str, height: u64, data: &[u8]) -> (usize, usize) {
         let noops = noop_responses(data);
+        let carried = self.items.len();
+        let mut redundant = 0;
         let done = Outcome::Done {
             tx_hash: tx_hash.to_string(),
             height,
@@ -146,6 +150,7 @@ impl TxPlan {
         let lead = self.lead.len();
         for (i, (_, waiter)) in self.items.into_iter().enumerate() {
             let noop = noops.get(lead + i).copied().unwrap_or(false);
+            redundant += usize::from(noop);
             let _ = waiter.reply.send(if noop {
                 Outcome::Redundant
             } else {
@@ -155,6 +160,7 @@ impl TxPlan {
         if let Some(reply) = self.whole {
             let _ = reply.send(done);
         }
+        (redundant, carried)
     }
 }
 
