@@ -7,12 +7,15 @@
 //!
 //! # Shape
 //!
-//! [`TxEngine`] is a cheap handle around a bounded `mpsc` of requests; a full queue is
-//! back-pressure on the callers. One task, the *submitter*, owns the signer and its sequence, so
-//! nothing about the sequence is shared or locked:
+//! [`TxEngine`] is a cheap handle around the engine's [`intake`]: one bounded queue per *lane*
+//! (one channel's work on this chain, and one lane for `submit_msgs` sets), at most
+//! [`intake::LANE_CAPACITY`] requests each; a full lane is back-pressure on that channel's
+//! callers only, and a lane disappears with its last request. One task, the *submitter*, owns
+//! the signer and its sequence, so nothing about the sequence is shared or locked:
 //!
 //! 1. it waits for a first request, then gathers more for `batch_window` or until
-//!    `max_msg_num` items;
+//!    `max_msg_num − 1` items (room for the client update), taking them one per lane in turn:
+//!    a quiet channel's item goes into the next batch whatever a busy channel has queued;
 //! 2. relay items are grouped by client id. For a group it takes `H` = counterparty latest
 //!    height − 1 (so header `H + 1` exists), reads this chain's client state (trusted height
 //!    `T`), proves every item at `H` and builds its message with proof height `H + 1`;
@@ -75,7 +78,8 @@
 //!
 //! # Layout
 //!
-//! This module holds the handle, its requests and [`Outcome`]; the task lives in [`submitter`]
+//! This module holds the handle, its requests and [`Outcome`]; [`intake`] holds the lanes; the
+//! task lives in [`submitter`]
 //! (its loop and shutdown), [`batch`] (grouping, proving, cutting into txs), [`gas`]
 //! (simulation and splitting), [`price`] (the gas price), [`broadcast`] (signing, broadcast,
 //! sequence and fee recovery) and
@@ -89,6 +93,7 @@ mod confirm;
 #[cfg(test)]
 mod confirmation_tests;
 mod gas;
+mod intake;
 mod plan;
 mod price;
 mod submitter;
@@ -97,10 +102,11 @@ mod supervision_tests;
 #[cfg(test)]
 mod tests;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use ibc_proto::google::protobuf::Any;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 use tokio::task::{JoinHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
 use tracing::{info_span, Instrument};
@@ -110,6 +116,7 @@ use crate::chain::types::RelayItem;
 use crate::config::ChainConfig;
 
 use super::sign::TxSigner;
+use intake::{Intake, Lane, Producer};
 use submitter::Submitter;
 
 /// What became of a submitted item or message set.
@@ -150,8 +157,8 @@ impl Outcome {
 /// Tuning of a [`TxEngine`] beyond the chain's config.
 #[derive(Clone, Debug)]
 pub(crate) struct TxEngineOptions {
-    /// Capacity of the request queue.
-    pub(crate) queue_capacity: usize,
+    /// Requests one lane (one channel's work, or message sets) may hold: [`intake`].
+    pub(crate) lane_capacity: usize,
     /// How long the submitter gathers more requests after the first one.
     pub(crate) batch_window: Duration,
     /// Interval between `/tx` polls of a pending tx (about half a block).
@@ -185,7 +192,7 @@ impl TxEngineOptions {
 impl Default for TxEngineOptions {
     fn default() -> Self {
         Self {
-            queue_capacity: 1024,
+            lane_capacity: intake::LANE_CAPACITY,
             batch_window: Duration::from_millis(100),
             confirm_poll: Duration::from_millis(250),
             confirm_timeout: Duration::from_secs(60),
@@ -229,14 +236,14 @@ impl Request {
 /// handles' senders stay alive, so a dead submitter would stall every worker of the chain. Items
 /// it held (deferred, in a tx being built or confirmed) see their reply dropped, which callers
 /// treat as a retryable failure; what is queued waits for the new submitter.
-async fn supervise(make: impl Fn() -> Submitter, mut requests: mpsc::Receiver<Request>) {
+async fn supervise(make: impl Fn() -> Submitter, requests: Arc<Intake>) {
     use futures::FutureExt;
     let mut restarts = 0u32;
     loop {
         let submitter = make();
         let stop = submitter.stop.clone();
         let chain = submitter.host.chain_id().to_string();
-        let run = std::panic::AssertUnwindSafe(submitter.run(&mut requests));
+        let run = std::panic::AssertUnwindSafe(submitter.run(&requests));
         if run.catch_unwind().await.is_ok() {
             return;
         }
@@ -265,7 +272,7 @@ fn stopped() -> Outcome {
 /// A handle to a running TxEngine. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct TxEngine {
-    requests: mpsc::Sender<Request>,
+    intake: Arc<Producer>,
     /// Test fault: makes the submitter panic at its next request.
     #[cfg(test)]
     crash: std::sync::Arc<std::sync::atomic::AtomicBool>,
@@ -314,7 +321,7 @@ impl TxEngine {
         shutdown: CancellationToken,
         options: TxEngineOptions,
     ) -> (TxEngine, JoinHandle<()>) {
-        let (tx, rx) = mpsc::channel(options.queue_capacity.max(1));
+        let intake = Arc::new(Intake::new(options.lane_capacity));
         let signer = TxSigner::new(key, &config.account_prefix, host.chain_id())
             .with_fee_options(config.fee_granter.clone(), config.memo_prefix.as_deref());
         let pricer = price::Pricer::new(config.gas_price.clone(), config.dynamic_gas_price);
@@ -354,9 +361,9 @@ impl TxEngine {
             #[cfg(test)]
             crash: crash.clone(),
         };
-        let handle = tokio::spawn(supervise(submitter, rx).instrument(span));
+        let handle = tokio::spawn(supervise(submitter, intake.clone()).instrument(span));
         let engine = TxEngine {
-            requests: tx,
+            intake: Arc::new(Producer(intake)),
             #[cfg(test)]
             crash: crash_hook,
         };
@@ -372,15 +379,19 @@ impl TxEngine {
     /// Queues `item` for submission on this engine's chain; its proof comes from the
     /// counterparty, verified through client `client_id` (the counterparty's client on this
     /// chain). The outcome arrives on the returned receiver once the tx is confirmed or failed.
+    ///
+    /// The item waits in its channel's lane ([`intake`]): a full lane makes this call wait, the
+    /// lanes of other channels are not affected.
     pub async fn submit(&self, client_id: &str, item: RelayItem) -> oneshot::Receiver<Outcome> {
         let (reply, rx) = oneshot::channel();
+        let lane = Lane::of(&item);
         let request = Request::Relay(Box::new(PendingItem {
             client_id: client_id.to_string(),
             item,
             reply,
             absent_at: None,
         }));
-        if let Err(mpsc::error::SendError(request)) = self.requests.send(request).await {
+        if let Err(request) = self.intake.0.push(lane, request).await {
             request.fail(stopped());
         }
         rx
@@ -390,9 +401,8 @@ impl TxEngine {
     /// outcome: for handshakes, client creation and transfers.
     pub async fn submit_msgs(&self, msgs: Vec<Any>) -> Outcome {
         let (reply, rx) = oneshot::channel();
-        if let Err(mpsc::error::SendError(request)) =
-            self.requests.send(Request::Msgs { msgs, reply }).await
-        {
+        let request = Request::Msgs { msgs, reply };
+        if let Err(request) = self.intake.0.push(Lane::Msgs, request).await {
             request.fail(stopped());
         }
         rx.await.unwrap_or_else(|_| stopped())

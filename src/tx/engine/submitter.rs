@@ -2,7 +2,6 @@
 //! into batches, sends again the items of a failed tx that were not to blame and, on shutdown,
 //! fails what is queued or waiting and waits for pending confirmations within its grace.
 
-use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -11,9 +10,10 @@ use tracing::{info, warn};
 use crate::chain::query::IbcQuerier;
 
 use super::gas::OverMaxGas;
+use super::intake::Intake;
 use super::plan::TxPlan;
 use super::price::Pricer;
-use super::{stopped, Limits, PendingItem, Request, TxEngineOptions, TxSigner};
+use super::{stopped, Limits, PendingItem, TxEngineOptions, TxSigner};
 
 /// The task owning the signer: batches, builds, signs and broadcasts.
 pub(super) struct Submitter {
@@ -54,7 +54,7 @@ impl Submitter {
         self.stop.is_cancelled()
     }
 
-    pub(super) async fn run(mut self, requests: &mut mpsc::Receiver<Request>) {
+    pub(super) async fn run(mut self, requests: &Intake) {
         let shutdown = self.stop.clone();
         let mut cancelled_at = None;
         info!("tx engine started");
@@ -89,7 +89,10 @@ impl Submitter {
             if let Some(first) = first {
                 batch.push(first);
                 let deadline = Instant::now() + self.options.batch_window;
-                while batch.len() < self.limits.max_msg_num {
+                // Room for the client update that usually leads the batch's txs, so that a
+                // full batch is one tx rather than one and a remainder.
+                let fill = self.limits.max_msg_num.saturating_sub(1).max(1);
+                while batch.len() < fill {
                     tokio::select! {
                         biased;
                         _ = shutdown.cancelled() => break,
@@ -120,7 +123,7 @@ impl Submitter {
         let give_up_at = cancelled_at.unwrap_or_else(Instant::now) + self.options.shutdown_grace;
         requests.close();
         let mut refused = 0usize;
-        while let Ok(request) = requests.try_recv() {
+        while let Some(request) = requests.try_recv() {
             request.fail(stopped());
             refused += 1;
         }
