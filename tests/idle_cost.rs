@@ -61,7 +61,7 @@ fn requests_to(chain: &TestChain) -> f64 {
 /// Channel ends of `chain` whose clearing (packets, then acks) has run at least once.
 fn cleared_ends(chain: &TestChain) -> usize {
     let id = format!("chain=\"{}\"", chain.devnet.chain_id());
-    samples("arke_backlog_packets")
+    samples("arke_backlog_pending")
         .iter()
         .filter(|(labels, _)| labels.contains(&id) && labels.contains("kind=\"ack\""))
         .count()
@@ -94,12 +94,16 @@ async fn two_hundred_idle_channels_cost_at_most_two_requests_per_second_per_chai
     )
     .await;
     // Start-up is over once every channel was cleared in both directions.
-    wait_until(
-        "every channel is cleared once",
-        Duration::from_secs(300),
-        || cleared_ends(a) >= CHANNELS && cleared_ends(b) >= CHANNELS,
-    )
-    .await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(300);
+    while cleared_ends(a) < CHANNELS || cleared_ends(b) < CHANNELS {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not every channel was cleared: {} ends on A, {} on B",
+            cleared_ends(a),
+            cleared_ends(b)
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     tokio::time::sleep(Duration::from_secs(2)).await;
 
     let before = [requests_to(a), requests_to(b)];

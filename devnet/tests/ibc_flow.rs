@@ -354,7 +354,14 @@ async fn many_channels_open_in_batches() {
     let tx = a
         .submit_ok(
             &a.user,
-            vec![transfer_msg(&sender, &receiver, &last_a, &stake(5), Some(far), 0)],
+            vec![transfer_msg(
+                &sender,
+                &receiver,
+                &last_a,
+                &stake(5),
+                Some(far),
+                0,
+            )],
         )
         .await
         .expect("transfer tx");
