@@ -1,6 +1,7 @@
 //! Test support: two devnets with an open ICS-20 channel, driven through the real handshake
 //! messages, and a small in-process relay helper that moves packets and acknowledgements with
-//! real proofs and light-client headers. It talks to the nodes in-process (not over RPC), so the
+//! real proofs and light-client headers, and [`open_channels`], which opens many channels on one
+//! connection in a few blocks. It talks to the nodes in-process (not over RPC), so the
 //! tests of the devnet do not depend on the relayer under test. The chains themselves are
 //! [`crate::harness::TestChain`]s.
 
@@ -456,6 +457,119 @@ pub async fn open_channel(
     b.submit_ok(&b.relayer, vec![to_any(&confirm)]).await?;
     let _ = (client_a, conn_a);
     Ok((chan_a, chan_b))
+}
+
+/// Handshake messages per tx in [`open_channels`]: well inside the harness's gas per tx and the
+/// node's tx size (a proof is under 2 KB).
+const CHANNELS_PER_TX: usize = 50;
+
+/// Opens `count` more unordered ICS-20 channels on the connection of `path`, cheaply: each
+/// handshake step goes out for all channels together (every `MsgChannelOpenInit` on A, then
+/// every `Try` on B, every `Ack` on A, every `Confirm` on B, [`CHANNELS_PER_TX`] messages per
+/// tx), so a thousand channels open in a few dozen blocks. Returns `(channel on A, channel on
+/// B)` in the order they were opened.
+pub async fn open_channels(
+    a: &TestChain,
+    b: &TestChain,
+    path: &ChannelPath,
+    count: usize,
+) -> Result<Vec<(String, String)>, String> {
+    let port = crate::ibc::transfer::PORT.to_string();
+    let version = "ics20-1".to_string();
+    let ordering = chan::Order::Unordered as i32;
+    let end = |state: chan::State, cp_channel: &str, connection: &str| chan::Channel {
+        state: state as i32,
+        ordering,
+        counterparty: Some(chan::Counterparty {
+            port_id: port.clone(),
+            channel_id: cp_channel.to_string(),
+        }),
+        connection_hops: vec![connection.to_string()],
+        version: version.clone(),
+        upgrade_sequence: 0,
+    };
+    // Submits `msgs` in chunks and returns `attr` of every `kind` event, in order.
+    async fn batched(
+        chain: &TestChain,
+        msgs: Vec<Any>,
+        kind: &str,
+        attr: &str,
+    ) -> Result<Vec<String>, String> {
+        let mut ids = Vec::with_capacity(msgs.len());
+        let mut msgs = msgs.into_iter().peekable();
+        while msgs.peek().is_some() {
+            let chunk: Vec<Any> = msgs.by_ref().take(CHANNELS_PER_TX).collect();
+            let n = chunk.len();
+            let tx = chain.submit_ok(&chain.relayer, chunk).await?;
+            let found: Vec<String> = events_of(&tx.result.events, kind)
+                .into_iter()
+                .filter_map(|e| e.get(attr).cloned())
+                .collect();
+            if found.len() != n {
+                return Err(format!("{n} messages gave {} {kind} events", found.len()));
+            }
+            ids.extend(found);
+        }
+        Ok(ids)
+    }
+
+    let inits = (0..count)
+        .map(|_| {
+            to_any(&chan::MsgChannelOpenInit {
+                port_id: port.clone(),
+                channel: Some(end(chan::State::Init, "", &path.connection_a)),
+                signer: a.address(&a.relayer),
+            })
+        })
+        .collect();
+    let on_a = batched(a, inits, "channel_open_init", "channel_id").await?;
+
+    let h = prepare_proof_height(a, b, &path.client_b).await?;
+    let mut tries = Vec::with_capacity(count);
+    for chan_a in &on_a {
+        let (_, proof_init) = a.prove(&format!("channelEnds/ports/{port}/channels/{chan_a}"), h)?;
+        tries.push(to_any(&chan::MsgChannelOpenTry {
+            port_id: port.clone(),
+            channel: Some(end(chan::State::Tryopen, chan_a, &path.connection_b)),
+            counterparty_version: version.clone(),
+            proof_init,
+            proof_height: Some(a.ibc_height(h + 1)),
+            signer: b.address(&b.relayer),
+            ..Default::default()
+        }));
+    }
+    let on_b = batched(b, tries, "channel_open_try", "channel_id").await?;
+
+    let h = prepare_proof_height(b, a, &path.client_a).await?;
+    let mut acks = Vec::with_capacity(count);
+    for (chan_a, chan_b) in on_a.iter().zip(&on_b) {
+        let (_, proof_try) = b.prove(&format!("channelEnds/ports/{port}/channels/{chan_b}"), h)?;
+        acks.push(to_any(&chan::MsgChannelOpenAck {
+            port_id: port.clone(),
+            channel_id: chan_a.clone(),
+            counterparty_channel_id: chan_b.clone(),
+            counterparty_version: version.clone(),
+            proof_try,
+            proof_height: Some(b.ibc_height(h + 1)),
+            signer: a.address(&a.relayer),
+        }));
+    }
+    batched(a, acks, "channel_open_ack", "channel_id").await?;
+
+    let h = prepare_proof_height(a, b, &path.client_b).await?;
+    let mut confirms = Vec::with_capacity(count);
+    for (chan_a, chan_b) in on_a.iter().zip(&on_b) {
+        let (_, proof_ack) = a.prove(&format!("channelEnds/ports/{port}/channels/{chan_a}"), h)?;
+        confirms.push(to_any(&chan::MsgChannelOpenConfirm {
+            port_id: port.clone(),
+            channel_id: chan_b.clone(),
+            proof_ack,
+            proof_height: Some(a.ibc_height(h + 1)),
+            signer: b.address(&b.relayer),
+        }));
+    }
+    batched(b, confirms, "channel_open_confirm", "channel_id").await?;
+    Ok(on_a.into_iter().zip(on_b).collect())
 }
 
 /// Two chains with clients, a connection and an ICS-20 channel between them.

@@ -311,3 +311,70 @@ async fn channel_close_init_only_with_the_test_switch() {
     assert_eq!(state(b, &path.port, &path.channel_b), State::Closed as i32);
     assert_eq!(state(a, &path.port, &path.channel_a), State::Open as i32);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_channels_open_in_batches() {
+    use ibc_proto::ibc::core::channel::v1 as chan;
+    use prost::Message;
+
+    let chains = ConnectedChains::start(BLOCK, false)
+        .await
+        .expect("channel opens");
+    let (a, b, path) = (&chains.a, &chains.b, &chains.path);
+    let start = a.node().latest_height();
+    // More than two txs' worth per step.
+    let opened = testing::open_channels(a, b, path, 120)
+        .await
+        .expect("channels open");
+    assert_eq!(opened.len(), 120);
+    // Four steps of three txs each, plus the client updates: far fewer blocks than channels.
+    let blocks = a.node().latest_height() - start;
+    assert!(blocks < 60, "{blocks} blocks for 120 channels");
+    let state = |chain: &devnet::harness::TestChain, id: &str| {
+        let q = chain.node().abci_query(
+            "store/ibc/key",
+            format!("channelEnds/ports/transfer/channels/{id}").as_bytes(),
+            0,
+            false,
+        );
+        chan::Channel::decode(q.value.as_ref()).expect("channel end")
+    };
+    for (on_a, on_b) in &opened {
+        let (end_a, end_b) = (state(a, on_a), state(b, on_b));
+        assert_eq!(end_a.state, chan::State::Open as i32, "{on_a}");
+        assert_eq!(end_b.state, chan::State::Open as i32, "{on_b}");
+        assert_eq!(end_a.counterparty.unwrap().channel_id, *on_b);
+        assert_eq!(end_b.counterparty.unwrap().channel_id, *on_a);
+    }
+    // The last one carries a transfer like any other channel.
+    let (last_a, last_b) = opened.last().unwrap().clone();
+    let sender = a.address(&a.user);
+    let receiver = b.address(&b.user);
+    let far = b.ibc_height(b.node().latest_height() + 1000);
+    let tx = a
+        .submit_ok(
+            &a.user,
+            vec![transfer_msg(
+                &sender,
+                &receiver,
+                &last_a,
+                &stake(5),
+                Some(far),
+                0,
+            )],
+        )
+        .await
+        .expect("transfer tx");
+    let sent: Vec<_> = events_of(&tx.result.events, "send_packet")
+        .iter()
+        .map(|e| packet_from_event(e).expect("packet"))
+        .collect();
+    let over = testing::ChannelPath {
+        channel_a: last_a,
+        channel_b: last_b.clone(),
+        ..path.clone()
+    };
+    relay_packets(a, b, &over, &sent).await.expect("relayed");
+    let voucher = voucher("transfer", &last_b, "stake");
+    assert_eq!(b.balance(&receiver, &voucher).unwrap(), 5);
+}

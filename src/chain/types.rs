@@ -109,3 +109,31 @@ pub struct RelayItem {
     /// Whether the channel is ordered (for `Timeout` and `TimeoutOnClose`).
     pub ordered: bool,
 }
+
+/// A step of a channel's life that changes whether it can be relayed: the handshake step that
+/// opens an end, or the close of an end. Seen by the event hub in a delivered block; discovery
+/// reacts to it instead of listing every channel again.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChannelEvent {
+    /// Block height.
+    pub height: u64,
+    /// What happened to the end.
+    pub kind: ChannelEventKind,
+    /// Port of the end on this chain.
+    pub port: String,
+    /// Channel id of the end on this chain.
+    pub channel: String,
+    /// Port of the counterparty end.
+    pub counterparty_port: String,
+    /// Channel id of the counterparty end (empty while it has none, after `OpenInit`).
+    pub counterparty_channel: String,
+}
+
+/// The kinds of [`ChannelEvent`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChannelEventKind {
+    /// `channel_open_ack` or `channel_open_confirm`: the end is OPEN.
+    Opened,
+    /// `channel_close_init` or `channel_close_confirm`: the end is CLOSED.
+    Closed,
+}

@@ -39,6 +39,11 @@ pub(crate) const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 /// Default `[relay] client_refresh_rate`: refresh a client once a third of its trusting period
 /// has passed since its latest consensus state.
 pub(crate) const DEFAULT_CLIENT_REFRESH_RATE: f64 = 1.0 / 3.0;
+/// Default `[relay] rescan_interval`: how often every channel is looked at again without an
+/// event asking for it (the full channel listing; the clearing of a quiet channel).
+pub(crate) const DEFAULT_RESCAN_INTERVAL: Duration = Duration::from_secs(30 * 60);
+/// Shortest `[relay] rescan_interval`.
+pub(crate) const MIN_RESCAN_INTERVAL: Duration = Duration::from_secs(10);
 /// Default `[telemetry] port`.
 pub(crate) const DEFAULT_TELEMETRY_PORT: u16 = 3001;
 

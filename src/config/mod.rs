@@ -28,6 +28,7 @@ pub(crate) use self::defaults::derive_websocket_addr;
 #[cfg(feature = "devnet")]
 pub(crate) use self::defaults::resolve_path;
 pub use self::defaults::DEFAULT_MAX_TX_SIZE;
+pub(crate) use self::defaults::DEFAULT_RESCAN_INTERVAL;
 pub(crate) use self::defaults::{
     default_key_store, DEFAULT_CLEAR_INTERVAL, DEFAULT_CLIENT_REFRESH_RATE, DEFAULT_SHUTDOWN_GRACE,
     DEFAULT_TELEMETRY_PORT,
@@ -309,6 +310,9 @@ pub(crate) struct RelayConfig {
     /// Where the per-chain cursors live (`[relay] state_dir`, else the default of
     /// `defaults::default_state_dir`); `None` when no such directory can be named.
     pub(crate) state_dir: Option<PathBuf>,
+    /// How often discovery lists every channel and a quiet channel is cleared anyway, without
+    /// an event asking for it (the safety net of event-driven discovery and clearing).
+    pub(crate) rescan_interval: Duration,
 }
 
 impl Default for RelayConfig {
@@ -320,6 +324,7 @@ impl Default for RelayConfig {
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
             client_refresh_rate: DEFAULT_CLIENT_REFRESH_RATE,
             state_dir: None,
+            rescan_interval: DEFAULT_RESCAN_INTERVAL,
         }
     }
 }

@@ -77,6 +77,8 @@ pub(super) struct RawRelay {
     pub(super) shutdown_grace: Option<String>,
     pub(super) client_refresh_rate: Option<String>,
     pub(super) state_dir: Option<String>,
+    // Idle cost.
+    pub(super) rescan_interval: Option<String>,
 }
 
 #[derive(Deserialize)]

@@ -15,6 +15,7 @@ use super::defaults::{
     DEFAULT_MAX_GAS, DEFAULT_MAX_MSG_NUM, DEFAULT_MAX_TX_SIZE, DEFAULT_RPC_TIMEOUT,
     DEFAULT_SHUTDOWN_GRACE, MAX_TX_SIZE_LIMIT,
 };
+use super::defaults::{DEFAULT_RESCAN_INTERVAL, MIN_RESCAN_INTERVAL};
 use super::endpoints::{
     CaFile, EndpointAddrs, EndpointsConfig, DEFAULT_ENDPOINT_PROBE_INTERVAL,
     DEFAULT_MAX_ENDPOINT_LAG,
@@ -23,8 +24,8 @@ use super::errors::{deserialize_issue, ConfigError, ConfigIssue};
 use super::raw::{RawChain, RawConfig, RawRelay, RawTelemetry};
 use super::source::SourceMap;
 use super::{
-    parse_duration, ChainConfig, ChainPair, ChannelFilter, Config, DynamicGasPrice, Pattern,
-    ProofSpecs, RelayConfig, TelemetryConfig, TrustThreshold, DEFAULT_DEFAULT_GAS,
+    parse_duration, ChainConfig, ChainPair, ChannelFilter, Config, DynamicGasPrice, HumanDuration,
+    Pattern, ProofSpecs, RelayConfig, TelemetryConfig, TrustThreshold, DEFAULT_DEFAULT_GAS,
     DEFAULT_DYNAMIC_GAS_MAX, DEFAULT_DYNAMIC_GAS_MULTIPLIER, MAX_MEMO_PREFIX_CHARS,
 };
 
@@ -651,6 +652,17 @@ impl Checker<'_, '_> {
                     }
                     resolved
                 }
+            },
+            rescan_interval: {
+                let key = "relay.rescan_interval";
+                let d = self.duration(key, raw.rescan_interval.as_deref(), DEFAULT_RESCAN_INTERVAL);
+                if d < MIN_RESCAN_INTERVAL {
+                    self.issue(
+                        key,
+                        format!("must be at least {}", HumanDuration(MIN_RESCAN_INTERVAL)),
+                    );
+                }
+                d
             },
         }
     }

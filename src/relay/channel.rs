@@ -62,6 +62,8 @@ pub(crate) struct ChannelSpec {
     pub(crate) clear_interval: u64,
     /// Clear when the worker starts.
     pub(crate) clear_on_start: bool,
+    /// How often the worker clears the channel while it is quiet (see `relay::schedule`).
+    pub(crate) rescan_interval: std::time::Duration,
     /// Which ends (by [`Side::index`]) are known to be CLOSED: set by discovery and by the
     /// worker when a delivery fails on a closed end or its own timeout closes one. Shared by
     /// the clones of a spec.

@@ -1,135 +1,230 @@
 //! Finding the channels to relay: the open channels between chain A and chain B that the
-//! `[relay] channels` filter allows, each checked from both ends ([`discover`]), and naming one
+//! `[relay] channels` filter allows, each checked from both ends ([`Discovery`]), and naming one
 //! channel on the command line ([`ChannelChoice`]). A channel CLOSED on one end (or both) is
 //! relayed too while the other end still holds packet commitments: its worker times them out
 //! with `MsgTimeoutOnClose` and refunds their senders (nothing can be received over a closed
-//! end); one without commitments left is not started. The supervisor rediscovers every
-//! [`RESCAN_INTERVAL`] to start workers for new channels; `arke clear` discovers once.
+//! end); one without commitments left is not started. `arke clear` discovers once
+//! ([`discover`]).
 //!
-//! A round lists A's channels (one paged query) and checks only the channels it does not know
-//! yet: the supervisor skips those whose workers run, so an idle daemon with hundreds of channels
-//! pays one listing per rescan, not several queries per channel. Connections and their clients
-//! are looked up once per round, however many channels share them. A check that fails for one
-//! channel is reported with it and retried at the next round; the others still start.
+//! The daemon does not poll for new channels: its supervisor lists every channel once at start
+//! ([`Discovery::all`]), then checks only the channels named by the channel events its event
+//! hubs deliver ([`Discovery::named`]: an end opened by `channel_open_ack` /
+//! `channel_open_confirm`, or closed), and lists everything again only every `rescan_interval`
+//! (default 30 min) and whenever a hub passed over events it could not route. A channel opened
+//! while the daemon runs starts being relayed within a block or two of its last handshake step,
+//! at the cost of a few queries for that channel alone.
+//!
+//! A full round lists A's channels (one paged query) and checks only the channels the
+//! supervisor does not run yet, so an idle daemon pays one listing per rescan, not queries per
+//! channel. A connection is looked up once: an OPEN connection (and whether its client tracks
+//! chain B) is remembered for the daemon's life, since neither changes once open; others once
+//! per round. A check that fails for one channel is reported with it (the supervisor retries it
+//! soon); the others still start.
 
 use std::collections::HashMap;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ibc_proto::ibc::core::channel::v1::{Order, State};
-use ibc_proto::ibc::core::connection::v1::ConnectionEnd;
+use ibc_proto::ibc::core::channel::v1::{IdentifiedChannel, Order, State};
+use ibc_proto::ibc::core::connection::v1::{ConnectionEnd, State as ConnectionState};
 
 use super::channel::{ChannelEnd, ChannelSpec, Side};
 use super::ChainHandle;
 use crate::chain::query::QueryError;
 use crate::config::Config;
 
-/// How often the supervisor looks for newly opened channels.
-pub(crate) const RESCAN_INTERVAL: Duration = Duration::from_secs(30);
+/// How soon the supervisor retries a discovery that failed (a listing, or one channel's check)
+/// once the daemon is ready; before that, start-up backs off from 1 s.
+pub(crate) const RETRY_INTERVAL: Duration = Duration::from_secs(30);
 
 /// What a discovery round found.
 #[derive(Default)]
 pub(crate) struct Discovered {
     /// The channels to relay (those not skipped).
     pub(crate) specs: Vec<ChannelSpec>,
-    /// Channels (`port/channel` on A) whose check failed this round, with why.
-    pub(crate) failed: Vec<(String, QueryError)>,
+    /// Channels (`port`, `channel` on A) whose check failed this round, with why.
+    pub(crate) failed: Vec<((String, String), QueryError)>,
 }
 
-/// A connection on A checked once per round: its end and whether its client tracks chain B.
+/// A connection on A checked: its end and whether its client tracks chain B.
 type CheckedConnection = Option<(ConnectionEnd, bool)>;
 
+/// Discovery's memory between rounds: the OPEN connections of A already checked.
+#[derive(Default)]
+pub(crate) struct Discovery {
+    open_connections: HashMap<String, (ConnectionEnd, bool)>,
+}
+
 /// The open channels between A and B that the filter allows, except those `skip` names (by
-/// port and channel on A).
+/// port and channel on A), in one round without memory (`arke clear`).
 pub(crate) async fn discover(
     config: &Config,
     a: &Arc<ChainHandle>,
     b: &Arc<ChainHandle>,
     skip: &(dyn Fn(&str, &str) -> bool + Sync),
 ) -> Result<Discovered, QueryError> {
-    let mut found = Discovered::default();
-    let mut connections: HashMap<String, CheckedConnection> = HashMap::new();
-    let open_or_closed = |state: i32| state == State::Open as i32 || state == State::Closed as i32;
-    for ch in a.query.channels().await? {
-        if !open_or_closed(ch.state)
-            || !config.relay.channels.permits(&ch.port_id, &ch.channel_id)
-            || skip(&ch.port_id, &ch.channel_id)
-        {
-            continue;
-        }
-        let Some(cp) = ch.counterparty.clone() else {
-            continue;
-        };
-        let Some(conn_id) = ch.connection_hops.first() else {
-            continue;
-        };
-        let name = format!("{}/{}", ch.port_id, ch.channel_id);
-        let checked = match connections.get(conn_id) {
-            Some(c) => c.clone(),
-            None => match check_connection(a, b, conn_id).await {
-                Ok(c) => {
-                    connections.insert(conn_id.clone(), c.clone());
-                    c
-                }
-                Err(e) => {
-                    found.failed.push((name, e));
-                    continue;
-                }
-            },
-        };
-        // The connection's client must be a client of chain B.
-        let Some((conn_a, true)) = checked else {
-            continue;
-        };
-        let Some(conn_cp) = conn_a.counterparty.clone() else {
-            continue;
-        };
-        // The counterparty channel must exist on B and point back at us.
-        let ch_b = match b.query.channel(&cp.port_id, &cp.channel_id).await {
-            Ok(Some(c)) => c,
-            Ok(None) => continue,
-            Err(e) => {
-                found.failed.push((name, e));
+    Discovery::default().all(config, a, b, skip).await
+}
+
+impl Discovery {
+    /// Every channel of A checked, except those `skip` names (by port and channel on A). Fails
+    /// only when the listing itself fails.
+    pub(crate) async fn all(
+        &mut self,
+        config: &Config,
+        a: &Arc<ChainHandle>,
+        b: &Arc<ChainHandle>,
+        skip: &(dyn Fn(&str, &str) -> bool + Sync),
+    ) -> Result<Discovered, QueryError> {
+        let listed = a.query.channels().await?;
+        Ok(self.check_all(config, a, b, listed, skip).await)
+    }
+
+    /// The channels `names` (port and channel on A) checked, except those `skip` names. A
+    /// channel that does not exist (yet) is no failure.
+    pub(crate) async fn named(
+        &mut self,
+        config: &Config,
+        a: &Arc<ChainHandle>,
+        b: &Arc<ChainHandle>,
+        names: &[(String, String)],
+        skip: &(dyn Fn(&str, &str) -> bool + Sync),
+    ) -> Discovered {
+        let mut listed = Vec::new();
+        let mut failed = Vec::new();
+        for (port, channel) in names {
+            if skip(port, channel) || !config.relay.channels.permits(port, channel) {
                 continue;
             }
+            match a.query.channel(port, channel).await {
+                Ok(Some(ch)) => listed.push(IdentifiedChannel {
+                    state: ch.state,
+                    ordering: ch.ordering,
+                    counterparty: ch.counterparty,
+                    connection_hops: ch.connection_hops,
+                    version: ch.version,
+                    port_id: port.clone(),
+                    channel_id: channel.clone(),
+                    upgrade_sequence: ch.upgrade_sequence,
+                }),
+                Ok(None) => {}
+                Err(e) => failed.push(((port.clone(), channel.clone()), e)),
+            }
+        }
+        let mut found = self.check_all(config, a, b, listed, skip).await;
+        found.failed.extend(failed);
+        found
+    }
+
+    async fn check_all(
+        &mut self,
+        config: &Config,
+        a: &Arc<ChainHandle>,
+        b: &Arc<ChainHandle>,
+        listed: Vec<IdentifiedChannel>,
+        skip: &(dyn Fn(&str, &str) -> bool + Sync),
+    ) -> Discovered {
+        let mut found = Discovered::default();
+        let mut this_round: HashMap<String, CheckedConnection> = HashMap::new();
+        for ch in listed {
+            if !open_or_closed(ch.state)
+                || !config.relay.channels.permits(&ch.port_id, &ch.channel_id)
+                || skip(&ch.port_id, &ch.channel_id)
+            {
+                continue;
+            }
+            let name = (ch.port_id.clone(), ch.channel_id.clone());
+            match self.check(config, a, b, &ch, &mut this_round).await {
+                Ok(Some(spec)) => found.specs.push(spec),
+                Ok(None) => {}
+                Err(e) => found.failed.push((name, e)),
+            }
+        }
+        found
+    }
+
+    /// Connection `id` on A, and whether its client is a client of chain B (`None`: no such
+    /// connection), from memory when it was seen OPEN before.
+    async fn connection(
+        &mut self,
+        a: &ChainHandle,
+        b: &ChainHandle,
+        id: &str,
+        this_round: &mut HashMap<String, CheckedConnection>,
+    ) -> Result<CheckedConnection, QueryError> {
+        if let Some(c) = self.open_connections.get(id) {
+            return Ok(Some(c.clone()));
+        }
+        if let Some(c) = this_round.get(id) {
+            return Ok(c.clone());
+        }
+        let checked = check_connection(a, b, id).await?;
+        match &checked {
+            Some(c) if c.0.state == ConnectionState::Open as i32 => {
+                self.open_connections.insert(id.to_string(), c.clone());
+            }
+            _ => {
+                this_round.insert(id.to_string(), checked.clone());
+            }
+        }
+        Ok(checked)
+    }
+
+    /// Channel `ch` of A checked from both ends: its spec when it is to be relayed.
+    async fn check(
+        &mut self,
+        config: &Config,
+        a: &Arc<ChainHandle>,
+        b: &Arc<ChainHandle>,
+        ch: &IdentifiedChannel,
+        this_round: &mut HashMap<String, CheckedConnection>,
+    ) -> Result<Option<ChannelSpec>, QueryError> {
+        let Some(cp) = ch.counterparty.clone() else {
+            return Ok(None);
+        };
+        let Some(conn_id) = ch.connection_hops.first() else {
+            return Ok(None);
+        };
+        // The connection's client must be a client of chain B.
+        let Some((conn_a, true)) = self.connection(a, b, conn_id, this_round).await? else {
+            return Ok(None);
+        };
+        let Some(conn_cp) = conn_a.counterparty.clone() else {
+            return Ok(None);
+        };
+        // The counterparty channel must exist on B and point back at us.
+        let Some(ch_b) = b.query.channel(&cp.port_id, &cp.channel_id).await? else {
+            return Ok(None);
         };
         let back = ch_b.counterparty.clone().unwrap_or_default();
         if back.channel_id != ch.channel_id || !open_or_closed(ch_b.state) {
-            continue;
+            return Ok(None);
         }
         let closed = [ch.state, ch_b.state].map(|s| s == State::Closed as i32);
         if closed.iter().any(|c| *c) {
             // Only the commitments on the end facing a CLOSED one can still be finished (timed
             // out on close); without them there is nothing to do.
-            let pending = |chain: &Arc<ChainHandle>, port: &str, channel: &str| {
-                let (chain, port, channel) = (chain.clone(), port.to_string(), channel.to_string());
-                async move { chain.query.packet_commitments(&port, &channel).await }
-            };
             let mut left = false;
             if closed[1] {
-                match pending(a, &ch.port_id, &ch.channel_id).await {
-                    Ok(seqs) => left |= !seqs.is_empty(),
-                    Err(e) => {
-                        found.failed.push((name, e));
-                        continue;
-                    }
-                }
+                left |= !a
+                    .query
+                    .packet_commitments(&ch.port_id, &ch.channel_id)
+                    .await?
+                    .is_empty();
             }
             if closed[0] && !left {
-                match pending(b, &cp.port_id, &cp.channel_id).await {
-                    Ok(seqs) => left |= !seqs.is_empty(),
-                    Err(e) => {
-                        found.failed.push((name, e));
-                        continue;
-                    }
-                }
+                left |= !b
+                    .query
+                    .packet_commitments(&cp.port_id, &cp.channel_id)
+                    .await?
+                    .is_empty();
             }
             if !left {
-                continue;
+                return Ok(None);
             }
         }
-        found.specs.push(ChannelSpec {
+        Ok(Some(ChannelSpec {
             a: ChannelEnd {
                 chain: a.clone(),
                 port: ch.port_id.clone(),
@@ -145,10 +240,14 @@ pub(crate) async fn discover(
             ordered: ch.ordering == Order::Ordered as i32,
             clear_interval: config.relay.clear_interval,
             clear_on_start: config.relay.clear_on_start,
+            rescan_interval: config.relay.rescan_interval,
             closed: Arc::new(closed.map(AtomicBool::new)),
-        });
+        }))
     }
-    Ok(found)
+}
+
+fn open_or_closed(state: i32) -> bool {
+    state == State::Open as i32 || state == State::Closed as i32
 }
 
 /// Connection `id` on A, and whether its client is a client of chain B (`None`: no such

@@ -5,7 +5,8 @@
 //!   and the jobs on it;
 //! - `discovery`: the open channels of the pair that the filter allows;
 //! - [`supervisor`]: connects, discovers, runs and restarts one [`worker`] per channel;
-//! - [`worker`]: the source, pump and sweep tasks of one channel;
+//! - [`worker`]: the source, pump and sweep tasks of one channel; `schedule`: when it clears
+//!   periodically (not while the channel is quiet);
 //! - `step`: the message a job needs and the TxEngine that submits it; `ordered`: strict
 //!   sequence order of the jobs of an ORDERED channel;
 //! - [`cache`]: what was done or is in flight, so nothing is submitted twice;
@@ -28,6 +29,7 @@ pub(crate) mod refresh;
 pub mod reload;
 pub(crate) mod report;
 pub(crate) mod sampler;
+pub(crate) mod schedule;
 pub(crate) mod signals;
 pub(crate) mod step;
 pub mod supervisor;

@@ -22,7 +22,9 @@
 //!
 //! The watched clients are those of the channels whose workers run, as the supervisor publishes
 //! them ([`ReliedOn`]): a channel that discovery or a reload starts is watched from then on, and
-//! one a reload stops is no longer refreshed. Refresh itself queries no channel list.
+//! one a reload stops is no longer refreshed. Refresh itself queries no channel list, and its
+//! work is per client, not per channel: the hundreds of channels of one connection share one
+//! client on each end, checked once per interval (three queries) whatever their number.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;

@@ -10,28 +10,36 @@
 //! `EXTEND_TIMEOUT_USEC=` each time), and exits cleanly if asked to stop meanwhile. An endpoint
 //! that answers for another chain id is a fatal error ([`SupervisorError::WrongChain`]).
 //!
+//! **Discovery follows events.** After the first listing of every channel, the supervisor
+//! checks only the channels named by the channel handshake and close events of its event hubs
+//! (a new channel is started within a block or two of its last handshake step; a worker whose
+//! end closed is told so and clears), retries a failed check after 30 s, and lists everything
+//! again every `rescan_interval` and whenever a hub passed over events it could not route.
+//!
 //! [`run_with`] adds what a managed daemon needs: the telemetry server and sampler when
 //! `[telemetry] enabled`, systemd notifications (`READY=1` once the first channel discovery has
 //! started the workers, watchdog pings, `STOPPING=1`), and reloads of the pair file, which start
 //! and stop single workers: every worker has its own child token, kept in a map by channel.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::task::JoinSet;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-use tracing::{error, info, warn, Instrument};
+use tracing::{debug, error, info, warn, Instrument};
 
 use super::cache::SequenceCache;
 use super::channel::{ChannelSpec, Side};
-use super::discovery::{discover, RESCAN_INTERVAL};
+use super::discovery::{Discovery, RETRY_INTERVAL};
 use super::reload::{self, ReloadReceiver, ReloadReport};
 use super::worker::{restart_delay, run_worker};
 use super::{refresh, report, sampler, ChainHandle, PacketSigner};
 use crate::chain::events::EventHub;
 use crate::chain::query::{IbcQuerier, QueryError};
 use crate::chain::rpc::{RpcClient, RpcError};
+use crate::chain::types::{ChannelEvent, ChannelEventKind};
 use crate::config::{ChainConfig, Config};
 use crate::telemetry::notify::{watchdog_interval, Notifier};
 use crate::telemetry::server::TelemetryServer;
@@ -237,89 +245,143 @@ pub async fn run_with(
     let mut pending_reload: Option<(reload::ReloadRequest, ReloadReport)> = None;
     let mut ready = false;
     let mut discovery_failures = 0u32;
+    // Channel events of both chains, subscribed before the first listing: a channel opened
+    // after it is seen through its event, one opened before by the listing.
+    let (mut events_a, mut events_b) = (
+        a.hub.subscribe_channel_events(),
+        b.hub.subscribe_channel_events(),
+    );
+    let (mut gaps_a, mut gaps_b) = (a.hub.gaps(), b.hub.gaps());
+    let mut discovery = Discovery::default();
+    // When every channel is listed again; the first round is at once.
+    let mut full_at = Instant::now();
+    // Channels (on A) to check, named by channel events; and those whose check failed, with
+    // when they are checked again.
+    let mut named: BTreeSet<(String, String)> = BTreeSet::new();
+    let mut retry: (BTreeSet<(String, String)>, Instant) = (BTreeSet::new(), Instant::now());
     info!(a = %a.config.id, b = %b.config.id, "relayer started");
     loop {
         let mut started = Vec::new();
-        let mut next_scan = RESCAN_INTERVAL;
-        let mut discovered = false;
+        let full = Instant::now() >= full_at || pending_reload.is_some();
         let known = |port: &str, channel: &str| {
             running.contains_key(&(port.to_string(), channel.to_string()))
         };
-        // Discovery stops at SIGTERM: on a chain with many channels a round can take a while.
-        let round = tokio::select! {
-            _ = shutdown.cancelled() => break,
-            r = discover(&config, &a, &b, &known) => r,
+        if full || !named.is_empty() {
+            let names: Vec<(String, String)> = std::mem::take(&mut named).into_iter().collect();
+            // Discovery stops at SIGTERM: on a chain with many channels a round can take a while.
+            let round = tokio::select! {
+                _ = shutdown.cancelled() => break,
+                r = async {
+                    if full {
+                        discovery.all(&config, &a, &b, &known).await
+                    } else {
+                        Ok(discovery.named(&config, &a, &b, &names, &known).await)
+                    }
+                } => r,
+            };
+            match round {
+                Ok(found) => {
+                    if full {
+                        full_at = Instant::now() + config.relay.rescan_interval;
+                    }
+                    for (channel, e) in &found.failed {
+                        warn!(channel = %format!("{}/{}", channel.0, channel.1), error = %e, "checking the channel failed; retrying soon");
+                    }
+                    if let (false, Some((channel, e))) = (ready, found.failed.first()) {
+                        // Ready only once every channel could be checked; until then, list
+                        // again soon.
+                        let delay = startup_backoff(discovery_failures).min(RETRY_INTERVAL);
+                        discovery_failures = discovery_failures.saturating_add(1);
+                        full_at = Instant::now() + delay;
+                        let reason =
+                            format!("checking channel {}/{} failed: {e}", channel.0, channel.1);
+                        state.set_starting(Some(reason.clone()));
+                        if let Some(n) = &notifier {
+                            n.waiting(&reason, delay + STARTUP_TIMEOUT_MARGIN);
+                        }
+                    } else if !found.failed.is_empty() {
+                        if retry.0.is_empty() {
+                            retry.1 = Instant::now() + RETRY_INTERVAL;
+                        }
+                        retry.0.extend(found.failed.iter().map(|(c, _)| c.clone()));
+                    }
+                    for spec in found.specs {
+                        let id = (spec.a.port.clone(), spec.a.channel.clone());
+                        if let std::collections::hash_map::Entry::Vacant(slot) = running.entry(id) {
+                            info!(channel = %spec.name(), counterparty = %format!("{}/{}", spec.b.port, spec.b.channel), ordered = spec.ordered, "starting channel worker");
+                            let token = workers_token.child_token();
+                            let spec = Arc::new(spec);
+                            slot.insert(RunningWorker {
+                                token: token.clone(),
+                                clients: refresh::clients_of(&spec),
+                                spec: spec.clone(),
+                            });
+                            started.push(spec.name());
+                            // Registered before the task runs, so `READY=1` below never
+                            // precedes the workers it announces in the state.
+                            state.worker_running(&Arc::new(report::channel_info(&spec)));
+                            workers.spawn(supervise(spec, cache.clone(), token, state.clone()));
+                        }
+                    }
+                    // Ready once a listing has started the workers of every channel it found.
+                    if !ready && full && found.failed.is_empty() {
+                        ready = true;
+                        state.set_starting(None);
+                        if let Some(n) = &notifier {
+                            n.ready(&format!("relaying {} channels", running.len()));
+                        }
+                    }
+                }
+                Err(e) => {
+                    warn!(error = %e, "looking for channels failed; retrying");
+                    let delay = if ready {
+                        RETRY_INTERVAL
+                    } else {
+                        // Not ready yet: retry sooner, and say why.
+                        let delay = startup_backoff(discovery_failures).min(RETRY_INTERVAL);
+                        discovery_failures = discovery_failures.saturating_add(1);
+                        let reason = format!("looking for channels failed: {e}");
+                        state.set_starting(Some(reason.clone()));
+                        if let Some(n) = &notifier {
+                            n.waiting(&reason, delay + STARTUP_TIMEOUT_MARGIN);
+                        }
+                        delay
+                    };
+                    full_at = Instant::now() + delay;
+                }
+            }
+            publish_relied_on(&relied_on, &running);
+            if full {
+                if let Some((reply, mut report)) = pending_reload.take() {
+                    report.started = started;
+                    info!(started = ?report.started, stopped = ?report.stopped, "config reloaded");
+                    let _ = reply.send(Ok(report));
+                    if let Some(n) = &notifier {
+                        n.ready(&format!("relaying {} channels", running.len()));
+                    }
+                }
+            }
+        }
+        let wake = if retry.0.is_empty() {
+            full_at
+        } else {
+            full_at.min(retry.1)
         };
-        match round {
-            Ok(found) => {
-                // Ready only once every channel could be checked; until then, retry soon.
-                discovered = found.failed.is_empty();
-                for (channel, e) in &found.failed {
-                    warn!(%channel, error = %e, "checking the channel failed; retrying at the next scan");
-                }
-                if let (false, Some((channel, e))) = (ready, found.failed.first()) {
-                    next_scan = startup_backoff(discovery_failures).min(RESCAN_INTERVAL);
-                    discovery_failures = discovery_failures.saturating_add(1);
-                    let reason = format!("checking channel {channel} failed: {e}");
-                    state.set_starting(Some(reason.clone()));
-                    if let Some(n) = &notifier {
-                        n.waiting(&reason, next_scan + STARTUP_TIMEOUT_MARGIN);
-                    }
-                }
-                let specs = found.specs;
-                for spec in specs {
-                    let id = (spec.a.port.clone(), spec.a.channel.clone());
-                    if let std::collections::hash_map::Entry::Vacant(slot) = running.entry(id) {
-                        info!(channel = %spec.name(), counterparty = %format!("{}/{}", spec.b.port, spec.b.channel), ordered = spec.ordered, "starting channel worker");
-                        let token = workers_token.child_token();
-                        slot.insert((token.clone(), refresh::clients_of(&spec)));
-                        started.push(spec.name());
-                        // Registered before the task runs, so `READY=1` below never precedes
-                        // the workers it announces in the state.
-                        state.worker_running(&Arc::new(report::channel_info(&spec)));
-                        workers.spawn(supervise(
-                            Arc::new(spec),
-                            cache.clone(),
-                            token,
-                            state.clone(),
-                        ));
-                    }
-                }
-            }
-            Err(e) => {
-                warn!(error = %e, "looking for channels failed; retrying");
-                if !ready {
-                    // Not ready yet: retry sooner than the rescan, and say why.
-                    next_scan = startup_backoff(discovery_failures).min(RESCAN_INTERVAL);
-                    discovery_failures = discovery_failures.saturating_add(1);
-                    let reason = format!("looking for channels failed: {e}");
-                    state.set_starting(Some(reason.clone()));
-                    if let Some(n) = &notifier {
-                        n.waiting(&reason, next_scan + STARTUP_TIMEOUT_MARGIN);
-                    }
-                }
-            }
-        }
-        publish_relied_on(&relied_on, &running);
-        if let Some((reply, mut report)) = pending_reload.take() {
-            report.started = started;
-            info!(started = ?report.started, stopped = ?report.stopped, "config reloaded");
-            let _ = reply.send(Ok(report));
-            if let Some(n) = &notifier {
-                n.ready(&format!("relaying {} channels", running.len()));
-            }
-        }
-        // Ready once a discovery has started the workers of every channel it found.
-        if !ready && discovered {
-            ready = true;
-            state.set_starting(None);
-            if let Some(n) = &notifier {
-                n.ready(&format!("relaying {} channels", running.len()));
-            }
-        }
         tokio::select! {
             _ = shutdown.cancelled() => break,
-            _ = tokio::time::sleep(next_scan) => {}
+            _ = tokio::time::sleep_until(wake) => {
+                if !retry.0.is_empty() && Instant::now() >= retry.1 {
+                    named.append(&mut retry.0);
+                }
+            }
+            Some(event) = events_a.recv() => on_channel_event(Side::A, event, &config, &running, &mut named),
+            Some(event) = events_b.recv() => on_channel_event(Side::B, event, &config, &running, &mut named),
+            Ok(()) = async { tokio::select! { r = gaps_a.changed() => r, r = gaps_b.changed() => r } } => {
+                gaps_a.borrow_and_update();
+                gaps_b.borrow_and_update();
+                info!("an event hub passed over events it could not route; listing every channel again");
+                full_at = Instant::now();
+            }
             Some(_) = workers.join_next(), if !workers.is_empty() => {}
             Some(reply) = async { reloads.as_mut()?.rx.recv().await }, if reloads.is_some() => {
                 if let Some(n) = &notifier {
@@ -332,11 +394,11 @@ pub async fn run_with(
                         }
                         config = next;
                         let mut stopped = Vec::new();
-                        running.retain(|(port, channel), (token, _)| {
+                        running.retain(|(port, channel), worker| {
                             let keep = config.relay.channels.permits(port, channel);
                             if !keep {
                                 info!(channel = %format!("{port}/{channel}"), "reload: stopping channel worker");
-                                token.cancel();
+                                worker.token.cancel();
                                 stopped.push(format!("{port}/{channel}"));
                             }
                             keep
@@ -352,6 +414,12 @@ pub async fn run_with(
                         }
                     }
                 }
+            }
+        }
+        // Whatever else the hubs told meanwhile goes into the same next round.
+        for (side, events) in [(Side::A, &mut events_a), (Side::B, &mut events_b)] {
+            while let Ok(event) = events.try_recv() {
+                on_channel_event(side, event, &config, &running, &mut named);
             }
         }
     }
@@ -381,15 +449,63 @@ pub async fn run_with(
     Ok(())
 }
 
-/// The running workers: channel (port, channel on A) → the token of its worker and the clients
-/// it relies on.
-type Running = HashMap<(String, String), (CancellationToken, [(Side, String); 2])>;
+/// A running channel worker.
+struct RunningWorker {
+    /// Stops it.
+    token: CancellationToken,
+    /// The clients it relies on.
+    clients: [(Side, String); 2],
+    /// Its channel (shared with the worker: a close event marks an end closed in it).
+    spec: Arc<ChannelSpec>,
+}
+
+/// The running workers by channel (port, channel on A).
+type Running = HashMap<(String, String), RunningWorker>;
+
+/// A channel event of chain `side`: a running worker whose end closed is told so and clears (its
+/// pending packets time out on close); a channel without a worker is checked by the next round
+/// (`named`, by its ids on A).
+fn on_channel_event(
+    side: Side,
+    event: ChannelEvent,
+    config: &Config,
+    running: &Running,
+    named: &mut BTreeSet<(String, String)>,
+) {
+    let on_a = match side {
+        Side::A => (event.port.clone(), event.channel.clone()),
+        Side::B => (
+            event.counterparty_port.clone(),
+            event.counterparty_channel.clone(),
+        ),
+    };
+    if on_a.1.is_empty() || !config.relay.channels.permits(&on_a.0, &on_a.1) {
+        return;
+    }
+    let Some(worker) = running.get(&on_a) else {
+        debug!(port = %on_a.0, channel = %on_a.1, kind = ?event.kind, height = event.height, "channel event; checking the channel");
+        named.insert(on_a);
+        return;
+    };
+    let end = worker.spec.end(side);
+    // On B, the event's end must be the worker's (a channel to a third chain may name the
+    // same channel id on its counterparty).
+    if end.port != event.port || end.channel != event.channel {
+        named.insert(on_a);
+        return;
+    }
+    if event.kind == ChannelEventKind::Closed && !worker.spec.is_closed(side) {
+        info!(chain = %end.chain.config.id, port = %end.port, channel = %end.channel, height = event.height, "the channel end was closed: its pending packets time out on close");
+        worker.spec.set_closed(side);
+        crate::telemetry::clear_trigger(&report::channel_info(&worker.spec)).notify_one();
+    }
+}
 
 /// Tells client refresh which clients the running workers rely on (when that changed).
 fn publish_relied_on(relied_on: &tokio::sync::watch::Sender<refresh::ReliedOn>, running: &Running) {
     let clients: refresh::ReliedOn = running
         .values()
-        .flat_map(|(_, clients)| clients.iter().cloned())
+        .flat_map(|w| w.clients.iter().cloned())
         .collect();
     relied_on.send_if_modified(|current| {
         let changed = *current != clients;

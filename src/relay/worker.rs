@@ -2,8 +2,9 @@
 //! cancellation token.
 //!
 //! - **source**: `send_packet` and `write_acknowledgement` events of this channel from both
-//!   chains' event hubs, plus clearing on start and every `clear_interval` blocks, turned into
-//!   jobs for the pump (packets to deliver or time out) and the sweep (acks to return);
+//!   chains' event hubs, plus clearing on start and every `clear_interval` blocks (skipped while
+//!   the channel is quiet, see `relay::schedule`), turned into jobs for the pump (packets to
+//!   deliver or time out) and the sweep (acks to return);
 //! - **pump**: for each sent packet, `MsgRecvPacket` on the destination, or `MsgTimeout` on the
 //!   source once the packet has expired on the destination;
 //! - **sweep**: for each acknowledgement written on the destination, `MsgAcknowledgement` on the
@@ -33,6 +34,7 @@ use tracing::{debug, info, warn, Instrument};
 use super::cache::{CacheKey, Claim, Next, SequenceCache};
 use super::channel::{ChannelSpec, Job, Side};
 use super::ordered::OrderedGate;
+use super::schedule::ClearSchedule;
 use super::step::{self, Task};
 use super::{clearing, report, ChainHandle};
 use crate::chain::events::ledger::Kind;
@@ -155,12 +157,20 @@ async fn source(
     let mut filled = [Side::A, Side::B].map(|s| ledger(s).filled());
     let mut scan_pending = filled.iter().any(|f| !*f.borrow());
     let mut height_a = spec.a.chain.hub.latest_height();
-    let mut last_clear = 0u64;
+    // Events the hubs could not route: a quiet channel must look at the chain again.
+    let (mut gaps_a, mut gaps_b) = (spec.a.chain.hub.gaps(), spec.b.chain.hub.gaps());
+    let mut schedule = ClearSchedule::new(spec.clear_interval, spec.rescan_interval);
     let clear_now = crate::telemetry::clear_trigger(&report::channel_info(&spec));
+    // Clears, and tells the schedule what the round found.
+    macro_rules! clear_round {
+        () => {{
+            let quiet = clear(&spec, &cache, &pump, &sweep, &token).await;
+            schedule.cleared(*height_a.borrow(), quiet, Instant::now());
+        }};
+    }
     // A channel with a CLOSED end has no events to wait for: its work is what clearing finds.
     if spec.clear_on_start || spec.is_closed(Side::A) || spec.is_closed(Side::B) {
-        clear(&spec, &cache, &pump, &sweep, &token).await;
-        last_clear = *height_a.borrow();
+        clear_round!();
     }
     loop {
         let (side, event) = tokio::select! {
@@ -178,20 +188,26 @@ async fn source(
                     return Err(WorkerError::TaskEnded { task: "source", reason: "chain A event hub stopped".into() });
                 }
                 let h = *height_a.borrow_and_update();
-                if spec.clear_interval > 0 && h >= last_clear + spec.clear_interval {
-                    last_clear = h;
-                    clear(&spec, &cache, &pump, &sweep, &token).await;
+                if schedule.due(h, Instant::now()) {
+                    clear_round!();
                 }
                 continue;
             }
             _ = clear_now.notified() => {
                 info!("clearing requested");
-                clear(&spec, &cache, &pump, &sweep, &token).await;
+                clear_round!();
                 continue;
             }
             _ = async { tokio::select! { _ = lagged_a.notified() => {}, _ = lagged_b.notified() => {} } } => {
                 warn!("the event hub dropped events of this channel (queue full); clearing to catch up");
-                clear(&spec, &cache, &pump, &sweep, &token).await;
+                clear_round!();
+                continue;
+            }
+            Ok(()) = async { tokio::select! { r = gaps_a.changed() => r, r = gaps_b.changed() => r } } => {
+                gaps_a.borrow_and_update();
+                gaps_b.borrow_and_update();
+                debug!("an event hub passed over events it could not route; clearing");
+                clear_round!();
                 continue;
             }
             _ = async {
@@ -201,10 +217,11 @@ async fn source(
             }, if scan_pending => {
                 scan_pending = false;
                 info!("block_results scan from the cursor done; clearing");
-                clear(&spec, &cache, &pump, &sweep, &token).await;
+                clear_round!();
                 continue;
             }
         };
+        schedule.event();
         report::observe_event(&spec, side, &event);
         let src_chain = |s: Side| spec.end(s).chain.config.id.clone();
         match event {
@@ -268,14 +285,16 @@ async fn send_job(queue: &mpsc::Sender<Job>, job: Job, token: &CancellationToken
     }
 }
 
-/// Runs clearing in both directions and queues what it finds.
+/// Runs clearing in both directions and queues what it finds. True when the channel is quiet:
+/// both directions were cleared and no commitment is open on either end.
 async fn clear(
     spec: &ChannelSpec,
     cache: &SequenceCache,
     pump: &mpsc::Sender<Job>,
     sweep: &mpsc::Sender<Job>,
     token: &CancellationToken,
-) {
+) -> bool {
+    let mut quiet = true;
     for from in [Side::A, Side::B] {
         let open = match clearing::pending_packets(spec, from).await {
             Ok(found) => {
@@ -289,14 +308,16 @@ async fn clear(
                 }
                 for job in jobs {
                     if !send_job(pump, job, token).await {
-                        return;
+                        return false;
                     }
                 }
+                quiet &= found.open.is_empty();
                 found.open
             }
             Err(e) => {
                 // The acks are looked for among the same commitments: both wait for the next round.
                 warn!(error = %e, "clearing failed; will retry at the next interval");
+                quiet = false;
                 continue;
             }
         };
@@ -308,13 +329,17 @@ async fn clear(
                 }
                 for job in jobs {
                     if !send_job(sweep, job, token).await {
-                        return;
+                        return false;
                     }
                 }
             }
-            Err(e) => warn!(error = %e, "clearing acks failed; will retry at the next interval"),
+            Err(e) => {
+                warn!(error = %e, "clearing acks failed; will retry at the next interval");
+                quiet = false;
+            }
         }
     }
+    quiet
 }
 
 /// A relay step handed to a TxEngine: resolves to the job, its cache key and the outcome.

@@ -129,6 +129,12 @@ impl Harness {
         relayer
     }
 
+    /// Starts the relayer reporting into `state` (which lists its running workers).
+    pub fn start_relayer_in(&self, state: std::sync::Arc<DaemonState>) -> Relayer {
+        let keys = PairKeys::new(self.chains.a.relayer.clone(), self.chains.b.relayer.clone());
+        self.spawn_relayer(keys, Some(state))
+    }
+
     /// Starts the relayer signing with the given keys.
     pub fn start_relayer_with(&self, a: AccountKey, b: AccountKey) -> Relayer {
         self.spawn_relayer(PairKeys::new(a, b), None)

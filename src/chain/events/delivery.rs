@@ -17,7 +17,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::ledger::pruned_lowest;
 use super::pushes::{BlockPush, Push};
-use super::records::{block_from_results, packet_events, BlockRecord, TxOutcome};
+use super::records::{
+    block_from_results, channel_events, packet_events_counted, BlockRecord, TxOutcome,
+};
 use super::websocket::backoff;
 use super::{lock, ChannelKey, EventHubOptions, Shared};
 use crate::chain::rpc::RpcClient;
@@ -351,6 +353,7 @@ impl Core {
         }
         // Delivery moves past `height`: its events come late, if at all.
         self.last_delivered = height;
+        self.gap();
         Some(next)
     }
 
@@ -407,6 +410,7 @@ impl Core {
                     tracing::warn!(chain = %self.shared.chain_id, height, lowest, "heights pruned by the node; skipping them (clearing recovers their packets)");
                     self.last_delivered = lowest - 1;
                     self.shared.ledger.skipped_to(lowest);
+                    self.gap();
                     self.shared.latest.send_replace(self.last_delivered);
                     self.pending.retain(|h, _| *h >= lowest);
                     self.set_aside.retain(|h, _| *h >= lowest);
@@ -433,9 +437,13 @@ impl Core {
     /// end, never waiting: a full queue loses the event (the subscriber is told to clear).
     fn route_events(&self, block: &BlockRecord) {
         let height = block.height;
-        let events = packet_events(&self.shared.chain_id, block);
+        let (events, malformed) = packet_events_counted(&self.shared.chain_id, block);
         // Recorded before anyone is told, so clearing finds what a slow subscriber dropped.
         self.shared.ledger.record_block(height, &events);
+        if malformed > 0 {
+            self.gap();
+        }
+        self.route_channel_events(block);
         let mut lagging: Vec<ChannelKey> = Vec::new();
         for event in events {
             let key = route(&event);
@@ -463,6 +471,37 @@ impl Core {
                 n.notify_one();
             }
         }
+    }
+
+    /// Hands `block`'s channel events to their subscribers, never waiting (a full queue moves
+    /// the gap counter instead).
+    fn route_channel_events(&self, block: &BlockRecord) {
+        let events = channel_events(block);
+        if events.is_empty() {
+            return;
+        }
+        let mut subs = lock(&self.shared.channel_subscribers);
+        let mut lost = false;
+        subs.retain(|tx| {
+            for event in &events {
+                match tx.try_send(event.clone()) {
+                    Ok(()) => {}
+                    Err(mpsc::error::TrySendError::Closed(_)) => return false,
+                    Err(mpsc::error::TrySendError::Full(_)) => lost = true,
+                }
+            }
+            true
+        });
+        drop(subs);
+        if lost {
+            tracing::warn!(chain = %self.shared.chain_id, height = block.height, "channel event queue full; dropping channel events (discovery rescans)");
+            self.gap();
+        }
+    }
+
+    /// Delivery passed over events it could not route (see `EventHub::gaps`).
+    fn gap(&self) {
+        self.shared.gaps.send_modify(|n| *n += 1);
     }
 
     fn forget(&self, key: &ChannelKey, sender: &mpsc::Sender<PacketEvent>) {

@@ -1,7 +1,8 @@
 //! The hub against a real devnet with small queues and a faulty height: a subscriber that never
 //! reads does not hold back another channel end's events (it is told it lagged instead), and a
 //! height whose `block_results` keeps failing is set aside so later heights keep flowing, then
-//! delivered late once it answers again.
+//! delivered late once it answers again (and the gap counter says so meanwhile). The
+//! handshake steps that open a channel's ends reach the channel-event subscribers.
 
 use std::time::Duration;
 
@@ -14,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{EventHub, EventHubOptions};
 use crate::chain::rpc::RpcClient;
-use crate::chain::types::PacketEvent;
+use crate::chain::types::{ChannelEventKind, PacketEvent};
 
 const BLOCK: Duration = Duration::from_millis(150);
 const LIMIT: Duration = Duration::from_secs(60);
@@ -123,6 +124,7 @@ async fn a_height_that_cannot_be_fetched_is_set_aside_and_delivered_late() {
     };
     let hub = hub(a, options, &shutdown);
     let mut rx = hub.subscribe(&path.port, &path.channel_a);
+    let gaps = hub.gaps();
     while *hub.latest_height().borrow() == 0 {
         tokio::time::sleep(BLOCK).await;
     }
@@ -177,6 +179,8 @@ async fn a_height_that_cannot_be_fetched_is_set_aside_and_delivered_late() {
     assert_eq!(next_send(&mut rx).await, second);
     assert_eq!(next_send(&mut rx).await, third);
     assert!(*hub.latest_height().borrow() > at);
+    // Whoever relies on events alone is told that events were passed over.
+    assert!(*gaps.borrow() > 0, "the gap counter did not move");
     // Once the height answers again, its event comes, late.
     a.node().faults().fail_block_results_at(at, Duration::ZERO);
     assert_eq!(next_send(&mut rx).await, first);
@@ -217,5 +221,54 @@ async fn a_core_that_panics_is_restarted_and_resumes_after_the_last_height() {
         "heights keep being delivered"
     );
     assert!(rx.try_recv().is_err(), "no event twice");
+    shutdown.cancel();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_steps_that_open_a_channel_reach_the_channel_event_subscribers() {
+    let chains = ConnectedChains::start(BLOCK, false).await.expect("channel");
+    let (a, b, path) = (&chains.a, &chains.b, &chains.path);
+    let shutdown = CancellationToken::new();
+    let (hub_a, hub_b) = (
+        hub(a, EventHubOptions::default(), &shutdown),
+        hub(b, EventHubOptions::default(), &shutdown),
+    );
+    let (mut on_a, mut on_b) = (
+        hub_a.subscribe_channel_events(),
+        hub_b.subscribe_channel_events(),
+    );
+    while *hub_a.latest_height().borrow() == 0 || *hub_b.latest_height().borrow() == 0 {
+        tokio::time::sleep(BLOCK).await;
+    }
+    let (chan_a, chan_b) = devnet::testing::open_channel(
+        a,
+        b,
+        &path.client_a,
+        &path.client_b,
+        &path.connection_a,
+        &path.connection_b,
+        false,
+    )
+    .await
+    .expect("a second channel");
+    // `channel_open_ack` on A, `channel_open_confirm` on B: each end is OPEN.
+    let ack = tokio::time::timeout(LIMIT, on_a.recv())
+        .await
+        .expect("an event on A")
+        .expect("open");
+    assert_eq!(ack.kind, ChannelEventKind::Opened);
+    assert_eq!(
+        (&ack.channel, &ack.counterparty_channel),
+        (&chan_a, &chan_b)
+    );
+    let confirm = tokio::time::timeout(LIMIT, on_b.recv())
+        .await
+        .expect("an event on B")
+        .expect("open");
+    assert_eq!(confirm.kind, ChannelEventKind::Opened);
+    assert_eq!(
+        (&confirm.channel, &confirm.counterparty_channel),
+        (&chan_b, &chan_a)
+    );
     shutdown.cancel();
 }

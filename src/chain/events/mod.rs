@@ -69,6 +69,12 @@
 //! per height and channel) and the channel's [`EventHub::lagged`] signal fires, so its worker
 //! catches up from chain state by clearing at once. Receivers that were dropped are forgotten.
 //!
+//! [`EventHub::subscribe_channel_events`] hands out the channel handshake and close events
+//! that open or close an end (discovery starts and marks workers from them), with the same
+//! never-waiting rule. [`EventHub::gaps`] counts the times delivery passed over events it could
+//! not route (pruned or set-aside heights, malformed packet events, a full channel-event
+//! queue): whoever relies on events alone looks at the chain again when it moves.
+//!
 //! A height whose `block_results` keeps failing (too large for the timeout, undecodable) while
 //! the next height can be fetched is not retried for ever in front of the others: after
 //! `SKIP_AFTER_FAILURES` attempts it is set aside, the hub moves on, and the set-aside height is
@@ -107,13 +113,15 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::rpc::RpcClient;
-use super::types::PacketEvent;
+use super::types::{ChannelEvent, PacketEvent};
 use delivery::Core;
 pub use included::{HeightTxs, IncludedTx};
 use websocket::WsTask;
 
 /// Pushes queued from the websocket task to the core.
 const PUSH_QUEUE: usize = 1_024;
+/// Capacity of each [`EventHub::subscribe_channel_events`] queue.
+const CHANNEL_EVENT_QUEUE: usize = 1_024;
 
 /// Tunables of an [`EventHub`]; [`Default`] gives production values.
 #[derive(Clone, Debug)]
@@ -160,6 +168,11 @@ struct Shared {
     latest: watch::Sender<u64>,
     /// Per channel end, fired when an event for it was dropped (see [`EventHub::lagged`]).
     lagged: Mutex<HashMap<ChannelKey, Arc<Notify>>>,
+    /// Receivers of the channel handshake and close events (see
+    /// [`EventHub::subscribe_channel_events`]).
+    channel_subscribers: Mutex<Vec<mpsc::Sender<ChannelEvent>>>,
+    /// Counts the times delivery passed over events it could not route (see [`EventHub::gaps`]).
+    gaps: watch::Sender<u64>,
     reconnects: AtomicU64,
     dropped: AtomicU64,
     /// Times the core task panicked and was started again.
@@ -223,6 +236,8 @@ impl EventHub {
             subscribers: Mutex::new(HashMap::new()),
             latest: watch::channel(0).0,
             lagged: Mutex::new(HashMap::new()),
+            channel_subscribers: Mutex::new(Vec::new()),
+            gaps: watch::channel(0).0,
             reconnects: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
             core_restarts: AtomicU64::new(0),
@@ -272,6 +287,26 @@ impl EventHub {
             .entry((port.to_string(), channel.to_string()))
             .or_default()
             .clone()
+    }
+
+    /// A receiver of the channel events of this chain that open or close an end
+    /// (`channel_open_ack`, `channel_open_confirm`, `channel_close_init`,
+    /// `channel_close_confirm`), of the heights delivered after the call. Never waited on: when
+    /// the queue is full the event is dropped and [`EventHub::gaps`] moves.
+    pub(crate) fn subscribe_channel_events(&self) -> mpsc::Receiver<ChannelEvent> {
+        let (tx, rx) = mpsc::channel(CHANNEL_EVENT_QUEUE);
+        lock(&self.shared.channel_subscribers).push(tx);
+        rx
+    }
+
+    /// A counter that moves each time delivery passed over events without handing them to
+    /// their subscribers: heights the node pruned before they were fetched, a height set aside
+    /// because its `block_results` keeps failing, a packet event too malformed to route, a
+    /// channel event dropped on a full queue. Whoever acts only on events (a channel worker that
+    /// skips clearing while its channel is quiet, discovery waiting for handshake events) must
+    /// look at the chain again when it moves.
+    pub(crate) fn gaps(&self) -> watch::Receiver<u64> {
+        self.shared.gaps.subscribe()
     }
 
     /// The highest height fully delivered (0 until the hub knows where it starts).

@@ -4,7 +4,7 @@
 //! events of txs with code 0 in tx order, then the block-level events.
 
 use crate::chain::query::{ack_from_attributes, packet_from_attributes, plain_packet_attributes};
-use crate::chain::types::PacketEvent;
+use crate::chain::types::{ChannelEvent, ChannelEventKind, PacketEvent};
 
 /// An ABCI event as plain strings.
 #[derive(Clone, Debug, PartialEq)]
@@ -43,23 +43,65 @@ pub(super) struct BlockRecord {
 /// Extracts the packet events of one height, in order. Malformed packet events are logged and
 /// skipped.
 pub(super) fn packet_events(chain_id: &str, block: &BlockRecord) -> Vec<PacketEvent> {
-    let height = block.height;
+    packet_events_counted(chain_id, block).0
+}
+
+/// Every event of one height in order: those of txs with code 0, between the block-level ones.
+fn block_events(block: &BlockRecord) -> impl Iterator<Item = &RawEvent> {
     let tx_events = block
         .txs
         .iter()
         .filter(|tx| tx.code == 0)
         .flat_map(|tx| tx.events.iter());
-    block
-        .begin
-        .iter()
-        .chain(tx_events)
-        .chain(block.end.iter())
+    block.begin.iter().chain(tx_events).chain(block.end.iter())
+}
+
+/// [`packet_events`], and how many malformed packet events were skipped (their channel is
+/// unknown, so the hub tells every subscriber of the chain).
+pub(super) fn packet_events_counted(
+    chain_id: &str,
+    block: &BlockRecord,
+) -> (Vec<PacketEvent>, usize) {
+    let height = block.height;
+    let mut malformed = 0;
+    let events = block_events(block)
         .filter_map(|event| match packet_event(height, event) {
             Ok(e) => e,
             Err(reason) => {
                 tracing::warn!(chain = %chain_id, height, kind = %event.kind, %reason, "skipping malformed packet event");
+                malformed += 1;
                 None
             }
+        })
+        .collect();
+    (events, malformed)
+}
+
+/// The channel handshake and close events of one height that open or close an end, in order.
+/// An event without a port or channel id is skipped (the slow rescan finds its channel).
+pub(super) fn channel_events(block: &BlockRecord) -> Vec<ChannelEvent> {
+    block_events(block)
+        .filter_map(|event| {
+            let kind = match event.kind.as_str() {
+                "channel_open_ack" | "channel_open_confirm" => ChannelEventKind::Opened,
+                "channel_close_init" | "channel_close_confirm" => ChannelEventKind::Closed,
+                _ => return None,
+            };
+            let attr = |key: &str| {
+                event
+                    .attributes
+                    .iter()
+                    .find(|(k, _)| k == key)
+                    .map(|(_, v)| v.clone())
+            };
+            Some(ChannelEvent {
+                height: block.height,
+                kind,
+                port: attr("port_id").filter(|p| !p.is_empty())?,
+                channel: attr("channel_id").filter(|c| !c.is_empty())?,
+                counterparty_port: attr("counterparty_port_id").unwrap_or_default(),
+                counterparty_channel: attr("counterparty_channel_id").unwrap_or_default(),
+            })
         })
         .collect()
 }

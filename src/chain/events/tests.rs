@@ -3,9 +3,13 @@
 
 use super::delivery::{route, HeightInProgress};
 use super::pushes::{parse_frame, BlockPush, Frame, Push};
-use super::records::{block_from_results, packet_events, BlockRecord, RawEvent, TxOutcome};
+use super::records::{
+    block_from_results, channel_events, packet_events, packet_events_counted, BlockRecord,
+    RawEvent, TxOutcome,
+};
 use super::websocket::backoff;
 use super::*;
+use crate::chain::types::{ChannelEvent, ChannelEventKind};
 
 const SEND: &str = r#"[
     {"key":"packet_data_hex","value":"7b7d","index":true},
@@ -308,4 +312,96 @@ fn backoff_grows_to_the_cap_with_jitter() {
         let full = (min * 2u32.saturating_pow(attempt.min(16))).min(max);
         assert!(d >= full / 2 && d <= full, "attempt {attempt}: {d:?}");
     }
+}
+
+fn raw(kind: &str, attrs: &[(&str, &str)]) -> RawEvent {
+    RawEvent {
+        kind: kind.into(),
+        attributes: attrs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    }
+}
+
+#[test]
+fn channel_events_that_open_or_close_an_end_are_extracted() {
+    let end = |kind: &str, channel: &str| {
+        raw(
+            kind,
+            &[
+                ("port_id", "transfer"),
+                ("channel_id", channel),
+                ("counterparty_port_id", "transfer"),
+                ("counterparty_channel_id", "channel-9"),
+                ("connection_id", "connection-0"),
+            ],
+        )
+    };
+    let ok = |events| TxOutcome {
+        events,
+        ..Default::default()
+    };
+    let block = BlockRecord {
+        height: 12,
+        txs: vec![
+            ok(vec![
+                end("channel_open_init", "channel-1"),
+                end("channel_open_ack", "channel-2"),
+                end("channel_open_confirm", "channel-3"),
+            ]),
+            // A failed tx opens nothing.
+            TxOutcome {
+                code: 7,
+                events: vec![end("channel_open_ack", "channel-4")],
+                ..Default::default()
+            },
+            ok(vec![
+                end("channel_close_init", "channel-5"),
+                raw("channel_close_confirm", &[("port_id", "transfer")]),
+            ]),
+        ],
+        end: vec![end("channel_close_confirm", "channel-6")],
+        ..Default::default()
+    };
+    let got: Vec<(ChannelEventKind, String)> = channel_events(&block)
+        .into_iter()
+        .map(|e| (e.kind, e.channel))
+        .collect();
+    use ChannelEventKind::{Closed, Opened};
+    assert_eq!(
+        got,
+        [
+            (Opened, "channel-2".to_string()),
+            (Opened, "channel-3".to_string()),
+            (Closed, "channel-5".to_string()),
+            (Closed, "channel-6".to_string()),
+        ]
+    );
+    assert_eq!(
+        channel_events(&block)[0],
+        ChannelEvent {
+            height: 12,
+            kind: Opened,
+            port: "transfer".into(),
+            channel: "channel-2".into(),
+            counterparty_port: "transfer".into(),
+            counterparty_channel: "channel-9".into(),
+        }
+    );
+}
+
+#[test]
+fn malformed_packet_events_are_counted() {
+    let block = BlockRecord {
+        height: 3,
+        txs: vec![TxOutcome {
+            events: vec![raw("send_packet", &[("packet_sequence", "x")])],
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let (events, malformed) = packet_events_counted("c", &block);
+    assert!(events.is_empty());
+    assert_eq!(malformed, 1);
 }
