@@ -55,6 +55,20 @@ pub(super) fn packet_events(chain_id: &str, block: &BlockRecord) -> Vec<PacketEv
         .collect()
 }
 
+/// The ABCI event types the hub extracts packet events from.
+const PACKET_EVENT_KINDS: [&str; 5] = [
+    "send_packet",
+    "write_acknowledgement",
+    "recv_packet",
+    "acknowledge_packet",
+    "timeout_packet",
+];
+
+/// Whether the hub extracts anything from an event of type `kind`.
+pub(super) fn is_packet_event(kind: &str) -> bool {
+    PACKET_EVENT_KINDS.contains(&kind)
+}
+
 /// The packet event of one ABCI event, `None` when it is not a packet event.
 fn packet_event(height: u64, event: &RawEvent) -> Result<Option<PacketEvent>, String> {
     let attrs = || {
