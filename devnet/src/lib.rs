@@ -25,6 +25,7 @@ pub mod launch;
 pub mod mempool;
 pub mod node;
 pub mod query_paths;
+pub mod requests;
 pub mod rpc;
 pub mod store;
 pub mod testing;

@@ -97,6 +97,10 @@ pub(crate) enum Entry {
 #[derive(Debug)]
 pub(crate) struct SequenceCache {
     channels: DashMap<ChannelKey, BTreeMap<(u64, RelayKind), Entry>>,
+    /// Per channel, a sequence below which every packet is settled for good (its commitment is
+    /// gone), as the last prune learnt: a job for one of them, queued before it settled, is
+    /// refused even after its entry was pruned.
+    settled_below: DashMap<ChannelKey, u64>,
     max_attempts: u32,
     base_backoff: Duration,
 }
@@ -129,6 +133,7 @@ impl SequenceCache {
     pub(crate) fn new(max_attempts: u32, base_backoff: Duration) -> Self {
         Self {
             channels: DashMap::new(),
+            settled_below: DashMap::new(),
             max_attempts,
             base_backoff,
         }
@@ -155,12 +160,19 @@ impl SequenceCache {
             .and_then(|steps| steps.get(&key.step()).cloned())
     }
 
-    /// Claims `key` for a submission now. False when it is in flight, done or backing off, and
-    /// for an event when another tx with it is pending elsewhere.
+    /// Claims `key` for a submission now. False when it is in flight, done or backing off, when
+    /// its packet is settled (below the channel's settled sequence), and for an event when
+    /// another tx with it is pending elsewhere.
     pub(crate) fn try_claim(&self, key: &CacheKey, by: Claim) -> bool {
-        let mut steps = self.channels.entry(key.channel_key()).or_default();
+        let channel = key.channel_key();
+        let settled = self
+            .settled_below
+            .get(&channel)
+            .is_some_and(|below| key.sequence < *below);
+        let mut steps = self.channels.entry(channel).or_default();
         let step = key.step();
         let claimed = match steps.get(&step) {
+            None if settled => None,
             None => Some(0),
             Some(Entry::Failed { retry_at, attempts }) if Instant::now() >= *retry_at => {
                 Some(*attempts)
@@ -240,12 +252,31 @@ impl SequenceCache {
     /// commitment was acknowledged or timed out, so nothing about it is left to do; a packet
     /// sent after the round may lose a finished entry, which only an event could have used,
     /// and its event has come already.
+    ///
+    /// Every sequence below the lowest open one (or, with none open, up to the highest pruned)
+    /// was sent and is settled: later claims for them are refused, so a job queued before its
+    /// packet settled costs no proof and no tx once its entry is gone.
     pub(crate) fn prune_settled(&self, src_chain: &str, port: &str, channel: &str, open: &[u64]) {
         let key = (src_chain.to_string(), port.to_string(), channel.to_string());
+        let mut highest_pruned = None;
         if let Some(mut steps) = self.channels.get_mut(&key) {
             steps.retain(|(sequence, _), entry| {
-                matches!(entry, Entry::InFlight { .. }) || open.binary_search(sequence).is_ok()
+                let keep =
+                    matches!(entry, Entry::InFlight { .. }) || open.binary_search(sequence).is_ok();
+                if !keep {
+                    highest_pruned = highest_pruned.max(Some(*sequence));
+                }
+                keep
             });
+        }
+        let floor = match (open.first(), highest_pruned) {
+            (Some(lowest_open), _) => Some(*lowest_open),
+            (None, Some(highest)) => Some(highest + 1),
+            (None, None) => None,
+        };
+        if let Some(floor) = floor {
+            let mut below = self.settled_below.entry(key).or_insert(0);
+            *below = (*below).max(floor);
         }
     }
 
@@ -254,6 +285,7 @@ impl SequenceCache {
     pub(crate) fn forget_channel(&self, src_chain: &str, port: &str, channel: &str) {
         let key = (src_chain.to_string(), port.to_string(), channel.to_string());
         self.channels.remove(&key);
+        self.settled_below.remove(&key);
     }
 
     /// Turns the in-flight entries of a channel into failures that may be retried at once: the
@@ -389,6 +421,35 @@ mod tests {
             3,
             "4, 6 in flight, and the other channel's entry"
         );
+    }
+
+    #[test]
+    fn a_settled_packet_is_not_claimed_again_after_its_entry_is_pruned() {
+        let cache = SequenceCache::new(3, Duration::from_secs(60));
+        for s in 1..=4 {
+            assert!(claim(&cache, s));
+            cache.record(&key(s), &Outcome::Redundant);
+        }
+        // 3 is still open; 1, 2 and 4 are settled and pruned.
+        cache.prune_settled("a-1", "transfer", "channel-0", &[3]);
+        assert_eq!(cache.len(), 1);
+        // A stale job (queued before its packet settled) is refused, by an event or by clearing.
+        assert!(!claim(&cache, 1));
+        assert!(!cache.try_claim(&key(2), Claim::Clearing));
+        // 4 is above the lowest open sequence: no proof it is settled, so it may be claimed
+        // (the engine then finds it settled on chain).
+        assert!(claim(&cache, 4));
+        // Nothing open: everything up to the highest pruned is settled.
+        cache.record(&key(4), &Outcome::Redundant);
+        cache.record(&key(3), &Outcome::Redundant);
+        cache.prune_settled("a-1", "transfer", "channel-0", &[]);
+        assert!(!claim(&cache, 4));
+        assert!(claim(&cache, 5), "a packet sent later is claimed");
+        // The floor never moves down, and a stopped channel forgets it.
+        cache.prune_settled("a-1", "transfer", "channel-0", &[2]);
+        assert!(!claim(&cache, 3));
+        cache.forget_channel("a-1", "transfer", "channel-0");
+        assert!(claim(&cache, 3));
     }
 
     #[test]

@@ -24,7 +24,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::stream::FuturesUnordered;
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -381,32 +381,8 @@ async fn pipeline(
                 },
                 None => return Err(WorkerError::TaskEnded { task: task.name(), reason: "queue closed".into() }),
             },
-            Some((job, key, outcome)) = in_flight.next(), if !in_flight.is_empty() => {
-                let next = record(&spec, &cache, &key, &job, &outcome);
-                if let (true, RelayKind::Timeout, Outcome::Done { height, .. }) = (spec.ordered, &key.kind, &outcome) {
-                    // The timeout closed the source's end: confirm the close on the other end.
-                    let (spec, from, height) = (spec.clone(), job.from, *height);
-                    retries.spawn(async move { super::close::confirm_close(&spec, from, height).await });
-                }
-                if key.kind == RelayKind::Recv && matches!(outcome, Outcome::Failed { .. }) {
-                    // A delivery may fail because the destination end was closed: then the
-                    // retry times the packet out on close instead.
-                    note_if_closed(&spec, job.from.other()).await;
-                }
-                if let Some(gate) = gate.as_mut() {
-                    // The retry holds the later sequences until its backoff has passed.
-                    gate.finished(job.from);
-                    if let Next::RetryAfter(delay) = next {
-                        gate.push(Job { event_height: 0, ..job }, Instant::now() + delay);
-                    }
-                } else if let Next::RetryAfter(delay) = next {
-                    let requeue = requeue.clone();
-                    let retry = Job { event_height: 0, ..job };
-                    retries.spawn(async move {
-                        tokio::time::sleep(delay).await;
-                        let _ = requeue.send(retry).await;
-                    });
-                }
+            Some(done) = in_flight.next(), if !in_flight.is_empty() => {
+                finished(&spec, &cache, done, gate.as_mut(), &requeue, &mut retries).await;
                 continue;
             }
             r = height_a.changed() => if r.is_err() {
@@ -443,6 +419,15 @@ async fn pipeline(
         }
         let mut statuses: [Option<(u64, u64)>; 2] = [None, None];
         for job in ready {
+            // Handing a long list to the engines waits on their queues: take the outcomes that
+            // came back meanwhile, so they are recorded now and not after the whole list (an
+            // ORDERED channel's run is short and its gate counts its runs: it waits).
+            while gate.is_none() {
+                let Some(Some(done)) = in_flight.next().now_or_never() else {
+                    break;
+                };
+                finished(&spec, &cache, done, None, &requeue, &mut retries).await;
+            }
             let from = job.from;
             if let Some(fut) = route(task, &spec, &cache, job, &mut statuses).await {
                 if let Some(gate) = gate.as_mut() {
@@ -451,6 +436,54 @@ async fn pipeline(
                 in_flight.push(fut);
             }
         }
+    }
+}
+
+/// Handles the outcome of a step that came back: records it, confirms a close after an
+/// ordered timeout, notes a closed destination after a failed delivery, and schedules a retry.
+async fn finished(
+    spec: &Arc<ChannelSpec>,
+    cache: &SequenceCache,
+    (job, key, outcome): (Job, CacheKey, Outcome),
+    gate: Option<&mut OrderedGate>,
+    requeue: &mpsc::Sender<Job>,
+    retries: &mut JoinSet<()>,
+) {
+    let next = record(spec, cache, &key, &job, &outcome);
+    if let (true, RelayKind::Timeout, Outcome::Done { height, .. }) =
+        (spec.ordered, &key.kind, &outcome)
+    {
+        // The timeout closed the source's end: confirm the close on the other end.
+        let (spec, from, height) = (spec.clone(), job.from, *height);
+        retries.spawn(async move { super::close::confirm_close(&spec, from, height).await });
+    }
+    if key.kind == RelayKind::Recv && matches!(outcome, Outcome::Failed { .. }) {
+        // A delivery may fail because the destination end was closed: then the retry times
+        // the packet out on close instead.
+        note_if_closed(spec, job.from.other()).await;
+    }
+    if let Some(gate) = gate {
+        // The retry holds the later sequences until its backoff has passed.
+        gate.finished(job.from);
+        if let Next::RetryAfter(delay) = next {
+            gate.push(
+                Job {
+                    event_height: 0,
+                    ..job
+                },
+                Instant::now() + delay,
+            );
+        }
+    } else if let Next::RetryAfter(delay) = next {
+        let requeue = requeue.clone();
+        let retry = Job {
+            event_height: 0,
+            ..job
+        };
+        retries.spawn(async move {
+            tokio::time::sleep(delay).await;
+            let _ = requeue.send(retry).await;
+        });
     }
 }
 

@@ -215,6 +215,7 @@ struct Inner {
     producing: Mutex<()>,
     events: broadcast::Sender<ChainEvent>,
     faults: Faults,
+    requests: crate::requests::RequestLog,
     paused: watch::Sender<bool>,
     blocks_file: Mutex<Option<File>>,
     /// Transfers scheduled for the next block's FinalizeBlock.
@@ -308,6 +309,7 @@ impl Node {
                 producing: Mutex::new(()),
                 events: broadcast::channel(4096).0,
                 faults: Faults::default(),
+                requests: crate::requests::RequestLog::default(),
                 paused: watch::channel(false).0,
                 blocks_file: Mutex::new(None),
                 block_transfers: Mutex::new(Vec::new()),
@@ -618,6 +620,11 @@ impl Node {
     /// Fault injection shared with the RPC servers.
     pub fn faults(&self) -> &Faults {
         &self.inner.faults
+    }
+
+    /// The RPC requests this node answered (the RPC servers record every call).
+    pub fn requests(&self) -> &crate::requests::RequestLog {
+        &self.inner.requests
     }
 
     /// The configured block time.

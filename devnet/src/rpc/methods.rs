@@ -141,6 +141,11 @@ pub fn filter_min_max(
 /// Answers one non-websocket method.
 pub async fn call(ctx: &Ctx, method: &str, p: &Params) -> Result<Value, RpcError> {
     let node = &ctx.node;
+    let path = match method {
+        "abci_query" => p.string("path").ok().flatten(),
+        _ => None,
+    };
+    node.requests().record(method, path.as_deref());
     match method {
         "health" => Ok(json!({})),
         "status" => Ok(status(node)),

@@ -2,11 +2,22 @@
 //! task hands to the core. The input comes from the network, so nothing here may panic on odd
 //! input; a malformed frame is an error that the caller logs and skips (polling then fetches
 //! the height it belonged to).
+//!
+//! A push of a block full of transfers is megabytes of JSON with hundreds of thousands of event
+//! attributes, so frames are decoded into typed shapes that borrow from the text and skip what
+//! the hub never reads (the `events` index of a `Tx` push, the txs' bytes, hashed only), never into a
+//! `serde_json::Value` tree (about 700 bytes per attribute). Only packet and channel events keep their
+//! attributes: the hub extracts nothing else, and a height waiting for delivery holds its pushes.
+
+use std::borrow::Cow;
+use std::fmt;
 
 use base64::Engine as _;
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
 use serde_json::Value;
 
-use super::records::{RawEvent, TxOutcome};
+use super::records::{is_packet_event, RawEvent, TxOutcome};
 use crate::chain::query::plain_packet_attributes;
 
 /// A parsed `NewBlock` push.
@@ -50,9 +61,223 @@ pub(super) enum Frame {
     Push(Push),
 }
 
+/// A frame as sent: a JSON-RPC reply or an event push.
+#[derive(Deserialize)]
+struct WireFrame<'a> {
+    #[serde(default)]
+    error: Option<Value>,
+    #[serde(default, borrow)]
+    result: Option<WireResult<'a>>,
+}
+
+#[derive(Deserialize)]
+struct WireResult<'a> {
+    #[serde(default, borrow)]
+    data: Option<WireData<'a>>,
+}
+
+/// `result.data`: an event push when it is an object; anything else (a `broadcast_tx` answer's
+/// string) is skipped without being kept.
+enum WireData<'a> {
+    Push(Box<WirePush<'a>>),
+    Other,
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for WireData<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct DataVisitor<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for DataVisitor<'a> {
+            type Value = WireData<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_map<M: MapAccess<'de>>(self, map: M) -> Result<Self::Value, M::Error> {
+                WirePush::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(|p| WireData::Push(Box::new(p)))
+            }
+            fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> Result<Self::Value, S::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(WireData::Other)
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+                Ok(WireData::Other)
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(WireData::Other)
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(WireData::Other)
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(WireData::Other)
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(WireData::Other)
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(WireData::Other)
+            }
+        }
+        d.deserialize_any(DataVisitor(std::marker::PhantomData))
+    }
+}
+
+#[derive(Deserialize)]
+struct WirePush<'a> {
+    #[serde(rename = "type", default, borrow)]
+    kind: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    value: Option<WirePushValue<'a>>,
+}
+
+/// The fields of both push types (which one it is, `type` says; it may come after `value`).
+#[derive(Deserialize)]
+struct WirePushValue<'a> {
+    #[serde(rename = "TxResult", default, borrow)]
+    tx_result: Option<WireTxResult<'a>>,
+    #[serde(default, borrow)]
+    block: Option<WireBlock<'a>>,
+    #[serde(default, borrow)]
+    result_finalize_block: Option<WireFinalize<'a>>,
+    #[serde(default, borrow)]
+    result_begin_block: Option<WireEvents<'a>>,
+    #[serde(default, borrow)]
+    result_end_block: Option<WireEvents<'a>>,
+}
+
+#[derive(Deserialize)]
+struct WireTxResult<'a> {
+    #[serde(default)]
+    height: Option<Value>,
+    #[serde(default)]
+    index: Option<Value>,
+    #[serde(default, borrow)]
+    result: Option<WireOutcome<'a>>,
+}
+
+#[derive(Deserialize)]
+struct WireOutcome<'a> {
+    #[serde(default)]
+    code: Option<Value>,
+    #[serde(default, borrow)]
+    events: Option<Vec<WireEvent<'a>>>,
+    /// What a confirmation reads besides (the TxEngine confirms from the hub's heights).
+    #[serde(default, borrow)]
+    codespace: LenientStr<'a>,
+    #[serde(default, borrow)]
+    log: LenientStr<'a>,
+    /// Base64.
+    #[serde(default, borrow)]
+    data: LenientStr<'a>,
+    #[serde(default)]
+    gas_wanted: Option<Value>,
+    #[serde(default)]
+    gas_used: Option<Value>,
+}
+
+#[derive(Deserialize)]
+struct WireEvent<'a> {
+    #[serde(rename = "type", default, borrow)]
+    kind: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    attributes: Option<Vec<WireAttribute<'a>>>,
+}
+
+#[derive(Deserialize)]
+struct WireAttribute<'a> {
+    #[serde(default, borrow)]
+    key: LenientStr<'a>,
+    #[serde(default, borrow)]
+    value: LenientStr<'a>,
+}
+
+/// A string, or `""` for anything else (as the hub always read odd attribute fields).
+#[derive(Default)]
+struct LenientStr<'a>(Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for LenientStr<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct StrVisitor<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for StrVisitor<'a> {
+            type Value = LenientStr<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(LenientStr(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(LenientStr(Cow::Owned(v.to_string())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(LenientStr(Cow::Owned(v)))
+            }
+            fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(LenientStr::default())
+            }
+            fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> Result<Self::Value, S::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(LenientStr::default())
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(LenientStr::default())
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(LenientStr::default())
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(LenientStr::default())
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(LenientStr::default())
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(LenientStr::default())
+            }
+        }
+        d.deserialize_any(StrVisitor(std::marker::PhantomData))
+    }
+}
+
+#[derive(Deserialize)]
+struct WireBlock<'a> {
+    #[serde(default)]
+    header: Option<WireHeader>,
+    #[serde(default, borrow)]
+    data: Option<WireBlockData<'a>>,
+}
+
+#[derive(Deserialize)]
+struct WireHeader {
+    #[serde(default)]
+    height: Option<Value>,
+}
+
+#[derive(Deserialize)]
+struct WireBlockData<'a> {
+    /// Base64 tx bytes, borrowed from the frame: hashed (for confirmations), not kept.
+    #[serde(default, borrow)]
+    txs: Option<Vec<Cow<'a, str>>>,
+}
+
+#[derive(Deserialize)]
+struct WireFinalize<'a> {
+    #[serde(default, borrow)]
+    tx_results: Option<Vec<WireOutcome<'a>>>,
+    #[serde(default, borrow)]
+    events: Option<Vec<WireEvent<'a>>>,
+}
+
+#[derive(Deserialize)]
+struct WireEvents<'a> {
+    #[serde(default, borrow)]
+    events: Option<Vec<WireEvent<'a>>>,
+}
+
 pub(super) fn parse_frame(text: &str) -> Result<Frame, String> {
-    let v: Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
-    if let Some(err) = v.get("error").filter(|e| !e.is_null()) {
+    let frame: WireFrame = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
+    if let Some(err) = frame.error.filter(|e| !e.is_null()) {
         let message = err.get("message").and_then(Value::as_str).unwrap_or("");
         let data = match err.get("data") {
             Some(Value::String(s)) => s.clone(),
@@ -61,14 +286,15 @@ pub(super) fn parse_frame(text: &str) -> Result<Frame, String> {
         };
         return Ok(Frame::Error(format!("{message} {data}").trim().to_string()));
     }
-    let result = v.get("result").ok_or("neither result nor error")?;
+    let result = frame.result.ok_or("neither result nor error")?;
     // Only an event push has an object `data`; other replies (a subscription's `{}`, a
     // `broadcast_tx` answer sent on the same socket, whose `data` is a string) are ignored.
-    let Some(data) = result.get("data").filter(|d| d.is_object()) else {
+    let Some(WireData::Push(data)) = result.data else {
         return Ok(Frame::Ack);
     };
-    let kind = data.get("type").and_then(Value::as_str).unwrap_or("");
-    let value = data.get("value").ok_or("push without data.value")?;
+    let data = *data;
+    let kind = data.kind.as_deref().unwrap_or("");
+    let value = data.value.ok_or("push without data.value")?;
     match kind {
         "tendermint/event/Tx" => parse_tx_push(value).map(|t| Frame::Push(Push::Tx(t))),
         "tendermint/event/NewBlock" => parse_block_push(value).map(|b| Frame::Push(Push::Block(b))),
@@ -85,126 +311,113 @@ fn json_u64(v: Option<&Value>) -> Option<u64> {
     }
 }
 
-fn parse_events(v: Option<&Value>) -> Result<Vec<RawEvent>, String> {
-    let items = match v {
-        None | Some(Value::Null) => return Ok(Vec::new()),
-        Some(Value::Array(items)) => items,
-        Some(_) => return Err("events is not an array".into()),
-    };
-    items
-        .iter()
+/// The events as the hub keeps them: every event's type, and the attributes of packet and channel events
+/// (whatever the encoding, see [`plain_packet_attributes`]).
+fn parse_events(events: Option<Vec<WireEvent<'_>>>) -> Result<Vec<RawEvent>, String> {
+    events
+        .unwrap_or_default()
+        .into_iter()
         .map(|e| {
-            let kind = e
-                .get("type")
-                .and_then(Value::as_str)
-                .ok_or("event without type")?
-                .to_string();
-            let attributes = match e.get("attributes") {
-                None | Some(Value::Null) => Vec::new(),
-                Some(Value::Array(attrs)) => plain_packet_attributes(
-                    attrs
-                        .iter()
-                        .map(|a| {
-                            let s = |k: &str| {
-                                a.get(k).and_then(Value::as_str).unwrap_or("").to_string()
-                            };
-                            (s("key"), s("value"))
-                        })
+            let kind = e.kind.ok_or("event without type")?.into_owned();
+            let attributes = if is_packet_event(&kind) {
+                plain_packet_attributes(
+                    e.attributes
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|a| (a.key.0.into_owned(), a.value.0.into_owned()))
                         .collect(),
-                ),
-                Some(_) => return Err("attributes is not an array".to_string()),
+                )
+            } else {
+                Vec::new()
             };
             Ok(RawEvent { kind, attributes })
         })
         .collect()
 }
 
-fn parse_outcome(v: &Value) -> Result<TxOutcome, String> {
-    let code = match v.get("code") {
+fn parse_outcome(v: WireOutcome<'_>) -> Result<TxOutcome, String> {
+    let code = match v.code {
         None | Some(Value::Null) => 0,
         Some(c) => c
             .as_u64()
             .and_then(|c| u32::try_from(c).ok())
             .ok_or("tx code is not a u32")?,
     };
-    let text = |key: &str| v.get(key).and_then(Value::as_str).unwrap_or("").to_string();
-    let gas = |key: &str| {
-        json_u64(v.get(key))
+    let gas = |g: Option<Value>| {
+        json_u64(g.as_ref())
             .and_then(|g| i64::try_from(g).ok())
             .unwrap_or(0)
     };
-    // `data` is base64; undecodable data is kept empty (the events still count).
-    let data = v
-        .get("data")
-        .and_then(Value::as_str)
-        .and_then(|d| base64::engine::general_purpose::STANDARD.decode(d).ok())
+    // Undecodable data is kept empty (the events still count).
+    let data = base64::engine::general_purpose::STANDARD
+        .decode(v.data.0.as_bytes())
         .unwrap_or_default();
     Ok(TxOutcome {
         code,
-        events: parse_events(v.get("events"))?,
-        codespace: text("codespace"),
-        log: text("log"),
+        events: parse_events(v.events)?,
+        codespace: v.codespace.0.into_owned(),
+        log: v.log.0.into_owned(),
         data,
-        gas_wanted: gas("gas_wanted"),
-        gas_used: gas("gas_used"),
+        gas_wanted: gas(v.gas_wanted),
+        gas_used: gas(v.gas_used),
     })
 }
 
-fn parse_tx_push(value: &Value) -> Result<TxPush, String> {
-    let txr = value.get("TxResult").ok_or("Tx push without TxResult")?;
-    let height = json_u64(txr.get("height")).ok_or("Tx push without height")?;
-    let index = match txr.get("index") {
+fn parse_tx_push(value: WirePushValue<'_>) -> Result<TxPush, String> {
+    let txr = value.tx_result.ok_or("Tx push without TxResult")?;
+    let height = json_u64(txr.height.as_ref()).ok_or("Tx push without height")?;
+    let index = match txr.index {
         None | Some(Value::Null) => 0,
         Some(i) => i
             .as_u64()
             .and_then(|i| u32::try_from(i).ok())
             .ok_or("tx index is not a u32")?,
     };
-    let result = txr.get("result").unwrap_or(&Value::Null);
+    let outcome = match txr.result {
+        Some(r) => parse_outcome(r)?,
+        None => TxOutcome::default(),
+    };
     Ok(TxPush {
         height,
         index,
-        outcome: parse_outcome(result)?,
+        outcome,
     })
 }
 
 /// The SHA-256 hashes of a block's base64 txs; `None` if one is not base64 (a confirmation
 /// then reads the block from the node instead).
-fn tx_hashes(txs: &[Value]) -> Option<Vec<[u8; 32]>> {
+fn tx_hashes(txs: &[Cow<'_, str>]) -> Option<Vec<[u8; 32]>> {
     txs.iter()
         .map(|tx| {
             let raw = base64::engine::general_purpose::STANDARD
-                .decode(tx.as_str()?)
+                .decode(tx.as_bytes())
                 .ok()?;
             Some(cosmos::tx_hash(&raw))
         })
         .collect()
 }
 
-fn parse_block_push(value: &Value) -> Result<BlockPush, String> {
-    let block = value.get("block").ok_or("NewBlock push without block")?;
-    let height = json_u64(block.pointer("/header/height")).ok_or("NewBlock without height")?;
-    let (tx_count, hashes) = match block.pointer("/data/txs") {
-        None | Some(Value::Null) => (0, Some(Vec::new())),
-        Some(Value::Array(txs)) => (txs.len(), tx_hashes(txs)),
-        Some(_) => return Err("block.data.txs is not an array".into()),
-    };
-    if let Some(rfb) = value.get("result_finalize_block").filter(|r| !r.is_null()) {
-        let tx_results = match rfb.get("tx_results") {
-            None | Some(Value::Null) => Vec::new(),
-            Some(Value::Array(items)) => items
-                .iter()
-                .map(parse_outcome)
-                .collect::<Result<Vec<_>, _>>()?,
-            Some(_) => return Err("tx_results is not an array".into()),
-        };
+fn parse_block_push(value: WirePushValue<'_>) -> Result<BlockPush, String> {
+    let block = value.block.ok_or("NewBlock push without block")?;
+    let height =
+        json_u64(block.header.and_then(|h| h.height).as_ref()).ok_or("NewBlock without height")?;
+    let txs = block.data.and_then(|d| d.txs).unwrap_or_default();
+    let tx_count = txs.len();
+    let hashes = tx_hashes(&txs);
+    if let Some(rfb) = value.result_finalize_block {
+        let tx_results = rfb
+            .tx_results
+            .unwrap_or_default()
+            .into_iter()
+            .map(parse_outcome)
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(BlockPush {
             height,
             tx_count,
             hashes,
             tx_results: Some(tx_results),
             begin: Vec::new(),
-            end: parse_events(rfb.get("events"))?,
+            end: parse_events(rfb.events)?,
         })
     } else {
         Ok(BlockPush {
@@ -212,8 +425,8 @@ fn parse_block_push(value: &Value) -> Result<BlockPush, String> {
             tx_count,
             hashes,
             tx_results: None,
-            begin: parse_events(value.pointer("/result_begin_block/events"))?,
-            end: parse_events(value.pointer("/result_end_block/events"))?,
+            begin: parse_events(value.result_begin_block.and_then(|b| b.events))?,
+            end: parse_events(value.result_end_block.and_then(|b| b.events))?,
         })
     }
 }

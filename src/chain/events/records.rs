@@ -106,6 +106,28 @@ pub(super) fn channel_events(block: &BlockRecord) -> Vec<ChannelEvent> {
         .collect()
 }
 
+/// The ABCI event types the hub extracts packet events from.
+const PACKET_EVENT_KINDS: [&str; 5] = [
+    "send_packet",
+    "write_acknowledgement",
+    "recv_packet",
+    "acknowledge_packet",
+    "timeout_packet",
+];
+
+/// Whether the hub extracts anything from an event of type `kind`.
+pub(super) fn is_packet_event(kind: &str) -> bool {
+    PACKET_EVENT_KINDS.contains(&kind) || CHANNEL_EVENT_KINDS.contains(&kind)
+}
+
+/// The channel events discovery follows ([`channel_events`]); their attributes are kept too.
+const CHANNEL_EVENT_KINDS: [&str; 4] = [
+    "channel_open_ack",
+    "channel_open_confirm",
+    "channel_close_init",
+    "channel_close_confirm",
+];
+
 /// The packet event of one ABCI event, `None` when it is not a packet event.
 fn packet_event(height: u64, event: &RawEvent) -> Result<Option<PacketEvent>, String> {
     let attrs = || {

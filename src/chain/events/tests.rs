@@ -405,3 +405,30 @@ fn malformed_packet_events_are_counted() {
     assert!(events.is_empty());
     assert_eq!(malformed, 1);
 }
+
+#[test]
+fn pushes_keep_the_attributes_of_packet_events_only() {
+    let Ok(Frame::Push(Push::Tx(t))) = parse_frame(&tx_push(0, 0)) else {
+        panic!("not a tx push");
+    };
+    let kinds: Vec<&str> = t.outcome.events.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(kinds, ["message", "send_packet"]);
+    assert!(t.outcome.events[0].attributes.is_empty());
+    assert_eq!(t.outcome.events[1].attributes.len(), 8);
+    // A non-packet event's odd attributes are not even looked at; a packet event's odd fields
+    // read as empty strings, as before.
+    let text = r#"{"jsonrpc":"2.0","id":1,"result":{"data":{"type":"tendermint/event/Tx","value":{"TxResult":{"height":"3","result":{"events":[
+        {"type":"coin_spent","attributes":[{"key":{"x":[1]},"value":7}]},
+        {"type":"recv_packet","attributes":[{"key":"packet_sequence","value":null},{"value":"x"}]}]}}}}},"events":{"tm.event":["Tx"]}}"#;
+    let Ok(Frame::Push(Push::Tx(t))) = parse_frame(text) else {
+        panic!("not a tx push");
+    };
+    assert!(t.outcome.events[0].attributes.is_empty());
+    assert_eq!(
+        t.outcome.events[1].attributes,
+        [
+            ("packet_sequence".to_string(), String::new()),
+            (String::new(), "x".to_string())
+        ]
+    );
+}
