@@ -272,3 +272,108 @@ async fn the_steps_that_open_a_channel_reach_the_channel_event_subscribers() {
     );
     shutdown.cancel();
 }
+
+/// Senders and transfers per tx of the large block: thousands of `send_packet` events in one
+/// height, as in a burst. CometBFT v0.38 carries them all in the `NewBlock` push: about 18 MB
+/// here, past tungstenite's default 16 MiB frame limit.
+const LARGE_SENDERS: usize = 8;
+const LARGE_PER_TX: usize = 1_000;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_block_of_thousands_of_events_comes_over_the_websocket() {
+    let chains = ConnectedChains::start(BLOCK, false).await.expect("channel");
+    let (a, b, path) = (&chains.a, &chains.b, &chains.path);
+    // Funded senders, one tx each, so all land in one block.
+    let mut senders = Vec::new();
+    for _ in 0..LARGE_SENDERS {
+        let key = cosmos::AccountKey::random();
+        let msg = ibc_proto::cosmos::bank::v1beta1::MsgSend {
+            from_address: a.address(&a.user),
+            to_address: a.address(&key),
+            amount: vec![ibc_proto::cosmos::base::v1beta1::Coin {
+                denom: "stake".into(),
+                amount: "1000000".into(),
+            }],
+        };
+        a.submit_ok(&a.user, vec![cosmos::to_any(&msg)])
+            .await
+            .expect("funding tx");
+        senders.push(key);
+    }
+    let shutdown = CancellationToken::new();
+    let hub = hub(a, EventHubOptions::default(), &shutdown);
+    let mut rx = hub.subscribe(&path.port, &path.channel_a);
+    while *hub.latest_height().borrow() == 0 {
+        tokio::time::sleep(BLOCK).await;
+    }
+    let far = b.ibc_height(b.node().latest_height() + 10_000);
+    a.devnet.pause();
+    tokio::time::sleep(BLOCK * 3).await;
+    let mut hashes = Vec::new();
+    for key in &senders {
+        let msgs = (0..LARGE_PER_TX)
+            .map(|_| {
+                transfer_msg(
+                    &a.address(key),
+                    &b.address(&b.user),
+                    &path.channel_a,
+                    &Coin {
+                        denom: "stake".into(),
+                        amount: 1,
+                    },
+                    Some(far),
+                    0,
+                )
+            })
+            .collect();
+        let raw = a.wallet(key).expect("wallet").sign_tx(
+            msgs,
+            a.helper_fee(),
+            devnet::harness::HELPER_GAS,
+            "",
+        );
+        hashes.push(cosmos::tx_hash(&raw));
+        let check = a.node().try_broadcast_tx(raw).expect("mempool");
+        assert_eq!(check.code.value(), 0, "{}", check.log);
+    }
+    a.devnet.resume();
+    let deadline = tokio::time::Instant::now() + LIMIT;
+    let mut heights = std::collections::BTreeSet::new();
+    for hash in &hashes {
+        let rec = loop {
+            if let Some(rec) = a.node().tx(hash) {
+                break rec;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "transfers not committed"
+            );
+            tokio::time::sleep(BLOCK).await;
+        };
+        assert_eq!(rec.result.code.value(), 0, "{}", rec.result.log);
+        heights.insert(rec.height);
+    }
+    assert_eq!(
+        heights.len(),
+        1,
+        "the transfers landed in one block: {heights:?}"
+    );
+    let total = LARGE_SENDERS * LARGE_PER_TX;
+    let mut got = 0;
+    while got < total {
+        match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Ok(Some(PacketEvent::Send { .. })) => got += 1,
+            other => panic!(
+                "after {got} of {total} sends: {:?}",
+                other.map(|o| o.map(|e| e.height()))
+            ),
+        }
+    }
+    // Delivered from the websocket push itself: the connection never failed on the frame.
+    assert_eq!(
+        hub.reconnects(),
+        0,
+        "the websocket was lost on the large block"
+    );
+    shutdown.cancel();
+}

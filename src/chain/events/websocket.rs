@@ -16,6 +16,7 @@ use futures::{SinkExt, StreamExt};
 use rand::Rng;
 use serde_json::json;
 use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::Connector;
 use tokio_util::sync::CancellationToken;
@@ -28,6 +29,25 @@ use crate::chain::rpc::RpcClient;
 const TX_SUBSCRIPTION_ID: u64 = 1;
 /// JSON-RPC id of the `tm.event='NewBlock'` subscription.
 const BLOCK_SUBSCRIPTION_ID: u64 = 2;
+
+/// Largest websocket message read from the node. A CometBFT v0.38 `NewBlock` push carries the
+/// whole block (its txs in base64) and every tx result with all its events: a block of a few
+/// txs of 1,000 transfers each is tens of MiB, past tungstenite's defaults (64 MiB a message,
+/// 16 MiB a frame). A refused push ends the connection, so every such block would cost a
+/// reconnect with backoff and a `block_results` fetch. The hub reads one message at a time
+/// per chain, so this also bounds what one push can make it hold.
+pub(super) const MAX_PUSH_MESSAGE_BYTES: usize = 256 << 20;
+/// Largest single frame: a node may send a whole push as one frame.
+pub(super) const MAX_PUSH_FRAME_BYTES: usize = MAX_PUSH_MESSAGE_BYTES;
+
+/// The websocket limits of the event connection (see [`MAX_PUSH_MESSAGE_BYTES`]).
+fn ws_config() -> WebSocketConfig {
+    WebSocketConfig {
+        max_message_size: Some(MAX_PUSH_MESSAGE_BYTES),
+        max_frame_size: Some(MAX_PUSH_FRAME_BYTES),
+        ..WebSocketConfig::default()
+    }
+}
 
 pub(super) struct WsTask {
     /// Whose active endpoint's websocket to use.
@@ -116,7 +136,7 @@ impl WsTask {
         let connector = Connector::Rustls(self.rpc.tls_config());
         let connect = tokio_tungstenite::connect_async_tls_with_config(
             url.as_str(),
-            None,
+            Some(ws_config()),
             false,
             Some(connector),
         );
