@@ -25,8 +25,10 @@ use arke::relay::supervisor::{self, PairKeys, RunOptions};
 use arke::telemetry::state::DaemonState;
 use cosmos::events::events_of;
 use cosmos::Coin;
-use devnet::harness::{has_commitment, packet_from_event, transfer_msg_on, TestChain};
-use devnet::testing::{open_channel, ConnectedChains};
+use devnet::harness::{
+    block_events, has_commitment, packet_from_event, transfer_msg_on, TestChain,
+};
+use devnet::testing::{open_channels, ConnectedChains};
 use devnet::DevnetConfig;
 use ibc_proto::ibc::core::channel::v1::Packet;
 use tokio_util::sync::CancellationToken;
@@ -172,23 +174,12 @@ fn event_times(
     attr: &str,
 ) -> BTreeMap<(String, u64), i128> {
     let mut times = BTreeMap::new();
-    for h in from..=chain.node().latest_height() {
-        let Some(block) = chain.node().block(h) else {
+    for e in block_events(chain, from, event) {
+        let (Some(channel), Some(seq)) = (e.attrs.get(attr), e.attrs.get("packet_sequence")) else {
             continue;
         };
-        let time = block.block.header.time.unix_timestamp_nanos();
-        for tx in chain.node().block_txs(h) {
-            if tx.result.code.value() != 0 {
-                continue;
-            }
-            for e in events_of(&tx.result.events, event) {
-                let (Some(channel), Some(seq)) = (e.get(attr), e.get("packet_sequence")) else {
-                    continue;
-                };
-                if let Ok(seq) = seq.parse() {
-                    times.entry((channel.clone(), seq)).or_insert(time);
-                }
-            }
+        if let Ok(seq) = seq.parse() {
+            times.entry((channel.clone(), seq)).or_insert(e.time);
         }
     }
     times
@@ -215,20 +206,7 @@ async fn run(
     let chains = ConnectedChains::start_with(config("devnet-1"), config("devnet-2"), false).await?;
     let (a, b, path) = (&chains.a, &chains.b, &chains.path);
     let mut channels = vec![(path.channel_a.clone(), path.channel_b.clone())];
-    for _ in 1..knobs.channels {
-        channels.push(
-            open_channel(
-                a,
-                b,
-                &path.client_a,
-                &path.client_b,
-                &path.connection_a,
-                &path.connection_b,
-                false,
-            )
-            .await?,
-        );
-    }
+    channels.extend(open_channels(a, b, path, knobs.channels.saturating_sub(1)).await?);
     let dir = std::env::temp_dir().join(format!("arke-bench-{}", std::process::id()));
     let text = pair::pair_config_text(a, b, &dir, "")
         .replace("price = 0.0,", &format!("price = {GAS_PRICE},"));

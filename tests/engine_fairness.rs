@@ -14,7 +14,7 @@ use arke::tx::engine::{Outcome, TxEngine};
 use cosmos::events::events_of;
 use cosmos::Coin;
 use devnet::harness::{packet_from_event, transfer_msg};
-use devnet::testing::{open_channel, ConnectedChains};
+use devnet::testing::ConnectedChains;
 use ibc_proto::ibc::core::channel::v1::Packet;
 use tokio_util::sync::CancellationToken;
 
@@ -67,17 +67,7 @@ async fn a_quiet_channel_is_not_queued_behind_a_burst() {
         .await
         .expect("chains");
     let (a, b, path) = (&chains.a, &chains.b, &chains.path);
-    let (quiet_a, _) = open_channel(
-        a,
-        b,
-        &path.client_a,
-        &path.client_b,
-        &path.connection_a,
-        &path.connection_b,
-        false,
-    )
-    .await
-    .expect("second channel");
+    let (quiet_a, _) = chains.open_another_channel().await.expect("second channel");
     let burst = send(&chains, &path.channel_a, BURST, 1_000).await;
     let quiet = send(&chains, &quiet_a, QUIET, QUIET).await;
 

@@ -19,8 +19,7 @@ use std::time::Duration;
 
 use cosmos::events::events_of;
 use cosmos::{AccountKey, Coin};
-use devnet::harness::{packet_from_event, transfer_msg_on, TestChain};
-use devnet::testing::open_channel;
+use devnet::harness::{block_events, packet_from_event, transfer_msg_on, TestChain};
 use support::{funded_account, init_tracing, Harness};
 use tendermint::block::CommitSig;
 
@@ -57,19 +56,14 @@ fn committed_at(chain: &TestChain, h: u64) -> i128 {
 /// Sequence → height of each `recv_packet` on `chain` over `dst_channel` in blocks `from..=to`.
 fn receipts(chain: &TestChain, dst_channel: &str, from: u64, to: u64) -> BTreeMap<u64, u64> {
     let mut found = BTreeMap::new();
-    for h in from..=to {
-        for tx in chain.node().block_txs(h) {
-            if tx.result.code.value() != 0 {
-                continue;
-            }
-            for e in events_of(&tx.result.events, "recv_packet") {
-                if e.get("packet_dst_channel").map(String::as_str) != Some(dst_channel) {
-                    continue;
-                }
-                if let Some(seq) = e.get("packet_sequence").and_then(|s| s.parse().ok()) {
-                    found.insert(seq, h);
-                }
-            }
+    for e in block_events(chain, from, "recv_packet") {
+        if e.height > to
+            || e.attrs.get("packet_dst_channel").map(String::as_str) != Some(dst_channel)
+        {
+            continue;
+        }
+        if let Some(seq) = e.attrs.get("packet_sequence").and_then(|s| s.parse().ok()) {
+            found.insert(seq, e.height);
         }
     }
     found
@@ -114,17 +108,11 @@ async fn a_quiet_channel_stays_within_three_blocks_while_another_carries_a_burst
     let h = Harness::with_nodes(false, "", |c| c.block_time = BLOCK_TIME).await;
     let (a, b, path) = (&h.chains.a, &h.chains.b, &h.chains.path);
     // The quiet channel: a second ICS-20 channel on the same connection.
-    let (quiet_a, quiet_b) = open_channel(
-        a,
-        b,
-        &path.client_a,
-        &path.client_b,
-        &path.connection_a,
-        &path.connection_b,
-        false,
-    )
-    .await
-    .expect("second channel");
+    let (quiet_a, quiet_b) = h
+        .chains
+        .open_another_channel()
+        .await
+        .expect("second channel");
     let mut senders = Vec::new();
     for _ in 0..SENDERS {
         senders.push(funded_account(a, 1_000_000).await);

@@ -10,8 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use arke::relay::supervisor::PairKeys;
-use cosmos::events::events_of;
-use devnet::harness::TestChain;
+use devnet::harness::{block_events, TestChain};
 use support::{funded_account, metric, Harness};
 
 const BLOCK: Duration = Duration::from_secs(1);
@@ -29,31 +28,12 @@ fn packet_blocks(
     channel: &str,
 ) -> BTreeMap<u64, Vec<(i128, String)>> {
     let mut found: BTreeMap<u64, Vec<(i128, String)>> = BTreeMap::new();
-    for h in 1..=chain.node().latest_height() {
-        let Some(block) = chain.node().block(h) else {
+    for e in block_events(chain, 1, event) {
+        if e.attrs.get(attr).map(String::as_str) != Some(channel) {
             continue;
-        };
-        let time = block.block.header.time.unix_timestamp_nanos();
-        for tx in chain.node().block_txs(h) {
-            if tx.result.code.value() != 0 {
-                continue;
-            }
-            let signer = events_of(&tx.result.events, "tx")
-                .into_iter()
-                .find_map(|e| e.get("acc_seq").cloned())
-                .and_then(|s| s.split('/').next().map(str::to_string))
-                .unwrap_or_default();
-            for e in events_of(&tx.result.events, event) {
-                if e.get(attr).map(String::as_str) != Some(channel) {
-                    continue;
-                }
-                let sequence: u64 = e["packet_sequence"].parse().expect("sequence");
-                found
-                    .entry(sequence)
-                    .or_default()
-                    .push((time, signer.clone()));
-            }
         }
+        let sequence: u64 = e.attrs["packet_sequence"].parse().expect("sequence");
+        found.entry(sequence).or_default().push((e.time, e.signer));
     }
     found
 }

@@ -515,17 +515,7 @@ async fn reload_starts_added_channels_and_keeps_the_old_config_on_errors() {
     let h = Harness::new(false, "").await;
     let c = &h.chains;
     // A second channel on the same connection.
-    let (second_a, _) = devnet::testing::open_channel(
-        &c.a,
-        &c.b,
-        &c.path.client_a,
-        &c.path.client_b,
-        &c.path.connection_a,
-        &c.path.connection_b,
-        false,
-    )
-    .await
-    .expect("a second channel");
+    let (second_a, _) = c.open_another_channel().await.expect("a second channel");
     let first_a = c.path.channel_a.clone();
     let first = format!("transfer/{first_a}");
     let second = format!("transfer/{second_a}");

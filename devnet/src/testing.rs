@@ -376,87 +376,16 @@ pub async fn open_channel(
     conn_b: &str,
     ordered: bool,
 ) -> Result<(String, String), String> {
-    let ordering = if ordered {
-        chan::Order::Ordered
-    } else {
-        chan::Order::Unordered
-    } as i32;
-    let port = if ordered {
-        crate::ibc::transfer::ORDERED_PORT
-    } else {
-        crate::ibc::transfer::PORT
-    }
-    .to_string();
-    let version = "ics20-1".to_string();
-    let init = chan::MsgChannelOpenInit {
-        port_id: port.clone(),
-        channel: Some(chan::Channel {
-            state: chan::State::Init as i32,
-            ordering,
-            counterparty: Some(chan::Counterparty {
-                port_id: port.clone(),
-                channel_id: String::new(),
-            }),
-            connection_hops: vec![conn_a.to_string()],
-            version: version.clone(),
-            upgrade_sequence: 0,
-        }),
-        signer: a.address(&a.relayer),
+    let ends = ConnectionEnds {
+        client_a,
+        client_b,
+        connection_a: conn_a,
+        connection_b: conn_b,
     };
-    let tx = a.submit_ok(&a.relayer, vec![to_any(&init)]).await?;
-    let chan_a = event_attr(&tx.result.events, "channel_open_init", "channel_id")
-        .ok_or("no channel_open_init event")?;
-
-    let h = prepare_proof_height(a, b, client_b).await?;
-    let (_, proof_init) = a.prove(&format!("channelEnds/ports/{port}/channels/{chan_a}"), h)?;
-    let try_msg = chan::MsgChannelOpenTry {
-        port_id: port.clone(),
-        channel: Some(chan::Channel {
-            state: chan::State::Tryopen as i32,
-            ordering,
-            counterparty: Some(chan::Counterparty {
-                port_id: port.clone(),
-                channel_id: chan_a.clone(),
-            }),
-            connection_hops: vec![conn_b.to_string()],
-            version: version.clone(),
-            upgrade_sequence: 0,
-        }),
-        counterparty_version: version.clone(),
-        proof_init,
-        proof_height: Some(a.ibc_height(h + 1)),
-        signer: b.address(&b.relayer),
-        ..Default::default()
-    };
-    let tx = b.submit_ok(&b.relayer, vec![to_any(&try_msg)]).await?;
-    let chan_b = event_attr(&tx.result.events, "channel_open_try", "channel_id")
-        .ok_or("no channel_open_try event")?;
-
-    let h = prepare_proof_height(b, a, client_a).await?;
-    let (_, proof_try) = b.prove(&format!("channelEnds/ports/{port}/channels/{chan_b}"), h)?;
-    let ack = chan::MsgChannelOpenAck {
-        port_id: port.clone(),
-        channel_id: chan_a.clone(),
-        counterparty_channel_id: chan_b.clone(),
-        counterparty_version: version.clone(),
-        proof_try,
-        proof_height: Some(b.ibc_height(h + 1)),
-        signer: a.address(&a.relayer),
-    };
-    a.submit_ok(&a.relayer, vec![to_any(&ack)]).await?;
-
-    let h = prepare_proof_height(a, b, client_b).await?;
-    let (_, proof_ack) = a.prove(&format!("channelEnds/ports/{port}/channels/{chan_a}"), h)?;
-    let confirm = chan::MsgChannelOpenConfirm {
-        port_id: port.clone(),
-        channel_id: chan_b.clone(),
-        proof_ack,
-        proof_height: Some(a.ibc_height(h + 1)),
-        signer: b.address(&b.relayer),
-    };
-    b.submit_ok(&b.relayer, vec![to_any(&confirm)]).await?;
-    let _ = (client_a, conn_a);
-    Ok((chan_a, chan_b))
+    open_channels_on(a, b, &ends, 1, ordered)
+        .await?
+        .pop()
+        .ok_or_else(|| "the handshake opened no channel".to_string())
 }
 
 /// Handshake messages per tx in [`open_channels`]: well inside the harness's gas per tx and the
@@ -474,9 +403,40 @@ pub async fn open_channels(
     path: &ChannelPath,
     count: usize,
 ) -> Result<Vec<(String, String)>, String> {
-    let port = crate::ibc::transfer::PORT.to_string();
+    let ends = ConnectionEnds {
+        client_a: &path.client_a,
+        client_b: &path.client_b,
+        connection_a: &path.connection_a,
+        connection_b: &path.connection_b,
+    };
+    open_channels_on(a, b, &ends, count, false).await
+}
+
+/// The clients and connection a channel handshake runs over.
+struct ConnectionEnds<'a> {
+    client_a: &'a str,
+    client_b: &'a str,
+    connection_a: &'a str,
+    connection_b: &'a str,
+}
+
+/// The channel handshake for `count` ICS-20 channels (ORDERED on the ordered port, or
+/// UNORDERED on `transfer`) on the connection `ends`, each step batched.
+async fn open_channels_on(
+    a: &TestChain,
+    b: &TestChain,
+    ends: &ConnectionEnds<'_>,
+    count: usize,
+    ordered: bool,
+) -> Result<Vec<(String, String)>, String> {
+    let (port, ordering) = if ordered {
+        (crate::ibc::transfer::ORDERED_PORT, chan::Order::Ordered)
+    } else {
+        (crate::ibc::transfer::PORT, chan::Order::Unordered)
+    };
+    let port = port.to_string();
+    let ordering = ordering as i32;
     let version = "ics20-1".to_string();
-    let ordering = chan::Order::Unordered as i32;
     let end = |state: chan::State, cp_channel: &str, connection: &str| chan::Channel {
         state: state as i32,
         ordering,
@@ -517,20 +477,20 @@ pub async fn open_channels(
         .map(|_| {
             to_any(&chan::MsgChannelOpenInit {
                 port_id: port.clone(),
-                channel: Some(end(chan::State::Init, "", &path.connection_a)),
+                channel: Some(end(chan::State::Init, "", ends.connection_a)),
                 signer: a.address(&a.relayer),
             })
         })
         .collect();
     let on_a = batched(a, inits, "channel_open_init", "channel_id").await?;
 
-    let h = prepare_proof_height(a, b, &path.client_b).await?;
+    let h = prepare_proof_height(a, b, ends.client_b).await?;
     let mut tries = Vec::with_capacity(count);
     for chan_a in &on_a {
         let (_, proof_init) = a.prove(&format!("channelEnds/ports/{port}/channels/{chan_a}"), h)?;
         tries.push(to_any(&chan::MsgChannelOpenTry {
             port_id: port.clone(),
-            channel: Some(end(chan::State::Tryopen, chan_a, &path.connection_b)),
+            channel: Some(end(chan::State::Tryopen, chan_a, ends.connection_b)),
             counterparty_version: version.clone(),
             proof_init,
             proof_height: Some(a.ibc_height(h + 1)),
@@ -540,7 +500,7 @@ pub async fn open_channels(
     }
     let on_b = batched(b, tries, "channel_open_try", "channel_id").await?;
 
-    let h = prepare_proof_height(b, a, &path.client_a).await?;
+    let h = prepare_proof_height(b, a, ends.client_a).await?;
     let mut acks = Vec::with_capacity(count);
     for (chan_a, chan_b) in on_a.iter().zip(&on_b) {
         let (_, proof_try) = b.prove(&format!("channelEnds/ports/{port}/channels/{chan_b}"), h)?;
@@ -556,7 +516,7 @@ pub async fn open_channels(
     }
     batched(a, acks, "channel_open_ack", "channel_id").await?;
 
-    let h = prepare_proof_height(a, b, &path.client_b).await?;
+    let h = prepare_proof_height(a, b, ends.client_b).await?;
     let mut confirms = Vec::with_capacity(count);
     for (chan_a, chan_b) in on_a.iter().zip(&on_b) {
         let (_, proof_ack) = a.prove(&format!("channelEnds/ports/{port}/channels/{chan_a}"), h)?;
@@ -627,6 +587,15 @@ impl ConnectedChains {
                 channel_b,
             },
         })
+    }
+
+    /// Opens another unordered ICS-20 channel on the same connection; returns `(channel on A,
+    /// channel on B)`.
+    pub async fn open_another_channel(&self) -> Result<(String, String), String> {
+        open_channels(&self.a, &self.b, &self.path, 1)
+            .await?
+            .pop()
+            .ok_or_else(|| "the handshake opened no channel".to_string())
     }
 }
 

@@ -20,8 +20,8 @@ use crate::node::{ChainEvent, Node, TxRecord};
 mod packets;
 
 pub use packets::{
-    events_with_time, has_commitment, packet_from_event, receive_counts, receive_times, send_times,
-    timeouts, transfer_msg, transfer_msg_on, voucher,
+    block_events, events_with_time, has_commitment, packet_from_event, receive_counts,
+    receive_times, send_times, timeouts, transfer_msg, transfer_msg_on, voucher, BlockEvent,
 };
 
 /// Gas limit the harness puts on every tx.

@@ -104,6 +104,54 @@ pub fn has_commitment(chain: &TestChain, packet: &Packet) -> bool {
         .is_empty()
 }
 
+/// A tx event read back from a committed block.
+#[derive(Clone, Debug)]
+pub struct BlockEvent {
+    /// The event's attributes.
+    pub attrs: BTreeMap<String, String>,
+    /// The height of the block.
+    pub height: u64,
+    /// The block time (ns).
+    pub time: i128,
+    /// The address that signed the tx (from its `tx` event's `acc_seq`, `address/sequence`).
+    pub signer: String,
+}
+
+/// Every event of type `kind` in the successful txs of `chain`'s blocks from height `from` to
+/// the latest, in block order.
+pub fn block_events(chain: &TestChain, from: u64, kind: &str) -> Vec<BlockEvent> {
+    let mut found = Vec::new();
+    for height in from.max(1)..=chain.node().latest_height() {
+        let Some(block) = chain.node().block(height) else {
+            continue;
+        };
+        let time = block.block.header.time.unix_timestamp_nanos();
+        for tx in chain.node().block_txs(height) {
+            if tx.result.code.value() != 0 {
+                continue;
+            }
+            let events = events_of(&tx.result.events, kind);
+            if events.is_empty() {
+                continue;
+            }
+            let signer = events_of(&tx.result.events, "tx")
+                .into_iter()
+                .find_map(|e| {
+                    let acc_seq = e.get("acc_seq")?;
+                    Some(acc_seq.split('/').next().unwrap_or_default().to_string())
+                })
+                .unwrap_or_default();
+            found.extend(events.into_iter().map(|attrs| BlockEvent {
+                attrs,
+                height,
+                time,
+                signer: signer.clone(),
+            }));
+        }
+    }
+    found
+}
+
 /// Every successful tx event of type `kind` on `chain` whose `attr` equals `value`, with the
 /// block time (ns) it was committed at.
 pub fn events_with_time(
@@ -112,24 +160,11 @@ pub fn events_with_time(
     attr: &str,
     value: &str,
 ) -> Vec<(BTreeMap<String, String>, i128)> {
-    let mut found = Vec::new();
-    for h in 1..=chain.node().latest_height() {
-        let Some(block) = chain.node().block(h) else {
-            continue;
-        };
-        let time = block.block.header.time.unix_timestamp_nanos();
-        for tx in chain.node().block_txs(h) {
-            if tx.result.code.value() != 0 {
-                continue;
-            }
-            for e in events_of(&tx.result.events, kind) {
-                if e.get(attr).map(String::as_str) == Some(value) {
-                    found.push((e, time));
-                }
-            }
-        }
-    }
-    found
+    block_events(chain, 1, kind)
+        .into_iter()
+        .filter(|e| e.attrs.get(attr).map(String::as_str) == Some(value))
+        .map(|e| (e.attrs, e.time))
+        .collect()
 }
 
 /// How many times each sequence was received on `chain` over `dst_channel`.

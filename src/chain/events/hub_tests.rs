@@ -66,18 +66,11 @@ async fn next_send(rx: &mut Receiver<PacketEvent>) -> u64 {
 async fn a_full_subscriber_does_not_hold_back_the_others() {
     let chains = ConnectedChains::start(BLOCK, false).await.expect("channel");
     let (a, path) = (&chains.a, &chains.path);
-    let second = devnet::testing::open_channel(
-        a,
-        &chains.b,
-        &path.client_a,
-        &path.client_b,
-        &path.connection_a,
-        &path.connection_b,
-        false,
-    )
-    .await
-    .expect("a second channel")
-    .0;
+    let second = chains
+        .open_another_channel()
+        .await
+        .expect("a second channel")
+        .0;
     let shutdown = CancellationToken::new();
     let options = EventHubOptions {
         queue_capacity: 1,
@@ -227,7 +220,7 @@ async fn a_core_that_panics_is_restarted_and_resumes_after_the_last_height() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_steps_that_open_a_channel_reach_the_channel_event_subscribers() {
     let chains = ConnectedChains::start(BLOCK, false).await.expect("channel");
-    let (a, b, path) = (&chains.a, &chains.b, &chains.path);
+    let (a, b) = (&chains.a, &chains.b);
     let shutdown = CancellationToken::new();
     let (hub_a, hub_b) = (
         hub(a, EventHubOptions::default(), &shutdown),
@@ -240,17 +233,10 @@ async fn the_steps_that_open_a_channel_reach_the_channel_event_subscribers() {
     while *hub_a.latest_height().borrow() == 0 || *hub_b.latest_height().borrow() == 0 {
         tokio::time::sleep(BLOCK).await;
     }
-    let (chan_a, chan_b) = devnet::testing::open_channel(
-        a,
-        b,
-        &path.client_a,
-        &path.client_b,
-        &path.connection_a,
-        &path.connection_b,
-        false,
-    )
-    .await
-    .expect("a second channel");
+    let (chan_a, chan_b) = chains
+        .open_another_channel()
+        .await
+        .expect("a second channel");
     // `channel_open_ack` on A, `channel_open_confirm` on B: each end is OPEN.
     let ack = tokio::time::timeout(LIMIT, on_a.recv())
         .await
