@@ -116,16 +116,51 @@ pub(super) struct BlockSource {
     hub: Option<EventHub>,
     /// The hub's delivered height when it was last seen to move, and when.
     hub_moved: Mutex<(u64, Instant)>,
-    /// The account's committed sequence and when it was read; one query at a time.
-    committed: tokio::sync::Mutex<Option<(Instant, u64)>>,
+    /// The account's committed sequence; one query at a time.
+    committed: Fresh<u64>,
     /// The current moot-check window's start and the checks made in it.
     moot_window: Mutex<(Instant, u32)>,
     /// Whether `/tx` works: unknown until its first answer.
     index: AtomicU8,
-    /// The latest height seen and when; one `/status` at a time (the lock is held across it).
-    latest: tokio::sync::Mutex<Option<(Instant, u64)>>,
+    /// The latest height seen; one `/status` at a time.
+    latest: Fresh<u64>,
     /// The recent heights looked at, at most [`CACHED_HEIGHTS`].
     heights: Mutex<BTreeMap<u64, Arc<Height>>>,
+}
+
+/// A value read from the node and reused while it is younger than the asker's maximum age.
+/// One read at a time: the lock is held across the read, so askers that arrive meanwhile share
+/// its answer instead of each sending a request.
+struct Fresh<T>(tokio::sync::Mutex<Option<(Instant, T)>>);
+
+impl<T> Default for Fresh<T> {
+    fn default() -> Self {
+        Self(tokio::sync::Mutex::new(None))
+    }
+}
+
+impl<T: Copy> Fresh<T> {
+    /// The value, read again with `read` when the last one is `max_age` old or older.
+    async fn get<E, F, Fut>(&self, max_age: Duration, read: F) -> Result<T, E>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<T, E>>,
+    {
+        let mut seen = self.0.lock().await;
+        if let Some((at, value)) = *seen {
+            if at.elapsed() < max_age {
+                return Ok(value);
+            }
+        }
+        let value = read().await?;
+        *seen = Some((Instant::now(), value));
+        Ok(value)
+    }
+
+    /// The last value read, however old.
+    async fn last(&self) -> Option<T> {
+        self.0.lock().await.map(|(_, value)| value)
+    }
 }
 
 /// One height: its tx hashes and, once a tx of ours is among them, its results.
@@ -140,10 +175,10 @@ impl BlockSource {
         Arc::new(Self {
             hub,
             hub_moved: Mutex::new((0, Instant::now())),
-            committed: tokio::sync::Mutex::new(None),
+            committed: Fresh::default(),
             moot_window: Mutex::new((Instant::now(), 0)),
             index: AtomicU8::new(UNKNOWN),
-            latest: tokio::sync::Mutex::new(None),
+            latest: Fresh::default(),
             heights: Mutex::new(BTreeMap::new()),
         })
     }
@@ -185,15 +220,12 @@ impl BlockSource {
         address: &str,
         max_age: Duration,
     ) -> Result<u64, QueryError> {
-        let mut seen = self.committed.lock().await;
-        if let Some((at, sequence)) = *seen {
-            if at.elapsed() < max_age {
-                return Ok(sequence);
-            }
-        }
-        let (_, sequence) = host.account(address).await?;
-        *seen = Some((Instant::now(), sequence));
-        Ok(sequence)
+        self.committed
+            .get(max_age, || async {
+                let (_, sequence) = host.account(address).await?;
+                Ok(sequence)
+            })
+            .await
     }
 
     /// Whether a waiting tx may check now that its items are on chain: at most
@@ -257,22 +289,18 @@ impl BlockSource {
         }
         match self.latest(rpc, max_age).await {
             Ok(h) => Some(h),
-            Err(_) => self.latest.lock().await.map(|(_, h)| h),
+            Err(_) => self.latest.last().await,
         }
     }
 
     /// The latest height, from a `/status` at most `max_age` old.
     pub(super) async fn latest(&self, rpc: &RpcClient, max_age: Duration) -> Result<u64, RpcError> {
-        let mut seen = self.latest.lock().await;
-        if let Some((at, h)) = *seen {
-            if at.elapsed() < max_age {
-                return Ok(h);
-            }
-        }
-        let status = rpc.status().await?;
-        let h = status.sync_info.latest_block_height.value();
-        *seen = Some((Instant::now(), h));
-        Ok(h)
+        self.latest
+            .get(max_age, || async {
+                let status = rpc.status().await?;
+                Ok(status.sync_info.latest_block_height.value())
+            })
+            .await
     }
 
     /// Looks for the tx `hash` in the blocks from `*from` to the latest height: the live hub's
