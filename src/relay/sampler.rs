@@ -65,14 +65,14 @@ pub(crate) async fn wallet_balance(
     }
 }
 
-/// The chains of the pair (A, then B) and the relayer's address on each.
-pub(crate) type SampledChains = [(Arc<ChainHandle>, String); 2];
+/// The chains of the pair, A then B (each lists its signers' addresses).
+pub(crate) type SampledChains = [Arc<ChainHandle>; 2];
 
 /// Refreshes the sampled gauges once: chain heights, wallet balances, and the expiry of the
 /// clients under the workers `state` lists.
 pub(crate) async fn sample_once(chains: &SampledChains, state: &DaemonState) {
     let m = metrics();
-    for (h, _) in chains {
+    for h in chains {
         let id = h.config.id.as_str();
         m.chain_height
             .set(&[id], *h.hub.latest_height().borrow() as f64);
@@ -85,7 +85,7 @@ pub(crate) async fn sample_once(chains: &SampledChains, state: &DaemonState) {
             }
         }
     }
-    let [(a, _), (b, _)] = chains;
+    let [a, b] = chains;
     let mut clients = BTreeSet::new();
     let mut hosts = Vec::new();
     for w in state.workers().values() {

@@ -218,8 +218,8 @@ pub async fn run_with(
         &mut infra_tasks,
     );
     let [address_a, address_b] = addresses.clone();
-    state.add_chain(report::chain_entry(&a, address_a.clone()));
-    state.add_chain(report::chain_entry(&b, address_b.clone()));
+    state.add_chain(report::chain_entry(&a, address_a));
+    state.add_chain(report::chain_entry(&b, address_b));
     // Keeps the clients of the running workers' channels from expiring (see `refresh`).
     let (relied_on, relied_on_rx) = tokio::sync::watch::channel(refresh::ReliedOn::new());
     infra_tasks.spawn(super::refresh::run(
@@ -232,7 +232,7 @@ pub async fn run_with(
     ));
     if config.telemetry.enabled {
         infra_tasks.spawn(sampler::run(
-            [(a.clone(), address_a), (b.clone(), address_b)],
+            [a.clone(), b.clone()],
             state.clone(),
             sampler::SAMPLE_INTERVAL,
             infra.clone(),
