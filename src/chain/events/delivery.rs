@@ -35,6 +35,12 @@ const SKIP_AFTER_FAILURES: u32 = 5;
 /// Heights set aside at most (beyond, the oldest are given up to clearing).
 const MAX_SET_ASIDE: usize = 1_024;
 
+/// Heights with up to this many events are routed on the core's task; larger ones (a block of
+/// thousands of transfers takes a noticeable part of a second to extract, record and hand out)
+/// on the blocking pool, so the runtime's workers keep serving the channels' tasks. Heights
+/// are still routed one at a time, in order.
+const ROUTE_INLINE_MAX_EVENTS: usize = 2_000;
+
 /// First and longest delay between background fetches of a set-aside height.
 const SET_ASIDE_RETRY: (std::time::Duration, std::time::Duration) = (
     std::time::Duration::from_secs(5),
@@ -72,24 +78,26 @@ impl HeightInProgress {
         }
     }
 
-    /// The whole height, when the pushes are known to hold all of it.
-    pub(super) fn complete(&self) -> Option<BlockRecord> {
-        let block = self.block.as_ref()?;
-        let txs = match &block.tx_results {
-            Some(results) if results.len() == block.tx_count => results.clone(),
+    /// The whole height, when the pushes are known to hold all of it, taken out of `self` (a
+    /// block of thousands of transfers is megabytes of events: they move, they are not copied).
+    pub(super) fn complete(&mut self) -> Option<BlockRecord> {
+        let block = self.block.as_mut()?;
+        let txs = match &mut block.tx_results {
+            Some(results) if results.len() == block.tx_count => std::mem::take(results),
             _ if self.txs.len() == block.tx_count
                 && self.txs.keys().copied().eq(0..block.tx_count as u32) =>
             {
-                self.txs.values().cloned().collect()
+                std::mem::take(&mut self.txs).into_values().collect()
             }
             _ => return None,
         };
+        let block = self.block.take()?;
         Some(BlockRecord {
             height: block.height,
-            hashes: block.hashes.clone(),
-            begin: block.begin.clone(),
+            hashes: block.hashes,
+            begin: block.begin,
             txs,
-            end: block.end.clone(),
+            end: block.end,
         })
     }
 }
@@ -291,7 +299,7 @@ impl Core {
         self.retry_set_aside().await;
         loop {
             let next = self.last_delivered + 1;
-            let record = match self.pending.get(&next) {
+            let record = match self.pending.get_mut(&next) {
                 Some(p) => match p.complete() {
                     Some(r) => {
                         tracing::trace!(chain = %self.shared.chain_id, height = next, "height complete from the websocket");
@@ -372,7 +380,7 @@ impl Core {
                 Fetched::Record(record) => {
                     self.set_aside.remove(&height);
                     tracing::info!(chain = %self.shared.chain_id, height, "set-aside height fetched; delivering its events late");
-                    self.route_events(&record);
+                    self.shared.route_events(&record);
                 }
                 Fetched::Pruned => {
                     self.set_aside.remove(&height);
@@ -425,21 +433,46 @@ impl Core {
     async fn deliver(&mut self, block: BlockRecord) {
         let height = block.height;
         self.pending.remove(&height);
-        // Before the height is announced, so a confirmation woken by it finds its txs.
-        self.shared.recent.record(&block);
-        self.route_events(&block);
+        let block = if block.event_count() <= ROUTE_INLINE_MAX_EVENTS {
+            self.shared.route_events(&block);
+            block
+        } else {
+            let shared = self.shared.clone();
+            let routed = tokio::task::spawn_blocking(move || {
+                shared.route_events(&block);
+                block
+            });
+            match routed.await {
+                Ok(block) => block,
+                // A panic stays a panic of the core (its supervisor restarts it).
+                Err(e) => match e.try_into_panic() {
+                    Ok(panic) => std::panic::resume_unwind(panic),
+                    Err(_) => return, // the runtime is shutting down
+                },
+            }
+        };
+        // Before the height is announced, so a confirmation woken by it finds its txs; the
+        // results move there, the events were routed.
+        self.shared.recent.record(block);
         self.last_delivered = height;
         self.target = self.target.max(height);
         self.shared.latest.send_replace(height);
     }
 
+    /// Delivery passed over events it could not route (see `EventHub::gaps`).
+    fn gap(&self) {
+        self.shared.gap();
+    }
+}
+
+impl Shared {
     /// Records `block`'s packet events in the ledger and hands each to the subscribers of its
     /// end, never waiting: a full queue loses the event (the subscriber is told to clear).
     fn route_events(&self, block: &BlockRecord) {
         let height = block.height;
-        let (events, malformed) = packet_events_counted(&self.shared.chain_id, block);
+        let (events, malformed) = packet_events_counted(&self.chain_id, block);
         // Recorded before anyone is told, so clearing finds what a slow subscriber dropped.
-        self.shared.ledger.record_block(height, &events);
+        self.ledger.record_block(height, &events);
         if malformed > 0 {
             self.gap();
         }
@@ -447,19 +480,18 @@ impl Core {
         let mut lagging: Vec<ChannelKey> = Vec::new();
         for event in events {
             let key = route(&event);
-            let senders: Vec<mpsc::Sender<PacketEvent>> =
-                match lock(&self.shared.subscribers).get(&key) {
-                    Some(s) => s.clone(),
-                    None => continue,
-                };
+            let senders: Vec<mpsc::Sender<PacketEvent>> = match lock(&self.subscribers).get(&key) {
+                Some(s) => s.clone(),
+                None => continue,
+            };
             for sender in senders {
                 match sender.try_send(event.clone()) {
                     Ok(()) => {}
                     Err(mpsc::error::TrySendError::Closed(_)) => self.forget(&key, &sender),
                     Err(mpsc::error::TrySendError::Full(_)) => {
-                        self.shared.dropped.fetch_add(1, Ordering::Relaxed);
+                        self.dropped.fetch_add(1, Ordering::Relaxed);
                         if !lagging.contains(&key) {
-                            tracing::warn!(chain = %self.shared.chain_id, height, port = %key.0, channel = %key.1, "subscriber queue full; dropping this channel's events of the height (its worker clears to catch up)");
+                            tracing::warn!(chain = %self.chain_id, height, port = %key.0, channel = %key.1, "subscriber queue full; dropping this channel's events of the height (its worker clears to catch up)");
                             lagging.push(key.clone());
                         }
                     }
@@ -467,7 +499,7 @@ impl Core {
             }
         }
         for key in lagging {
-            if let Some(n) = lock(&self.shared.lagged).get(&key) {
+            if let Some(n) = lock(&self.lagged).get(&key) {
                 n.notify_one();
             }
         }
@@ -480,7 +512,7 @@ impl Core {
         if events.is_empty() {
             return;
         }
-        let mut subs = lock(&self.shared.channel_subscribers);
+        let mut subs = lock(&self.channel_subscribers);
         let mut lost = false;
         subs.retain(|tx| {
             for event in &events {
@@ -494,18 +526,18 @@ impl Core {
         });
         drop(subs);
         if lost {
-            tracing::warn!(chain = %self.shared.chain_id, height = block.height, "channel event queue full; dropping channel events (discovery rescans)");
+            tracing::warn!(chain = %self.chain_id, height = block.height, "channel event queue full; dropping channel events (discovery rescans)");
             self.gap();
         }
     }
 
     /// Delivery passed over events it could not route (see `EventHub::gaps`).
     fn gap(&self) {
-        self.shared.gaps.send_modify(|n| *n += 1);
+        self.gaps.send_modify(|n| *n += 1);
     }
 
     fn forget(&self, key: &ChannelKey, sender: &mpsc::Sender<PacketEvent>) {
-        let mut subs = lock(&self.shared.subscribers);
+        let mut subs = lock(&self.subscribers);
         if let Some(list) = subs.get_mut(key) {
             list.retain(|s| !s.same_channel(sender));
             if list.is_empty() {

@@ -43,18 +43,20 @@ pub struct HeightTxs {
 }
 
 impl HeightTxs {
-    pub(super) fn of(block: &BlockRecord) -> Self {
+    /// Takes the results out of a delivered height (its events were routed already): nothing
+    /// is copied.
+    pub(super) fn of(block: BlockRecord) -> Self {
         Self {
             height: block.height,
-            hashes: block.hashes.clone(),
+            hashes: block.hashes,
             txs: block
                 .txs
-                .iter()
+                .into_iter()
                 .map(|t| IncludedTx {
                     code: t.code,
-                    codespace: t.codespace.clone(),
-                    log: t.log.clone(),
-                    data: t.data.clone(),
+                    codespace: t.codespace,
+                    log: t.log,
+                    data: t.data,
                     gas_wanted: t.gas_wanted,
                     gas_used: t.gas_used,
                 })
@@ -70,9 +72,11 @@ pub(super) struct RecentTxs {
 }
 
 impl RecentTxs {
-    pub(super) fn record(&self, block: &BlockRecord) {
+    pub(super) fn record(&self, block: BlockRecord) {
+        let height = block.height;
+        let txs = Arc::new(HeightTxs::of(block));
         let mut heights = super::lock(&self.heights);
-        heights.insert(block.height, Arc::new(HeightTxs::of(block)));
+        heights.insert(height, txs);
         while heights.len() > KEPT_HEIGHTS {
             heights.pop_first();
         }
@@ -92,7 +96,7 @@ mod tests {
     fn keeps_the_latest_heights_with_their_results() {
         let recent = RecentTxs::default();
         for height in 1..=(KEPT_HEIGHTS as u64 + 5) {
-            recent.record(&BlockRecord {
+            recent.record(BlockRecord {
                 height,
                 hashes: Some(vec![[height as u8; 32]]),
                 txs: vec![TxOutcome {

@@ -40,6 +40,13 @@ pub(super) struct BlockRecord {
     pub(super) end: Vec<RawEvent>,
 }
 
+impl BlockRecord {
+    /// Events of the height: block-level ones and those of every tx.
+    pub(super) fn event_count(&self) -> usize {
+        self.begin.len() + self.end.len() + self.txs.iter().map(|t| t.events.len()).sum::<usize>()
+    }
+}
+
 /// Extracts the packet events of one height, in order. Malformed packet events are logged and
 /// skipped.
 pub(super) fn packet_events(chain_id: &str, block: &BlockRecord) -> Vec<PacketEvent> {
