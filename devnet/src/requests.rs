@@ -6,7 +6,8 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-/// Requests answered so far, keyed by method, or by `abci_query <path>` for queries.
+/// Requests answered so far, keyed by method, or by `abci_query <path>` for queries and
+/// `subscribe <query>` / `unsubscribe <query>` for the websocket's subscriptions.
 #[derive(Default)]
 pub struct RequestLog {
     counts: Mutex<BTreeMap<String, u64>>,

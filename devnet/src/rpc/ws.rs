@@ -205,6 +205,9 @@ async fn on_request(
         return send(out, jsonrpc::failure(&id, &super::server::injected_fault())).await;
     }
     if methods::is_ws_only(&req.method) {
+        // Logged with its query, so a test can tell which subscription a client ended.
+        let query = params.string("query").ok().flatten();
+        ctx.node.requests().record(&req.method, query.as_deref());
         if let RpcFault::Slow(d) = fault {
             tokio::time::sleep(d).await;
         }

@@ -2,7 +2,8 @@
 //! reads does not hold back another channel end's events (it is told it lagged instead), and a
 //! height whose `block_results` keeps failing is set aside so later heights keep flowing, then
 //! delivered late once it answers again (and the gap counter says so meanwhile). The
-//! handshake steps that open a channel's ends reach the channel-event subscribers.
+//! handshake steps that open a channel's ends reach the channel-event subscribers. Block pushes
+//! that carry the tx results (v0.38) end the `Tx` subscription, whose pushes would repeat them.
 
 use std::time::Duration;
 
@@ -177,6 +178,44 @@ async fn a_height_that_cannot_be_fetched_is_set_aside_and_delivered_late() {
     // Once the height answers again, its event comes, late.
     a.node().faults().fail_block_results_at(at, Duration::ZERO);
     assert_eq!(next_send(&mut rx).await, first);
+    shutdown.cancel();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn block_pushes_that_carry_results_end_the_tx_subscription() {
+    let chains = ConnectedChains::start(BLOCK, false).await.expect("channel");
+    let (a, path) = (&chains.a, &chains.path);
+    let shutdown = CancellationToken::new();
+    let hub = hub(a, EventHubOptions::default(), &shutdown);
+    let mut rx = hub.subscribe(&path.port, &path.channel_a);
+    let unsubscribed = |chain: &TestChain| {
+        chain
+            .node()
+            .requests()
+            .snapshot()
+            .get("unsubscribe tm.event='Tx'")
+            .copied()
+            .unwrap_or(0)
+    };
+    let deadline = tokio::time::Instant::now() + LIMIT;
+    while unsubscribed(a) == 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the hub kept its Tx subscription"
+        );
+        tokio::time::sleep(BLOCK).await;
+    }
+    // Events keep coming, from the block pushes alone.
+    let (first, _) = send(a, &chains.b, &path.channel_a).await;
+    let (second, _) = send(a, &chains.b, &path.channel_a).await;
+    assert_eq!(next_send(&mut rx).await, first);
+    assert_eq!(next_send(&mut rx).await, second);
+    assert_eq!(unsubscribed(a), 1, "one connection, one unsubscribe");
+    assert_eq!(
+        hub.reconnects(),
+        0,
+        "the websocket stayed up through the unsubscribe"
+    );
     shutdown.cancel();
 }
 

@@ -1,5 +1,7 @@
 //! The websocket task: one connection to CometBFT's `/websocket` with the `NewBlock` and `Tx`
-//! subscriptions, each push parsed and forwarded to the core. Any failure ends the connection;
+//! subscriptions, each push parsed (a large one on the blocking pool) and forwarded to the core;
+//! once a `NewBlock` push shows that blocks carry their tx results (CometBFT v0.38), the `Tx`
+//! subscription is ended, as its pushes would only repeat them. Any failure ends the connection;
 //! the task tells the core (which polls meanwhile), counts a reconnect and retries after an
 //! exponential backoff with jitter. It holds no delivery state, so losing it costs only RPC calls.
 //!
@@ -27,6 +29,8 @@ use crate::chain::rpc::RpcClient;
 
 /// JSON-RPC id of the `tm.event='Tx'` subscription.
 const TX_SUBSCRIPTION_ID: u64 = 1;
+/// The query of the `Tx` subscription.
+const TX_QUERY: &str = "tm.event='Tx'";
 /// JSON-RPC id of the `tm.event='NewBlock'` subscription.
 const BLOCK_SUBSCRIPTION_ID: u64 = 2;
 
@@ -39,6 +43,12 @@ const BLOCK_SUBSCRIPTION_ID: u64 = 2;
 pub(super) const MAX_PUSH_MESSAGE_BYTES: usize = 256 << 20;
 /// Largest single frame: a node may send a whole push as one frame.
 pub(super) const MAX_PUSH_FRAME_BYTES: usize = MAX_PUSH_MESSAGE_BYTES;
+
+/// Frames up to this size are parsed on the websocket task; larger ones (a block of thousands
+/// of transfers is megabytes of JSON, about a second of parsing in a debug build) on the
+/// blocking pool, so that no runtime worker is held while other channels' tasks wait. One
+/// frame at a time per chain: the task awaits each parse before it reads the next frame.
+const PARSE_INLINE_MAX_BYTES: usize = 256 << 10;
 
 /// The websocket limits of the event connection (see [`MAX_PUSH_MESSAGE_BYTES`]).
 fn ws_config() -> WebSocketConfig {
@@ -149,7 +159,7 @@ impl WsTask {
         };
         for (id, query) in [
             (BLOCK_SUBSCRIPTION_ID, "tm.event='NewBlock'"),
-            (TX_SUBSCRIPTION_ID, "tm.event='Tx'"),
+            (TX_SUBSCRIPTION_ID, TX_QUERY),
         ] {
             let req = json!({"jsonrpc": "2.0", "id": id, "method": "subscribe", "params": {"query": query}});
             let send = ws.send(Message::Text(req.to_string()));
@@ -165,6 +175,9 @@ impl WsTask {
         let chain = &self.shared.chain_id;
         let mut healthy = false;
         let mut last_block: Option<u64> = None;
+        // A CometBFT v0.38 `NewBlock` push carries every tx result: the `Tx` pushes would repeat
+        // them (each tx's events parsed twice), so the first such push ends that subscription.
+        let mut tx_pushes_wanted = true;
         loop {
             let frame = match tokio::time::timeout(self.options.stall_timeout, ws.next()).await {
                 Err(_) => return failed("no push within the stall timeout".into(), healthy),
@@ -178,7 +191,14 @@ impl WsTask {
                 Message::Close(c) => return failed(format!("closed by node: {c:?}"), healthy),
                 Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => continue,
             };
-            let push = match parse_frame(&text) {
+            let parsed = if text.len() <= PARSE_INLINE_MAX_BYTES {
+                parse_frame(&text)
+            } else {
+                tokio::task::spawn_blocking(move || parse_frame(&text))
+                    .await
+                    .unwrap_or_else(|e| Err(format!("parsing the frame failed: {e}")))
+            };
+            let push = match parsed {
                 Ok(Frame::Ack) => continue,
                 Ok(Frame::Error(e)) => return failed(format!("node error: {e}"), healthy),
                 Ok(Frame::Push(p)) => p,
@@ -193,12 +213,31 @@ impl WsTask {
                     last_block = Some(b.height);
                     gap.then_some(b.height)
                 }
+                // Results the block pushes carry already.
+                Push::Tx(_) if !tx_pushes_wanted => continue,
                 _ => None,
             };
+            let results_in_blocks = matches!(&push, Push::Block(b) if b.tx_results.is_some());
             if self.pushes.send(push).await.is_err() {
                 return SessionEnd::Shutdown;
             }
             healthy = true;
+            if results_in_blocks && tx_pushes_wanted {
+                tx_pushes_wanted = false;
+                let req = json!({"jsonrpc": "2.0", "id": TX_SUBSCRIPTION_ID, "method": "unsubscribe", "params": {"query": TX_QUERY}});
+                match tokio::time::timeout(
+                    self.options.connect_timeout,
+                    ws.send(Message::Text(req.to_string())),
+                )
+                .await
+                {
+                    Err(_) => return failed("unsubscribe timed out".into(), healthy),
+                    Ok(Err(e)) => return failed(format!("unsubscribe: {e}"), healthy),
+                    Ok(Ok(())) => {
+                        tracing::debug!(chain = %chain, "block pushes carry tx results; Tx subscription ended")
+                    }
+                }
+            }
             if let Some(h) = gap {
                 return failed(format!("NewBlock pushes skipped to {h}"), healthy);
             }
