@@ -5,7 +5,9 @@
 //!   clear the commitments, and the engine stops when its token is cancelled;
 //! - two engines signing with the same key race on the same packets: every packet is received
 //!   exactly once and no outcome is a failure (sequence mismatches are recovered, and none sends
-//!   a tx at `default_gas`).
+//!   a tx at `default_gas`);
+//! - two txs proving at the same height in one block: only the first carries the client update
+//!   (the node's check state keeps it from the first one's CheckTx), and both execute.
 //!
 //! Every wait is bounded; nothing asserts on timing.
 
@@ -349,4 +351,92 @@ async fn two_engines_with_one_key_race_without_failures() {
     shutdown.cancel();
     bounded("engine 1 stops", task_1).await.unwrap();
     bounded("engine 2 stops", task_2).await.unwrap();
+}
+
+/// Waits until `chain`'s mempool holds `n` txs; returns them in mempool order.
+async fn mempool_holds(chain: &TestChain, n: usize) -> Vec<Vec<u8>> {
+    bounded("txs in the mempool", async {
+        loop {
+            let (txs, _, _) = chain.node().unconfirmed_txs(100);
+            if txs.len() >= n {
+                return txs;
+            }
+            tokio::time::sleep(BLOCK).await;
+        }
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_client_update_per_proof_height() {
+    init_tracing();
+    let chains = ConnectedChains::start(BLOCK, false).await.unwrap();
+    let (cfg_a, mut cfg_b) = (chain_config(&chains.a, "a"), chain_config(&chains.b, "b"));
+    // Three packet messages and the update per tx: six packets make two txs.
+    cfg_b.max_msg_num = 4;
+    let (qa, qb) = (querier(&chains.a, &cfg_a), querier(&chains.b, &cfg_b));
+    let shutdown = CancellationToken::new();
+    let (engine, task) =
+        TxEngine::spawn(&cfg_b, qb, qa, chains.b.relayer.clone(), shutdown.clone());
+    let packets = send_transfers(&chains, 6, 1).await;
+    // A moves past the height B's client was last updated to (by the handshake), so the
+    // proofs need an update.
+    let sent = chains.a.node().latest_height();
+    chains.a.wait_for_height(sent + 2).await.unwrap();
+    // Both chains stand still: both batches prove at the same height of A, and B's mempool
+    // holds their txs until one block takes both.
+    chains.a.devnet.pause();
+    chains.b.devnet.pause();
+    let mut receivers = Vec::new();
+    for p in &packets[..3] {
+        receivers.push(engine.submit(&chains.path.client_b, recv_item(p)).await);
+    }
+    mempool_holds(&chains.b, 1).await;
+    for p in &packets[3..] {
+        receivers.push(engine.submit(&chains.path.client_b, recv_item(p)).await);
+    }
+    let pending = mempool_holds(&chains.b, 2).await;
+    assert_eq!(pending.len(), 2, "one tx per batch");
+    chains.b.devnet.resume();
+    chains.a.devnet.resume();
+
+    let results = outcomes(receivers).await;
+    let heights: BTreeSet<u64> = results
+        .iter()
+        .map(|o| match o {
+            Outcome::Done { height, .. } => *height,
+            other => panic!("not received: {other:?}"),
+        })
+        .collect();
+    assert_eq!(heights.len(), 1, "both txs in one block: {heights:?}");
+    let update = "/ibc.core.client.v1.MsgUpdateClient";
+    let updates: Vec<usize> = pending
+        .iter()
+        .map(|raw| {
+            let tx = devnet::tx::decode(raw).expect("our tx decodes");
+            tx.messages.iter().filter(|m| m.type_url == update).count()
+        })
+        .collect();
+    assert_eq!(updates, vec![1, 0], "only the first tx carries the update");
+    let height = *heights.first().unwrap();
+    let codes: Vec<u32> = chains
+        .b
+        .node()
+        .block_txs(height)
+        .iter()
+        .map(|tx| tx.result.code.value())
+        .collect();
+    assert_eq!(codes, vec![0, 0], "both execute");
+    for p in &packets {
+        let receipt = format!(
+            "receipts/ports/{}/channels/{}/sequences/{}",
+            p.destination_port, p.destination_channel, p.sequence
+        );
+        assert!(
+            !stored(&chains.b, &receipt).is_empty(),
+            "no receipt {receipt}"
+        );
+    }
+    shutdown.cancel();
+    bounded("engine stops", task).await.unwrap();
 }

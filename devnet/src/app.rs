@@ -106,9 +106,18 @@ impl App {
         Ok(st.state)
     }
 
-    /// CheckTx against the mempool's check state. On success the check state keeps the ante
-    /// effects (so the next tx of the same account must carry the next sequence).
-    pub fn check_tx(&self, check_state: &mut State, raw: &[u8]) -> CheckOutcome {
+    /// CheckTx against the mempool's check state, on the latest block's `host`. On success the
+    /// check state keeps the ante effects (so the next tx of the same account must carry the next
+    /// sequence) and what ibc-go's `RedundantRelayDecorator` leaves there: the consensus states
+    /// of the tx's client updates (ibc-go ≥ 8.1 verifies and applies `MsgUpdateClient` in
+    /// CheckTx), so a later tx proving against them simulates and checks as it will execute, and
+    /// the effects of its useful packet messages.
+    pub fn check_tx(
+        &self,
+        check_state: &mut State,
+        host: &HostInfo<'_>,
+        raw: &[u8],
+    ) -> CheckOutcome {
         let tx = match tx::decode(raw) {
             Ok(tx) => tx,
             Err(error) => {
@@ -138,15 +147,22 @@ impl App {
             &self.params.ante,
             Mode::Check,
         )
-        .and_then(|_| {
+        .and_then(|signer| {
             if st.gas.out_of_gas() {
                 return Err(TxError::out_of_gas("ante", st.gas.limit(), st.gas.used()));
             }
-            // ibc-go's RedundantRelayDecorator: reject a tx whose packet messages are all
-            // no-ops, so racing relayers do not pay for a block slot.
+            // ibc-go's RedundantRelayDecorator: apply each client update, and reject a tx whose
+            // packet messages are all no-ops, so racing relayers do not pay for a block slot.
             let mut packet_msgs = 0;
             let mut useful = Vec::new();
-            for msg in &tx.messages {
+            for (index, msg) in tx.messages.iter().enumerate() {
+                if msg.type_url == ibc::MSG_UPDATE_CLIENT {
+                    ibc::execute(&mut st, host, msg, &signer).map_err(|e| TxError {
+                        log: format!("message index: {index}: {}", e.log),
+                        ..e
+                    })?;
+                    continue;
+                }
                 match ibc::is_redundant(&mut st, msg) {
                     Some(false) => {
                         packet_msgs += 1;

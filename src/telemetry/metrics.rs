@@ -138,6 +138,8 @@ pub(crate) struct Metrics {
     pub(crate) backlog_oldest_age: Arc<GaugeVec>,
     /// Confirmed `MsgUpdateClient`.
     pub(crate) client_updates: Arc<CounterVec>,
+    /// Txs broadcast without the client update they prove against, an earlier tx carrying it.
+    pub(crate) client_updates_shared: Arc<CounterVec>,
     /// Seconds until a client expires.
     pub(crate) client_expiry: Arc<GaugeVec>,
     /// RPC requests sent.
@@ -298,6 +300,11 @@ impl Metrics {
             client_updates: r.counter(
                 "arke_client_updates_total",
                 "MsgUpdateClient confirmed on chain for client (tracking counterparty).",
+                CLIENT_LABELS,
+            ),
+            client_updates_shared: r.counter(
+                "arke_client_updates_shared_total",
+                "Txs broadcast without their own MsgUpdateClient because an earlier tx of the same signer carries the update to that height.",
                 CLIENT_LABELS,
             ),
             client_expiry: r.gauge(

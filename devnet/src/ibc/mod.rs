@@ -94,6 +94,9 @@ const MSG_ACKNOWLEDGEMENT: &str = "/ibc.core.channel.v1.MsgAcknowledgement";
 const MSG_TIMEOUT: &str = "/ibc.core.channel.v1.MsgTimeout";
 const MSG_TIMEOUT_ON_CLOSE: &str = "/ibc.core.channel.v1.MsgTimeoutOnClose";
 
+/// `MsgUpdateClient`, which CheckTx also applies (to the check state).
+pub const MSG_UPDATE_CLIENT: &str = "/ibc.core.client.v1.MsgUpdateClient";
+
 /// Every message type this module executes.
 pub const MESSAGE_TYPES: &[&str] = &[
     "/ibc.core.client.v1.MsgCreateClient",

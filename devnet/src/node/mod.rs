@@ -319,6 +319,24 @@ impl Node {
         Ok(node)
     }
 
+    /// The host as of committed height `h`: its block time (genesis time before the first
+    /// block), for queries at `h` and, at the latest height, for CheckTx and simulation (the
+    /// check state carries the last block's header).
+    fn host_at<'a>(&'a self, chain: &'a Chain, history: &'a History<'a>, h: u64) -> HostInfo<'a> {
+        HostInfo {
+            chain_id: &self.inner.params.chain_id,
+            height: h.max(1),
+            time_ns: h
+                .checked_sub(1)
+                .and_then(|i| chain.blocks.get(usize::try_from(i).ok()?))
+                .map(|b| time_ns(b.block.header.time))
+                .unwrap_or_else(|| time_ns(self.inner.keys.genesis_time)),
+            history,
+            max_expected_time_per_block: self.inner.params.block_time,
+            allow_channel_close: self.inner.params.allow_channel_close,
+        }
+    }
+
     fn read_chain(&self) -> RwLockReadGuard<'_, Chain> {
         self.inner.chain.read().unwrap_or_else(|e| e.into_inner())
     }
@@ -502,18 +520,7 @@ impl Node {
             chain: &chain,
             current: None,
         };
-        let host_at = |h: u64| HostInfo {
-            chain_id: &self.inner.params.chain_id,
-            height: h.max(1),
-            time_ns: h
-                .checked_sub(1)
-                .and_then(|i| chain.blocks.get(usize::try_from(i).ok()?))
-                .map(|b| time_ns(b.block.header.time))
-                .unwrap_or_else(|| time_ns(self.inner.keys.genesis_time)),
-            history: &history,
-            max_expected_time_per_block: self.inner.params.block_time,
-            allow_channel_close: self.inner.params.allow_channel_close,
-        };
+        let host_at = |h: u64| self.host_at(&chain, &history, h);
         let env = QueryEnv {
             height,
             latest,
@@ -546,10 +553,20 @@ impl Node {
                 got: tx.len(),
             });
         }
-        if mempool.contains(&hash) || self.read_chain().txs.contains_key(&hash) {
+        let chain = self.read_chain();
+        if mempool.contains(&hash) || chain.txs.contains_key(&hash) {
             return Err(MempoolError::AlreadyInCache);
         }
-        let out = self.inner.app.check_tx(&mut mempool.check_state, &tx);
+        let history = History {
+            chain: &chain,
+            current: None,
+        };
+        let host = self.host_at(&chain, &history, chain.latest_height());
+        let out = self
+            .inner
+            .app
+            .check_tx(&mut mempool.check_state, &host, &tx);
+        drop(chain);
         let mut response = tendermint::abci::response::CheckTx {
             gas_wanted: i64::try_from(out.gas_wanted).unwrap_or(i64::MAX),
             gas_used: i64::try_from(out.gas_used).unwrap_or(i64::MAX),

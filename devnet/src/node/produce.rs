@@ -312,9 +312,19 @@ impl Node {
         {
             let included: HashSet<[u8; 32]> = tx_records.iter().map(|t| t.hash).collect();
             let app = &self.inner.app;
-            let evicted = lock(&self.inner.mempool).update(&included, state, |check_state, tx| {
-                app.check_tx(check_state, tx).error.is_none()
+            // The mempool before the chain, in CheckTx's lock order.
+            let mut mempool = lock(&self.inner.mempool);
+            let chain = self.read_chain();
+            let history = History {
+                chain: &chain,
+                current: None,
+            };
+            let host = self.host_at(&chain, &history, height);
+            let evicted = mempool.update(&included, state, |check_state, tx| {
+                app.check_tx(check_state, &host, tx).error.is_none()
             });
+            drop(chain);
+            drop(mempool);
             if !evicted.is_empty() {
                 tracing::debug!(height, evicted = evicted.len(), "recheck evicted txs");
             }

@@ -16,6 +16,7 @@ use crate::tx::sign::message_size;
 
 use super::plan::{Effect, TxPlan, Waiter};
 use super::submitter::Submitter;
+use super::updates::UpdateNeed;
 use super::{stopped, Outcome, PendingItem, Request};
 
 impl Submitter {
@@ -36,6 +37,8 @@ impl Submitter {
                         lead: msgs,
                         items: Vec::new(),
                         whole: Some(reply),
+                        update: None,
+                        refused_without_update: false,
                     })
                     .await;
                 }
@@ -196,7 +199,7 @@ impl Submitter {
             return;
         }
 
-        let mut lead = Vec::new();
+        let mut need = None;
         if trusted < h + 1 {
             let level = light::TrustLevel::of(&client_state);
             match light::update_client_msgs(
@@ -209,7 +212,13 @@ impl Submitter {
             )
             .await
             {
-                Ok(msgs) => lead = msgs,
+                Ok(msgs) => {
+                    need = Some(UpdateNeed {
+                        client_id: client_id.to_string(),
+                        height: h + 1,
+                        msgs: msgs.into(),
+                    })
+                }
                 Err(e) => {
                     let reason = format!("header {} for {client_id}: {e}", h + 1);
                     for (_, waiter) in ready {
@@ -226,14 +235,16 @@ impl Submitter {
             trusted,
             "built packet messages"
         );
-        for plan in self.cut(lead, ready) {
+        for plan in self.cut(need, ready) {
             self.send(plan).await;
         }
     }
 
     /// Cuts packet messages into plans of at most `max_msg_num` messages and `max_tx_size`
-    /// bytes, each led by `lead`. A message too big for any tx fails.
-    fn cut(&self, lead: Vec<Any>, ready: Vec<(Any, Waiter)>) -> Vec<TxPlan> {
+    /// bytes, each with room for the client update they `need` (whether a plan carries it is
+    /// decided when it is sent). A message too big for any tx fails.
+    fn cut(&self, need: Option<UpdateNeed>, ready: Vec<(Any, Waiter)>) -> Vec<TxPlan> {
+        let lead: Vec<Any> = need.as_ref().map(|n| n.msgs.to_vec()).unwrap_or_default();
         let limits = &self.limits;
         let per_tx = limits.max_msg_num.saturating_sub(lead.len()).max(1);
         let envelope = self
@@ -261,6 +272,8 @@ impl Submitter {
                     lead: lead.clone(),
                     items: Vec::new(),
                     whole: None,
+                    update: need.clone(),
+                    refused_without_update: false,
                 });
                 size = 0;
             }

@@ -1,7 +1,9 @@
 //! Signing and `broadcast_tx_sync`, with the account sequence kept locally: code 0 advances it,
 //! code 32 recovers it from "expected N" (or a fresh account query) and re-signs; code 13
 //! (insufficient fee) with a dynamic gas price re-reads the price and re-signs when it changed;
-//! code 22 makes the items redundant; other CheckTx codes fail them, retryable or not.
+//! code 22 makes the items redundant; other CheckTx codes fail them, retryable or not. A tx
+//! carrying a client update that passed CheckTx is noted ([`super::updates`]): later txs proving
+//! at that height go without it.
 
 use ibc_proto::google::protobuf::Any;
 use tracing::{debug, info, warn};
@@ -68,6 +70,14 @@ impl Submitter {
             let code = response.code.value();
             if code == 0 {
                 self.signer.advance();
+                if let Some(need) = &plan.update {
+                    if plan.lead.is_empty() {
+                        m.client_updates_shared
+                            .inc(&[chains[0], chains[1], &need.client_id]);
+                    } else {
+                        self.updates.accepted(need);
+                    }
+                }
                 debug!(
                     tx_hash = %hash,
                     sequence,
@@ -123,6 +133,11 @@ impl Submitter {
             if is_redundant(code, codespace, log) {
                 info!(tx_hash = %hash, items = plan.items.len(), "redundant relay; another relayer was first");
                 return plan.settle_all(Outcome::RedundantInMempool);
+            }
+            if plan.without_its_update() {
+                if let Some(need) = &plan.update {
+                    self.updates.forget(need);
+                }
             }
             warn!(tx_hash = %hash, code, codespace, log, "CheckTx rejected the tx");
             let reason = format!("CheckTx code {code} ({codespace}): {log}");

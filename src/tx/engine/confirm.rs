@@ -25,6 +25,7 @@ use super::blocks::{BlockSource, Inclusion};
 use super::gas::failed_message;
 use super::plan::{result_data, Effect, TxPlan};
 use super::submitter::Submitter;
+use super::updates::Updates;
 use super::Outcome;
 
 impl Submitter {
@@ -53,6 +54,7 @@ impl Submitter {
             poll: self.options.confirm_poll,
             timeout: self.options.confirm_timeout,
             give_up: self.give_up.clone(),
+            updates: self.updates.clone(),
         };
         let span = info_span!("confirm", tx_hash = %hash);
         self.confirmations
@@ -83,6 +85,9 @@ struct TxWatch {
     start: Option<u64>,
     /// Cancelled when the engine's shutdown grace is over.
     give_up: tokio_util::sync::CancellationToken,
+    /// The engine's carried client updates: a tx with an update that fails or is lost is
+    /// forgotten there, so the next tx carries it again.
+    updates: Arc<Updates>,
 }
 
 /// How a watched tx ended.
@@ -163,6 +168,9 @@ impl TxWatch {
                         m.fees_by_outcome
                             .inc_by(&[chains[0], denom, "failed"], amount);
                     }
+                    if let Some(need) = &plan.update {
+                        self.updates.forget(need);
+                    }
                     let blamed = failed_message(&result.log);
                     warn!(%reason, message = ?blamed, "tx failed in its block");
                     return plan.blame(blamed, &reason);
@@ -182,6 +190,9 @@ impl TxWatch {
             }
             Fate::Lost(reason) => {
                 m.txs_failed.inc(&[chains[0], chains[1], "other"]);
+                if let Some(need) = &plan.update {
+                    self.updates.forget(need);
+                }
                 // Items whose effect is on chain anyway are redundant; the rest retry.
                 let done = settled_on_chain(&self.host, &effects)
                     .await

@@ -8,6 +8,8 @@
 //!   the tx would fail in its block and pay the fee: the item of the failing message (the SDK
 //!   names its index) fails, retryable, and the others are simulated again; a failing lead fails
 //!   them all. Each failure is counted by cause.
+//! - A plan whose client update an earlier accepted tx carries goes without it
+//!   ([`super::updates`]); refused so, it is simulated again with the update.
 //! - A plan whose estimate exceeds `max_gas` is split in two until it fits; a single message
 //!   above `max_gas` is not broadcast at all (logged once per packet, counted, failed for good so
 //!   that clearing finds it again).
@@ -89,8 +91,26 @@ impl Submitter {
                 continue;
             }
             self.pricer.refresh(&self.host).await;
+            let mut plan = plan;
+            self.choose_lead(&mut plan);
             let msgs = plan.msgs();
-            let gas = match self.estimate_gas(&msgs).await {
+            let estimate = self.estimate_gas(&msgs).await;
+            if plan.refused_without_update && !matches!(estimate, Estimate::Refused { .. }) {
+                // Refused without the update, accepted with it: this chain's CheckTx does not
+                // keep client updates.
+                self.updates.mark_unsupported();
+            }
+            let gas = match estimate {
+                Estimate::Refused { log, .. } if plan.without_its_update() => {
+                    // Perhaps the carrier is gone; with the update it may pass.
+                    debug!(%log, "simulation refused a tx without its client update; adding it");
+                    if let Some(need) = &plan.update {
+                        self.updates.forget(need);
+                    }
+                    plan.refused_without_update = true;
+                    stack.push(plan);
+                    continue;
+                }
                 Estimate::Gas(gas) => gas,
                 Estimate::Fallback(cause) => {
                     metrics().default_gas_txs.inc(&[&chain, cause]);
@@ -158,6 +178,20 @@ impl Submitter {
             };
             self.broadcast(plan, msgs, gas).await;
         }
+    }
+
+    /// Puts the client update a plan needs in front of its packet messages, unless an accepted
+    /// tx of this engine carries it already ([`super::updates`]).
+    fn choose_lead(&self, plan: &mut TxPlan) {
+        let Some(need) = &plan.update else {
+            return;
+        };
+        let carried = !plan.refused_without_update && self.updates.is_carried(need);
+        plan.lead = if carried {
+            Vec::new()
+        } else {
+            need.msgs.to_vec()
+        };
     }
 
     /// A plan of one packet message (or a message set) whose gas exceeds `max_gas`: it would

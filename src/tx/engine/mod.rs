@@ -19,10 +19,12 @@
 //! 2. relay items are grouped by client id. For a group it takes `H` = counterparty latest
 //!    height − 1 (so header `H + 1` exists), reads this chain's client state (trusted height
 //!    `T`), proves every item at `H` and builds its message with proof height `H + 1`;
-//! 3. the group is cut into txs of at most `max_msg_num` messages and `max_tx_size` bytes. When
-//!    `T < H + 1` **every** tx of the group leads with its own `MsgUpdateClient` to `H + 1`
-//!    (trusting `T`): txs of one group may land in one block in any order or one may fail, and a
-//!    repeated update to a height the client already has is a no-op, so each tx stands alone;
+//! 3. the group is cut into txs of at most `max_msg_num` messages and `max_tx_size` bytes, each
+//!    with room for a `MsgUpdateClient` to `H + 1` (trusting `T`) when `T < H + 1`. Only the
+//!    first tx for a (client, `H + 1`) carries it: once that tx passed CheckTx, the node's check
+//!    state holds the consensus state, and this signer's later txs execute after it, so they go
+//!    without; a carrier that fails or is lost is forgotten and the next tx carries the update
+//!    again ([`updates`]);
 //! 4. gas is `simulate × gas_multiplier`; a tx whose estimate exceeds `max_gas` is split in two
 //!    (each half with the update) until it fits; a single item still above `max_gas` is not
 //!    broadcast (it would fail and pay). A simulation answered with a sequence mismatch
@@ -84,7 +86,7 @@
 //! (simulation and splitting), [`price`] (the gas price), [`broadcast`] (signing, broadcast,
 //! sequence and fee recovery) and
 //! [`confirm`] (following a tx to its block), [`blocks`] (finding it there without a tx index);
-//! [`plan`] is one tx's messages and waiters.
+//! [`plan`] is one tx's messages and waiters; [`updates`] which client updates earlier txs carry.
 
 mod batch;
 mod blocks;
@@ -101,6 +103,7 @@ mod submitter;
 mod supervision_tests;
 #[cfg(test)]
 mod tests;
+mod updates;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -356,6 +359,7 @@ impl TxEngine {
             confirmations: JoinSet::new(),
             deferred: Vec::new(),
             blocks: blocks::BlockSource::new(options.blocks_from.clone()),
+            updates: Default::default(),
             stop: shutdown.child_token(),
             give_up: CancellationToken::new(),
             #[cfg(test)]

@@ -10,6 +10,7 @@ use tokio::sync::oneshot;
 
 use crate::chain::types::{RelayItem, RelayKind};
 
+use super::updates::UpdateNeed;
 use super::Outcome;
 
 /// Where the effect of a packet message shows on the host chain: a receipt (or
@@ -56,6 +57,11 @@ pub(super) struct TxPlan {
     pub(super) items: Vec<(Any, Waiter)>,
     /// The waiter of a `submit_msgs` set.
     pub(super) whole: Option<oneshot::Sender<Outcome>>,
+    /// The client update the packet messages need; `lead` holds it or, while an earlier
+    /// accepted tx carries it, not ([`super::updates`]).
+    pub(super) update: Option<UpdateNeed>,
+    /// Simulation refused this plan without its update (it goes again with it).
+    pub(super) refused_without_update: bool,
 }
 
 impl TxPlan {
@@ -71,6 +77,11 @@ impl TxPlan {
         self.lead.len() + self.items.len()
     }
 
+    /// Whether the packet messages need a client update this tx does not carry.
+    pub(super) fn without_its_update(&self) -> bool {
+        self.update.is_some() && self.lead.is_empty()
+    }
+
     /// Two plans with the same lead and half of the items each.
     pub(super) fn split(mut self) -> (TxPlan, TxPlan) {
         let back = self.items.split_off(self.items.len() / 2);
@@ -78,6 +89,8 @@ impl TxPlan {
             lead: self.lead.clone(),
             items: back,
             whole: None,
+            update: self.update.clone(),
+            refused_without_update: self.refused_without_update,
         };
         (self, second)
     }

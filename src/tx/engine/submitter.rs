@@ -31,6 +31,8 @@ pub(super) struct Submitter {
     pub(super) deferred: Vec<PendingItem>,
     /// Its chain's blocks, for confirming without a tx index.
     pub(super) blocks: std::sync::Arc<super::blocks::BlockSource>,
+    /// The client updates its accepted txs carry (shared with the confirmation tasks).
+    pub(super) updates: std::sync::Arc<super::updates::Updates>,
     /// Cancelled on shutdown: from then on nothing is signed or broadcast.
     pub(super) stop: CancellationToken,
     /// Cancelled when the shutdown grace is over: confirmations still waiting give up.

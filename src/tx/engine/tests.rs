@@ -85,6 +85,8 @@ fn plans_split_and_settle() {
         lead: vec![lead],
         items: vec![(m(1), w(tx1)), (m(2), w(tx2)), (m(3), w(tx3))],
         whole: None,
+        update: None,
+        refused_without_update: false,
     };
     assert_eq!(plan.len(), 4);
     let (a, b) = plan.split();
@@ -143,6 +145,8 @@ fn plan_of(n: u8) -> (TxPlan, Vec<oneshot::Receiver<Outcome>>) {
         lead,
         items,
         whole: None,
+        update: None,
+        refused_without_update: false,
     };
     (plan, rxs)
 }
@@ -194,6 +198,8 @@ fn a_failed_tx_blames_one_message() {
         lead: vec![Any::default(), Any::default()],
         items: Vec::new(),
         whole: Some(reply),
+        update: None,
+        refused_without_update: false,
     };
     assert!(set.blame(Some(1), "set").is_empty());
     assert_eq!(rx.try_recv().unwrap(), Outcome::failed("set", true));
