@@ -1,10 +1,12 @@
 //! A competing relayer's delivery that waits in the destination's mempool and is then evicted.
 //!
-//! While another signer's tx carrying our packets waits in the mempool, CheckTx refuses our own
-//! delivery as redundant (code 22), as ibc-go does; that verdict is not final. When the other tx
-//! is evicted (here: its sender's sequence is taken by a block another node proposed, so the
-//! recheck drops it), the packets are unreceived on chain again, and the next clearing round
-//! relays them, without a restart and without the cache standing in the way.
+//! While another signer's tx carrying our packets waits in the mempool, the relayer holds its
+//! own delivery back (it sees that tx in the mempool), or, had it looked before the tx arrived,
+//! CheckTx refuses it as redundant (code 22), as ibc-go does; neither is final. When the other
+//! tx is evicted (here: its sender's sequence is taken by a block another node proposed, so the
+//! recheck drops it), the packets are unreceived on chain again, and the relayer relays them,
+//! without a restart and without the cache standing in the way. (`foreign_pending_tx.rs`
+//! counts the blocks this takes.)
 
 mod support;
 
@@ -61,11 +63,15 @@ async fn packets_a_competitor_held_in_the_mempool_are_relayed_after_its_eviction
         assert_eq!(check.code.value(), 0, "{}", check.log);
     }
 
-    // Our relayer starts; its clearing finds the packets and CheckTx refuses them as redundant.
+    // Our relayer starts; its clearing finds the packets, which it holds back for the
+    // competitor's tx (or which CheckTx refuses as redundant).
     let relayer = h.start_relayer();
-    let refused = || metric("arke_packets_redundant_total", &[("step", "recv")]);
+    let noticed = || {
+        metric("arke_packets_held_back_total", &[])
+            + metric("arke_packets_redundant_total", &[("step", "recv")])
+    };
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    while refused() < PACKETS as f64 {
+    while noticed() < PACKETS as f64 {
         assert!(
             tokio::time::Instant::now() < deadline,
             "the relayer never tried the packets"

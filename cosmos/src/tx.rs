@@ -131,6 +131,13 @@ pub fn encode_tx_raw(
     .encode_to_vec()
 }
 
+/// The messages of a signed tx: `TxRaw` → `body_bytes` → `TxBody.messages`, the way a node's
+/// mempool or a block holds the tx.
+pub fn tx_messages(tx_raw: &[u8]) -> Result<Vec<Any>, prost::DecodeError> {
+    let raw = TxRaw::decode(tx_raw)?;
+    Ok(TxBody::decode(raw.body_bytes.as_slice())?.messages)
+}
+
 /// `SimulateRequest{tx_bytes}` bytes for `/cosmos.tx.v1beta1.Service/Simulate`.
 pub fn simulate_request(tx_bytes: Vec<u8>) -> Vec<u8> {
     SimulateRequest {
@@ -198,5 +205,17 @@ mod tests {
         );
         let doc = SignDoc::decode(sign_doc_bytes(&[1], &[2], "c-1", 4).as_slice()).unwrap();
         assert_eq!((doc.chain_id.as_str(), doc.account_number), ("c-1", 4));
+    }
+
+    #[test]
+    fn messages_of_a_signed_tx() {
+        let msg = Any {
+            type_url: "/x.Msg".into(),
+            value: vec![7, 8],
+        };
+        let body = encode_body(vec![msg.clone()], "", 0);
+        let raw = encode_tx_raw(body, vec![2], vec![vec![3]]);
+        assert_eq!(tx_messages(&raw).unwrap(), vec![msg]);
+        assert!(tx_messages(&[0xff, 0xff, 0xff]).is_err());
     }
 }

@@ -37,6 +37,7 @@ use super::reload::{self, ReloadReceiver, ReloadReport};
 use super::worker::{restart_delay, run_worker};
 use super::{refresh, report, sampler, ChainHandle, PacketSigner};
 use crate::chain::events::EventHub;
+use crate::chain::mempool::MempoolView;
 use crate::chain::query::{IbcQuerier, QueryError};
 use crate::chain::rpc::{RpcClient, RpcError};
 use crate::chain::types::{ChannelEvent, ChannelEventKind};
@@ -710,8 +711,9 @@ fn start_chains(
         None,
         infra.clone(),
     );
-    let options = |hub: &EventHub| TxEngineOptions {
+    let options = |hub: &EventHub, mempool: &MempoolView| TxEngineOptions {
         blocks_from: Some(hub.clone()),
+        mempool: Some(mempool.clone()),
         ..TxEngineOptions::within_grace(config.relay.shutdown_grace)
     };
     let mut chain = |chain: &ChainConfig,
@@ -719,6 +721,13 @@ fn start_chains(
                      counterparty: &IbcQuerier,
                      hub: EventHub,
                      keys: Vec<cosmos::AccountKey>| {
+        // One mempool view per chain, shared by its signers' engines, blind to their txs.
+        let mempool = MempoolView::new(
+            query.rpc().clone(),
+            chain.id.clone(),
+            keys.iter().map(|key| key.address(&chain.account_prefix)),
+            hub.latest_height(),
+        );
         let packet_signers: Vec<PacketSigner> = keys
             .into_iter()
             .map(|key| {
@@ -729,7 +738,7 @@ fn start_chains(
                     counterparty.clone(),
                     key,
                     engines.clone(),
-                    options(&hub),
+                    options(&hub, &mempool),
                 );
                 tasks.spawn(async move {
                     let _ = task.await;

@@ -65,6 +65,7 @@ const FEE_OUTCOME_LABELS: &[&str] = &["chain", "denom", "outcome"];
 const FEE_LABELS: &[&str] = &["chain", "denom"];
 const WASTED_FEE_LABELS: &[&str] = &["chain", "denom", "cause"];
 const CAUSE_LABELS: &[&str] = &["chain", "cause"];
+const OUTCOME_LABELS: &[&str] = &["chain", "outcome"];
 
 const RPC_BOUNDS: &[f64] = &[
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
@@ -189,6 +190,14 @@ pub(crate) struct Metrics {
     pub(crate) fees_wasted: Arc<CounterVec>,
     /// `fees_paid` by what the tx achieved: useful, partly_redundant, redundant, failed, other.
     pub(crate) fees_by_outcome: Arc<CounterVec>,
+    /// Packet messages held back because another signer's pending tx carries them.
+    pub(crate) packets_held_back: Arc<CounterVec>,
+    /// What became of held-back packet messages once that tx left the mempool.
+    pub(crate) held_back_released: Arc<CounterVec>,
+    /// `unconfirmed_txs` requests of the mempool views.
+    pub(crate) mempool_fetches: Arc<CounterVec>,
+    /// Listed mempool txs not looked into, by cause.
+    pub(crate) mempool_txs_skipped: Arc<CounterVec>,
     /// Packets and acks whose data no source could provide (counted once each).
     pub(crate) packet_data_unavailable: Arc<CounterVec>,
     /// The persisted cursor per chain.
@@ -428,6 +437,26 @@ impl Metrics {
                 "arke_fees_by_outcome_total",
                 "Fees of included txs by outcome: useful (no packet message redundant), partly_redundant, redundant (every packet message a NOOP: another relayer was first), failed (failed in its block), other (no packet messages).",
                 FEE_OUTCOME_LABELS,
+            ),
+            packets_held_back: r.counter(
+                "arke_packets_held_back_total",
+                "Packet messages not submitted because another signer's tx waiting in the mempool carries them (counted once per hold).",
+                CHAIN_LABELS,
+            ),
+            held_back_released: r.counter(
+                "arke_held_back_released_total",
+                "Held-back packet messages after the other tx left the mempool: done_elsewhere (its effect is on chain: nothing paid), submitted (evicted or failed: sent), held_too_long (sent after the hold limit).",
+                OUTCOME_LABELS,
+            ),
+            mempool_fetches: r.counter(
+                "arke_mempool_fetches_total",
+                "unconfirmed_txs requests for the chain's mempool view (at most one per block, only while packet messages wait).",
+                CHAIN_LABELS,
+            ),
+            mempool_txs_skipped: r.counter(
+                "arke_mempool_txs_skipped_total",
+                "Listed mempool txs not looked into: undecodable, or over_budget (beyond the bytes decoded per look).",
+                CAUSE_LABELS,
             ),
             packet_data_unavailable: r.counter(
                 "arke_packet_data_unavailable_total",

@@ -174,6 +174,39 @@ impl RpcClient {
         self.call_once("broadcast_tx_sync", params).await
     }
 
+    /// `/unconfirmed_txs`: the first txs of the node's mempool, in its order (CometBFT returns
+    /// up to `limit` + 1), and how many txs and bytes it holds in all. A tx that is not base64
+    /// is `None` in its place (the caller counts and skips it).
+    pub(crate) async fn unconfirmed_txs(&self, limit: u8) -> Result<UnconfirmedTxs, RpcError> {
+        #[derive(serde::Deserialize)]
+        struct Answer {
+            #[serde(default)]
+            total: Option<String>,
+            #[serde(default)]
+            total_bytes: Option<String>,
+            /// `null` for none.
+            #[serde(default)]
+            txs: Option<Vec<String>>,
+        }
+        let answer: Answer = self
+            .call(
+                "unconfirmed_txs",
+                json!({ "limit": limit.max(1).to_string() }),
+            )
+            .await?;
+        let number = |v: Option<String>| v.and_then(|s| s.parse().ok()).unwrap_or(0);
+        Ok(UnconfirmedTxs {
+            total: number(answer.total),
+            total_bytes: number(answer.total_bytes),
+            txs: answer
+                .txs
+                .unwrap_or_default()
+                .iter()
+                .map(|t| base64::engine::general_purpose::STANDARD.decode(t).ok())
+                .collect(),
+        })
+    }
+
     fn decode_error(&self, method: &'static str, reason: String) -> RpcError {
         RpcError::Decode {
             endpoint: self.endpoint(),
@@ -181,6 +214,17 @@ impl RpcClient {
             reason,
         }
     }
+}
+
+/// What `/unconfirmed_txs` answered.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct UnconfirmedTxs {
+    /// Txs in the mempool.
+    pub(crate) total: u64,
+    /// Bytes of the txs in the mempool.
+    pub(crate) total_bytes: u64,
+    /// The txs listed, in mempool order (`None`: not base64).
+    pub(crate) txs: Vec<Option<Vec<u8>>>,
 }
 
 fn height_params(height: Option<Height>) -> Value {

@@ -1,6 +1,7 @@
-//! One batch of requests: relay items grouped by client, proved at one counterparty height
-//! (deferring those not provable yet), led by a client update when the client is behind, and
-//! cut into txs by `max_msg_num` and `max_tx_size`.
+//! One batch of requests: relay items screened against other signers' pending txs
+//! ([`super::hold`]), grouped by client, proved at one counterparty height (deferring those not
+//! provable yet), led by a client update when the client is behind, and cut into txs by
+//! `max_msg_num` and `max_tx_size`.
 
 use std::collections::BTreeMap;
 
@@ -21,13 +22,10 @@ use super::{stopped, Outcome, PendingItem, Request};
 
 impl Submitter {
     pub(super) async fn process(&mut self, batch: Vec<Request>) {
-        let mut groups: BTreeMap<String, Vec<PendingItem>> = BTreeMap::new();
-        for p in std::mem::take(&mut self.deferred) {
-            groups.entry(p.client_id.clone()).or_default().push(p);
-        }
+        let mut relay = std::mem::take(&mut self.deferred);
         for request in batch {
             match request {
-                Request::Relay(p) => groups.entry(p.client_id.clone()).or_default().push(*p),
+                Request::Relay(p) => relay.push(*p),
                 Request::Msgs { msgs, reply } => {
                     if msgs.is_empty() {
                         let _ = reply.send(Outcome::failed("no messages to send", false));
@@ -43,6 +41,10 @@ impl Submitter {
                     .await;
                 }
             }
+        }
+        let mut groups: BTreeMap<String, Vec<PendingItem>> = BTreeMap::new();
+        for p in self.screen(relay).await {
+            groups.entry(p.client_id.clone()).or_default().push(p);
         }
         for (client_id, items) in groups {
             self.relay_group(&client_id, items).await;

@@ -367,7 +367,7 @@ impl TxWatch {
 }
 
 /// For each effect, whether it is already on the host chain (one query per channel and kind).
-async fn settled_on_chain(
+pub(super) async fn settled_on_chain(
     host: &IbcQuerier,
     effects: &[Effect],
 ) -> Result<Vec<bool>, crate::chain::query::QueryError> {

@@ -62,6 +62,11 @@
 //! every item, retryable; a log without an index splits the plan in halves
 //! ([`plan::TxPlan::blame`]).
 //!
+//! Before a batch is proved, an engine given its chain's mempool view holds back the items that
+//! another signer's tx waiting in the mempool already carries ([`hold`]): they wait, without an
+//! outcome, and are looked at again at the next block; they are `Redundant` once their effect is
+//! on chain, and are submitted when that tx left the mempool without it (evicted or failed).
+//!
 //! An item whose commitment or acknowledgement is absent at `H` is not failed at once: the event
 //! that produced it may be in block `H + 1`. It waits in the submitter for the counterparty to advance
 //! and is proved again; after `defer_blocks` more blocks without it, a `Recv` is `Redundant` (the
@@ -85,7 +90,8 @@
 //! (its loop and shutdown), [`batch`] (grouping, proving, cutting into txs), [`gas`]
 //! (simulation and splitting), [`price`] (the gas price), [`broadcast`] (signing, broadcast,
 //! sequence and fee recovery) and
-//! [`confirm`] (following a tx to its block), [`blocks`] (finding it there without a tx index);
+//! [`confirm`] (following a tx to its block), [`blocks`] (finding it there without a tx index),
+//! [`hold`] (holding back what another signer's pending tx carries);
 //! [`plan`] is one tx's messages and waiters; [`updates`] which client updates earlier txs carry.
 
 mod batch;
@@ -95,6 +101,7 @@ mod confirm;
 #[cfg(test)]
 mod confirmation_tests;
 mod gas;
+mod hold;
 mod intake;
 mod plan;
 mod price;
@@ -179,6 +186,9 @@ pub(crate) struct TxEngineOptions {
     /// The chain's event hub: txs are confirmed from the blocks it delivers instead of by
     /// polling the node (see [`blocks`]).
     pub(crate) blocks_from: Option<crate::chain::events::EventHub>,
+    /// The chain's mempool view: packet messages another signer's pending tx carries are held
+    /// back (see [`hold`]).
+    pub(crate) mempool: Option<crate::chain::mempool::MempoolView>,
 }
 
 impl TxEngineOptions {
@@ -203,6 +213,7 @@ impl Default for TxEngineOptions {
             sequence_retries: 4,
             shutdown_grace: Duration::from_secs(27),
             blocks_from: None,
+            mempool: None,
         }
     }
 }
@@ -214,6 +225,8 @@ struct PendingItem {
     reply: oneshot::Sender<Outcome>,
     /// (first, last) counterparty heights at which its proof found nothing.
     absent_at: Option<(u64, u64)>,
+    /// Whether it is held back for another signer's pending tx.
+    hold: hold::Hold,
 }
 
 enum Request {
@@ -394,6 +407,7 @@ impl TxEngine {
             item,
             reply,
             absent_at: None,
+            hold: hold::Hold::Free,
         }));
         if let Err(request) = self.intake.0.push(lane, request).await {
             request.fail(stopped());
