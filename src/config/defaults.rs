@@ -44,6 +44,13 @@ pub(crate) const DEFAULT_CLIENT_REFRESH_RATE: f64 = 1.0 / 3.0;
 pub(crate) const DEFAULT_RESCAN_INTERVAL: Duration = Duration::from_secs(30 * 60);
 /// Shortest `[relay] rescan_interval`.
 pub(crate) const MIN_RESCAN_INTERVAL: Duration = Duration::from_secs(10);
+/// Default `[relay] backup_delay`: blocks a backup waits per rank before relaying a packet its
+/// peers have not relayed.
+pub(crate) const DEFAULT_BACKUP_DELAY: u64 = 2;
+/// Largest `[relay] backup_delay`.
+pub(crate) const MAX_BACKUP_DELAY: u64 = 100;
+/// Most peers one chain may list.
+pub(crate) const MAX_PEERS: usize = 32;
 /// Default `[telemetry] port`.
 pub(crate) const DEFAULT_TELEMETRY_PORT: u16 = 3001;
 

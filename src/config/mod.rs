@@ -33,6 +33,7 @@ pub(crate) use self::defaults::{
     default_key_store, DEFAULT_CLEAR_INTERVAL, DEFAULT_CLIENT_REFRESH_RATE, DEFAULT_SHUTDOWN_GRACE,
     DEFAULT_TELEMETRY_PORT,
 };
+pub(crate) use self::defaults::{DEFAULT_BACKUP_DELAY, MAX_PEERS};
 pub(crate) use self::defaults::{
     DEFAULT_DEFAULT_GAS, DEFAULT_DYNAMIC_GAS_MAX, DEFAULT_DYNAMIC_GAS_MULTIPLIER,
     MAX_MEMO_PREFIX_CHARS,
@@ -313,6 +314,11 @@ pub(crate) struct RelayConfig {
     /// How often discovery lists every channel and a quiet channel is cleared anyway, without
     /// an event asking for it (the safety net of event-driven discovery and clearing).
     pub(crate) rescan_interval: Duration,
+    /// The other instances' signers on each chain (by [`ChainPair`] order: a, then b), what
+    /// `relay::shard` ranks with this instance's own signers. Empty: no sharding on that chain.
+    pub(crate) peers: [Vec<String>; 2],
+    /// Blocks a backup of rank `k` waits, `k` times, before relaying a packet no one relayed.
+    pub(crate) backup_delay: u64,
 }
 
 impl Default for RelayConfig {
@@ -325,6 +331,8 @@ impl Default for RelayConfig {
             client_refresh_rate: DEFAULT_CLIENT_REFRESH_RATE,
             state_dir: None,
             rescan_interval: DEFAULT_RESCAN_INTERVAL,
+            peers: [Vec::new(), Vec::new()],
+            backup_delay: DEFAULT_BACKUP_DELAY,
         }
     }
 }

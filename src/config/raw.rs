@@ -79,6 +79,19 @@ pub(super) struct RawRelay {
     pub(super) state_dir: Option<String>,
     // Idle cost.
     pub(super) rescan_interval: Option<String>,
+    // Sharding between instances (`relay::shard`).
+    pub(super) peers: Option<RawPeers>,
+    pub(super) backup_delay: Option<u64>,
+}
+
+/// `peers = { a = ["cosmos1…"], b = ["cosmos1…"] }`: the other instances' signers per chain.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawPeers {
+    #[serde(default)]
+    pub(super) a: Vec<String>,
+    #[serde(default)]
+    pub(super) b: Vec<String>,
 }
 
 #[derive(Deserialize)]

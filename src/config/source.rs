@@ -80,13 +80,23 @@ impl<'a> SourceMap<'a> {
         let mut item = doc.as_item();
         let mut key_span = None;
         for part in path.split('.') {
+            // `name[i]`: element `i` of the array at `name`.
+            let (name, index) = match part.strip_suffix(']').and_then(|p| p.split_once('[')) {
+                Some((name, i)) => (name, i.parse::<usize>().ok()),
+                None => (part, None),
+            };
             let (key, next) = match item {
-                Item::Table(t) => t.get_key_value(part)?,
-                Item::Value(Value::InlineTable(t)) => t.get_key_value(part)?,
+                Item::Table(t) => t.get_key_value(name)?,
+                Item::Value(Value::InlineTable(t)) => t.get_key_value(name)?,
                 _ => return None,
             };
             key_span = key.span();
             item = next;
+            if let (Some(i), Item::Value(Value::Array(a))) = (index, item) {
+                if let Some(element) = a.get(i).and_then(Value::span) {
+                    return Some(element);
+                }
+            }
         }
         key_span.or_else(|| item.span())
     }

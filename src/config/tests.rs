@@ -383,3 +383,64 @@ fn several_signers() {
     let empty = GOOD.replace("key_name = \"relayer-a\"", "key_names = []");
     assert!(one_issue(&empty).message.contains("at least one"));
 }
+
+#[test]
+fn peers_and_backup_delay() {
+    let c = parse(GOOD).unwrap();
+    assert_eq!(c.relay.peers, [Vec::<String>::new(), Vec::new()]);
+    assert_eq!(c.relay.backup_delay, 2);
+
+    let x = cosmos::AccountKey::random().address("cosmos");
+    let y = cosmos::AccountKey::random().address("cosmos");
+    let text =
+        format!("{GOOD}peers = {{ a = [\"{x}\", \"{y}\"], b = [\"{y}\"] }}\nbackup_delay = 3\n");
+    let c = parse(&text).unwrap();
+    assert_eq!(c.relay.peers, [vec![x.clone(), y.clone()], vec![y.clone()]]);
+    assert_eq!(c.relay.backup_delay, 3);
+    assert!(c
+        .warnings
+        .iter()
+        .all(|w| w.key.as_deref() != Some("relay.backup_delay")));
+
+    // Each address located by its place in the list.
+    let osmo = cosmos::AccountKey::random().address("osmo");
+    let text = format!(
+        "{GOOD}backup_delay = 0\n[relay.peers]\na = [\n  \"{x}\",\n  \"{x}\",\n  \"{osmo}\",\n  \"nonsense\",\n]\n"
+    );
+    let err = parse(&text).unwrap_err();
+    let line = |needle: &str, nth: usize| {
+        text.lines()
+            .enumerate()
+            .filter(|(_, l)| l.contains(needle))
+            .nth(nth)
+            .map(|(i, _)| i + 1)
+    };
+    let found: Vec<(Option<&str>, Option<usize>)> = err
+        .issues
+        .iter()
+        .map(|i| (i.key.as_deref(), i.line))
+        .collect();
+    assert_eq!(
+        found,
+        vec![
+            (Some("relay.backup_delay"), line("backup_delay", 0)),
+            (Some("relay.peers.a[1]"), line(&x, 1)),
+            (Some("relay.peers.a[2]"), line(&osmo, 0)),
+            (Some("relay.peers.a[3]"), line("nonsense", 0)),
+        ],
+        "{err}"
+    );
+    assert!(err.issues[0].message.contains("between 1 and 100"), "{err}");
+    assert!(err.issues[1].message.contains("listed twice"), "{err}");
+    assert!(err.issues[2].message.contains("account_prefix"), "{err}");
+    assert!(err.issues[3].message.contains("bech32"), "{err}");
+
+    // Unknown chains are refused; a delay without peers is a warning.
+    let issue = one_issue(&format!("{GOOD}peers = {{ c = [] }}\n"));
+    assert_eq!(issue.key.as_deref(), Some("relay.peers.c"), "{issue:?}");
+    let c = parse(&format!("{GOOD}backup_delay = 4\n")).unwrap();
+    assert!(c
+        .warnings
+        .iter()
+        .any(|w| w.key.as_deref() == Some("relay.backup_delay")));
+}

@@ -15,13 +15,14 @@ use super::defaults::{
     DEFAULT_MAX_GAS, DEFAULT_MAX_MSG_NUM, DEFAULT_MAX_TX_SIZE, DEFAULT_RPC_TIMEOUT,
     DEFAULT_SHUTDOWN_GRACE, MAX_TX_SIZE_LIMIT,
 };
+use super::defaults::{DEFAULT_BACKUP_DELAY, MAX_BACKUP_DELAY, MAX_PEERS};
 use super::defaults::{DEFAULT_RESCAN_INTERVAL, MIN_RESCAN_INTERVAL};
 use super::endpoints::{
     CaFile, EndpointAddrs, EndpointsConfig, DEFAULT_ENDPOINT_PROBE_INTERVAL,
     DEFAULT_MAX_ENDPOINT_LAG,
 };
 use super::errors::{deserialize_issue, ConfigError, ConfigIssue};
-use super::raw::{RawChain, RawConfig, RawRelay, RawTelemetry};
+use super::raw::{RawChain, RawConfig, RawPeers, RawRelay, RawTelemetry};
 use super::source::SourceMap;
 use super::{
     parse_duration, ChainConfig, ChainPair, ChannelFilter, Config, DynamicGasPrice, HumanDuration,
@@ -62,9 +63,13 @@ impl Config {
                 ),
             );
         }
+        let prefixes = [
+            raw.chains.a.account_prefix.clone(),
+            raw.chains.b.account_prefix.clone(),
+        ];
         let a = check.chain("a", raw.chains.a, &base_dir);
         let b = check.chain("b", raw.chains.b, &base_dir);
-        let relay = check.relay(raw.relay, path, &base_dir);
+        let relay = check.relay(raw.relay, path, &base_dir, &prefixes);
         let telemetry = check.telemetry(raw.telemetry);
         let mut issues = check.issues;
         issues.sort_by_key(|i| (i.line.unwrap_or(usize::MAX), i.column.unwrap_or(0)));
@@ -603,7 +608,72 @@ impl Checker<'_, '_> {
         (dynamic, default_gas, fee_granter, memo_prefix)
     }
 
-    fn relay(&mut self, raw: RawRelay, path: &Path, base_dir: &Path) -> RelayConfig {
+    /// `peers` and `backup_delay`: each peer a bech32 address with its chain's prefix, listed
+    /// once, at most [`MAX_PEERS`] per chain.
+    fn peers(
+        &mut self,
+        raw: Option<RawPeers>,
+        backup_delay: Option<u64>,
+        prefixes: &[String; 2],
+    ) -> ([Vec<String>; 2], u64) {
+        let given = raw.is_some();
+        let raw = raw.unwrap_or_default();
+        let mut peers = [Vec::new(), Vec::new()];
+        for (i, (label, list)) in [("a", raw.a), ("b", raw.b)].into_iter().enumerate() {
+            let key = format!("relay.peers.{label}");
+            if list.len() > MAX_PEERS {
+                self.issue(
+                    &key,
+                    format!("lists {} peers; at most {MAX_PEERS}", list.len()),
+                );
+                continue;
+            }
+            for (j, address) in list.into_iter().enumerate() {
+                let at = format!("{key}[{j}]");
+                match cosmos::address::decode_address(&address) {
+                    Ok((hrp, _)) if hrp != prefixes[i] => self.issue(
+                        &at,
+                        format!(
+                            "{address:?} has prefix {hrp:?}, not chain {label}'s account_prefix {:?}",
+                            prefixes[i]
+                        ),
+                    ),
+                    Ok(_) if peers[i].contains(&address) => {
+                        self.issue(&at, format!("{address:?} is listed twice"))
+                    }
+                    Ok(_) => peers[i].push(address),
+                    Err(e) => self.issue(&at, format!("{address:?} is not a bech32 address: {e}")),
+                }
+            }
+        }
+        let delay = match backup_delay {
+            None => DEFAULT_BACKUP_DELAY,
+            Some(d) if !(1..=MAX_BACKUP_DELAY).contains(&d) => {
+                self.issue(
+                    "relay.backup_delay",
+                    format!("must be between 1 and {MAX_BACKUP_DELAY} blocks, got {d}"),
+                );
+                DEFAULT_BACKUP_DELAY
+            }
+            Some(d) => d,
+        };
+        if backup_delay.is_some() && !given {
+            self.warning(
+                "relay.backup_delay",
+                "has no effect without `peers`: this instance relays every packet at once",
+            );
+        }
+        (peers, delay)
+    }
+
+    fn relay(
+        &mut self,
+        raw: RawRelay,
+        path: &Path,
+        base_dir: &Path,
+        prefixes: &[String; 2],
+    ) -> RelayConfig {
+        let (peers, backup_delay) = self.peers(raw.peers, raw.backup_delay, prefixes);
         let mut channels = ChannelFilter::default();
         if let Some(filter) = raw.channels {
             channels.policy = filter.policy;
@@ -664,6 +734,8 @@ impl Checker<'_, '_> {
                 }
                 d
             },
+            peers,
+            backup_delay,
         }
     }
 
