@@ -189,6 +189,19 @@ impl SequenceCache {
         }
     }
 
+    /// Whether `key` is done or in flight here, or its packet is settled: nothing to wait for.
+    pub(crate) fn settled_or_busy(&self, key: &CacheKey) -> bool {
+        let channel = key.channel_key();
+        if self
+            .settled_below
+            .get(&channel)
+            .is_some_and(|below| key.sequence < *below)
+        {
+            return true;
+        }
+        matches!(self.entry(key), Some(Entry::Done | Entry::InFlight { .. }))
+    }
+
     /// Marks `key` done (for example when a chain event shows another relayer did it).
     pub(crate) fn mark_done(&self, key: &CacheKey) {
         self.put(key, Entry::Done);

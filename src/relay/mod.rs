@@ -14,6 +14,8 @@
 //!   (`arke clear`); `cursor`: the per-chain cursor file a restart scans `block_results` from;
 //! - [`refresh`]: keeps idle clients from expiring;
 //! - `sampler` and `report`: the numbers and states handed to telemetry;
+//! - `shard`: which of several Arke instances relays a packet step first, and when a backup
+//!   takes over;
 //! - `close`: `MsgChannelCloseConfirm` after an ordered timeout closed a channel end;
 //! - [`reload`] and `signals`: reloading the pair file, and the process signals of the daemon.
 
@@ -30,6 +32,7 @@ pub mod reload;
 pub(crate) mod report;
 pub(crate) mod sampler;
 pub(crate) mod schedule;
+pub(crate) mod shard;
 pub(crate) mod signals;
 pub(crate) mod step;
 pub mod supervisor;
@@ -55,6 +58,12 @@ pub(crate) struct ChainHandle {
     /// The signers of packet messages, each with its own TxEngine (and so its own sequence):
     /// the first is `engine`, the others come from `key_names`.
     pub(crate) packet_signers: Vec<PacketSigner>,
+    /// The ranking among this instance's signers and the `[relay] peers` of this chain;
+    /// `None` without peers (every step is submitted at once).
+    pub(crate) shard: Option<std::sync::Arc<shard::ChainShard>>,
+    /// The chain's mempool view (shared with its engines): a backup does not take over a step
+    /// a peer's pending tx carries.
+    pub(crate) mempool: Option<crate::chain::mempool::MempoolView>,
 }
 
 /// One signer of packet messages on a chain.

@@ -6,8 +6,9 @@
 //! stays. Of a valid file the `[relay]` section applies at once: channels the new filter drops
 //! stop, channels it adds start, the others keep running untouched; `clear_interval` and
 //! `clear_on_start` apply to workers started from then on, `shutdown_grace` to the next shutdown.
-//! The chains and `[telemetry]` cannot change without a restart: a file that changes them is
-//! applied for its `[relay]` part only, with a warning.
+//! The chains, `[telemetry]` and `[relay] peers` / `backup_delay` (the sharding the chains'
+//! handles were built with) cannot change without a restart: a file that changes them is
+//! applied for the rest of its `[relay]` part only, with a warning.
 
 use tokio::sync::{mpsc, oneshot};
 
@@ -75,6 +76,12 @@ pub(crate) fn prepare(current: &Config) -> Result<(Config, Vec<String>), String>
         ignored.push("[telemetry] changed; restart to apply".to_string());
     }
     let mut next = current.clone();
+    let (peers, backup_delay) = (next.relay.peers.clone(), next.relay.backup_delay);
     next.relay = new.relay;
+    if next.relay.peers != peers || next.relay.backup_delay != backup_delay {
+        ignored.push("[relay] peers or backup_delay changed; restart to apply".to_string());
+        next.relay.peers = peers;
+        next.relay.backup_delay = backup_delay;
+    }
     Ok((next, ignored))
 }

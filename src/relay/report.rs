@@ -12,7 +12,9 @@ use super::channel::{ChannelEnd, ChannelSpec, Job, Side};
 use super::ChainHandle;
 use crate::chain::types::{PacketEvent, RelayKind};
 use crate::telemetry::metrics::{metrics, Clock, PacketLabels};
-use crate::telemetry::state::{ChainEntry, ChainProbe, ChannelInfo, EndInfo, EndpointInfo};
+use crate::telemetry::state::{
+    ChainEntry, ChainProbe, ChannelInfo, EndInfo, EndpointInfo, ShardInfo,
+};
 use crate::tx::engine::Outcome;
 
 impl ChainProbe for ChainHandle {
@@ -33,6 +35,22 @@ impl ChainProbe for ChainHandle {
 
     fn websocket_reconnects(&self) -> u64 {
         self.hub.reconnects()
+    }
+
+    fn sharding(&self) -> Option<ShardInfo> {
+        let s = self
+            .shard
+            .as_ref()?
+            .snapshot(*self.hub.latest_height().borrow());
+        Some(ShardInfo {
+            own: s.own,
+            peers: s.peers,
+            silent: s.silent,
+            backup_delay: s.backup_delay,
+            ranked: s.ranked,
+            share: s.share,
+            expected_share: s.expected_share,
+        })
     }
 
     fn endpoints(&self) -> Vec<EndpointInfo> {

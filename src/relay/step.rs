@@ -104,6 +104,22 @@ pub(crate) async fn end_closed(spec: &ChannelSpec, side: Side) -> Result<bool, Q
     Ok(channel.is_some_and(|c| c.state == State::Closed as i32))
 }
 
+/// The ranking key of `step` of `job` on `spec`: the chain that submits it and the packet's
+/// source port, channel and sequence.
+pub(crate) fn shard_step<'a>(
+    spec: &'a ChannelSpec,
+    job: &'a Job,
+    step: &'a RelayKind,
+) -> super::shard::StepId<'a> {
+    super::shard::StepId {
+        chain: &spec.end(submit_side(step, job.from)).chain.config.id,
+        port: &job.packet.source_port,
+        channel: &job.packet.source_channel,
+        sequence: job.packet.sequence,
+        kind: step,
+    }
+}
+
 /// The cache key of a relay step.
 pub(crate) fn key(src_chain: &str, packet: &Packet, kind: RelayKind) -> CacheKey {
     CacheKey {
@@ -127,6 +143,17 @@ pub(crate) async fn submit(
     job: &Job,
     step: RelayKind,
 ) -> impl Future<Output = Outcome> + Send + 'static {
+    submit_by(spec, job, step, None).await
+}
+
+/// [`submit`] through packet signer `signer` of the submitting chain (the one
+/// [`super::shard`] ranked), or the one `ChainHandle::engine_for` picks when `None`.
+pub(crate) async fn submit_by(
+    spec: &ChannelSpec,
+    job: &Job,
+    step: RelayKind,
+    signer: Option<usize>,
+) -> impl Future<Output = Outcome> + Send + 'static {
     let on = spec.end(submit_side(&step, job.from));
     let item = RelayItem {
         kind: step,
@@ -134,9 +161,12 @@ pub(crate) async fn submit(
         ack: job.ack.clone(),
         ordered: spec.ordered,
     };
-    let engine = on
-        .chain
-        .engine_for(&on.port, &on.channel, job.packet.sequence, spec.ordered);
+    let engine = match signer.and_then(|i| on.chain.packet_signers.get(i)) {
+        Some(s) => &s.engine,
+        None => on
+            .chain
+            .engine_for(&on.port, &on.channel, job.packet.sequence, spec.ordered),
+    };
     let rx = engine.submit(&on.client_id, item).await;
     async move {
         rx.await.unwrap_or(Outcome::Failed {

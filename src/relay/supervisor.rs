@@ -34,6 +34,7 @@ use super::cache::SequenceCache;
 use super::channel::{ChannelSpec, Side};
 use super::discovery::{Discovery, RETRY_INTERVAL};
 use super::reload::{self, ReloadReceiver, ReloadReport};
+use super::shard::ChainShard;
 use super::worker::{restart_delay, run_worker};
 use super::{refresh, report, sampler, ChainHandle, PacketSigner};
 use crate::chain::events::EventHub;
@@ -720,7 +721,8 @@ fn start_chains(
                      query: IbcQuerier,
                      counterparty: &IbcQuerier,
                      hub: EventHub,
-                     keys: Vec<cosmos::AccountKey>| {
+                     keys: Vec<cosmos::AccountKey>,
+                     peers: &[String]| {
         // One mempool view per chain, shared by its signers' engines, blind to their txs.
         let mempool = MempoolView::new(
             query.rpc().clone(),
@@ -747,7 +749,18 @@ fn start_chains(
             })
             .collect();
         let first = &packet_signers[0];
+        let shard = ChainShard::new(
+            &chain.id,
+            packet_signers.iter().map(|s| s.address.clone()).collect(),
+            peers,
+            config.relay.backup_delay,
+        );
+        if let Some(shard) = &shard {
+            info!(chain = %chain.id, peers = ?shard.snapshot(0).peers, backup_delay = config.relay.backup_delay, "sharding packet steps with peers");
+        }
         Arc::new(ChainHandle {
+            shard: shard.map(Arc::new),
+            mempool: Some(mempool),
             config: chain.clone(),
             query,
             hub,
@@ -768,6 +781,7 @@ fn start_chains(
         &qb,
         hub_a,
         std::iter::once(a).chain(more_a).collect(),
+        &config.relay.peers[0],
     );
     let handle_b = chain(
         &config.chains.b,
@@ -775,6 +789,7 @@ fn start_chains(
         &qa,
         hub_b,
         std::iter::once(b).chain(more_b).collect(),
+        &config.relay.peers[1],
     );
     (handle_a, handle_b)
 }

@@ -35,6 +35,7 @@ use super::cache::{CacheKey, Claim, Next, SequenceCache};
 use super::channel::{ChannelSpec, Job, Side};
 use super::ordered::OrderedGate;
 use super::schedule::ClearSchedule;
+use super::shard::{self, Deferrals};
 use super::step::{self, Task};
 use super::{clearing, report, ChainHandle};
 use crate::chain::events::ledger::Kind;
@@ -362,6 +363,8 @@ async fn pipeline(
     let mut retries: JoinSet<()> = JoinSet::new();
     // ORDERED channels: jobs wait in the gate and go in sequence order, one run at a time.
     let mut gate = spec.ordered.then(OrderedGate::default);
+    // Steps a peer ranked ahead should relay first (`relay::shard`): looked at on new heights.
+    let mut deferrals = Deferrals::default();
     loop {
         let wake = gate.as_ref().and_then(OrderedGate::next_wake);
         tokio::select! {
@@ -406,6 +409,11 @@ async fn pipeline(
             let top = tops[task.proof_side(job).index()];
             job.event_height == 0 || top > job.event_height
         };
+        if deferrals.len() > 0 {
+            for fut in release_deferred(&spec, &cache, &mut deferrals, tops).await {
+                in_flight.push(fut);
+            }
+        }
         let ready: Vec<Job> = match gate.as_mut() {
             Some(gate) => gate.release(Instant::now(), provable),
             None => {
@@ -429,7 +437,16 @@ async fn pipeline(
                 finished(&spec, &cache, done, None, &requeue, &mut retries).await;
             }
             let from = job.from;
-            if let Some(fut) = route(task, &spec, &cache, job, &mut statuses).await {
+            if let Some(fut) = route(
+                task,
+                &spec,
+                &cache,
+                job,
+                &mut statuses,
+                (&mut deferrals, tops),
+            )
+            .await
+            {
                 if let Some(gate) = gate.as_mut() {
                     gate.started(from);
                 }
@@ -450,6 +467,15 @@ async fn finished(
     retries: &mut JoinSet<()>,
 ) {
     let next = record(spec, cache, &key, &job, &outcome);
+    if matches!(outcome, Outcome::Redundant | Outcome::RedundantInMempool) {
+        // Someone else did it: perhaps a peer we took for silent.
+        let side = step::submit_side(&key.kind, job.from);
+        let chain = &spec.end(side).chain;
+        if let Some(shard) = &chain.shard {
+            let height = *chain.hub.latest_height().borrow();
+            shard.done_elsewhere(&step::shard_step(spec, &job, &key.kind), height);
+        }
+    }
     if let (true, RelayKind::Timeout, Outcome::Done { height, .. }) =
         (spec.ordered, &key.kind, &outcome)
     {
@@ -514,14 +540,16 @@ fn record(
 }
 
 /// Decides what a job needs and hands it to the right TxEngine, unless the cache says it is
-/// done, in flight or backing off. `statuses` keeps each destination's latest height and time
-/// for this batch (asked once, again after a failure).
+/// done, in flight or backing off, or a peer is ranked ahead of us for it (then it waits in
+/// `deferrals` for its turn at the heights `tops`). `statuses` keeps each destination's latest
+/// height and time for this batch (asked once, again after a failure).
 async fn route(
     task: Task,
     spec: &ChannelSpec,
     cache: &SequenceCache,
     job: Job,
     statuses: &mut [Option<(u64, u64)>; 2],
+    (deferrals, tops): (&mut Deferrals, [u64; 2]),
 ) -> Option<InFlight> {
     let destination = match task {
         Task::Sweep => None,
@@ -534,8 +562,40 @@ async fn route(
             Some(step::Destination::of(spec, &job, statuses[to.index()]))
         }
     };
-    let kind = step::step_for(task, &job, destination);
+    let mut kind = step::step_for(task, &job, destination);
     let key = step::job_key(spec, &job, kind.clone());
+    let mut job = job;
+    let mut signer = None;
+    let side = step::submit_side(&kind, job.from);
+    let chain = &spec.end(side).chain;
+    if let (false, Some(shard)) = (spec.ordered, &chain.shard) {
+        if cache.settled_or_busy(&key) {
+            return None;
+        }
+        let height = tops[side.index()];
+        let assignment = shard.assign(&step::shard_step(spec, &job, &kind), height);
+        signer = Some(assignment.signer);
+        if assignment.rank > 0 {
+            let deferred = shard::Deferred {
+                job,
+                kind,
+                side,
+                since: height,
+                not_before: 0,
+                assignment,
+            };
+            match deferrals.push(deferred) {
+                None => {
+                    crate::telemetry::metrics::metrics()
+                        .steps_deferred
+                        .inc(&[shard.chain_id()]);
+                    return None;
+                }
+                // No room to wait: relay it now.
+                Some(d) => (job, kind) = (d.job, d.kind),
+            }
+        }
+    }
     // Jobs without an event height come from clearing (or are retries of failures, which the
     // cache treats alike): the chain showed the work unfinished.
     let by = if job.event_height == 0 {
@@ -546,8 +606,163 @@ async fn route(
     if !cache.try_claim(&key, by) {
         return None;
     }
-    let outcome = step::submit(spec, &job, kind).await;
+    let outcome = step::submit_by(spec, &job, kind, signer).await;
     Some(Box::pin(async move { (job, key, outcome.await) }))
+}
+
+/// Takes out the deferred steps whose turn has come at `tops`: those done meanwhile (by the
+/// cache, else by one query per chain and kind) are settled; the rest are taken over, and the
+/// peers ranked ahead for them are marked silent, which re-ranks everything still waiting (so
+/// a step whose every peer ahead is now silent goes in the same round).
+async fn release_deferred(
+    spec: &ChannelSpec,
+    cache: &SequenceCache,
+    deferrals: &mut Deferrals,
+    tops: [u64; 2],
+) -> Vec<InFlight> {
+    let m = crate::telemetry::metrics::metrics();
+    let delay = |side: Side, rank: usize| {
+        spec.end(side)
+            .chain
+            .shard
+            .as_ref()
+            .map_or(0, |s| s.delay(rank))
+    };
+    let mut out: Vec<InFlight> = Vec::new();
+    // Each round after the first follows newly silent peers: at most one per signer.
+    for _ in 0..=crate::config::MAX_PEERS + 1 {
+        let due = deferrals.take_due(tops, delay);
+        if due.is_empty() {
+            break;
+        }
+        let mut check = Vec::new();
+        for d in due {
+            let key = step::job_key(spec, &d.job, d.kind.clone());
+            let chain = &spec.end(d.side).chain.config.id;
+            if cache.settled_or_busy(&key) {
+                m.deferred_done_by_peer.inc(&[chain]);
+            } else {
+                check.push((d, key));
+            }
+        }
+        let open = still_undone(spec, &check).await;
+        let mut newly_silent = false;
+        for ((d, key), open) in check.into_iter().zip(open) {
+            let chain = &spec.end(d.side).chain;
+            let Some(shard) = &chain.shard else { continue };
+            let height = tops[d.side.index()];
+            let id = step::shard_step(spec, &d.job, &d.kind);
+            if !open {
+                cache.mark_done(&key);
+                shard.done_elsewhere(&id, height);
+                m.deferred_done_by_peer.inc(&[&chain.config.id]);
+                continue;
+            }
+            if pending_elsewhere(spec, &d).await {
+                // A peer's tx carrying it waits in the mempool: the peer is alive. Look again
+                // at the next block (included, or evicted and ours to take).
+                let mut d = d;
+                d.not_before = height + 1;
+                if let Some(d) = deferrals.push(d) {
+                    dispatch_now(spec, cache, d, key, &mut out).await;
+                }
+                continue;
+            }
+            newly_silent |= shard.mark_silent(&d.assignment.ahead, height);
+            m.steps_taken_over.inc(&[&chain.config.id]);
+            debug!(sequence = d.job.packet.sequence, step = %d.kind, rank = d.assignment.rank, since = d.since, height, "undone at our turn: taking over");
+            dispatch_now(spec, cache, d, key, &mut out).await;
+        }
+        if !newly_silent {
+            break;
+        }
+        deferrals.rerank(|d| {
+            let shard = spec.end(d.side).chain.shard.as_ref()?;
+            Some(shard.rank(
+                &step::shard_step(spec, &d.job, &d.kind),
+                tops[d.side.index()],
+            ))
+        });
+    }
+    out
+}
+
+/// Claims deferred step `d` and hands it to its engine (into `out`).
+async fn dispatch_now(
+    spec: &ChannelSpec,
+    cache: &SequenceCache,
+    d: shard::Deferred,
+    key: CacheKey,
+    out: &mut Vec<InFlight>,
+) {
+    if !cache.try_claim(&key, Claim::Clearing) {
+        return;
+    }
+    let outcome = step::submit_by(spec, &d.job, d.kind, Some(d.assignment.signer)).await;
+    let job = d.job;
+    out.push(Box::pin(async move { (job, key, outcome.await) }));
+}
+
+/// Whether another signer's tx in the mempool of the chain that submits `d` carries it (the
+/// look is the one the chain's engines share, at most one per block).
+async fn pending_elsewhere(spec: &ChannelSpec, d: &shard::Deferred) -> bool {
+    let end = spec.end(d.side);
+    let Some(view) = &end.chain.mempool else {
+        return false;
+    };
+    let look = view.look().await;
+    let receives = d.kind == RelayKind::Recv;
+    look.carried_by(receives, &end.port, &end.channel, d.job.packet.sequence)
+        .is_some()
+}
+
+/// Whether each of `steps` is still undone on chain: a `MsgRecvPacket` while the destination
+/// has no receipt, the others while the source keeps the commitment. One query per chain and
+/// kind; a failed query counts its steps undone (they are relayed: the chain refuses a
+/// duplicate, and the engine's mempool hold keeps it from racing a pending tx).
+async fn still_undone(spec: &ChannelSpec, steps: &[(shard::Deferred, CacheKey)]) -> Vec<bool> {
+    let mut groups: std::collections::BTreeMap<(usize, bool), Vec<u64>> = Default::default();
+    for (d, _) in steps {
+        let recv = d.kind == RelayKind::Recv;
+        groups
+            .entry((d.side.index(), recv))
+            .or_default()
+            .push(d.job.packet.sequence);
+    }
+    let mut undone: std::collections::BTreeMap<(usize, bool), Option<Vec<u64>>> =
+        Default::default();
+    for ((side, recv), seqs) in groups {
+        let end = spec.end(if side == 0 { Side::A } else { Side::B });
+        let left = if recv {
+            end.chain
+                .query
+                .unreceived_packets(&end.port, &end.channel, &seqs)
+                .await
+        } else {
+            end.chain
+                .query
+                .unreceived_acks(&end.port, &end.channel, &seqs)
+                .await
+        };
+        let left = match left {
+            Ok(left) => Some(left),
+            Err(e) => {
+                warn!(chain = %end.chain.config.id, error = %e, "could not check deferred steps on chain; relaying them");
+                None
+            }
+        };
+        undone.insert((side, recv), left);
+    }
+    steps
+        .iter()
+        .map(|(d, _)| {
+            let recv = d.kind == RelayKind::Recv;
+            match undone.get(&(d.side.index(), recv)) {
+                Some(Some(left)) => left.contains(&d.job.packet.sequence),
+                _ => true,
+            }
+        })
+        .collect()
 }
 
 /// Marks the end on `side` closed when the chain says it is (one query, after a failure).

@@ -198,6 +198,12 @@ pub(crate) struct Metrics {
     pub(crate) mempool_fetches: Arc<CounterVec>,
     /// Listed mempool txs not looked into, by cause.
     pub(crate) mempool_txs_skipped: Arc<CounterVec>,
+    /// Packet steps left to a peer ranked ahead (sharding).
+    pub(crate) steps_deferred: Arc<CounterVec>,
+    /// Deferred steps a peer did before our turn.
+    pub(crate) deferred_done_by_peer: Arc<CounterVec>,
+    /// Deferred steps still undone at our turn, relayed by us.
+    pub(crate) steps_taken_over: Arc<CounterVec>,
     /// Packets and acks whose data no source could provide (counted once each).
     pub(crate) packet_data_unavailable: Arc<CounterVec>,
     /// The persisted cursor per chain.
@@ -457,6 +463,21 @@ impl Metrics {
                 "arke_mempool_txs_skipped_total",
                 "Listed mempool txs not looked into: undecodable, or over_budget (beyond the bytes decoded per look).",
                 CAUSE_LABELS,
+            ),
+            steps_deferred: r.counter(
+                "arke_steps_deferred_total",
+                "Packet steps left to a peer ranked ahead for them ([relay] peers): this instance waits its turn as a backup.",
+                CHAIN_LABELS,
+            ),
+            deferred_done_by_peer: r.counter(
+                "arke_deferred_done_by_peer_total",
+                "Deferred packet steps found done on chain at or before this instance's turn (nothing paid).",
+                CHAIN_LABELS,
+            ),
+            steps_taken_over: r.counter(
+                "arke_steps_taken_over_total",
+                "Deferred packet steps still undone on chain at this instance's turn, relayed by it: the peers ranked ahead were silent.",
+                CHAIN_LABELS,
             ),
             packet_data_unavailable: r.counter(
                 "arke_packet_data_unavailable_total",

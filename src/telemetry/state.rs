@@ -31,6 +31,29 @@ pub(crate) trait ChainProbe: Send + Sync {
     fn websocket_reconnects(&self) -> u64;
     /// The chain's RPC endpoints in order of preference, and which one is active.
     fn endpoints(&self) -> Vec<EndpointInfo>;
+    /// The sharding of packet steps with peers on this chain, when peers are configured.
+    fn sharding(&self) -> Option<ShardInfo> {
+        None
+    }
+}
+
+/// A chain's sharding with `[relay] peers`, as `/state` shows it.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct ShardInfo {
+    /// This instance's signers.
+    pub(crate) own: Vec<String>,
+    /// The other instances' signers.
+    pub(crate) peers: Vec<String>,
+    /// Peers left out of the ranking: they missed a step in their turn.
+    pub(crate) silent: Vec<String>,
+    /// Blocks per rank a backup waits.
+    pub(crate) backup_delay: u64,
+    /// Packet steps ranked so far.
+    pub(crate) ranked: u64,
+    /// The fraction of them this instance was ranked first for.
+    pub(crate) share: f64,
+    /// The fraction expected with the live signers.
+    pub(crate) expected_share: f64,
 }
 
 /// One RPC endpoint of a chain, as `/state` shows it.
@@ -342,6 +365,15 @@ impl DaemonState {
                     "address": c.address,
                     "latest_height": c.probe.latest_height(),
                     "websocket_reconnects": c.probe.websocket_reconnects(),
+                    "sharding": c.probe.sharding().map(|s| json!({
+                        "own": s.own,
+                        "peers": s.peers,
+                        "silent": s.silent,
+                        "backup_delay": s.backup_delay,
+                        "ranked": s.ranked,
+                        "share": s.share,
+                        "expected_share": s.expected_share,
+                    })),
                 })
             })
             .collect();

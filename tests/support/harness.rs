@@ -57,6 +57,22 @@ impl Relayer {
     }
 }
 
+/// Runs a relayer for `config` in-process.
+fn spawn(config: Config, keys: PairKeys, state: Option<std::sync::Arc<DaemonState>>) -> Relayer {
+    let token = CancellationToken::new();
+    let t = token.clone();
+    let task = tokio::spawn(async move {
+        let options = supervisor::RunOptions {
+            state,
+            ..Default::default()
+        };
+        if let Err(e) = supervisor::run_with(config, keys, t, options).await {
+            panic!("relayer failed: {e}");
+        }
+    });
+    Relayer { token, task }
+}
+
 impl Harness {
     /// Two devnets with an open ICS-20 channel (ordered when asked) and a matching config.
     pub async fn new(ordered: bool, extra_relay: &str) -> Self {
@@ -116,8 +132,19 @@ impl Harness {
 
     /// [`Harness::start_relayer_ready`] signing with `keys` (several signers per chain, say).
     pub async fn start_relayer_ready_with(&self, keys: PairKeys) -> Relayer {
-        let state = DaemonState::new();
-        let relayer = self.spawn_relayer(keys, Some(state.clone()));
+        self.start_relayer_ready_as(self.config.clone(), keys, DaemonState::new())
+            .await
+    }
+
+    /// [`Harness::start_relayer_ready_with`] running `config` (another instance's pair file)
+    /// and reporting into `state`.
+    pub async fn start_relayer_ready_as(
+        &self,
+        config: Config,
+        keys: PairKeys,
+        state: std::sync::Arc<DaemonState>,
+    ) -> Relayer {
+        let relayer = spawn(config, keys, Some(state.clone()));
         let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
         while state.workers().is_empty() {
             assert!(
@@ -141,19 +168,7 @@ impl Harness {
     }
 
     fn spawn_relayer(&self, keys: PairKeys, state: Option<std::sync::Arc<DaemonState>>) -> Relayer {
-        let token = CancellationToken::new();
-        let config = self.config.clone();
-        let t = token.clone();
-        let task = tokio::spawn(async move {
-            let options = supervisor::RunOptions {
-                state,
-                ..Default::default()
-            };
-            if let Err(e) = supervisor::run_with(config, keys, t, options).await {
-                panic!("relayer failed: {e}");
-            }
-        });
-        Relayer { token, task }
+        spawn(self.config.clone(), keys, state)
     }
 
     /// Sends `count` transfers of `amount` stake from the user of `from` to the user of the other
