@@ -10,6 +10,7 @@
 #![allow(dead_code)] // not every test binary uses every helper
 
 mod chain;
+mod competitor;
 mod daemon;
 mod engine;
 mod harness;
@@ -23,6 +24,7 @@ mod wait;
 #[allow(unused_imports)] // as above
 pub use {
     chain::{failed_txs, funded_account},
+    competitor::{competitor_pending, user_send},
     daemon::{add_key, Daemon, Stopped},
     devnet::harness::{has_commitment, receive_counts, voucher},
     engine::{recv_item, transfers},
