@@ -12,56 +12,18 @@ mod support;
 
 use std::time::Duration;
 
-use cosmos::to_any;
-use devnet::testing::{prepare_proof_height, recv_msg};
-use ibc_proto::cosmos::bank::v1beta1::MsgSend;
-use ibc_proto::cosmos::base::v1beta1::Coin as ProtoCoin;
-use ibc_proto::ibc::core::channel::v1::MsgRecvPacket;
-use prost::Message;
-use support::{failed_txs, metric, receive_counts, Harness};
+use support::{competitor_pending, failed_txs, metric, receive_counts, user_send, Harness};
 
 const PACKETS: usize = 5;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn packets_a_competitor_held_in_the_mempool_are_relayed_after_its_eviction() {
     let h = Harness::new(false, "clear_interval = 10").await;
-    let (a, b) = (&h.chains.a, &h.chains.b);
+    let b = &h.chains.b;
     let packets = h.send_transfers(true, PACKETS, 7, PACKETS, 10_000).await;
 
-    // The competitor (b's user account) prepares a delivery of every packet, proven at `at`.
-    let at = prepare_proof_height(a, b, &h.chains.path.client_b)
-        .await
-        .expect("client updated");
-    let recvs: Vec<_> = packets
-        .iter()
-        .map(|p| {
-            let mut msg = MsgRecvPacket::decode(recv_msg(a, b, p, at).unwrap().value.as_slice())
-                .expect("recv");
-            msg.signer = b.address(&b.user);
-            to_any(&msg)
-        })
-        .collect();
-    let send = |amount: u128| {
-        to_any(&MsgSend {
-            from_address: b.address(&b.user),
-            to_address: b.address(&b.relayer),
-            amount: vec![ProtoCoin {
-                denom: "stake".into(),
-                amount: amount.to_string(),
-            }],
-        })
-    };
-    b.devnet.pause();
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let mut competitor = b.wallet(&b.user).expect("wallet");
-    let n = competitor.sequence;
-    for raw in [
-        competitor.sign_next(vec![send(1)], Vec::new(), 200_000, ""),
-        competitor.sign_next(recvs, Vec::new(), 5_000_000, ""),
-    ] {
-        let check = b.node().try_broadcast_tx(raw).expect("mempool takes it");
-        assert_eq!(check.code.value(), 0, "{}", check.log);
-    }
+    // The competitor (b's user account) has a delivery of every packet waiting in B's mempool.
+    let n = competitor_pending(&h, &packets).await;
 
     // Our relayer starts; its clearing finds the packets, which it holds back for the
     // competitor's tx (or which CheckTx refuses as redundant).
@@ -85,8 +47,8 @@ async fn packets_a_competitor_held_in_the_mempool_are_relayed_after_its_eviction
     let mut other = b.wallet(&b.user).expect("wallet");
     other.sequence = n;
     let conflicting = vec![
-        other.sign_next(vec![send(2)], Vec::new(), 200_000, ""),
-        other.sign_next(vec![send(3)], Vec::new(), 200_000, ""),
+        other.sign_next(vec![user_send(b, 2)], Vec::new(), 200_000, ""),
+        other.sign_next(vec![user_send(b, 3)], Vec::new(), 200_000, ""),
     ];
     let node = b.node().clone();
     tokio::task::spawn_blocking(move || node.produce_block_with(conflicting))

@@ -19,15 +19,12 @@ use std::time::Duration;
 
 use arke::config::Config;
 use cosmos::events::events_of;
-use cosmos::to_any;
 use devnet::harness::TestChain;
-use devnet::testing::{prepare_proof_height, recv_msg};
-use ibc_proto::cosmos::bank::v1beta1::MsgSend;
-use ibc_proto::cosmos::base::v1beta1::Coin as ProtoCoin;
-use ibc_proto::google::protobuf::Any;
-use ibc_proto::ibc::core::channel::v1::{MsgRecvPacket, Packet};
+use ibc_proto::ibc::core::channel::v1::MsgRecvPacket;
 use prost::Message;
-use support::{failed_txs, metric, pair_config_text, receive_counts, Harness};
+use support::{
+    competitor_pending, failed_txs, metric, pair_config_text, receive_counts, user_send, Harness,
+};
 
 const PACKETS: usize = 5;
 
@@ -62,47 +59,6 @@ fn pending_recvs(chain: &TestChain, signer: &str) -> usize {
         .filter_map(|m| MsgRecvPacket::decode(m.value.as_slice()).ok())
         .filter(|m| m.signer == signer)
         .count()
-}
-
-fn send(chain: &TestChain, amount: u128) -> Any {
-    to_any(&MsgSend {
-        from_address: chain.address(&chain.user),
-        to_address: chain.address(&chain.relayer),
-        amount: vec![ProtoCoin {
-            denom: "stake".into(),
-            amount: amount.to_string(),
-        }],
-    })
-}
-
-/// Pauses B and puts into its mempool, from B's user, a transfer (sequence `n`) and a delivery
-/// of `packets` (`n + 1`); returns `n`.
-async fn competitor_pending(h: &Harness, packets: &[Packet]) -> u64 {
-    let (a, b) = (&h.chains.a, &h.chains.b);
-    let at = prepare_proof_height(a, b, &h.chains.path.client_b)
-        .await
-        .expect("client updated");
-    let recvs: Vec<_> = packets
-        .iter()
-        .map(|p| {
-            let mut msg = MsgRecvPacket::decode(recv_msg(a, b, p, at).unwrap().value.as_slice())
-                .expect("recv");
-            msg.signer = b.address(&b.user);
-            to_any(&msg)
-        })
-        .collect();
-    b.devnet.pause();
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let mut competitor = b.wallet(&b.user).expect("wallet");
-    let n = competitor.sequence;
-    for raw in [
-        competitor.sign_next(vec![send(b, 1)], Vec::new(), 200_000, ""),
-        competitor.sign_next(recvs, Vec::new(), 5_000_000, ""),
-    ] {
-        let check = b.node().try_broadcast_tx(raw).expect("mempool takes it");
-        assert_eq!(check.code.value(), 0, "{}", check.log);
-    }
-    n
 }
 
 /// Produces one block on the paused chain `b`, from its mempool or with `txs`.
@@ -183,8 +139,8 @@ async fn packets_a_foreign_pending_tx_carries_are_held_back_and_never_paid_twice
     let mut other = b.wallet(&b.user).expect("wallet");
     other.sequence = n;
     let conflicting = vec![
-        other.sign_next(vec![send(b, 2)], Vec::new(), 200_000, ""),
-        other.sign_next(vec![send(b, 3)], Vec::new(), 200_000, ""),
+        other.sign_next(vec![user_send(b, 2)], Vec::new(), 200_000, ""),
+        other.sign_next(vec![user_send(b, 3)], Vec::new(), 200_000, ""),
     ];
     let evicted_at = block(b, Some(conflicting)).await;
     assert_eq!(

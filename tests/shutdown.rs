@@ -4,11 +4,10 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
 use std::time::Duration;
 
 use devnet::testing::open_channels;
-use support::{pair_config_text, Harness};
+use support::{add_key, pair_config_text, Daemon, Harness};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stop_during_discovery_is_prompt() {
@@ -46,73 +45,21 @@ async fn sigterm_during_discovery_of_100_channels_exits_0_within_the_grace() {
     assert!(text.contains("shutdown_grace = \"10s\""), "{text}");
     let config = h.dir.join("pair.toml");
     std::fs::write(&config, text).expect("write the config");
-    let mnemonic = h.dir.join("relayer.mnemonic");
-    std::fs::write(&mnemonic, MNEMONIC).expect("write the mnemonic");
-    let added = std::process::Command::new(env!("CARGO_BIN_EXE_arke"))
-        .args(["keys", "add", "relayer", "--mnemonic-file"])
-        .arg(&mnemonic)
-        .arg("--key-store")
-        .arg(h.dir.join("keys"))
-        .output()
-        .expect("arke keys add");
-    assert!(added.status.success(), "{}", support::stderr(&added));
+    add_key(&h.dir.join("keys"), "relayer", MNEMONIC);
 
     // Every answer of chain B takes 300 ms: checking 100 channels' far ends takes half a
     // minute.
     b.node()
         .faults()
         .set_rpc_latency(Duration::from_millis(300));
-    let mut daemon = std::process::Command::new(env!("CARGO_BIN_EXE_arke"))
-        .arg("start")
-        .arg("--config")
-        .arg(&config)
-        .env_remove("RUST_LOG")
-        .env_remove("NOTIFY_SOCKET")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("arke start");
-    let (lines_tx, lines) = std::sync::mpsc::channel::<String>();
-    let stderr = daemon.stderr.take().expect("stderr");
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if lines_tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let mut log = Vec::new();
+    let mut daemon = Daemon::start(&config);
     // Discovery begins right after this line.
-    loop {
-        let line = lines
-            .recv_timeout(Duration::from_secs(120))
-            .expect("the daemon starts");
-        let started = line.contains("relayer started");
-        log.push(line);
-        if started {
-            break;
-        }
-    }
+    daemon.wait_for_line("relayer started", Duration::from_secs(120));
     tokio::time::sleep(Duration::from_secs(3)).await;
 
-    let stopping = std::time::Instant::now();
-    let killed = std::process::Command::new("kill")
-        .args(["-TERM", &daemon.id().to_string()])
-        .status()
-        .expect("kill -TERM");
-    assert!(killed.success());
-    let status = tokio::task::spawn_blocking(move || daemon.wait())
-        .await
-        .expect("join")
-        .expect("wait");
-    let took = stopping.elapsed();
-    // The rest of what it wrote, up to the end of the pipe.
-    while let Ok(line) = lines.recv_timeout(Duration::from_secs(10)) {
-        log.push(line);
-    }
-    let log = log.join("\n");
-    assert!(status.success(), "exit {status:?}\n{log}");
+    let stopped = daemon.terminate().await;
+    let (took, log) = (stopped.took, &stopped.log);
+    assert!(stopped.status.success(), "exit {:?}\n{log}", stopped.status);
     assert!(
         took < SHUTDOWN_GRACE,
         "the daemon took {took:?} to stop\n{log}"

@@ -7,7 +7,8 @@
 //!   exactly once and no outcome is a failure (sequence mismatches are recovered, and none sends
 //!   a tx at `default_gas`);
 //! - two txs proving at the same height in one block: only the first carries the client update
-//!   (the node's check state keeps it from the first one's CheckTx), and both execute.
+//!   (the node's check state keeps it from the first one's CheckTx), the header is fetched once
+//!   for both, and both execute.
 //!
 //! Every wait is bounded; nothing asserts on timing.
 
@@ -116,6 +117,17 @@ fn voucher(chains: &ConnectedChains) -> String {
     support::voucher(&chains.path.port, &chains.path.channel_b, "stake")
 }
 
+/// Every packet of `packets` has its receipt on `chain`.
+fn assert_received(chain: &TestChain, packets: &[Packet]) {
+    for p in packets {
+        let receipt = format!(
+            "receipts/ports/{}/channels/{}/sequences/{}",
+            p.destination_port, p.destination_channel, p.sequence
+        );
+        assert!(!stored(chain, &receipt).is_empty(), "no receipt {receipt}");
+    }
+}
+
 async fn outcomes(receivers: Vec<oneshot::Receiver<Outcome>>) -> Vec<Outcome> {
     let all = futures::future::join_all(receivers.into_iter().map(|rx| async move {
         rx.await.unwrap_or(Outcome::Failed {
@@ -184,16 +196,7 @@ async fn batches_recv_redundant_and_acks() {
     );
     let after = chains.b.balance(&receiver, &voucher(&chains)).unwrap();
     assert_eq!(after - before, 40 * 7);
-    for p in &packets {
-        let receipt = format!(
-            "receipts/ports/{}/channels/{}/sequences/{}",
-            p.destination_port, p.destination_channel, p.sequence
-        );
-        assert!(
-            !stored(&chains.b, &receipt).is_empty(),
-            "no receipt {receipt}"
-        );
-    }
+    assert_received(&chains.b, &packets);
 
     // The same packet again: another relayer (we) got there first, and CheckTx says so.
     let again = engine_b
@@ -392,11 +395,25 @@ async fn one_client_update_per_proof_height() {
         receivers.push(engine.submit(&chains.path.client_b, recv_item(p)).await);
     }
     mempool_holds(&chains.b, 1).await;
+    // What building an update asks A: its header (`commit`) and validator sets.
+    let header_requests = |chain: &TestChain| {
+        let log = chain.node().requests().snapshot();
+        ["commit", "validators"]
+            .iter()
+            .map(|m| log.get(*m).copied().unwrap_or(0))
+            .sum::<u64>()
+    };
+    let before_second = header_requests(&chains.a);
     for p in &packets[3..] {
         receivers.push(engine.submit(&chains.path.client_b, recv_item(p)).await);
     }
     let pending = mempool_holds(&chains.b, 2).await;
     assert_eq!(pending.len(), 2, "one tx per batch");
+    assert_eq!(
+        header_requests(&chains.a),
+        before_second,
+        "the second batch reuses the update built for the first"
+    );
     chains.b.devnet.resume();
     chains.a.devnet.resume();
 
@@ -427,16 +444,7 @@ async fn one_client_update_per_proof_height() {
         .map(|tx| tx.result.code.value())
         .collect();
     assert_eq!(codes, vec![0, 0], "both execute");
-    for p in &packets {
-        let receipt = format!(
-            "receipts/ports/{}/channels/{}/sequences/{}",
-            p.destination_port, p.destination_channel, p.sequence
-        );
-        assert!(
-            !stored(&chains.b, &receipt).is_empty(),
-            "no receipt {receipt}"
-        );
-    }
+    assert_received(&chains.b, &packets);
     shutdown.cancel();
     bounded("engine stops", task).await.unwrap();
 }

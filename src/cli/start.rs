@@ -1,7 +1,8 @@
 //! `arke start`: run the relayer daemon for one chain pair until SIGTERM or SIGINT, then drain
 //! in-flight work for up to `shutdown_grace` and exit 0. SIGHUP reloads the pair file (see
 //! [`crate::relay::reload`]); under systemd (`$NOTIFY_SOCKET`) readiness, watchdog pings and
-//! stopping are notified.
+//! stopping are notified. Freed heap memory is handed back to the system once work settles
+//! (see [`crate::relay::memory`]).
 
 use clap::Args;
 use tokio_util::sync::CancellationToken;
@@ -40,6 +41,8 @@ pub(crate) fn run(args: StartArgs) -> Result<(), CliError> {
     };
     let keys = PairKeys::new(key_a.account_key().clone(), key_b.account_key().clone())
         .with_more(more(&config.chains.a)?, more(&config.chains.b)?);
+    // Before the runtime starts its threads (see relay/memory.rs).
+    crate::relay::memory::limit_arenas();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -52,6 +55,7 @@ pub(crate) fn run(args: StartArgs) -> Result<(), CliError> {
             tracing::info!("signal received: stopping");
             signals.cancel();
         });
+        tokio::spawn(crate::relay::memory::trim_when_asked(shutdown.clone()));
         let (reloader, reloads) = reload_channel();
         tokio::spawn(reload_on_sighup(reloader));
         let options = supervisor::RunOptions {

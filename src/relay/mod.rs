@@ -13,6 +13,7 @@
 //! - [`clearing`]: unfinished work from chain state alone; [`clear`] runs it to the end once
 //!   (`arke clear`); `cursor`: the per-chain cursor file a restart scans `block_results` from;
 //! - [`refresh`]: keeps idle clients from expiring;
+//! - `memory`: the daemon's malloc arenas, and freed heap memory handed back once work settles;
 //! - `sampler` and `report`: the numbers and states handed to telemetry;
 //! - `shard`: which of several Arke instances relays a packet step first, and when a backup
 //!   takes over;
@@ -26,6 +27,7 @@ pub mod clearing;
 pub(crate) mod close;
 pub(crate) mod cursor;
 pub(crate) mod discovery;
+pub(crate) mod memory;
 pub(crate) mod ordered;
 pub(crate) mod refresh;
 pub mod reload;

@@ -167,6 +167,8 @@ async fn source(
         () => {{
             let quiet = clear(&spec, &cache, &pump, &sweep, &token).await;
             schedule.cleared(*height_a.borrow(), quiet, Instant::now());
+            // What the work cleared since the last round may have freed can go back.
+            super::memory::settled();
         }};
     }
     // A channel with a CLOSED end has no events to wait for: its work is what clearing finds.

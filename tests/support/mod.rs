@@ -1,5 +1,6 @@
 //! Shared set-up of the integration tests, one file per concept: the end-to-end harness (two
-//! devnets with an open channel and the relayer daemon in-process), the pair config, chain-side
+//! devnets with an open channel and the relayer daemon in-process), the daemon run as an
+//! `arke start` process (its log, resident memory and SIGTERM), the pair config, chain-side
 //! checks (packets received exactly once, commitments cleared, balances, failed txs), this
 //! process's metrics, scratch directories, bounded waits, test logs and the output of a
 //! finished `arke` process.
@@ -9,6 +10,8 @@
 #![allow(dead_code)] // not every test binary uses every helper
 
 mod chain;
+mod competitor;
+mod daemon;
 mod engine;
 mod harness;
 mod logs;
@@ -21,6 +24,8 @@ mod wait;
 #[allow(unused_imports)] // as above
 pub use {
     chain::{failed_txs, funded_account},
+    competitor::{competitor_pending, user_send},
+    daemon::{add_key, Daemon, Stopped},
     devnet::harness::{has_commitment, receive_counts, voucher},
     engine::{recv_item, transfers},
     harness::{Harness, Relayer, BLOCK},

@@ -202,7 +202,9 @@ impl Submitter {
         }
 
         let mut need = None;
-        if trusted < h + 1 {
+        if let Some(built) = self.updates.built(client_id, h + 1, trusted) {
+            need = Some(built);
+        } else if trusted < h + 1 {
             let level = light::TrustLevel::of(&client_state);
             match light::update_client_msgs(
                 &self.counterparty,
@@ -215,11 +217,13 @@ impl Submitter {
             .await
             {
                 Ok(msgs) => {
-                    need = Some(UpdateNeed {
+                    let built = UpdateNeed {
                         client_id: client_id.to_string(),
                         height: h + 1,
                         msgs: msgs.into(),
-                    })
+                    };
+                    self.updates.remember_built(&built, trusted);
+                    need = Some(built);
                 }
                 Err(e) => {
                     let reason = format!("header {} for {client_id}: {e}", h + 1);

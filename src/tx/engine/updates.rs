@@ -15,6 +15,10 @@
 //! again). A chain whose CheckTx does not store updates (ibc-go < 8.1) shows it when a tx
 //! without the update is refused by simulation but passes with it: from then on this engine
 //! puts the update in every tx, as before.
+//!
+//! The update itself (the header at `H + 1`, its validators and those after the trusted height)
+//! is built once per (client, trusted height, target height) and reused by every batch that
+//! proves at that height, so those requests are made once, not once per batch.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -32,10 +36,13 @@ pub(super) struct UpdateNeed {
     pub(super) msgs: Arc<[Any]>,
 }
 
-/// The updates this engine's accepted txs carry, one per client: the latest height sent.
+/// The updates this engine's accepted txs carry, one per client: the latest height sent; and
+/// the last update built per client, so batches proving at one height fetch its header once.
 #[derive(Default)]
 pub(super) struct Updates {
     carried: Mutex<BTreeMap<String, u64>>,
+    /// Per client: the last update built, with the trusted height it starts from.
+    built: Mutex<BTreeMap<String, (u64, UpdateNeed)>>,
     /// The chain's CheckTx does not keep updates: every tx carries its own.
     unsupported: AtomicBool,
 }
@@ -62,6 +69,24 @@ impl Updates {
         if carried.get(&need.client_id) == Some(&need.height) {
             carried.remove(&need.client_id);
         }
+    }
+
+    /// The update of `client_id` from `trusted` to `height` built before, if it was the last
+    /// one built for that client (its header and validators are not fetched again).
+    pub(super) fn built(&self, client_id: &str, height: u64, trusted: u64) -> Option<UpdateNeed> {
+        let built = self.built.lock().unwrap_or_else(|e| e.into_inner());
+        match built.get(client_id) {
+            Some((from, need)) if *from == trusted && need.height == height => Some(need.clone()),
+            _ => None,
+        }
+    }
+
+    /// Keeps `need`, built from `trusted`, as its client's last update.
+    pub(super) fn remember_built(&self, need: &UpdateNeed, trusted: u64) {
+        self.built
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(need.client_id.clone(), (trusted, need.clone()));
     }
 
     /// A tx without its update was refused where the same tx with it passed.
@@ -106,6 +131,17 @@ mod tests {
         assert!(updates.is_carried(&need("07-tendermint-0", 12)));
         updates.forget(&need("07-tendermint-0", 12));
         assert!(!updates.is_carried(&need("07-tendermint-0", 12)));
+        // The last update built per client is found again for the same trusted and target
+        // heights only.
+        updates.remember_built(&need("07-tendermint-0", 20), 15);
+        assert!(updates.built("07-tendermint-0", 20, 15).is_some());
+        assert!(updates.built("07-tendermint-0", 20, 16).is_none());
+        assert!(updates.built("07-tendermint-0", 21, 15).is_none());
+        updates.remember_built(&need("07-tendermint-0", 21), 15);
+        assert!(
+            updates.built("07-tendermint-0", 20, 15).is_none(),
+            "one per client"
+        );
         // Without CheckTx support, nothing is carried for others.
         updates.accepted(&need("07-tendermint-0", 13));
         updates.mark_unsupported();
