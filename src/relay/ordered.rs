@@ -80,6 +80,11 @@ impl OrderedGate {
         dir.in_flight = dir.in_flight.saturating_sub(1);
     }
 
+    /// Whether no job is held in either direction (nothing waits for a height).
+    pub(crate) fn holds_nothing(&self) -> bool {
+        self.dirs.iter().all(|d| d.held.is_empty())
+    }
+
     /// When a held run may become releasable by time alone (the earliest backoff of a lowest
     /// held job in a direction with nothing in flight), if ever.
     pub(crate) fn next_wake(&self) -> Option<Instant> {

@@ -369,6 +369,13 @@ async fn pipeline(
     let mut deferrals = Deferrals::default();
     loop {
         let wake = gate.as_ref().and_then(OrderedGate::next_wake);
+        // New heights matter only to jobs waiting for their proof height or their backup turn:
+        // an idle pump or sweep does not wake at every block (with a thousand channels, that
+        // is thousands of wake-ups a block for nothing). The current heights are read below
+        // whatever woke the task.
+        let watch_heights = !waiting.is_empty()
+            || deferrals.len() > 0
+            || gate.as_ref().is_some_and(|g| !g.holds_nothing());
         tokio::select! {
             _ = token.cancelled() => {
                 // Let what was handed to the engines finish; the engines bound it by the
@@ -390,10 +397,10 @@ async fn pipeline(
                 finished(&spec, &cache, done, gate.as_mut(), &requeue, &mut retries).await;
                 continue;
             }
-            r = height_a.changed() => if r.is_err() {
+            r = height_a.changed(), if watch_heights => if r.is_err() {
                 return Err(WorkerError::TaskEnded { task: task.name(), reason: "chain A event hub stopped".into() });
             },
-            r = height_b.changed() => if r.is_err() {
+            r = height_b.changed(), if watch_heights => if r.is_err() {
                 return Err(WorkerError::TaskEnded { task: task.name(), reason: "chain B event hub stopped".into() });
             },
             Some(_) = retries.join_next(), if !retries.is_empty() => continue,
