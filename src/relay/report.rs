@@ -38,19 +38,8 @@ impl ChainProbe for ChainHandle {
     }
 
     fn sharding(&self) -> Option<ShardInfo> {
-        let s = self
-            .shard
-            .as_ref()?
-            .snapshot(*self.hub.latest_height().borrow());
-        Some(ShardInfo {
-            own: s.own,
-            peers: s.peers,
-            silent: s.silent,
-            backup_delay: s.backup_delay,
-            ranked: s.ranked,
-            share: s.share,
-            expected_share: s.expected_share,
-        })
+        let height = *self.hub.latest_height().borrow();
+        Some(self.shard.as_ref()?.snapshot(height))
     }
 
     fn endpoints(&self) -> Vec<EndpointInfo> {

@@ -39,6 +39,7 @@ use sha2::{Digest, Sha256};
 
 use super::channel::{Job, Side};
 use crate::chain::types::RelayKind;
+use crate::telemetry::state::ShardInfo;
 
 /// Blocks after which a silent peer is ranked again.
 pub(crate) const SILENT_BLOCKS: u64 = 100;
@@ -103,25 +104,6 @@ pub(crate) struct Assignment {
     pub(crate) signer: usize,
     /// The live signers ranked ahead of us.
     pub(crate) ahead: Vec<String>,
-}
-
-/// What `/state` shows of a chain's sharding.
-#[derive(Clone, Debug, PartialEq)]
-pub(crate) struct ShardSnapshot {
-    /// This instance's signers.
-    pub(crate) own: Vec<String>,
-    /// The peers (configured, less our own signers).
-    pub(crate) peers: Vec<String>,
-    /// Peers currently left out of the ranking.
-    pub(crate) silent: Vec<String>,
-    /// `[relay] backup_delay`.
-    pub(crate) backup_delay: u64,
-    /// Steps ranked so far.
-    pub(crate) ranked: u64,
-    /// The fraction of them this instance was first for (0 before any).
-    pub(crate) share: f64,
-    /// What that fraction should be with the live signers: own / live.
-    pub(crate) expected_share: f64,
 }
 
 /// The sharding of one chain: who ranks, who is silent, and the counts behind the share.
@@ -255,7 +237,7 @@ impl ChainShard {
     }
 
     /// The state `/state` shows, at `height`.
-    pub(crate) fn snapshot(&self, height: u64) -> ShardSnapshot {
+    pub(crate) fn snapshot(&self, height: u64) -> ShardInfo {
         let silent: Vec<String> = self
             .silent()
             .iter()
@@ -265,7 +247,7 @@ impl ChainShard {
         let ranked = self.ranked.load(Ordering::Relaxed);
         let first = self.first.load(Ordering::Relaxed);
         let live = self.own.len() + self.peers.len() - silent.len();
-        ShardSnapshot {
+        ShardInfo {
             own: self.own.clone(),
             peers: self.peers.clone(),
             silent,
