@@ -22,7 +22,8 @@ use super::{
 };
 
 impl Node {
-    /// Produces blocks every block time until `shutdown` is cancelled.
+    /// Produces a block a block time after the previous one was made, until `shutdown` is
+    /// cancelled.
     pub async fn run(self, shutdown: tokio_util::sync::CancellationToken) {
         let mut paused = self.inner.paused.subscribe();
         let block_time = self.inner.params.block_time;
@@ -46,11 +47,10 @@ impl Node {
                 Ok(Err(e)) => tracing::error!(error = %e, "block production failed"),
                 Err(e) => tracing::error!(error = %e, "block production task panicked"),
             }
-            next += block_time;
-            let now = tokio::time::Instant::now();
-            if next < now {
-                next = now;
-            }
+            // CometBFT waits `timeout_commit` after each commit before the next height: a block
+            // that took long to make is followed by a full block time, never by catch-up blocks
+            // back to back (which would leave clients no time between blocks on a loaded host).
+            next = tokio::time::Instant::now() + block_time;
         }
     }
 
