@@ -102,7 +102,7 @@ async fn transfer(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-#[ignore = "the quiet channel took 2-5 blocks (worst 5, bound 3) on a loaded 2-core machine: the likely cause, not yet measured, is the burst batch the engine proves and broadcasts before the quiet item's (no pipelining yet); run with --ignored"]
+#[ignore = "the bound held in the last run (19 quiet packets, 2-3 blocks, on an otherwise idle machine) but not in the one before (worst 5, loaded machine, before the devnet stopped making catch-up blocks); to be enabled once it holds run after run (run with --ignored)"]
 async fn a_quiet_channel_stays_within_three_blocks_while_another_carries_a_burst() {
     init_tracing();
     let h = Harness::with_nodes(false, "", |c| c.block_time = BLOCK_TIME).await;
