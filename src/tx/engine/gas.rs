@@ -1,8 +1,9 @@
 //! Gas: each tx is simulated at the local sequence (`simulate × gas_multiplier`).
 //!
 //! - A simulation answered with an account sequence mismatch resynchronises the sequence (from
-//!   the "expected N" of the answer, or from an account query) and simulates once more: only a
-//!   mismatch that persists falls back to `default_gas`.
+//!   the "expected N" of the answer, or from an account query) and simulates again, up to
+//!   `sequence_retries` times (another engine with the key may take the next sequence between
+//!   two simulations): only a mismatch that persists falls back to `default_gas`.
 //! - A simulation that fails for another reason (RPC error, undecodable answer) uses
 //!   `default_gas`; one the chain ran and refused (the messages fail) is not broadcast, since
 //!   the tx would fail in its block and pay the fee: the item of the failing message (the SDK
@@ -227,7 +228,7 @@ impl Submitter {
         let max_gas = self.limits.max_gas;
         let fee = fee_for(max_gas, &self.pricer.current());
         let mut sequence = self.signer.sequence();
-        let mut resynced = false;
+        let mut resyncs = 0;
         loop {
             let raw = self
                 .signer
@@ -246,8 +247,8 @@ impl Submitter {
             let cause = simulation_cause(&e);
             metrics().simulation_failures.inc(&[&chain, cause]);
             match cause {
-                "sequence_mismatch" if !resynced => {
-                    resynced = true;
+                "sequence_mismatch" if resyncs < self.options.sequence_retries => {
+                    resyncs += 1;
                     sequence = self.resync_for_simulation(&e.to_string()).await;
                     debug!(sequence, "simulation: sequence mismatch; simulating again");
                 }

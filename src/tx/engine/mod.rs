@@ -178,7 +178,8 @@ pub(crate) struct TxEngineOptions {
     /// Counterparty blocks an item may stay unprovable (commitment or ack absent) before it is
     /// settled.
     pub(crate) defer_blocks: u64,
-    /// Re-signs after an account sequence mismatch (code 32), per tx.
+    /// Re-signs after an account sequence mismatch (code 32), per tx; as many re-simulations
+    /// after a simulation answered with a mismatch.
     pub(crate) sequence_retries: u32,
     /// How long after shutdown the engine waits for its broadcast txs to confirm (every wait is
     /// bounded by what is left of it, whatever `confirm_timeout` says).
