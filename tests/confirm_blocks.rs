@@ -161,6 +161,7 @@ async fn block_requests_do_not_grow_with_the_txs_in_flight() {
             packet: p.clone(),
             ack: Vec::new(),
             ordered: false,
+            event_height: 0,
         };
         receivers.push(engine.submit(&chains.path.client_b, item).await);
     }

@@ -219,6 +219,7 @@ async fn batches_recv_redundant_and_acks() {
                 packet,
                 ack,
                 ordered: false,
+                event_height: 0,
             });
         }
     }

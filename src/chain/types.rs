@@ -108,6 +108,10 @@ pub struct RelayItem {
     pub ack: Vec<u8>,
     /// Whether the channel is ordered (for `Timeout` and `TimeoutOnClose`).
     pub ordered: bool,
+    /// The height, on the chain the proof comes from, of the event that made it provable: the
+    /// `send_packet` of a `Recv`, the `write_acknowledgement` of an `Ack`. 0 when unknown (work
+    /// found by clearing, retries) and for timeouts (they prove an absence at a later height).
+    pub event_height: u64,
 }
 
 /// A step of a channel's life that changes whether it can be relayed: the handshake step that

@@ -24,6 +24,14 @@
 //! peer still land just after it stopped). If it is still gone, its next missed step marks it
 //! again.
 //!
+//! **Who carries a client update.** Instances proving packets of the same counterparty block
+//! would each lead their tx with the same `MsgUpdateClient`. For the update of a client to a
+//! height, the candidates are the live signers first for a packet step whose event was at one
+//! of the counterparty heights the tx's items come from (every instance saw those steps and
+//! ranked them alike); the one with the lowest SHA-256 of the update and its address carries
+//! it, and the others' engines wait for it instead of paying for their own
+//! (`tx::engine::carriers`, through [`UpdateCarriers`]).
+//!
 //! Nothing here is needed for safety: the chain refuses a packet received twice, and the
 //! mempool hold (`tx::engine::hold`) keeps a backup from racing a pending tx. Disagreement
 //! between instances (a different peer list, a different view of who is silent) costs either a
@@ -31,7 +39,7 @@
 //! [`ChainShard`] and every step is submitted at once, as without sharding. ORDERED channels are
 //! not sharded: their packets go in sequence order through one signer.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
@@ -40,6 +48,7 @@ use sha2::{Digest, Sha256};
 use super::channel::{Job, Side};
 use crate::chain::types::RelayKind;
 use crate::telemetry::state::ShardInfo;
+use crate::tx::engine::UpdateCarriers;
 
 /// Blocks after which a silent peer is ranked again.
 pub(crate) const SILENT_BLOCKS: u64 = 100;
@@ -49,6 +58,9 @@ pub(crate) const REVIVE_GRACE: u64 = 10;
 
 /// Steps waiting for their backup turn, per pipeline (bounded: beyond it a step goes at once).
 pub(crate) const MAX_DEFERRED: usize = 20_000;
+
+/// Counterparty event heights whose first signers are remembered for choosing update carriers.
+pub(crate) const CARRIER_HEIGHTS: usize = 64;
 
 /// What identifies one packet step in the ranking.
 #[derive(Clone, Copy, Debug)]
@@ -75,6 +87,23 @@ pub(crate) fn score(step: &StepId<'_>, signer: &str) -> [u8; 32] {
         step.channel.as_bytes(),
         &step.sequence.to_be_bytes(),
         kind.as_bytes(),
+        signer.as_bytes(),
+    ] {
+        h.update((field.len() as u64).to_be_bytes());
+        h.update(field);
+    }
+    h.finalize().into()
+}
+
+/// The score of `signer` for carrying the update of `client_id` on `chain` to `height`: SHA-256
+/// of the length-prefixed fields, after the tag `client-update`.
+pub(crate) fn update_score(chain: &str, client_id: &str, height: u64, signer: &str) -> [u8; 32] {
+    let mut h = Sha256::new();
+    for field in [
+        &b"client-update"[..],
+        chain.as_bytes(),
+        client_id.as_bytes(),
+        &height.to_be_bytes(),
         signer.as_bytes(),
     ] {
         h.update((field.len() as u64).to_be_bytes());
@@ -117,6 +146,9 @@ pub(crate) struct ChainShard {
     backup_delay: u64,
     /// Silent peers, with the height they were marked at.
     silent: Mutex<BTreeMap<String, u64>>,
+    /// Per counterparty event height, the signers first for a step of an event there (the
+    /// last [`CARRIER_HEIGHTS`] heights).
+    firsts: Mutex<BTreeMap<u64, BTreeSet<String>>>,
     ranked: AtomicU64,
     first: AtomicU64,
 }
@@ -142,6 +174,7 @@ impl ChainShard {
             peers: others,
             backup_delay: backup_delay.max(1),
             silent: Mutex::new(BTreeMap::new()),
+            firsts: Mutex::new(BTreeMap::new()),
             ranked: AtomicU64::new(0),
             first: AtomicU64::new(0),
         })
@@ -161,12 +194,25 @@ impl ChainShard {
         (rank as u64).saturating_mul(self.backup_delay)
     }
 
-    /// This instance's place for `step` at `height` of the chain, counted in the share.
-    pub(crate) fn assign(&self, step: &StepId<'_>, height: u64) -> Assignment {
+    /// This instance's place for `step` at `height` of the chain, counted in the share; the
+    /// first signer is remembered for `event_height` of the counterparty (the step's event; 0:
+    /// none), for choosing update carriers.
+    pub(crate) fn assign(&self, step: &StepId<'_>, height: u64, event_height: u64) -> Assignment {
         let a = self.rank(step, height);
         self.ranked.fetch_add(1, Ordering::Relaxed);
         if a.rank == 0 {
             self.first.fetch_add(1, Ordering::Relaxed);
+        }
+        let first = match a.ahead.first() {
+            Some(peer) => Some(peer.clone()),
+            None => self.own.get(a.signer).cloned(),
+        };
+        if let (true, Some(first)) = (event_height > 0, first) {
+            let mut firsts = self.firsts.lock().unwrap_or_else(|e| e.into_inner());
+            firsts.entry(event_height).or_default().insert(first);
+            while firsts.len() > CARRIER_HEIGHTS {
+                firsts.pop_first();
+            }
         }
         a
     }
@@ -260,6 +306,38 @@ impl ChainShard {
             },
             expected_share: self.own.len() as f64 / live.max(1) as f64,
         }
+    }
+}
+
+impl UpdateCarriers for ChainShard {
+    fn carrier(
+        &self,
+        signer: &str,
+        client_id: &str,
+        height: u64,
+        event_heights: &[u64],
+        now: u64,
+    ) -> Option<String> {
+        let firsts = self.firsts.lock().unwrap_or_else(|e| e.into_inner());
+        let silent = self.silent();
+        let live = |s: &str| {
+            self.own.iter().any(|o| o == s)
+                || silent.get(s).is_none_or(|at| now >= at + SILENT_BLOCKS)
+        };
+        let score = |s: &str| update_score(&self.chain_id, client_id, height, s);
+        let mut best = (score(signer), signer);
+        for s in event_heights
+            .iter()
+            .filter_map(|e| firsts.get(e))
+            .flatten()
+            .filter(|s| live(s))
+        {
+            let candidate = (score(s), s.as_str());
+            if candidate < best {
+                best = candidate;
+            }
+        }
+        (best.1 != signer).then(|| best.1.to_string())
     }
 }
 
@@ -383,7 +461,7 @@ mod tests {
         for seq in 1..=3000 {
             let ranks: Vec<usize> = shards
                 .iter()
-                .map(|s| s.assign(&step(seq), 1).rank)
+                .map(|s| s.assign(&step(seq), 1, 0).rank)
                 .collect();
             // The ranks are a permutation: exactly one instance is first.
             let mut sorted = ranks.clone();
@@ -407,6 +485,80 @@ mod tests {
             ..step(1)
         };
         assert_ne!(score(&ack, "cosmos1x"), score(&step(1), "cosmos1x"));
+    }
+
+    #[test]
+    fn one_update_carrier_among_the_signers_first_for_steps_of_the_events() {
+        // Pinned like the step score: every instance must name the same carrier.
+        let s = update_score("devnet-2", "07-tendermint-0", 44, "cosmos1abc");
+        assert_eq!(
+            hex::encode(s),
+            hex::encode({
+                let mut h = Sha256::new();
+                for f in [
+                    &b"client-update"[..],
+                    b"devnet-2",
+                    b"07-tendermint-0",
+                    &44u64.to_be_bytes(),
+                    b"cosmos1abc",
+                ] {
+                    h.update((f.len() as u64).to_be_bytes());
+                    h.update(f);
+                }
+                <[u8; 32]>::from(h.finalize())
+            })
+        );
+        let all = ["cosmos1x", "cosmos1y", "cosmos1z"];
+        let shards: Vec<ChainShard> = all.iter().map(|me| shard(me, &all)).collect();
+        // Every instance sees the steps of counterparty height 7 and ranks them alike.
+        for s in &shards {
+            for seq in 1..=30 {
+                s.assign(&step(seq), 1, 7);
+            }
+        }
+        let mut carriers = 0;
+        for height in 8..40 {
+            let named: Vec<Option<String>> = shards
+                .iter()
+                .zip(all)
+                .map(|(s, me)| s.carrier(me, "07-tendermint-0", height, &[7], 1))
+                .collect();
+            // Exactly one instance carries it; the others name that one.
+            let carrier: Vec<&str> = all
+                .iter()
+                .zip(&named)
+                .filter(|(_, n)| n.is_none())
+                .map(|(me, _)| *me)
+                .collect();
+            assert_eq!(carrier.len(), 1, "height {height}: {named:?}");
+            for n in named.iter().flatten() {
+                assert_eq!(n, carrier[0]);
+            }
+            carriers += usize::from(carrier[0] == "cosmos1x");
+        }
+        assert!(
+            carriers > 0 && carriers < 32,
+            "the carrier changes with the height"
+        );
+        // Steps of other heights, or none known: each carries its own.
+        assert_eq!(
+            shards[0].carrier("cosmos1x", "07-tendermint-0", 9, &[3], 1),
+            None
+        );
+        assert_eq!(
+            shards[0].carrier("cosmos1x", "07-tendermint-0", 9, &[], 1),
+            None
+        );
+        // A silent peer carries nothing.
+        let x = &shards[0];
+        let named = x.carrier("cosmos1x", "07-tendermint-0", 9, &[7], 1);
+        if let Some(peer) = named {
+            x.mark_silent(std::slice::from_ref(&peer), 1);
+            assert_ne!(
+                x.carrier("cosmos1x", "07-tendermint-0", 9, &[7], 2),
+                Some(peer)
+            );
+        }
     }
 
     #[test]

@@ -155,11 +155,16 @@ pub(crate) async fn submit_by(
     signer: Option<usize>,
 ) -> impl Future<Output = Outcome> + Send + 'static {
     let on = spec.end(submit_side(&step, job.from));
+    let event_height = match step {
+        RelayKind::Recv | RelayKind::Ack => job.event_height,
+        RelayKind::Timeout | RelayKind::TimeoutOnClose => 0,
+    };
     let item = RelayItem {
         kind: step,
         packet: job.packet.clone(),
         ack: job.ack.clone(),
         ordered: spec.ordered,
+        event_height,
     };
     let engine = match signer.and_then(|i| on.chain.packet_signers.get(i)) {
         Some(s) => &s.engine,

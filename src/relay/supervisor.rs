@@ -712,11 +712,15 @@ fn start_chains(
         None,
         infra.clone(),
     );
-    let options = |hub: &EventHub, mempool: &MempoolView| TxEngineOptions {
-        blocks_from: Some(hub.clone()),
-        mempool: Some(mempool.clone()),
-        ..TxEngineOptions::within_grace(config.relay.shutdown_grace)
-    };
+    let options =
+        |hub: &EventHub, mempool: &MempoolView, shard: &Option<Arc<ChainShard>>| TxEngineOptions {
+            blocks_from: Some(hub.clone()),
+            mempool: Some(mempool.clone()),
+            update_carriers: shard
+                .clone()
+                .map(|s| s as Arc<dyn crate::tx::engine::UpdateCarriers>),
+            ..TxEngineOptions::within_grace(config.relay.shutdown_grace)
+        };
     let mut chain = |chain: &ChainConfig,
                      query: IbcQuerier,
                      counterparty: &IbcQuerier,
@@ -730,6 +734,16 @@ fn start_chains(
             keys.iter().map(|key| key.address(&chain.account_prefix)),
             hub.latest_height(),
         );
+        // Sharding with the peers (also telling the engines who carries a client update).
+        let shard = ChainShard::new(
+            &chain.id,
+            keys.iter()
+                .map(|key| key.address(&chain.account_prefix))
+                .collect(),
+            peers,
+            config.relay.backup_delay,
+        )
+        .map(Arc::new);
         let packet_signers: Vec<PacketSigner> = keys
             .into_iter()
             .map(|key| {
@@ -740,7 +754,7 @@ fn start_chains(
                     counterparty.clone(),
                     key,
                     engines.clone(),
-                    options(&hub, &mempool),
+                    options(&hub, &mempool, &shard),
                 );
                 tasks.spawn(async move {
                     let _ = task.await;
@@ -749,17 +763,11 @@ fn start_chains(
             })
             .collect();
         let first = &packet_signers[0];
-        let shard = ChainShard::new(
-            &chain.id,
-            packet_signers.iter().map(|s| s.address.clone()).collect(),
-            peers,
-            config.relay.backup_delay,
-        );
         if let Some(shard) = &shard {
             info!(chain = %chain.id, peers = ?shard.snapshot(0).peers, backup_delay = config.relay.backup_delay, "sharding packet steps with peers");
         }
         Arc::new(ChainHandle {
-            shard: shard.map(Arc::new),
+            shard,
             mempool: Some(mempool),
             config: chain.clone(),
             query,

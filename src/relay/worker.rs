@@ -582,7 +582,11 @@ async fn route(
             return None;
         }
         let height = tops[side.index()];
-        let assignment = shard.assign(&step::shard_step(spec, &job, &kind), height);
+        let event_height = match kind {
+            RelayKind::Recv | RelayKind::Ack => job.event_height,
+            RelayKind::Timeout | RelayKind::TimeoutOnClose => 0,
+        };
+        let assignment = shard.assign(&step::shard_step(spec, &job, &kind), height, event_height);
         signer = Some(assignment.signer);
         if assignment.rank > 0 {
             let deferred = shard::Deferred {
@@ -679,7 +683,7 @@ async fn release_deferred(
             }
             newly_silent |= shard.mark_silent(&d.assignment.ahead, height);
             m.steps_taken_over.inc(&[&chain.config.id]);
-            debug!(sequence = d.job.packet.sequence, step = %d.kind, rank = d.assignment.rank, since = d.since, height, "undone at our turn: taking over");
+            debug!(chain = %chain.config.id, sequence = d.job.packet.sequence, step = %d.kind, rank = d.assignment.rank, since = d.since, height, "undone at our turn: taking over");
             dispatch_now(spec, cache, d, key, &mut out).await;
         }
         if !newly_silent {

@@ -59,6 +59,7 @@ const CHAIN_ENDPOINT_LABELS: &[&str] = &["chain", "endpoint"];
 const ENDPOINT_SWITCH_LABELS: &[&str] = &["chain", "from", "to", "reason"];
 const CHAIN_LABELS: &[&str] = &["chain"];
 const CLIENT_LABELS: &[&str] = &["chain", "counterparty", "client"];
+const BORROWED_LABELS: &[&str] = &["chain", "counterparty", "client", "source"];
 const WALLET_LABELS: &[&str] = &["chain", "address", "denom"];
 const SIGNER_LABELS: &[&str] = &["chain", "address"];
 const FEE_OUTCOME_LABELS: &[&str] = &["chain", "denom", "outcome"];
@@ -141,6 +142,13 @@ pub(crate) struct Metrics {
     pub(crate) client_updates: Arc<CounterVec>,
     /// Txs broadcast without the client update they prove against, an earlier tx carrying it.
     pub(crate) client_updates_shared: Arc<CounterVec>,
+    /// Txs without a client update of their own because another signer's (or the chain's) serves
+    /// them, by source.
+    pub(crate) client_updates_borrowed: Arc<CounterVec>,
+    /// Plans that waited for another signer's client update, by outcome.
+    pub(crate) update_waits: Arc<CounterVec>,
+    /// Txs without their own client update that failed in their block.
+    pub(crate) borrowed_updates_lost: Arc<CounterVec>,
     /// Seconds until a client expires.
     pub(crate) client_expiry: Arc<GaugeVec>,
     /// RPC requests sent.
@@ -320,6 +328,21 @@ impl Metrics {
             client_updates_shared: r.counter(
                 "arke_client_updates_shared_total",
                 "Txs broadcast without their own MsgUpdateClient because an earlier tx of the same signer carries the update to that height.",
+                CLIENT_LABELS,
+            ),
+            client_updates_borrowed: r.counter(
+                "arke_client_updates_borrowed_total",
+                "Txs sent without a MsgUpdateClient of their own because another's serves them: source chain (proved at the client's height on chain, which holds every item), peer (the update of the signer ranked to carry it, pending or in a block).",
+                BORROWED_LABELS,
+            ),
+            update_waits: r.counter(
+                "arke_client_update_waits_total",
+                "Plans that waited for the client update of the signer ranked to carry it: borrowed (it came; sent without one of their own), carried (a block or 2 s passed without it; sent with their own).",
+                OUTCOME_LABELS,
+            ),
+            borrowed_updates_lost: r.counter(
+                "arke_borrowed_updates_lost_total",
+                "Txs sent without their own MsgUpdateClient (another signer's or an earlier tx's serving them) that failed in their block, their fee wasted: the update was not there when they executed (its tx evicted or failed). Their items go again at once with the update.",
                 CLIENT_LABELS,
             ),
             client_expiry: r.gauge(

@@ -173,6 +173,7 @@ mod tests {
             },
             ack: b"{\"result\":\"AQ==\"}".to_vec(),
             ordered,
+            event_height: 0,
         }
     }
 

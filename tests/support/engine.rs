@@ -45,5 +45,6 @@ pub fn recv_item(packet: &Packet) -> RelayItem {
         packet: packet.clone(),
         ack: Vec::new(),
         ordered: false,
+        event_height: 0,
     }
 }

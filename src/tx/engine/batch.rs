@@ -1,7 +1,8 @@
 //! One batch of requests: relay items screened against other signers' pending txs
 //! ([`super::hold`]), grouped by client, proved at one counterparty height (deferring those not
-//! provable yet), led by a client update when the client is behind, and cut into txs by
-//! `max_msg_num` and `max_tx_size`.
+//! provable yet), led by a client update when the client is behind (unless the client's own
+//! height serves every item, or another signer is to carry the update: [`super::carriers`]),
+//! and cut into txs by `max_msg_num` and `max_tx_size`.
 
 use std::collections::BTreeMap;
 
@@ -15,6 +16,7 @@ use crate::chain::types::RelayKind;
 use crate::tx::packet::{build_message, close_proof_path, proof_path, Unbuildable};
 use crate::tx::sign::message_size;
 
+use super::carriers::UpdateMode;
 use super::plan::{Effect, TxPlan, Waiter};
 use super::submitter::Submitter;
 use super::updates::UpdateNeed;
@@ -22,6 +24,7 @@ use super::{stopped, Outcome, PendingItem, Request};
 
 impl Submitter {
     pub(super) async fn process(&mut self, batch: Vec<Request>) {
+        self.retry_awaiting().await;
         let mut relay = std::mem::take(&mut self.deferred);
         for request in batch {
             match request {
@@ -37,6 +40,7 @@ impl Submitter {
                         whole: Some(reply),
                         update: None,
                         refused_without_update: false,
+                        mode: UpdateMode::Shared,
                     })
                     .await;
                 }
@@ -99,6 +103,19 @@ impl Submitter {
         if trusted > h + 1 {
             h = trusted - 1;
         }
+        // The client's own height serves every item: no update at all.
+        let from_chain = trusted < h + 1 && served_at(&items, trusted);
+        if from_chain {
+            h = trusted - 1;
+        }
+        // The counterparty heights of the items' events, for choosing who carries the update.
+        let mut event_heights: Vec<u64> = items
+            .iter()
+            .map(|p| p.item.event_height)
+            .filter(|e| *e > 0)
+            .collect();
+        event_heights.sort_unstable();
+        event_heights.dedup();
         let proof_height = Height {
             revision_number: self.counterparty.revision(),
             revision_height: h + 1,
@@ -241,7 +258,28 @@ impl Submitter {
             trusted,
             "built packet messages"
         );
-        for plan in self.cut(need, ready) {
+        let mode = match &need {
+            Some(n) if !self.updates.is_carried(n) => {
+                self.update_mode(client_id, h + 1, &event_heights)
+            }
+            _ => UpdateMode::Shared,
+        };
+        let plans = self.cut(need, ready);
+        if from_chain {
+            crate::telemetry::metrics::metrics()
+                .client_updates_borrowed
+                .inc_by(
+                    &[
+                        self.host.chain_id(),
+                        self.counterparty.chain_id(),
+                        client_id,
+                        "chain",
+                    ],
+                    plans.len() as u64,
+                );
+        }
+        for mut plan in plans {
+            plan.mode = mode.clone();
             self.send(plan).await;
         }
     }
@@ -280,6 +318,7 @@ impl Submitter {
                     whole: None,
                     update: need.clone(),
                     refused_without_update: false,
+                    mode: UpdateMode::Shared,
                 });
                 size = 0;
             }
@@ -290,4 +329,19 @@ impl Submitter {
         }
         plans
     }
+}
+
+/// Whether a consensus state of the client at `trusted` serves every item, proved at
+/// `trusted − 1`: each is a `Recv` or an `Ack` whose event is known to be at or below that
+/// height (and was not found absent there before). Timeouts prove an absence and need a recent
+/// height; items from clearing have no event height.
+fn served_at(items: &[PendingItem], trusted: u64) -> bool {
+    trusted >= 3
+        && !items.is_empty()
+        && items.iter().all(|p| {
+            matches!(p.item.kind, RelayKind::Recv | RelayKind::Ack)
+                && p.absent_at.is_none()
+                && p.item.event_height > 0
+                && p.item.event_height < trusted
+        })
 }

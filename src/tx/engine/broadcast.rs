@@ -72,8 +72,7 @@ impl Submitter {
                 self.signer.advance();
                 if let Some(need) = &plan.update {
                     if plan.lead.is_empty() {
-                        m.client_updates_shared
-                            .inc(&[chains[0], chains[1], &need.client_id]);
+                        super::carriers::count_without_update(&plan, chains);
                     } else {
                         self.updates.accepted(need);
                     }

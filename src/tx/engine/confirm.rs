@@ -171,6 +171,16 @@ impl TxWatch {
                     if let Some(need) = &plan.update {
                         self.updates.forget(need);
                     }
+                    if plan.without_its_update() && !plan.items.is_empty() {
+                        // The update it relied on was not there when it executed (its carrier
+                        // was evicted or failed): every item goes again, with the update.
+                        let client = plan.update.as_ref().map_or("", |n| n.client_id.as_str());
+                        m.borrowed_updates_lost.inc(&[chains[0], chains[1], client]);
+                        warn!(%reason, "tx without its client update failed in its block; sending its items again with the update");
+                        let mut plan = plan;
+                        plan.mode = super::carriers::UpdateMode::Own;
+                        return vec![plan];
+                    }
                     let blamed = failed_message(&result.log);
                     warn!(%reason, message = ?blamed, "tx failed in its block");
                     return plan.blame(blamed, &reason);

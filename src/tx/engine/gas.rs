@@ -10,7 +10,8 @@
 //!   names its index) fails, retryable, and the others are simulated again; a failing lead fails
 //!   them all. Each failure is counted by cause.
 //! - A plan whose client update an earlier accepted tx carries goes without it
-//!   ([`super::updates`]); refused so, it is simulated again with the update.
+//!   ([`super::updates`]); refused so, it is simulated again with the update. A plan waiting for
+//!   another signer's update that is refused waits on ([`super::carriers`]).
 //! - A plan whose estimate exceeds `max_gas` is split in two until it fits; a single message
 //!   above `max_gas` is not broadcast at all (logged once per packet, counted, failed for good so
 //!   that clearing finds it again).
@@ -25,6 +26,7 @@ use crate::telemetry::metrics::metrics;
 use crate::tx::sign::{expected_sequence, fee_for, gas_limit_for};
 
 use super::broadcast::is_redundant;
+use super::carriers::UpdateMode;
 use super::plan::{Effect, TxPlan};
 use super::submitter::Submitter;
 use super::{stopped, Outcome};
@@ -33,7 +35,7 @@ use super::{stopped, Outcome};
 const MAX_WARNED: usize = 10_000;
 
 /// Gas estimate of a tx.
-enum Estimate {
+pub(super) enum Estimate {
     /// Use this gas limit.
     Gas(u64),
     /// The estimate exceeds `max_gas`.
@@ -102,6 +104,13 @@ impl Submitter {
                 self.updates.mark_unsupported();
             }
             let gas = match estimate {
+                Estimate::Refused { .. } if plan.mode.is_awaiting() => {
+                    // Another signer's update is not there yet: wait for it ([`carriers`]).
+                    if let Some(plan) = self.park(plan) {
+                        stack.push(plan);
+                    }
+                    continue;
+                }
                 Estimate::Refused { log, .. } if plan.without_its_update() => {
                     // Perhaps the carrier is gone; with the update it may pass.
                     debug!(%log, "simulation refused a tx without its client update; adding it");
@@ -182,12 +191,17 @@ impl Submitter {
     }
 
     /// Puts the client update a plan needs in front of its packet messages, unless an accepted
-    /// tx of this engine carries it already ([`super::updates`]).
+    /// tx of this engine carries it already ([`super::updates`]) or the plan waits for another
+    /// signer's ([`super::carriers`]).
     fn choose_lead(&self, plan: &mut TxPlan) {
         let Some(need) = &plan.update else {
             return;
         };
-        let carried = !plan.refused_without_update && self.updates.is_carried(need);
+        let carried = match plan.mode {
+            UpdateMode::Awaiting { .. } => true,
+            UpdateMode::Own => false,
+            UpdateMode::Shared => !plan.refused_without_update && self.updates.is_carried(need),
+        };
         plan.lead = if carried {
             Vec::new()
         } else {
@@ -223,7 +237,7 @@ impl Submitter {
     }
 
     /// Simulates `msgs` signed at the local sequence (see the module docs).
-    async fn estimate_gas(&mut self, msgs: &[Any]) -> Estimate {
+    pub(super) async fn estimate_gas(&mut self, msgs: &[Any]) -> Estimate {
         let chain = self.host.chain_id().to_string();
         let max_gas = self.limits.max_gas;
         let fee = fee_for(max_gas, &self.pricer.current());

@@ -97,6 +97,7 @@
 mod batch;
 mod blocks;
 mod broadcast;
+mod carriers;
 mod confirm;
 #[cfg(test)]
 mod confirmation_tests;
@@ -126,6 +127,7 @@ use crate::chain::types::RelayItem;
 use crate::config::ChainConfig;
 
 use super::sign::TxSigner;
+pub use carriers::UpdateCarriers;
 use intake::{Intake, Lane, Producer};
 use submitter::Submitter;
 
@@ -190,6 +192,9 @@ pub(crate) struct TxEngineOptions {
     /// The chain's mempool view: packet messages another signer's pending tx carries are held
     /// back (see [`hold`]).
     pub(crate) mempool: Option<crate::chain::mempool::MempoolView>,
+    /// Who carries a client update among the signers relaying to the chain: plans whose update
+    /// another signer is to carry wait for it (see [`carriers`]).
+    pub(crate) update_carriers: Option<Arc<dyn UpdateCarriers>>,
 }
 
 impl TxEngineOptions {
@@ -215,6 +220,7 @@ impl Default for TxEngineOptions {
             shutdown_grace: Duration::from_secs(27),
             blocks_from: None,
             mempool: None,
+            update_carriers: None,
         }
     }
 }
@@ -372,6 +378,7 @@ impl TxEngine {
             options: options.clone(),
             confirmations: JoinSet::new(),
             deferred: Vec::new(),
+            awaiting: Vec::new(),
             blocks: blocks::BlockSource::new(options.blocks_from.clone()),
             updates: Default::default(),
             stop: shutdown.child_token(),

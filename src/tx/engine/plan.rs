@@ -10,6 +10,7 @@ use tokio::sync::oneshot;
 
 use crate::chain::types::{RelayItem, RelayKind};
 
+use super::carriers::UpdateMode;
 use super::updates::UpdateNeed;
 use super::Outcome;
 
@@ -62,6 +63,8 @@ pub(super) struct TxPlan {
     pub(super) update: Option<UpdateNeed>,
     /// Simulation refused this plan without its update (it goes again with it).
     pub(super) refused_without_update: bool,
+    /// Whether it goes without its update for another signer's ([`super::carriers`]).
+    pub(super) mode: UpdateMode,
 }
 
 impl TxPlan {
@@ -91,6 +94,7 @@ impl TxPlan {
             whole: None,
             update: self.update.clone(),
             refused_without_update: self.refused_without_update,
+            mode: self.mode.clone(),
         };
         (self, second)
     }

@@ -29,6 +29,8 @@ pub(super) struct Submitter {
     /// of a failed tx that were not to blame).
     pub(super) confirmations: JoinSet<Vec<TxPlan>>,
     pub(super) deferred: Vec<PendingItem>,
+    /// Plans waiting for another signer's client update ([`super::carriers`]).
+    pub(super) awaiting: Vec<super::carriers::Awaiting>,
     /// Its chain's blocks, for confirming without a tx index.
     pub(super) blocks: std::sync::Arc<super::blocks::BlockSource>,
     /// The client updates its accepted txs carry (shared with the confirmation tasks).
@@ -86,6 +88,7 @@ impl Submitter {
                     continue;
                 }
                 _ = tokio::time::sleep(self.options.batch_window), if !self.deferred.is_empty() => None,
+                _ = tokio::time::sleep(super::carriers::PROBE_INTERVAL), if !self.awaiting.is_empty() => None,
             };
             let mut batch = Vec::new();
             if let Some(first) = first {
@@ -132,6 +135,10 @@ impl Submitter {
         for p in self.deferred.drain(..) {
             let _ = p.reply.send(stopped());
             refused += 1;
+        }
+        for a in self.awaiting.drain(..) {
+            refused += a.plan.items.len();
+            a.plan.settle_all(stopped());
         }
         let pending = self.confirmations.len();
         info!(

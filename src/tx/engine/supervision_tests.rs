@@ -59,6 +59,7 @@ async fn relay(engine: &TxEngine, chains: &ConnectedChains, packet: &Packet) -> 
         packet: packet.clone(),
         ack: Vec::new(),
         ordered: false,
+        event_height: 0,
     };
     let rx = engine.submit(&chains.path.client_b, item).await;
     match tokio::time::timeout(LIMIT, rx).await {

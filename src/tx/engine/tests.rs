@@ -87,6 +87,7 @@ fn plans_split_and_settle() {
         whole: None,
         update: None,
         refused_without_update: false,
+        mode: Default::default(),
     };
     assert_eq!(plan.len(), 4);
     let (a, b) = plan.split();
@@ -147,6 +148,7 @@ fn plan_of(n: u8) -> (TxPlan, Vec<oneshot::Receiver<Outcome>>) {
         whole: None,
         update: None,
         refused_without_update: false,
+        mode: Default::default(),
     };
     (plan, rxs)
 }
@@ -200,6 +202,7 @@ fn a_failed_tx_blames_one_message() {
         whole: Some(reply),
         update: None,
         refused_without_update: false,
+        mode: Default::default(),
     };
     assert!(set.blame(Some(1), "set").is_empty());
     assert_eq!(rx.try_recv().unwrap(), Outcome::failed("set", true));

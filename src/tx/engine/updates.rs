@@ -89,6 +89,11 @@ impl Updates {
             .insert(need.client_id.clone(), (trusted, need.clone()));
     }
 
+    /// Whether the chain's CheckTx was seen not to keep client updates.
+    pub(super) fn is_unsupported(&self) -> bool {
+        self.unsupported.load(Ordering::Relaxed)
+    }
+
     /// A tx without its update was refused where the same tx with it passed.
     pub(super) fn mark_unsupported(&self) {
         if !self.unsupported.swap(true, Ordering::Relaxed) {
