@@ -200,6 +200,8 @@ pub(crate) struct Metrics {
     pub(crate) fees_by_outcome: Arc<CounterVec>,
     /// Packet messages held back because another signer's pending tx carries them.
     pub(crate) packets_held_back: Arc<CounterVec>,
+    /// Packet messages taken out of a tx before broadcast: its simulation answered NOOP.
+    pub(crate) simulated_noops: Arc<CounterVec>,
     /// What became of held-back packet messages once that tx left the mempool.
     pub(crate) held_back_released: Arc<CounterVec>,
     /// `unconfirmed_txs` requests of the mempool views.
@@ -470,6 +472,11 @@ impl Metrics {
             packets_held_back: r.counter(
                 "arke_packets_held_back_total",
                 "Packet messages not submitted because another signer's tx waiting in the mempool carries them (counted once per hold).",
+                CHAIN_LABELS,
+            ),
+            simulated_noops: r.counter(
+                "arke_packets_dropped_at_simulation_total",
+                "Packet messages taken out of a tx before it was signed because its simulation answered NOOP: another tx, pending in the mempool or in a block, carries them (nothing paid for them).",
                 CHAIN_LABELS,
             ),
             held_back_released: r.counter(

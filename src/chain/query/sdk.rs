@@ -35,6 +35,17 @@ impl IbcQuerier {
 
     /// Gas used by simulating `tx_bytes`.
     pub async fn simulate(&self, tx_bytes: Vec<u8>) -> Result<u64, QueryError> {
+        self.simulate_with_responses(tx_bytes)
+            .await
+            .map(|(gas, _)| gas)
+    }
+
+    /// Gas used by simulating `tx_bytes`, and the message responses of the simulation (one per
+    /// message, in order; empty when the node gives none).
+    pub async fn simulate_with_responses(
+        &self,
+        tx_bytes: Vec<u8>,
+    ) -> Result<(u64, Vec<ibc_proto::google::protobuf::Any>), QueryError> {
         let req = SimulateRequest {
             tx_bytes,
             ..Default::default()
@@ -42,9 +53,14 @@ impl IbcQuerier {
         let resp: SimulateResponse = self
             .grpc("/cosmos.tx.v1beta1.Service/Simulate", &req)
             .await?;
-        resp.gas_info
+        let gas = resp
+            .gas_info
             .map(|g| g.gas_used)
-            .ok_or_else(|| self.decode_error("simulation answer has no gas info"))
+            .ok_or_else(|| self.decode_error("simulation answer has no gas info"))?;
+        Ok((
+            gas,
+            resp.result.map(|r| r.msg_responses).unwrap_or_default(),
+        ))
     }
 
     /// The unbonding period from staking Params (for default trusting periods).

@@ -214,8 +214,11 @@ impl Submitter {
     /// Whether `plan` (without its update) would pass now: its simulation is not refused.
     async fn update_came(&mut self, plan: &TxPlan) -> bool {
         use super::gas::Estimate;
-        match self.estimate_gas(&plan.msgs()).await {
-            Estimate::Gas(_) | Estimate::TooMuch(_) => true,
+        match self
+            .estimate_gas(&plan.msgs(), plan.packet_msgs_from())
+            .await
+        {
+            Estimate::Gas(_) | Estimate::TooMuch(_) | Estimate::Noop(_) => true,
             // Done by someone else meanwhile: sending settles it.
             Estimate::Refused { redundant, .. } => redundant,
             Estimate::Fallback(_) => false,

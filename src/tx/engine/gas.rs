@@ -12,6 +12,9 @@
 //! - A plan whose client update an earlier accepted tx carries goes without it
 //!   ([`super::updates`]); refused so, it is simulated again with the update. A plan waiting for
 //!   another signer's update that is refused waits on ([`super::carriers`]).
+//! - A simulation whose packet messages include NOOPs (another tx, pending or executed, carries
+//!   them) drops those items, settled as pending elsewhere, and simulates the rest again
+//!   ([`super::hold`]).
 //! - A plan whose estimate exceeds `max_gas` is split in two until it fits; a single message
 //!   above `max_gas` is not broadcast at all (logged once per packet, counted, failed for good so
 //!   that clearing finds it again).
@@ -27,7 +30,7 @@ use crate::tx::sign::{expected_sequence, fee_for, gas_limit_for};
 
 use super::broadcast::is_redundant;
 use super::carriers::UpdateMode;
-use super::plan::{Effect, TxPlan};
+use super::plan::{noop_msg_responses, Effect, TxPlan};
 use super::submitter::Submitter;
 use super::{stopped, Outcome};
 
@@ -44,6 +47,9 @@ pub(super) enum Estimate {
     Fallback(&'static str),
     /// The chain ran the tx and refused it: the tx would fail.
     Refused { log: String, redundant: bool },
+    /// The chain ran the tx and some of its packet messages were NOOPs (per message, in order):
+    /// another tx, pending or in a block, carries them ([`super::hold`]).
+    Noop(Vec<bool>),
 }
 
 /// The `cause` label of a failed simulation.
@@ -97,13 +103,20 @@ impl Submitter {
             let mut plan = plan;
             self.choose_lead(&mut plan);
             let msgs = plan.msgs();
-            let estimate = self.estimate_gas(&msgs).await;
+            let estimate = self.estimate_gas(&msgs, plan.packet_msgs_from()).await;
             if plan.refused_without_update && !matches!(estimate, Estimate::Refused { .. }) {
                 // Refused without the update, accepted with it: this chain's CheckTx does not
                 // keep client updates.
                 self.updates.mark_unsupported();
             }
             let gas = match estimate {
+                Estimate::Noop(noops) => {
+                    // Not paid for: messages another tx carries leave the plan.
+                    if let Some(plan) = self.drop_noops(plan, &noops) {
+                        stack.push(plan);
+                    }
+                    continue;
+                }
                 Estimate::Refused { .. } if plan.mode.is_awaiting() => {
                     // Another signer's update is not there yet: wait for it ([`carriers`]).
                     if let Some(plan) = self.park(plan) {
@@ -237,7 +250,9 @@ impl Submitter {
     }
 
     /// Simulates `msgs` signed at the local sequence (see the module docs).
-    pub(super) async fn estimate_gas(&mut self, msgs: &[Any]) -> Estimate {
+    /// A NOOP answer counts only for messages from index `items_from` on (a plan's packet
+    /// messages; `usize::MAX`: none).
+    pub(super) async fn estimate_gas(&mut self, msgs: &[Any], items_from: usize) -> Estimate {
         let chain = self.host.chain_id().to_string();
         let max_gas = self.limits.max_gas;
         let fee = fee_for(max_gas, &self.pricer.current());
@@ -247,8 +262,16 @@ impl Submitter {
             let raw = self
                 .signer
                 .sign_at(sequence, msgs.to_vec(), max_gas, fee.clone());
-            let e = match self.host.simulate(raw).await {
-                Ok(used) => {
+            let e = match self.host.simulate_with_responses(raw).await {
+                Ok((_, responses))
+                    if noop_msg_responses(&responses)
+                        .iter()
+                        .skip(items_from)
+                        .any(|noop| *noop) =>
+                {
+                    return Estimate::Noop(noop_msg_responses(&responses));
+                }
+                Ok((used, _)) => {
                     let gas = gas_limit_for(used, self.limits.gas_multiplier);
                     return if gas > max_gas {
                         Estimate::TooMuch(gas)

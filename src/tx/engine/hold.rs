@@ -15,13 +15,20 @@
 //!   it is not, that tx was evicted or failed: the item is proved and submitted in this batch.
 //!
 //! Engines without a view (one-shot commands) submit everything as before.
+//!
+//! The look is taken once a block, so a tx another signer broadcast since is not in it. The
+//! simulation of every tx runs on the node's check state, where each pending tx's packet
+//! messages have left their mark (ibc-go's `RedundantRelayDecorator`): a packet message another
+//! tx carries answers NOOP there. Such items leave the tx before it is signed
+//! ([`Submitter::drop_noops`]): they are [`Outcome::RedundantInMempool`] (not final: clearing
+//! looks again if that other tx never executes), and we pay nothing for them.
 
 use tracing::debug;
 
 use crate::chain::mempool::MempoolView;
 
 use super::confirm::settled_on_chain;
-use super::plan::Effect;
+use super::plan::{Effect, TxPlan};
 use super::submitter::Submitter;
 use super::{Outcome, PendingItem};
 
@@ -155,5 +162,35 @@ impl Submitter {
             }
         }
         left
+    }
+}
+
+impl Submitter {
+    /// Takes out of `plan` the packet messages its simulation answered NOOP (`noops`, one per
+    /// message of the tx, lead first): another tx carries them. Returns what is left to send.
+    pub(super) fn drop_noops(&mut self, mut plan: TxPlan, noops: &[bool]) -> Option<TxPlan> {
+        let lead = plan.lead.len();
+        let before = plan.items.len();
+        let mut kept = Vec::with_capacity(before);
+        for (index, (msg, waiter)) in (lead..).zip(std::mem::take(&mut plan.items)) {
+            if noops.get(index).copied().unwrap_or(false) {
+                debug!(
+                    sequence = waiter.effect.sequence,
+                    "simulation: another tx carries this packet message; not sending it"
+                );
+                let _ = waiter.reply.send(Outcome::RedundantInMempool);
+            } else {
+                kept.push((msg, waiter));
+            }
+        }
+        let dropped = before - kept.len();
+        crate::telemetry::metrics::metrics()
+            .simulated_noops
+            .inc_by(&[self.host.chain_id()], dropped as u64);
+        plan.items = kept;
+        if plan.items.is_empty() && plan.whole.is_none() {
+            return None;
+        }
+        Some(plan)
     }
 }

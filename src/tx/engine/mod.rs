@@ -97,6 +97,8 @@
 mod batch;
 mod blocks;
 mod broadcast;
+#[cfg(test)]
+mod carrier_tests;
 mod carriers;
 mod confirm;
 #[cfg(test)]

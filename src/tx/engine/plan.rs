@@ -80,6 +80,16 @@ impl TxPlan {
         self.lead.len() + self.items.len()
     }
 
+    /// The index of the first packet message in [`TxPlan::msgs`] (`usize::MAX` for a message
+    /// set, whose messages are all its own).
+    pub(super) fn packet_msgs_from(&self) -> usize {
+        if self.whole.is_some() || self.items.is_empty() {
+            usize::MAX
+        } else {
+            self.lead.len()
+        }
+    }
+
     /// Whether the packet messages need a client update this tx does not carry.
     pub(super) fn without_its_update(&self) -> bool {
         self.update.is_some() && self.lead.is_empty()
@@ -181,36 +191,41 @@ impl TxPlan {
     }
 }
 
-/// For each message of an executed tx (from its `TxMsgData`), whether its response is a packet
-/// message response with result NOOP. Undecodable data gives an empty list (nothing is NOOP).
-pub(super) fn noop_responses(data: &[u8]) -> Vec<bool> {
+/// For each message response, whether it is a packet message response with result NOOP.
+pub(super) fn noop_msg_responses(responses: &[Any]) -> Vec<bool> {
     const PACKET_RESPONSES: [&str; 4] = [
         "/ibc.core.channel.v1.MsgRecvPacketResponse",
         "/ibc.core.channel.v1.MsgAcknowledgementResponse",
         "/ibc.core.channel.v1.MsgTimeoutResponse",
         "/ibc.core.channel.v1.MsgTimeoutOnCloseResponse",
     ];
+    responses
+        .iter()
+        .map(|any| PACKET_RESPONSES.contains(&any.type_url.as_str()) && is_noop(&any.value))
+        .collect()
+}
+
+/// Whether a packet message response (`{ result: ResponseResultType = 1 }`) says NOOP.
+fn is_noop(bytes: &[u8]) -> bool {
+    MsgRecvPacketResponse::decode(bytes)
+        .map(|r| r.result == ResponseResultType::Noop as i32)
+        .unwrap_or(false)
+}
+
+/// For each message of an executed tx (from its `TxMsgData`), whether its response is a packet
+/// message response with result NOOP. Undecodable data gives an empty list (nothing is NOOP).
+pub(super) fn noop_responses(data: &[u8]) -> Vec<bool> {
     const PACKET_MSGS: [&str; 4] = [
         "/ibc.core.channel.v1.MsgRecvPacket",
         "/ibc.core.channel.v1.MsgAcknowledgement",
         "/ibc.core.channel.v1.MsgTimeout",
         "/ibc.core.channel.v1.MsgTimeoutOnClose",
     ];
-    // Every packet message response is `{ result: ResponseResultType = 1 }`.
-    let is_noop = |bytes: &[u8]| {
-        MsgRecvPacketResponse::decode(bytes)
-            .map(|r| r.result == ResponseResultType::Noop as i32)
-            .unwrap_or(false)
-    };
     let Ok(msg_data) = TxMsgData::decode(data) else {
         return Vec::new();
     };
     if !msg_data.msg_responses.is_empty() {
-        return msg_data
-            .msg_responses
-            .iter()
-            .map(|any| PACKET_RESPONSES.contains(&any.type_url.as_str()) && is_noop(&any.value))
-            .collect();
+        return noop_msg_responses(&msg_data.msg_responses);
     }
     // SDK < 0.46: `data: [MsgData{msg_type, data}]`.
     #[allow(deprecated)]

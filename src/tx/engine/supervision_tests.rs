@@ -38,7 +38,7 @@ max_gas = 50000000
     Config::from_toml_str(&text, std::path::Path::new("/etc/arke/pair.toml")).expect("config")
 }
 
-async fn send(chains: &ConnectedChains) -> Packet {
+pub(super) async fn send(chains: &ConnectedChains) -> Packet {
     let (a, b) = (&chains.a, &chains.b);
     let far = b.ibc_height(b.node().latest_height() + 10_000);
     let msg = transfer_msg(
