@@ -169,7 +169,7 @@ async fn settle(h: &Harness, sent: &(Vec<Packet>, Vec<Packet>)) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "the 1.05x fee bound is not met: measured 1.073 with no takeover and no redundant fee, the excess being each instance's own client updates (36 against 12 for one instance) in more, smaller txs (run with --ignored to measure)"]
+#[ignore = "the 1.05x fee bound holds only on an idle machine: 1.039-1.046 in six runs alone, 1.105 beside the takeover test, whose load makes backups take over steps of slow peers (run alone with --ignored to measure)"]
 async fn three_sharded_instances_pay_about_what_one_pays() {
     support::init_tracing();
     let h = Harness::with_nodes(false, "", |c| c.block_time = BLOCK).await;
