@@ -12,7 +12,7 @@ mod support;
 
 use std::time::Duration;
 
-use support::{competitor_pending, failed_txs, metric, receive_counts, user_send, Harness};
+use support::{competitor_pending, failed_txs, metric, receive_counts, Harness};
 
 const PACKETS: usize = 5;
 
@@ -47,8 +47,8 @@ async fn packets_a_competitor_held_in_the_mempool_are_relayed_after_its_eviction
     let mut other = b.wallet(&b.user).expect("wallet");
     other.sequence = n;
     let conflicting = vec![
-        other.sign_next(vec![user_send(b, 2)], Vec::new(), 200_000, ""),
-        other.sign_next(vec![user_send(b, 3)], Vec::new(), 200_000, ""),
+        other.sign_next(vec![b.user_to_relayer(2)], Vec::new(), 200_000, ""),
+        other.sign_next(vec![b.user_to_relayer(3)], Vec::new(), 200_000, ""),
     ];
     let node = b.node().clone();
     tokio::task::spawn_blocking(move || node.produce_block_with(conflicting))

@@ -22,9 +22,7 @@ use cosmos::events::events_of;
 use devnet::harness::TestChain;
 use ibc_proto::ibc::core::channel::v1::MsgRecvPacket;
 use prost::Message;
-use support::{
-    competitor_pending, failed_txs, metric, pair_config_text, receive_counts, user_send, Harness,
-};
+use support::{competitor_pending, failed_txs, metric, pair_config_text, receive_counts, Harness};
 
 const PACKETS: usize = 5;
 
@@ -139,8 +137,8 @@ async fn packets_a_foreign_pending_tx_carries_are_held_back_and_never_paid_twice
     let mut other = b.wallet(&b.user).expect("wallet");
     other.sequence = n;
     let conflicting = vec![
-        other.sign_next(vec![user_send(b, 2)], Vec::new(), 200_000, ""),
-        other.sign_next(vec![user_send(b, 3)], Vec::new(), 200_000, ""),
+        other.sign_next(vec![b.user_to_relayer(2)], Vec::new(), 200_000, ""),
+        other.sign_next(vec![b.user_to_relayer(3)], Vec::new(), 200_000, ""),
     ];
     let evicted_at = block(b, Some(conflicting)).await;
     assert_eq!(

@@ -8,7 +8,11 @@
 //!   a tx at `default_gas`);
 //! - two txs proving at the same height in one block: only the first carries the client update
 //!   (the node's check state keeps it from the first one's CheckTx), the header is fetched once
-//!   for both, and both execute.
+//!   for both, and both execute;
+//! - two engines of one chain with different signers build updates to one height from one
+//!   fetch of its header and validators (the querier keeps recent heights);
+//! - pipelining: while the node holds a broadcast unanswered, the engine proves the next batch;
+//!   with `max_txs_in_flight = 1` the next tx waits for the previous one's block.
 //!
 //! Every wait is bounded; nothing asserts on timing.
 
@@ -65,6 +69,7 @@ fn chain_config(chain: &TestChain, label: &str) -> ChainConfig {
         memo_prefix: None,
         max_msg_num: 16,
         max_tx_size: arke::config::DEFAULT_MAX_TX_SIZE,
+        max_txs_in_flight: 16,
         max_concurrent_requests: 16,
         rpc_timeout: Duration::from_secs(10),
         clock_drift: Duration::from_secs(5),
@@ -448,4 +453,169 @@ async fn one_client_update_per_proof_height() {
     assert_received(&chains.b, &packets);
     shutdown.cancel();
     bounded("engine stops", task).await.unwrap();
+}
+
+/// Proof queries `chain` answered so far (`abci_query store/ibc/key`).
+fn proof_queries(chain: &TestChain) -> u64 {
+    let log = chain.node().requests().snapshot();
+    log.get("abci_query store/ibc/key").copied().unwrap_or(0)
+}
+
+/// Waits until `chain` answered `n` more proof queries than `before`.
+async fn proved(chain: &TestChain, before: u64, n: u64) {
+    bounded("proof queries", async {
+        while proof_queries(chain) < before + n {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_next_batch_is_proved_while_a_broadcast_waits() {
+    init_tracing();
+    let chains = ConnectedChains::start(BLOCK, false).await.unwrap();
+    let (cfg_a, mut cfg_b) = (chain_config(&chains.a, "a"), chain_config(&chains.b, "b"));
+    // The held broadcast must not time out while the next batch is proved.
+    cfg_b.rpc_timeout = WAIT;
+    let (qa, qb) = (querier(&chains.a, &cfg_a), querier(&chains.b, &cfg_b));
+    let shutdown = CancellationToken::new();
+    let (engine, task) =
+        TxEngine::spawn(&cfg_b, qb, qa, chains.b.relayer.clone(), shutdown.clone());
+    let packets = send_transfers(&chains, 4, 1).await;
+    let faults = chains.b.node().faults();
+    // B's node takes no tx for now: the first batch's broadcast waits unanswered.
+    faults.hold_broadcasts();
+    let mut receivers = Vec::new();
+    for p in &packets[..2] {
+        receivers.push(engine.submit(&chains.path.client_b, recv_item(p)).await);
+    }
+    bounded("the first broadcast waits", async {
+        while faults.broadcasts_waiting() == 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    // Meanwhile the second batch is proved on A.
+    let before = proof_queries(&chains.a);
+    for p in &packets[2..] {
+        receivers.push(engine.submit(&chains.path.client_b, recv_item(p)).await);
+    }
+    proved(&chains.a, before, 2).await;
+    assert_eq!(
+        faults.broadcasts_waiting(),
+        1,
+        "the first broadcast still waits"
+    );
+    faults.release_broadcasts();
+    for outcome in outcomes(receivers).await {
+        assert!(matches!(outcome, Outcome::Done { .. }), "{outcome:?}");
+    }
+    assert_received(&chains.b, &packets);
+    shutdown.cancel();
+    bounded("engine stops", task).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_most_max_txs_in_flight_wait_for_their_block() {
+    init_tracing();
+    let chains = ConnectedChains::start(BLOCK, false).await.unwrap();
+    let (cfg_a, mut cfg_b) = (chain_config(&chains.a, "a"), chain_config(&chains.b, "b"));
+    cfg_b.max_txs_in_flight = 1;
+    let (qa, qb) = (querier(&chains.a, &cfg_a), querier(&chains.b, &cfg_b));
+    let shutdown = CancellationToken::new();
+    let (engine, task) =
+        TxEngine::spawn(&cfg_b, qb, qa, chains.b.relayer.clone(), shutdown.clone());
+    let packets = send_transfers(&chains, 6, 1).await;
+    // B stands still: its mempool keeps the first tx until it resumes.
+    chains.b.devnet.pause();
+    let mut first = Vec::new();
+    for p in &packets[..3] {
+        first.push(engine.submit(&chains.path.client_b, recv_item(p)).await);
+    }
+    mempool_holds(&chains.b, 1).await;
+    let before = proof_queries(&chains.a);
+    let mut second = Vec::new();
+    for p in &packets[3..] {
+        second.push(engine.submit(&chains.path.client_b, recv_item(p)).await);
+    }
+    // The second batch is proved and cut, but not broadcast while the first tx waits.
+    proved(&chains.a, before, 3).await;
+    let (pending, _, _) = chains.b.node().unconfirmed_txs(100);
+    assert_eq!(pending.len(), 1, "one tx in flight");
+    chains.b.devnet.resume();
+    let height = |o: &Outcome| match o {
+        Outcome::Done { height, .. } => *height,
+        other => panic!("not received: {other:?}"),
+    };
+    let first: BTreeSet<u64> = outcomes(first).await.iter().map(height).collect();
+    let second: BTreeSet<u64> = outcomes(second).await.iter().map(height).collect();
+    assert_eq!((first.len(), second.len()), (1, 1), "{first:?} {second:?}");
+    assert!(
+        first.first() < second.first(),
+        "the second tx was broadcast only after the first one's block: {first:?} {second:?}"
+    );
+    assert_received(&chains.b, &packets);
+    shutdown.cancel();
+    bounded("engine stops", task).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn engines_of_two_signers_fetch_a_header_once() {
+    init_tracing();
+    let chains = ConnectedChains::start(BLOCK, false).await.unwrap();
+    let (cfg_a, cfg_b) = (chain_config(&chains.a, "a"), chain_config(&chains.b, "b"));
+    let (qa, qb) = (querier(&chains.a, &cfg_a), querier(&chains.b, &cfg_b));
+    let shutdown = CancellationToken::new();
+    // Two signers on B (its relayer and its user), one querier of A for both, as the daemon has.
+    let (first, task_1) = TxEngine::spawn(
+        &cfg_b,
+        qb.clone(),
+        qa.clone(),
+        chains.b.relayer.clone(),
+        shutdown.clone(),
+    );
+    let (second, task_2) = TxEngine::spawn(&cfg_b, qb, qa, chains.b.user.clone(), shutdown.clone());
+    let packets = send_transfers(&chains, 4, 1).await;
+    let sent = chains.a.node().latest_height();
+    chains.a.wait_for_height(sent + 2).await.unwrap();
+    // Both chains stand still: both engines prove at the same height of A.
+    chains.a.devnet.pause();
+    chains.b.devnet.pause();
+    let header_requests = |chain: &TestChain| {
+        let log = chain.node().requests().snapshot();
+        ["commit", "validators"]
+            .iter()
+            .map(|m| log.get(*m).copied().unwrap_or(0))
+            .sum::<u64>()
+    };
+    let before_first = header_requests(&chains.a);
+    let mut receivers = Vec::new();
+    for p in &packets[..2] {
+        receivers.push(first.submit(&chains.path.client_b, recv_item(p)).await);
+    }
+    mempool_holds(&chains.b, 1).await;
+    let before_second = header_requests(&chains.a);
+    assert!(
+        before_second > before_first,
+        "the first update fetched its header"
+    );
+    for p in &packets[2..] {
+        receivers.push(second.submit(&chains.path.client_b, recv_item(p)).await);
+    }
+    mempool_holds(&chains.b, 2).await;
+    assert_eq!(
+        header_requests(&chains.a),
+        before_second,
+        "the second signer's update reuses the header and validators fetched for the first"
+    );
+    chains.b.devnet.resume();
+    chains.a.devnet.resume();
+    for outcome in outcomes(receivers).await {
+        assert!(matches!(outcome, Outcome::Done { .. }), "{outcome:?}");
+    }
+    assert_received(&chains.b, &packets);
+    shutdown.cancel();
+    bounded("engine 1 stops", task_1).await.unwrap();
+    bounded("engine 2 stops", task_2).await.unwrap();
 }

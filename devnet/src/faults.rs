@@ -2,6 +2,7 @@
 //! and websocket connections watch the drop epoch. The standing RPC latency (a node far away)
 //! lives here too, so it can be changed while the chain runs.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -25,6 +26,10 @@ pub struct Faults {
     latency: Mutex<Duration>,
     /// One height whose `block_results` fails, and until when.
     block_results: Mutex<Option<(u64, Instant)>>,
+    /// While true, `broadcast_tx_*` requests wait before CheckTx.
+    broadcasts_held: watch::Sender<bool>,
+    /// Broadcasts waiting for [`Faults::release_broadcasts`].
+    broadcasts_waiting: AtomicUsize,
 }
 
 impl Default for Faults {
@@ -34,6 +39,8 @@ impl Default for Faults {
             ws_epoch: watch::channel(0).0,
             latency: Mutex::new(Duration::ZERO),
             block_results: Mutex::new(None),
+            broadcasts_held: watch::channel(false).0,
+            broadcasts_waiting: AtomicUsize::new(0),
         }
     }
 }
@@ -114,6 +121,42 @@ impl Faults {
             }
             None => None,
         }
+    }
+
+    /// Makes every `broadcast_tx_*` request wait, before its CheckTx, until
+    /// [`Faults::release_broadcasts`]: a node whose mempool is slow to take txs. The other
+    /// methods answer as usual meanwhile.
+    pub fn hold_broadcasts(&self) {
+        self.broadcasts_held.send_replace(true);
+    }
+
+    /// Lets the held broadcasts (and later ones) go on.
+    pub fn release_broadcasts(&self) {
+        self.broadcasts_held.send_replace(false);
+    }
+
+    /// How many broadcasts are waiting for [`Faults::release_broadcasts`].
+    pub fn broadcasts_waiting(&self) -> usize {
+        self.broadcasts_waiting.load(Ordering::SeqCst)
+    }
+
+    /// Waits while broadcasts are held (at once when they are not).
+    pub async fn broadcast_gate(&self) {
+        let mut held = self.broadcasts_held.subscribe();
+        if !*held.borrow_and_update() {
+            return;
+        }
+        /// Counts one waiting broadcast, also when its request is dropped while it waits.
+        struct Waiting<'a>(&'a AtomicUsize);
+        impl Drop for Waiting<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::SeqCst);
+            }
+        }
+        self.broadcasts_waiting.fetch_add(1, Ordering::SeqCst);
+        let _waiting = Waiting(&self.broadcasts_waiting);
+        // The sender lives as long as `self`: the wait ends only with a release.
+        let _ = held.wait_for(|held| !*held).await;
     }
 
     /// How many times websockets were dropped so far.

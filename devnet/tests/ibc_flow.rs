@@ -13,7 +13,8 @@ use devnet::testing::{
     self, prepare_proof_height, recv_msg, relay_packets, timeout_msg, ConnectedChains,
 };
 
-use support::{bank_send, stake};
+use devnet::harness::bank_send;
+use support::stake;
 
 const BLOCK: Duration = Duration::from_millis(150);
 

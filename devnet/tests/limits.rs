@@ -9,7 +9,7 @@ use std::time::Duration;
 use cosmos::{Coin, Wallet};
 use devnet::{Devnet, DevnetConfig};
 
-use support::bank_send;
+use devnet::harness::bank_send;
 
 async fn wallet(devnet: &Devnet, key: &cosmos::AccountKey) -> Wallet {
     let address = key.address("cosmos");

@@ -20,17 +20,6 @@ use support::rpc;
 
 const SIMULATE: &str = "/cosmos.tx.v1beta1.Service/Simulate";
 
-fn send(chain: &TestChain, amount: u128) -> Any {
-    to_any(&MsgSend {
-        from_address: chain.address(&chain.user),
-        to_address: chain.address(&chain.relayer),
-        amount: vec![ProtoCoin {
-            denom: "stake".into(),
-            amount: amount.to_string(),
-        }],
-    })
-}
-
 /// Starts a chain, lets it make a few blocks, and stops block production (waiting out a block
 /// that may have been under way), so that broadcast txs stay in the mempool.
 async fn paused_chain() -> TestChain {
@@ -69,12 +58,12 @@ async fn simulate_runs_on_the_check_state() {
     let height = node.latest_height();
     let mut wallet: Wallet = chain.wallet(&chain.user).expect("wallet");
     let n = wallet.sequence;
-    let tx_n = wallet.sign_next(vec![send(&chain, 7)], Vec::new(), 200_000, "");
+    let tx_n = wallet.sign_next(vec![chain.user_to_relayer(7)], Vec::new(), 200_000, "");
     broadcast_ok(&chain, tx_n.clone());
     assert_eq!(node.mempool_size(), 1);
 
     // Tx n + 1 simulates against the check state, where tx n already took sequence n.
-    let tx_next = wallet.sign_tx(vec![send(&chain, 8)], Vec::new(), 200_000, "");
+    let tx_next = wallet.sign_tx(vec![chain.user_to_relayer(8)], Vec::new(), 200_000, "");
     let gas = simulate_gas(&chain, &tx_next).expect("tx n+1 simulates while tx n is pending");
     assert!(gas > 0 && gas < 200_000, "{gas}");
     let app = node.abci_query("/app/simulate", &tx_next, 0, false);
@@ -143,8 +132,8 @@ async fn recheck_evicts_what_a_block_made_invalid_and_it_never_executes() {
         .expect("balance");
     // Txs n (free) and n + 1 (paying a fee of 1000) wait in the mempool.
     let n = wallet.sequence;
-    let tx_n = wallet.sign_next(vec![send(&chain, 1)], Vec::new(), 200_000, "");
-    let tx_n1 = wallet.sign_next(vec![send(&chain, 2)], stake(1000), 200_000, "");
+    let tx_n = wallet.sign_next(vec![chain.user_to_relayer(1)], Vec::new(), 200_000, "");
+    let tx_n1 = wallet.sign_next(vec![chain.user_to_relayer(2)], stake(1000), 200_000, "");
     broadcast_ok(&chain, tx_n.clone());
     broadcast_ok(&chain, tx_n1.clone());
     let listed = rpc(&url, "unconfirmed_txs", serde_json::json!({"limit": "10"})).await;
@@ -167,7 +156,12 @@ async fn recheck_evicts_what_a_block_made_invalid_and_it_never_executes() {
     // sequence is taken and tx n + 1 can no longer pay its fee.
     let mut other = wallet.clone();
     other.sequence = n;
-    let drain = other.sign_tx(vec![send(&chain, balance - 500)], Vec::new(), 200_000, "");
+    let drain = other.sign_tx(
+        vec![chain.user_to_relayer(balance - 500)],
+        Vec::new(),
+        200_000,
+        "",
+    );
     let height = node.latest_height();
     produce_block_with(&chain, vec![drain.clone()]).await;
     assert_eq!(node.latest_height(), height + 1);
@@ -356,7 +350,7 @@ async fn a_pending_delivery_makes_another_redundant_until_it_is_evicted() {
     let n = foreign.sequence;
     let mut theirs_msg = MsgRecvPacket::decode(recv.value.as_slice()).expect("recv");
     theirs_msg.signer = b.address(&b.user);
-    let tx_n = foreign.sign_next(vec![send(b, 1)], Vec::new(), 200_000, "");
+    let tx_n = foreign.sign_next(vec![b.user_to_relayer(1)], Vec::new(), 200_000, "");
     let theirs = foreign.sign_next(vec![to_any(&theirs_msg)], Vec::new(), 5_000_000, "");
     broadcast_ok(b, tx_n.clone());
     broadcast_ok(b, theirs.clone());
@@ -381,8 +375,8 @@ async fn a_pending_delivery_makes_another_redundant_until_it_is_evicted() {
     let mut other = b.wallet(&b.user).expect("wallet");
     other.sequence = n;
     let conflicting = vec![
-        other.sign_next(vec![send(b, 2)], Vec::new(), 200_000, ""),
-        other.sign_next(vec![send(b, 3)], Vec::new(), 200_000, ""),
+        other.sign_next(vec![b.user_to_relayer(2)], Vec::new(), 200_000, ""),
+        other.sign_next(vec![b.user_to_relayer(3)], Vec::new(), 200_000, ""),
     ];
     produce_block_with(b, conflicting).await;
     assert_eq!(b.node().mempool_size(), 0);

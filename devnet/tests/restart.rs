@@ -11,7 +11,8 @@ use cosmos::{AccountKey, COSMOS_HD_PATH};
 use devnet::harness::TestChain;
 use devnet::{Devnet, DevnetConfig};
 
-use support::{bank_send, stake};
+use devnet::harness::bank_send;
+use support::stake;
 
 const BLOCK: Duration = Duration::from_millis(100);
 /// Upper bound on any wait for the chain to reach a height.

@@ -24,6 +24,10 @@ pub(crate) const DEFAULT_MAX_MSG_NUM: usize = 30;
 pub const DEFAULT_MAX_TX_SIZE: usize = 180_000;
 /// Upper bound on `max_tx_size` (8 MiB, as Hermes).
 pub(crate) const MAX_TX_SIZE_LIMIT: usize = 8 * 1024 * 1024;
+/// Default `max_txs_in_flight`: broadcast txs of one signer waiting for their block at once.
+pub(crate) const DEFAULT_MAX_TXS_IN_FLIGHT: usize = 16;
+/// Upper bound on `max_txs_in_flight` (a node's mempool keeps at most 10,000 txs by default).
+pub(crate) const MAX_TXS_IN_FLIGHT_LIMIT: u64 = 1_000;
 /// Default `max_concurrent_requests` per RPC endpoint.
 pub(crate) const DEFAULT_MAX_CONCURRENT_REQUESTS: usize = 16;
 /// Default `rpc_timeout`.

@@ -143,6 +143,8 @@ pub struct ChainConfig {
     pub max_msg_num: usize,
     /// Tx size cap in bytes.
     pub max_tx_size: usize,
+    /// Broadcast txs of one signer that may wait for their block at once, 1..=1000.
+    pub max_txs_in_flight: usize,
     /// Permits of the RPC endpoint's semaphore.
     pub max_concurrent_requests: usize,
     /// Timeout of each RPC request.

@@ -45,6 +45,7 @@ pub(super) struct RawChain {
     pub(super) memo_prefix: Option<String>,
     pub(super) max_msg_num: Option<u64>,
     pub(super) max_tx_size: Option<u64>,
+    pub(super) max_txs_in_flight: Option<u64>,
     pub(super) max_concurrent_requests: Option<u64>,
     pub(super) rpc_timeout: Option<String>,
     pub(super) clock_drift: Option<String>,

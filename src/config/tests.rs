@@ -48,6 +48,7 @@ fn good_config_with_defaults() {
     assert_eq!(a.max_gas, DEFAULT_MAX_GAS);
     assert_eq!(a.max_msg_num, 30);
     assert_eq!(a.max_tx_size, 180_000);
+    assert_eq!(a.max_txs_in_flight, 16);
     assert_eq!(a.max_concurrent_requests, 16);
     assert_eq!(a.rpc_timeout, Duration::from_secs(10));
     assert_eq!(a.trust_threshold, TrustThreshold::default());
@@ -114,7 +115,10 @@ fn bad_type_is_located() {
 fn semantic_errors_are_all_reported() {
     let text = GOOD
         .replace("gas_multiplier = 1.3", "gas_multiplier = 0.9")
-        .replace("max_msg_num = 10", "max_msg_num = 101")
+        .replace(
+            "max_msg_num = 10",
+            "max_msg_num = 101\nmax_txs_in_flight = 0",
+        )
         .replace("rpc_timeout = \"3s\"", "rpc_timeout = \"3 parsecs\"")
         .replace("id = \"devnet-b\"", "id = \"devnet-a\"")
         .replace("\"channel-*\"", "\"chan nel\"");
@@ -123,6 +127,7 @@ fn semantic_errors_are_all_reported() {
     for k in [
         "chains.b.gas_multiplier",
         "chains.b.max_msg_num",
+        "chains.b.max_txs_in_flight",
         "chains.b.rpc_timeout",
         "chains.b.id",
         "relay.channels.list[0][1]",

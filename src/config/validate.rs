@@ -16,6 +16,7 @@ use super::defaults::{
     DEFAULT_SHUTDOWN_GRACE, MAX_TX_SIZE_LIMIT,
 };
 use super::defaults::{DEFAULT_BACKUP_DELAY, MAX_BACKUP_DELAY, MAX_PEERS};
+use super::defaults::{DEFAULT_MAX_TXS_IN_FLIGHT, MAX_TXS_IN_FLIGHT_LIMIT};
 use super::defaults::{DEFAULT_RESCAN_INTERVAL, MIN_RESCAN_INTERVAL};
 use super::endpoints::{
     CaFile, EndpointAddrs, EndpointsConfig, DEFAULT_ENDPOINT_PROBE_INTERVAL,
@@ -362,6 +363,13 @@ impl Checker<'_, '_> {
             1,
             MAX_TX_SIZE_LIMIT as u64,
         );
+        let max_txs_in_flight = self.range(
+            &k("max_txs_in_flight"),
+            raw.max_txs_in_flight,
+            DEFAULT_MAX_TXS_IN_FLIGHT,
+            1,
+            MAX_TXS_IN_FLIGHT_LIMIT,
+        );
         let max_concurrent_requests = self.range(
             &k("max_concurrent_requests"),
             raw.max_concurrent_requests,
@@ -428,6 +436,7 @@ impl Checker<'_, '_> {
             memo_prefix,
             max_msg_num,
             max_tx_size,
+            max_txs_in_flight,
             max_concurrent_requests,
             rpc_timeout,
             clock_drift,

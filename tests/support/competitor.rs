@@ -4,27 +4,11 @@
 use std::time::Duration;
 
 use cosmos::to_any;
-use devnet::harness::TestChain;
 use devnet::testing::{prepare_proof_height, recv_msg};
-use ibc_proto::cosmos::bank::v1beta1::MsgSend;
-use ibc_proto::cosmos::base::v1beta1::Coin as ProtoCoin;
-use ibc_proto::google::protobuf::Any;
 use ibc_proto::ibc::core::channel::v1::{MsgRecvPacket, Packet};
 use prost::Message;
 
 use super::harness::Harness;
-
-/// A transfer of `amount` stake from `chain`'s user to its relayer account.
-pub fn user_send(chain: &TestChain, amount: u128) -> Any {
-    to_any(&MsgSend {
-        from_address: chain.address(&chain.user),
-        to_address: chain.address(&chain.relayer),
-        amount: vec![ProtoCoin {
-            denom: "stake".into(),
-            amount: amount.to_string(),
-        }],
-    })
-}
 
 /// Pauses B and puts into its mempool, from B's user, a transfer (sequence `n`) and a delivery
 /// of `packets` (`n + 1`, proven at a height B's client of A was just updated to); returns `n`.
@@ -47,7 +31,7 @@ pub async fn competitor_pending(h: &Harness, packets: &[Packet]) -> u64 {
     let mut competitor = b.wallet(&b.user).expect("wallet");
     let n = competitor.sequence;
     for raw in [
-        competitor.sign_next(vec![user_send(b, 1)], Vec::new(), 200_000, ""),
+        competitor.sign_next(vec![b.user_to_relayer(1)], Vec::new(), 200_000, ""),
         competitor.sign_next(recvs, Vec::new(), 5_000_000, ""),
     ] {
         let check = b.node().try_broadcast_tx(raw).expect("mempool takes it");

@@ -24,7 +24,7 @@ mod wait;
 #[allow(unused_imports)] // as above
 pub use {
     chain::{failed_txs, funded_account},
-    competitor::{competitor_pending, user_send},
+    competitor::competitor_pending,
     daemon::{add_key, Daemon, Stopped},
     devnet::harness::{has_commitment, receive_counts, voucher},
     engine::{recv_item, transfers},

@@ -24,6 +24,18 @@ pub use packets::{
     receive_times, send_times, timeouts, transfer_msg, transfer_msg_on, voucher, BlockEvent,
 };
 
+/// A bank send of `amount` stake from `from` to `to`, ready for a tx.
+pub fn bank_send(from: &str, to: &str, amount: u128) -> Any {
+    cosmos::to_any(&ibc_proto::cosmos::bank::v1beta1::MsgSend {
+        from_address: from.to_string(),
+        to_address: to.to_string(),
+        amount: vec![ibc_proto::cosmos::base::v1beta1::Coin {
+            denom: "stake".into(),
+            amount: amount.to_string(),
+        }],
+    })
+}
+
 /// Gas limit the harness puts on every tx.
 pub const HELPER_GAS: u64 = 50_000_000;
 
@@ -92,6 +104,16 @@ impl TestChain {
 
     /// Signs `msgs` with `key`, broadcasts, and waits for the tx to be committed. Returns the
     /// committed tx; a CheckTx rejection is an error carrying its code and log.
+    /// A bank send of `amount` stake from this chain's user to its relayer account: a tx of the
+    /// user's that touches no IBC state.
+    pub fn user_to_relayer(&self, amount: u128) -> Any {
+        bank_send(
+            &self.address(&self.user),
+            &self.address(&self.relayer),
+            amount,
+        )
+    }
+
     pub async fn submit(&self, key: &AccountKey, msgs: Vec<Any>) -> Result<TxRecord, String> {
         let wallet = self.wallet(key)?;
         let raw = wallet.sign_tx(msgs, self.helper_fee(), HELPER_GAS, "");

@@ -306,6 +306,7 @@ pub async fn call(ctx: &Ctx, method: &str, p: &Params) -> Result<Value, RpcError
         "broadcast_tx_async" | "broadcast_tx_sync" => {
             let tx = p.bytes("tx")?.unwrap_or_default();
             let hash: [u8; 32] = Sha256::digest(&tx).into();
+            node.faults().broadcast_gate().await;
             // CheckTx verifies a signature and waits for the mempool lock: off the async workers.
             let n = node.clone();
             let check = tokio::task::spawn_blocking(move || n.try_broadcast_tx(tx))

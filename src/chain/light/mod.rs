@@ -58,10 +58,7 @@ async fn validator_set(
     height: u64,
     proposer: Option<account::Id>,
 ) -> Result<Set, QueryError> {
-    let h = tendermint::block::Height::try_from(height)
-        .map_err(|e| chain.decode_error(format!("height {height} is invalid: {e}")))?;
-    let response = chain.rpc().validators(h).await?;
-    let validators: Vec<Info> = response.validators;
+    let validators: Vec<Info> = chain.validators(height).await?;
     if validators.is_empty() {
         return Err(chain.decode_error(format!("empty validator set at {height}")));
     }

@@ -1,5 +1,6 @@
 //! The chain's clock as the querier reads it: the latest height and block time from `/status`
-//! (checked to be of this chain), and signed headers and block times from `/commit`.
+//! (checked to be of this chain), signed headers and block times from `/commit`, and validator
+//! sets from `/validators`; the last two are kept for recent heights ([`super::recent`]).
 
 use super::{IbcQuerier, QueryError};
 
@@ -36,6 +37,29 @@ impl IbcQuerier {
     /// The signed header (header and commit) of block `height`, checked to be of this chain and
     /// height.
     pub(crate) async fn signed_header(
+        &self,
+        height: u64,
+    ) -> Result<tendermint::block::signed_header::SignedHeader, QueryError> {
+        self.recent
+            .header(height, || self.fetch_signed_header(height))
+            .await
+    }
+
+    /// The validators at block `height` (every page), in the node's order.
+    pub(crate) async fn validators(
+        &self,
+        height: u64,
+    ) -> Result<Vec<tendermint::validator::Info>, QueryError> {
+        self.recent
+            .validators(height, || async move {
+                let h = tendermint::block::Height::try_from(height)
+                    .map_err(|e| self.decode_error(format!("height {height} is invalid: {e}")))?;
+                Ok(self.rpc.validators(h).await?.validators)
+            })
+            .await
+    }
+
+    async fn fetch_signed_header(
         &self,
         height: u64,
     ) -> Result<tendermint::block::signed_header::SignedHeader, QueryError> {

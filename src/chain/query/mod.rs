@@ -21,6 +21,8 @@
 //! clients and consensus states), `sequences` (commitments, acks, unreceived sequences),
 //! `packets` (packet data recovery from `tx_search`), `proofs` (`store/ibc/key` proofs) and
 //! `sdk` (account, simulation, staking params), `fees` (the base gas price of a fee market). `attributes` reads packet event attributes.
+//! `recent` keeps the signed headers and validator sets of recent heights, shared by every clone
+//! of a querier, so a client update's inputs are fetched once per (chain, height).
 
 mod attributes;
 pub(crate) mod fees;
@@ -28,6 +30,7 @@ mod grpc;
 mod headers;
 mod packets;
 mod proofs;
+mod recent;
 mod sdk;
 mod sequences;
 mod state;
@@ -97,6 +100,8 @@ pub struct IbcQuerier {
     rpc: RpcClient,
     chain_id: String,
     page_limit: u64,
+    /// Signed headers and validator sets of recent heights, shared by the clones.
+    recent: std::sync::Arc<recent::Recent>,
 }
 
 impl IbcQuerier {
@@ -106,6 +111,7 @@ impl IbcQuerier {
             rpc,
             chain_id,
             page_limit: PAGE_LIMIT,
+            recent: Default::default(),
         }
     }
 

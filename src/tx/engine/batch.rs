@@ -18,13 +18,12 @@ use crate::tx::sign::message_size;
 
 use super::carriers::UpdateMode;
 use super::plan::{Effect, TxPlan, Waiter};
-use super::submitter::Submitter;
+use super::submitter::Builder;
 use super::updates::UpdateNeed;
 use super::{stopped, Outcome, PendingItem, Request};
 
-impl Submitter {
+impl Builder {
     pub(super) async fn process(&mut self, batch: Vec<Request>) {
-        self.retry_awaiting().await;
         let mut relay = std::mem::take(&mut self.deferred);
         for request in batch {
             match request {
@@ -34,7 +33,7 @@ impl Submitter {
                         let _ = reply.send(Outcome::failed("no messages to send", false));
                         continue;
                     }
-                    self.send(TxPlan {
+                    self.hand_off(TxPlan {
                         lead: msgs,
                         items: Vec::new(),
                         whole: Some(reply),
@@ -147,7 +146,7 @@ impl Submitter {
             }
         }))
         .await;
-        let signer = self.signer.address().to_string();
+        let signer = self.address.clone();
         let mut ready = Vec::new();
         for ((mut p, proof), close) in items.into_iter().zip(proofs).zip(close_proofs) {
             let (value, proof) = match proof {
@@ -280,7 +279,7 @@ impl Submitter {
         }
         for mut plan in plans {
             plan.mode = mode.clone();
-            self.send(plan).await;
+            self.hand_off(plan).await;
         }
     }
 
@@ -288,13 +287,10 @@ impl Submitter {
     /// bytes, each with room for the client update they `need` (whether a plan carries it is
     /// decided when it is sent). A message too big for any tx fails.
     fn cut(&self, need: Option<UpdateNeed>, ready: Vec<(Any, Waiter)>) -> Vec<TxPlan> {
-        let lead: Vec<Any> = need.as_ref().map(|n| n.msgs.to_vec()).unwrap_or_default();
+        let lead: &[Any] = need.as_ref().map_or(&[], |n| &n.msgs);
         let limits = &self.limits;
         let per_tx = limits.max_msg_num.saturating_sub(lead.len()).max(1);
-        let envelope = self
-            .signer
-            .envelope_size(limits.max_gas, &self.pricer.highest())
-            + lead.iter().map(message_size).sum::<usize>();
+        let envelope = self.envelope + lead.iter().map(message_size).sum::<usize>();
         let budget = limits.max_tx_size.saturating_sub(envelope);
         let mut plans: Vec<TxPlan> = Vec::new();
         let mut size = 0;
@@ -313,7 +309,8 @@ impl Submitter {
                 .is_some_and(|p| p.items.len() < per_tx && size + msg_size <= budget);
             if !fits {
                 plans.push(TxPlan {
-                    lead: lead.clone(),
+                    // Filled when it is sent, unless an earlier tx carries the update by then.
+                    lead: Vec::new(),
                     items: Vec::new(),
                     whole: None,
                     update: need.clone(),

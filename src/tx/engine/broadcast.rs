@@ -11,7 +11,7 @@ use tracing::{debug, info, warn};
 use crate::tx::sign::{expected_sequence, fee_for};
 
 use super::plan::TxPlan;
-use super::submitter::Submitter;
+use super::submitter::Broadcaster;
 use super::{stopped, Outcome};
 
 /// Whether CheckTx rejected a tx as redundant relay (ibc-go's `RedundantRelayDecorator`).
@@ -28,7 +28,7 @@ pub(super) fn retryable_check(code: u32, codespace: &str) -> bool {
     !(codespace == "sdk" && matches!(code, 2 | 4 | 6 | 7 | 12 | 21))
 }
 
-impl Submitter {
+impl Broadcaster {
     pub(super) async fn ensure_account(&mut self) -> Result<(), crate::chain::query::QueryError> {
         if !self.account_loaded {
             let (number, sequence) = self.host.account(self.signer.address()).await?;

@@ -12,8 +12,6 @@ use std::time::Duration;
 use cosmos::to_any;
 use devnet::harness::TestChain;
 use devnet::testing::ConnectedChains;
-use ibc_proto::cosmos::bank::v1beta1::MsgSend;
-use ibc_proto::cosmos::base::v1beta1::Coin as ProtoCoin;
 use ibc_proto::ibc::core::client::v1::MsgUpdateClient;
 use tokio_util::sync::CancellationToken;
 
@@ -55,17 +53,6 @@ async fn block(b: &TestChain, txs: Option<Vec<Vec<u8>>>) {
     .await
     .expect("block task")
     .expect("block");
-}
-
-fn user_send(b: &TestChain, amount: u128) -> ibc_proto::google::protobuf::Any {
-    to_any(&MsgSend {
-        from_address: b.address(&b.user),
-        to_address: b.address(&b.relayer),
-        amount: vec![ProtoCoin {
-            denom: "stake".into(),
-            amount: amount.to_string(),
-        }],
-    })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -158,7 +145,7 @@ async fn a_tx_relying_on_an_evicted_carrier_fails_once_and_goes_again_with_its_u
     // keeps ours (a recheck does not verify proofs).
     let mut other = b.wallet(&b.user).expect("wallet");
     other.sequence = n;
-    let conflicting = other.sign_next(vec![user_send(b, 1)], Vec::new(), 200_000, "");
+    let conflicting = other.sign_next(vec![b.user_to_relayer(1)], Vec::new(), 200_000, "");
     block(b, Some(vec![conflicting])).await;
     assert_eq!(
         b.node().mempool_size(),

@@ -33,8 +33,9 @@ use std::time::Duration;
 use tokio::time::Instant;
 use tracing::debug;
 
+use super::blocks::BlockSource;
 use super::plan::TxPlan;
-use super::submitter::Submitter;
+use super::submitter::{Broadcaster, Builder};
 
 /// How often a plan waiting for another signer's update is simulated again.
 pub(super) const PROBE_INTERVAL: Duration = Duration::from_millis(50);
@@ -102,12 +103,12 @@ pub(super) struct Awaiting {
     pub(super) probed: Instant,
 }
 
-impl Submitter {
-    /// The host chain's latest height as its event hub delivered it (0 without a live hub).
-    fn host_height(&self) -> u64 {
-        self.blocks.hub_height().unwrap_or(0)
-    }
+/// The host chain's latest height as its event hub delivered it (0 without a live hub).
+fn host_height(blocks: &BlockSource) -> u64 {
+    blocks.hub_height().unwrap_or(0)
+}
 
+impl Builder {
     /// How the plans of one proof height of `client_id` treat their update to `height`, given
     /// the counterparty heights of their items' events: waiting for the signer
     /// [`UpdateCarriers`] names, or [`UpdateMode::Shared`].
@@ -123,8 +124,8 @@ impl Submitter {
         if event_heights.is_empty() || self.updates.is_unsupported() {
             return UpdateMode::Shared;
         }
-        let now = self.host_height();
-        match carriers.carrier(self.signer.address(), client_id, height, event_heights, now) {
+        let now = host_height(&self.blocks);
+        match carriers.carrier(&self.address, client_id, height, event_heights, now) {
             Some(carrier) => {
                 debug!(client = client_id, height, %carrier, "another signer carries this update; waiting for it");
                 UpdateMode::Awaiting {
@@ -136,7 +137,9 @@ impl Submitter {
             None => UpdateMode::Shared,
         }
     }
+}
 
+impl Broadcaster {
     /// A plan waiting for another signer's update that simulation refused without it: it waits
     /// on, or, once a block came without that update (or [`MAX_WAIT`] passed), it is given back
     /// to be sent as any other plan (carrying the update, unless an earlier tx of ours does).
@@ -145,7 +148,7 @@ impl Submitter {
         if !plan.mode.is_awaiting() {
             return Some(plan);
         }
-        if plan.mode.expired(self.host_height(), now) {
+        if plan.mode.expired(host_height(&self.blocks), now) {
             self.give_up(&mut plan);
             return Some(plan);
         }
@@ -171,7 +174,7 @@ impl Submitter {
             return;
         }
         let now = Instant::now();
-        let host = self.host_height();
+        let host = host_height(&self.blocks);
         let (due, wait): (Vec<Awaiting>, Vec<Awaiting>) = std::mem::take(&mut self.awaiting)
             .into_iter()
             .partition(|a| now >= a.probed + PROBE_INTERVAL || a.plan.mode.expired(host, now));

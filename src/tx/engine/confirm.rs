@@ -24,11 +24,11 @@ use crate::chain::query::IbcQuerier;
 use super::blocks::{BlockSource, Inclusion};
 use super::gas::failed_message;
 use super::plan::{result_data, Effect, TxPlan};
-use super::submitter::Submitter;
+use super::submitter::Broadcaster;
 use super::updates::Updates;
 use super::Outcome;
 
-impl Submitter {
+impl Broadcaster {
     /// Follows the tx in a task of the confirmation set and settles its waiters.
     pub(super) fn confirm(
         &mut self,

@@ -31,7 +31,7 @@ use crate::tx::sign::{expected_sequence, fee_for, gas_limit_for};
 use super::broadcast::is_redundant;
 use super::carriers::UpdateMode;
 use super::plan::{noop_msg_responses, Effect, TxPlan};
-use super::submitter::Submitter;
+use super::submitter::Broadcaster;
 use super::{stopped, Outcome};
 
 /// Most packets remembered as already warned about for exceeding `max_gas`.
@@ -84,7 +84,7 @@ impl OverMaxGas {
     }
 }
 
-impl Submitter {
+impl Broadcaster {
     /// Estimates gas, signs, broadcasts and hands the tx to a confirmation task; splits plans
     /// whose gas exceeds `max_gas` or whose simulation the chain refused.
     pub(super) async fn send(&mut self, plan: TxPlan) {

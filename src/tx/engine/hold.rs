@@ -2,7 +2,7 @@
 //! already carries: sending ours would at best be refused at CheckTx and, once that tx is in a
 //! block ahead of ours, pay a fee for NOOPs.
 //!
-//! Before a batch is proved, the submitter looks at the chain's [`MempoolView`] (one look per
+//! Before a batch is proved, the builder looks at the chain's [`MempoolView`] (one look per
 //! block, shared by every engine of the chain). An item another signer's pending tx carries is
 //! *held*: it waits among the deferred items, with no outcome (it is neither failed nor done),
 //! and is looked at again at the next block, not before. At a later block:
@@ -29,7 +29,7 @@ use crate::chain::mempool::MempoolView;
 
 use super::confirm::settled_on_chain;
 use super::plan::{Effect, TxPlan};
-use super::submitter::Submitter;
+use super::submitter::{Broadcaster, Builder};
 use super::{Outcome, PendingItem};
 
 /// Blocks an item waits for one pending tx of another signer before it is submitted anyway.
@@ -52,7 +52,7 @@ pub(super) enum Hold {
     Expired,
 }
 
-impl Submitter {
+impl Builder {
     /// Of `items`, those to prove and submit now. Items another signer's pending tx carries
     /// wait in `deferred`; held items whose carrier left the mempool with their effect on chain
     /// are settled `Redundant`.
@@ -165,7 +165,7 @@ impl Submitter {
     }
 }
 
-impl Submitter {
+impl Broadcaster {
     /// Takes out of `plan` the packet messages its simulation answered NOOP (`noops`, one per
     /// message of the tx, lead first): another tx carries them. Returns what is left to send.
     pub(super) fn drop_noops(&mut self, mut plan: TxPlan, noops: &[bool]) -> Option<TxPlan> {

@@ -10,10 +10,14 @@
 //! [`TxEngine`] is a cheap handle around the engine's [`intake`]: one bounded queue per *lane*
 //! (one channel's work on this chain, and one lane for `submit_msgs` sets), at most
 //! [`intake::LANE_CAPACITY`] requests each; a full lane is back-pressure on that channel's
-//! callers only, and a lane disappears with its last request. One task, the *submitter*, owns
-//! the signer and its sequence, so nothing about the sequence is shared or locked:
+//! callers only, and a lane disappears with its last request. One task, the *submitter*, runs
+//! the engine as a pipeline of two halves joined by a short queue of cut txs
+//! ([`submitter::PLANS_AHEAD`]): the *builder* does steps 1-3 for the next batch while the
+//! *broadcaster*, which alone owns the signer and its sequence (nothing about the sequence is
+//! shared or locked), does steps 4-5 for the current one. At most `max_txs_in_flight` broadcast
+//! txs wait for their block at once:
 //!
-//! 1. it waits for a first request, then gathers more for `batch_window` or until
+//! 1. the builder waits for a first request, then gathers more for `batch_window` or until
 //!    `max_msg_num − 1` items (room for the client update), taking them one per lane in turn:
 //!    a quiet channel's item goes into the next batch whatever a busy channel has queued;
 //! 2. relay items are grouped by client id. For a group it takes `H` = counterparty latest
@@ -31,7 +35,7 @@
 //!    resynchronises the sequence and simulates again; one the chain refused is split or not
 //!    sent; other failures use `default_gas`; all are counted by cause ([`gas`]). The fee is
 //!    `ceil(gas × price)`, the price fixed or following the chain's fee market ([`price`]);
-//! 5. the tx is signed at the local sequence and broadcast with `broadcast_tx_sync`. Code 0
+//! 5. the broadcaster signs the tx at the local sequence and broadcast with `broadcast_tx_sync`. Code 0
 //!    advances the sequence and hands the tx to a confirmation task; code 32 sets the sequence
 //!    from "expected N" (or re-queries the account) and re-signs, a few times; code 22 "packet
 //!    messages are redundant" makes every item of the tx [`Outcome::RedundantInMempool`]
@@ -43,7 +47,8 @@
 //! hashes and results, no request: [`blocks`]) until `confirm_timeout`; without a live hub they
 //! poll `/tx` by hash every `confirm_poll` (on a node without a tx index, the blocks since the
 //! broadcast instead, each fetched once for all of them). They live in a `JoinSet` of the
-//! submitter, so the submitter builds the next batch while earlier txs confirm. An
+//! broadcaster, so it signs the next tx while earlier txs confirm (sequence n + 1 is signed
+//! while n waits in the mempool). An
 //! executed tx gives [`Outcome::Done`] to each item, or [`Outcome::Redundant`] to an item whose
 //! message response is NOOP (another relayer's tx got there first in the same or an earlier
 //! block). A tx can also vanish after passing CheckTx: the mempool re-checks its txs after each
@@ -87,7 +92,7 @@
 //!
 //! This module holds the handle, its requests and [`Outcome`]; [`intake`] holds the lanes; the
 //! task lives in [`submitter`]
-//! (its loop and shutdown), [`batch`] (grouping, proving, cutting into txs), [`gas`]
+//! (its two halves, their loops and shutdown), [`batch`] (grouping, proving, cutting into txs), [`gas`]
 //! (simulation and splitting), [`price`] (the gas price), [`broadcast`] (signing, broadcast,
 //! sequence and fee recovery) and
 //! [`confirm`] (following a tx to its block), [`blocks`] (finding it there without a tx index),
@@ -266,8 +271,8 @@ async fn supervise(make: impl Fn() -> Submitter, requests: Arc<Intake>) {
     let mut restarts = 0u32;
     loop {
         let submitter = make();
-        let stop = submitter.stop.clone();
-        let chain = submitter.host.chain_id().to_string();
+        let stop = submitter.stop();
+        let chain = submitter.chain_id().to_string();
         let run = std::panic::AssertUnwindSafe(submitter.run(&requests));
         if run.catch_unwind().await.is_ok() {
             return;
@@ -361,6 +366,7 @@ impl TxEngine {
             default_gas: config.default_gas.clamp(1, config.max_gas.max(1)),
             max_msg_num: config.max_msg_num.max(1),
             max_tx_size: config.max_tx_size,
+            max_txs_in_flight: config.max_txs_in_flight.max(1),
         };
         let (gas_price, dynamic) = (config.gas_price.clone(), config.dynamic_gas_price);
         #[cfg(test)]
@@ -369,24 +375,51 @@ impl TxEngine {
         let crash_hook = crash.clone();
         // A fresh submitter: it loads the account again, so a restart resumes at the chain's
         // sequence.
-        let submitter = move || Submitter {
-            host: host.clone(),
-            counterparty: counterparty.clone(),
-            signer: signer.clone(),
-            account_loaded: false,
-            pricer: price::Pricer::new(gas_price.clone(), dynamic),
-            over_max_gas_seen: gas::OverMaxGas::default(),
-            limits: limits.clone(),
-            options: options.clone(),
-            confirmations: JoinSet::new(),
-            deferred: Vec::new(),
-            awaiting: Vec::new(),
-            blocks: blocks::BlockSource::new(options.blocks_from.clone()),
-            updates: Default::default(),
-            stop: shutdown.child_token(),
-            give_up: CancellationToken::new(),
-            #[cfg(test)]
-            crash: crash.clone(),
+        let submitter = move || {
+            let pricer = price::Pricer::new(gas_price.clone(), dynamic);
+            let (plans_tx, plans) = tokio::sync::mpsc::channel(submitter::PLANS_AHEAD);
+            let updates = std::sync::Arc::<updates::Updates>::default();
+            let stop = shutdown.child_token();
+            let blocks = blocks::BlockSource::new(options.blocks_from.clone());
+            // Sized at the highest sequence and price the signer can reach, so that a cut tx
+            // never outgrows `max_tx_size` once signed.
+            let mut sizing = signer.clone();
+            sizing.set_sequence(u64::MAX);
+            let envelope = sizing.envelope_size(limits.max_gas, &pricer.highest());
+            Submitter {
+                builder: submitter::Builder {
+                    host: host.clone(),
+                    counterparty: counterparty.clone(),
+                    address: signer.address().to_string(),
+                    envelope,
+                    limits: limits.clone(),
+                    options: options.clone(),
+                    deferred: Vec::new(),
+                    updates: updates.clone(),
+                    plans: plans_tx,
+                    blocks: blocks.clone(),
+                    stop: stop.clone(),
+                    #[cfg(test)]
+                    crash: crash.clone(),
+                },
+                broadcaster: submitter::Broadcaster {
+                    host: host.clone(),
+                    counterparty: counterparty.clone(),
+                    signer: signer.clone(),
+                    account_loaded: false,
+                    pricer,
+                    over_max_gas_seen: gas::OverMaxGas::default(),
+                    limits: limits.clone(),
+                    options: options.clone(),
+                    confirmations: JoinSet::new(),
+                    awaiting: Vec::new(),
+                    blocks,
+                    updates,
+                    stop,
+                    give_up: CancellationToken::new(),
+                },
+                plans,
+            }
         };
         let handle = tokio::spawn(supervise(submitter, intake.clone()).instrument(span));
         let engine = TxEngine {
@@ -445,4 +478,6 @@ struct Limits {
     default_gas: u64,
     max_msg_num: usize,
     max_tx_size: usize,
+    /// Broadcast txs that may wait for their confirmation at once.
+    max_txs_in_flight: usize,
 }
