@@ -26,6 +26,10 @@ mod chain;
 #[path = "../tests/support/pair.rs"]
 mod pair;
 
+#[path = "support/knob.rs"]
+mod knob;
+
+use knob::knob;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -63,16 +67,6 @@ struct Knobs {
     per_wave: usize,
     block: Duration,
     backup_delay: u64,
-}
-
-fn knob(name: &str, default: u64) -> u64 {
-    match std::env::var(name) {
-        Ok(v) => v.parse().unwrap_or_else(|_| {
-            eprintln!("{name}={v:?} is not a whole number");
-            std::process::exit(2)
-        }),
-        Err(_) => default,
-    }
 }
 
 impl Knobs {

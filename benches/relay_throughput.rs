@@ -18,6 +18,10 @@
 #[path = "../tests/support/pair.rs"]
 mod pair;
 
+#[path = "support/knob.rs"]
+mod knob;
+
+use knob::knob;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -47,16 +51,6 @@ struct Knobs {
     block: Duration,
     channels: usize,
     rpc_latency: Duration,
-}
-
-fn knob(name: &str, default: u64) -> u64 {
-    match std::env::var(name) {
-        Ok(v) => v.parse().unwrap_or_else(|_| {
-            eprintln!("{name}={v:?} is not a whole number");
-            std::process::exit(2)
-        }),
-        Err(_) => default,
-    }
 }
 
 impl Knobs {

@@ -59,19 +59,6 @@ fn pending_recvs(chain: &TestChain, signer: &str) -> usize {
         .count()
 }
 
-/// Produces one block on the paused chain `b`, from its mempool or with `txs`.
-async fn block(b: &TestChain, txs: Option<Vec<Vec<u8>>>) -> u64 {
-    let node = b.node().clone();
-    tokio::task::spawn_blocking(move || match txs {
-        Some(txs) => node.produce_block_with(txs),
-        None => node.produce_block(),
-    })
-    .await
-    .expect("block task")
-    .expect("block");
-    b.node().latest_height()
-}
-
 /// Waits until `f` holds, for at most `limit`, panicking with `what`.
 async fn until(limit: Duration, what: &str, f: impl Fn() -> bool) {
     let deadline = tokio::time::Instant::now() + limit;
@@ -140,7 +127,7 @@ async fn packets_a_foreign_pending_tx_carries_are_held_back_and_never_paid_twice
         other.sign_next(vec![b.user_to_relayer(2)], Vec::new(), 200_000, ""),
         other.sign_next(vec![b.user_to_relayer(3)], Vec::new(), 200_000, ""),
     ];
-    let evicted_at = block(b, Some(conflicting)).await;
+    let evicted_at = b.make_block(Some(conflicting)).await;
     assert_eq!(
         b.node().mempool_size(),
         0,
@@ -152,7 +139,7 @@ async fn packets_a_foreign_pending_tx_carries_are_held_back_and_never_paid_twice
         || pending_recvs(b, &ours) >= PACKETS,
     )
     .await;
-    let next = block(b, None).await;
+    let next = b.make_block(None).await;
     assert_eq!(next, evicted_at + 1);
     let heights = receive_heights(b, &channel_b);
     assert_eq!(heights.len(), PACKETS, "{heights:?}");
@@ -184,7 +171,7 @@ async fn packets_a_foreign_pending_tx_carries_are_held_back_and_never_paid_twice
     )
     .await;
     assert_eq!(refused(), 0.0);
-    let included_at = block(b, None).await;
+    let included_at = b.make_block(None).await;
     let heights = receive_heights(b, &channel_b);
     assert!(
         second

@@ -402,13 +402,6 @@ async fn one_client_update_per_proof_height() {
     }
     mempool_holds(&chains.b, 1).await;
     // What building an update asks A: its header (`commit`) and validator sets.
-    let header_requests = |chain: &TestChain| {
-        let log = chain.node().requests().snapshot();
-        ["commit", "validators"]
-            .iter()
-            .map(|m| log.get(*m).copied().unwrap_or(0))
-            .sum::<u64>()
-    };
     let before_second = header_requests(&chains.a);
     for p in &packets[3..] {
         receivers.push(engine.submit(&chains.path.client_b, recv_item(p)).await);
@@ -453,6 +446,16 @@ async fn one_client_update_per_proof_height() {
     assert_received(&chains.b, &packets);
     shutdown.cancel();
     bounded("engine stops", task).await.unwrap();
+}
+
+/// What building a client update asks `chain`, answered so far: its headers (`commit`) and
+/// validator sets.
+fn header_requests(chain: &TestChain) -> u64 {
+    let log = chain.node().requests().snapshot();
+    ["commit", "validators"]
+        .iter()
+        .map(|m| log.get(*m).copied().unwrap_or(0))
+        .sum()
 }
 
 /// Proof queries `chain` answered so far (`abci_query store/ibc/key`).
@@ -582,13 +585,6 @@ async fn engines_of_two_signers_fetch_a_header_once() {
     // Both chains stand still: both engines prove at the same height of A.
     chains.a.devnet.pause();
     chains.b.devnet.pause();
-    let header_requests = |chain: &TestChain| {
-        let log = chain.node().requests().snapshot();
-        ["commit", "validators"]
-            .iter()
-            .map(|m| log.get(*m).copied().unwrap_or(0))
-            .sum::<u64>()
-    };
     let before_first = header_requests(&chains.a);
     let mut receivers = Vec::new();
     for p in &packets[..2] {

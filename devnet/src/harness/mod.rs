@@ -104,6 +104,20 @@ impl TestChain {
 
     /// Signs `msgs` with `key`, broadcasts, and waits for the tx to be committed. Returns the
     /// committed tx; a CheckTx rejection is an error carrying its code and log.
+    /// Makes one block on this (paused) chain, of its mempool or, with `txs`, of those txs in
+    /// that order (off the async workers: a block executes its txs); returns its height.
+    pub async fn make_block(&self, txs: Option<Vec<Vec<u8>>>) -> u64 {
+        let node = self.node().clone();
+        tokio::task::spawn_blocking(move || match txs {
+            Some(txs) => node.produce_block_with(txs),
+            None => node.produce_block(),
+        })
+        .await
+        .expect("block task")
+        .expect("block");
+        self.node().latest_height()
+    }
+
     /// A bank send of `amount` stake from this chain's user to its relayer account: a tx of the
     /// user's that touches no IBC state.
     pub fn user_to_relayer(&self, amount: u128) -> Any {

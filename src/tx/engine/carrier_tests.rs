@@ -10,15 +10,12 @@
 use std::time::Duration;
 
 use cosmos::to_any;
-use devnet::harness::TestChain;
 use devnet::testing::ConnectedChains;
 use ibc_proto::ibc::core::client::v1::MsgUpdateClient;
 use tokio_util::sync::CancellationToken;
 
-use super::supervision_tests::{config, send};
+use super::supervision_tests::{config, querier, send};
 use super::{Outcome, TxEngine, TxEngineOptions, UpdateCarriers};
-use crate::chain::query::IbcQuerier;
-use crate::chain::rpc::RpcClient;
 use crate::chain::types::{RelayItem, RelayKind};
 use crate::telemetry::metrics::metrics;
 
@@ -43,18 +40,6 @@ async fn until(what: &str, f: impl Fn() -> bool) {
     }
 }
 
-/// One block on the paused chain `b`, from its mempool or of `txs`.
-async fn block(b: &TestChain, txs: Option<Vec<Vec<u8>>>) {
-    let node = b.node().clone();
-    tokio::task::spawn_blocking(move || match txs {
-        Some(txs) => node.produce_block_with(txs),
-        None => node.produce_block(),
-    })
-    .await
-    .expect("block task")
-    .expect("block");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tx_relying_on_an_evicted_carrier_fails_once_and_goes_again_with_its_update() {
     let chains = ConnectedChains::start(Duration::from_millis(200), false)
@@ -62,9 +47,6 @@ async fn a_tx_relying_on_an_evicted_carrier_fails_once_and_goes_again_with_its_u
         .expect("chains");
     let (a, b, path) = (&chains.a, &chains.b, &chains.path);
     let cfg = config(&chains);
-    let querier = |c: &crate::config::ChainConfig| {
-        IbcQuerier::new(RpcClient::from_config(c).expect("rpc"), c.id.clone())
-    };
     let (qa, qb) = (querier(&cfg.chains.a), querier(&cfg.chains.b));
     let carrier = b.address(&b.user);
     let options = TxEngineOptions {
@@ -146,7 +128,7 @@ async fn a_tx_relying_on_an_evicted_carrier_fails_once_and_goes_again_with_its_u
     let mut other = b.wallet(&b.user).expect("wallet");
     other.sequence = n;
     let conflicting = other.sign_next(vec![b.user_to_relayer(1)], Vec::new(), 200_000, "");
-    block(b, Some(vec![conflicting])).await;
+    b.make_block(Some(vec![conflicting])).await;
     assert_eq!(
         b.node().mempool_size(),
         1,
@@ -154,7 +136,7 @@ async fn a_tx_relying_on_an_evicted_carrier_fails_once_and_goes_again_with_its_u
     );
     // Ours executes without the consensus state it proves against.
     let failed_at = b.node().latest_height() + 1;
-    block(b, None).await;
+    b.make_block(None).await;
     let failed: Vec<_> = b
         .node()
         .block_txs(failed_at)
@@ -168,7 +150,7 @@ async fn a_tx_relying_on_an_evicted_carrier_fails_once_and_goes_again_with_its_u
         b.node().mempool_size() == 1
     })
     .await;
-    block(b, None).await;
+    b.make_block(None).await;
     let done = tokio::time::timeout(LIMIT, outcome)
         .await
         .expect("an outcome")
@@ -194,9 +176,6 @@ async fn packet_messages_a_pending_tx_carries_leave_the_tx_at_simulation() {
         .expect("chains");
     let (a, b, path) = (&chains.a, &chains.b, &chains.path);
     let cfg = config(&chains);
-    let querier = |c: &crate::config::ChainConfig| {
-        IbcQuerier::new(RpcClient::from_config(c).expect("rpc"), c.id.clone())
-    };
     let (qa, qb) = (querier(&cfg.chains.a), querier(&cfg.chains.b));
     // No mempool view: only the simulation can see the competitor.
     let stop = CancellationToken::new();
@@ -253,7 +232,7 @@ async fn packet_messages_a_pending_tx_carries_leave_the_tx_at_simulation() {
         "only the packet nobody else carries"
     );
     assert_eq!(dropped(), before + 1);
-    block(b, None).await;
+    b.make_block(None).await;
     let first_outcome = tokio::time::timeout(LIMIT, o1).await.expect("outcome");
     let second_outcome = tokio::time::timeout(LIMIT, o2).await.expect("outcome");
     assert_eq!(first_outcome.ok(), Some(Outcome::RedundantInMempool));

@@ -5,16 +5,11 @@
 use std::time::Duration;
 
 use devnet::testing::ConnectedChains;
-use ibc_proto::cosmos::bank::v1beta1::MsgSend;
-use ibc_proto::cosmos::base::v1beta1::Coin;
-use ibc_proto::google::protobuf::Any;
-use prost::Message;
 use tokio_util::sync::CancellationToken;
 
+use super::supervision_tests::querier;
 use super::{Outcome, TxEngine, TxEngineOptions};
 use crate::chain::events::EventHub;
-use crate::chain::query::IbcQuerier;
-use crate::chain::rpc::RpcClient;
 
 /// Txs in flight at once.
 const TXS: usize = 100;
@@ -37,21 +32,6 @@ fn requests(url: &str, method: &str) -> f64 {
         .sum()
 }
 
-fn send_msg(from: &str, to: &str) -> Any {
-    Any {
-        type_url: "/cosmos.bank.v1beta1.MsgSend".into(),
-        value: MsgSend {
-            from_address: from.into(),
-            to_address: to.into(),
-            amount: vec![Coin {
-                denom: "stake".into(),
-                amount: "1".into(),
-            }],
-        }
-        .encode_to_vec(),
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hundred_txs_in_flight_cost_a_bounded_number_of_requests_per_block() {
     let chains = ConnectedChains::start(Duration::from_millis(500), false)
@@ -60,9 +40,6 @@ async fn a_hundred_txs_in_flight_cost_a_bounded_number_of_requests_per_block() {
     let b = &chains.b;
     let url = b.devnet.rpc_url();
     let config = super::supervision_tests::config(&chains);
-    let querier = |c: &crate::config::ChainConfig| {
-        IbcQuerier::new(RpcClient::from_config(c).expect("rpc"), c.id.clone())
-    };
     let (qa, qb) = (querier(&config.chains.a), querier(&config.chains.b));
     let token = CancellationToken::new();
     let hub = EventHub::spawn(qb.rpc().clone(), qb.chain_id(), None, token.clone());
@@ -99,7 +76,7 @@ async fn a_hundred_txs_in_flight_cost_a_bounded_number_of_requests_per_block() {
         LIMIT,
         futures::future::join_all((0..TXS).map(|_| {
             let engine: &TxEngine = &engine;
-            let msg = send_msg(&from, &to);
+            let msg = devnet::harness::bank_send(&from, &to, 1);
             async move { engine.submit_msgs(vec![msg]).await }
         })),
     )

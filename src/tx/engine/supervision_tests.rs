@@ -18,6 +18,11 @@ use crate::config::Config;
 
 const LIMIT: Duration = Duration::from_secs(60);
 
+/// A querier of the chain `c` configures (what the daemon builds per chain).
+pub(super) fn querier(c: &crate::config::ChainConfig) -> IbcQuerier {
+    IbcQuerier::new(RpcClient::from_config(c).expect("rpc"), c.id.clone())
+}
+
 pub(super) fn config(chains: &ConnectedChains) -> Config {
     let chain = |label: &str, id: &str, rpc: &str| {
         format!(
@@ -75,9 +80,6 @@ async fn a_panicking_submitter_is_replaced_and_relaying_goes_on() {
         .await
         .expect("channel");
     let config = config(&chains);
-    let querier = |c: &crate::config::ChainConfig| {
-        IbcQuerier::new(RpcClient::from_config(c).expect("rpc"), c.id.clone())
-    };
     let (qa, qb) = (querier(&config.chains.a), querier(&config.chains.b));
     let token = CancellationToken::new();
     let (engine, task) = TxEngine::spawn(
