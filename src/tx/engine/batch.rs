@@ -38,7 +38,6 @@ impl Builder {
                         items: Vec::new(),
                         whole: Some(reply),
                         update: None,
-                        refused_without_update: false,
                         mode: UpdateMode::Shared,
                     })
                     .await;
@@ -314,7 +313,6 @@ impl Builder {
                     items: Vec::new(),
                     whole: None,
                     update: need.clone(),
-                    refused_without_update: false,
                     mode: UpdateMode::Shared,
                 });
                 size = 0;

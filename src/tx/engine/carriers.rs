@@ -75,9 +75,13 @@ pub(super) enum UpdateMode {
         /// When the wait ends anyway.
         until: Instant,
     },
-    /// It carries it, whatever earlier txs carry: a tx of these items without it failed in its
-    /// block.
-    Own,
+    /// It carries it, whatever earlier txs carry: simulation refused it without
+    /// (`after_refusal`: if it passes with it, this chain's CheckTx does not keep client
+    /// updates), or a tx of these items without it failed in its block.
+    Own {
+        /// Whether simulation refused it without its update.
+        after_refusal: bool,
+    },
 }
 
 impl UpdateMode {

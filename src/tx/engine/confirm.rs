@@ -178,7 +178,9 @@ impl TxWatch {
                         m.borrowed_updates_lost.inc(&[chains[0], chains[1], client]);
                         warn!(%reason, "tx without its client update failed in its block; sending its items again with the update");
                         let mut plan = plan;
-                        plan.mode = super::carriers::UpdateMode::Own;
+                        plan.mode = super::carriers::UpdateMode::Own {
+                            after_refusal: false,
+                        };
                         return vec![plan];
                     }
                     let blamed = failed_message(&result.log);

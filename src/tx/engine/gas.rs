@@ -104,7 +104,13 @@ impl Broadcaster {
             self.choose_lead(&mut plan);
             let msgs = plan.msgs();
             let estimate = self.estimate_gas(&msgs, plan.packet_msgs_from()).await;
-            if plan.refused_without_update && !matches!(estimate, Estimate::Refused { .. }) {
+            let after_refusal = matches!(
+                plan.mode,
+                UpdateMode::Own {
+                    after_refusal: true
+                }
+            );
+            if after_refusal && !matches!(estimate, Estimate::Refused { .. }) {
                 // Refused without the update, accepted with it: this chain's CheckTx does not
                 // keep client updates.
                 self.updates.mark_unsupported();
@@ -130,7 +136,9 @@ impl Broadcaster {
                     if let Some(need) = &plan.update {
                         self.updates.forget(need);
                     }
-                    plan.refused_without_update = true;
+                    plan.mode = UpdateMode::Own {
+                        after_refusal: true,
+                    };
                     stack.push(plan);
                     continue;
                 }
@@ -212,8 +220,8 @@ impl Broadcaster {
         };
         let carried = match plan.mode {
             UpdateMode::Awaiting { .. } => true,
-            UpdateMode::Own => false,
-            UpdateMode::Shared => !plan.refused_without_update && self.updates.is_carried(need),
+            UpdateMode::Own { .. } => false,
+            UpdateMode::Shared => self.updates.is_carried(need),
         };
         plan.lead = if carried {
             Vec::new()

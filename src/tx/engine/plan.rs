@@ -61,9 +61,8 @@ pub(super) struct TxPlan {
     /// The client update the packet messages need; `lead` holds it or, while an earlier
     /// accepted tx carries it, not ([`super::updates`]).
     pub(super) update: Option<UpdateNeed>,
-    /// Simulation refused this plan without its update (it goes again with it).
-    pub(super) refused_without_update: bool,
-    /// Whether it goes without its update for another signer's ([`super::carriers`]).
+    /// Whether it may go without its update: for an earlier tx of ours, for another signer's
+    /// ([`super::carriers`]), or not at all.
     pub(super) mode: UpdateMode,
 }
 
@@ -103,7 +102,6 @@ impl TxPlan {
             items: back,
             whole: None,
             update: self.update.clone(),
-            refused_without_update: self.refused_without_update,
             mode: self.mode.clone(),
         };
         (self, second)

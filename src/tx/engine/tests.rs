@@ -86,7 +86,6 @@ fn plans_split_and_settle() {
         items: vec![(m(1), w(tx1)), (m(2), w(tx2)), (m(3), w(tx3))],
         whole: None,
         update: None,
-        refused_without_update: false,
         mode: Default::default(),
     };
     assert_eq!(plan.len(), 4);
@@ -147,7 +146,6 @@ fn plan_of(n: u8) -> (TxPlan, Vec<oneshot::Receiver<Outcome>>) {
         items,
         whole: None,
         update: None,
-        refused_without_update: false,
         mode: Default::default(),
     };
     (plan, rxs)
@@ -201,7 +199,6 @@ fn a_failed_tx_blames_one_message() {
         items: Vec::new(),
         whole: Some(reply),
         update: None,
-        refused_without_update: false,
         mode: Default::default(),
     };
     assert!(set.blame(Some(1), "set").is_empty());
